@@ -1,0 +1,1 @@
+"""Capacity: CPU, memory and storage used and allocated per department against quota, with forecasts."""

@@ -1,0 +1,1 @@
+"""The govops command line (Typer). Only this package prints; everything else returns results."""

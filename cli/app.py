@@ -1,0 +1,160 @@
+"""The root ``govops`` command: global options, the command groups, and the one place where
+errors become messages and exit codes (``main``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from govops.cli import capacity, cloud, config_cmd, doctor, lab, net, play, report
+from govops.cli.application import Application
+from govops.cli.terminal import OutputFormat, Terminal
+from govops.errors import ExitCode, GovopsError
+
+app = typer.Typer(
+    name="govops",
+    help="Operations toolkit for the city's e-government cloud, extranet and monitoring.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+)
+app.add_typer(cloud.app, name="cloud")
+app.add_typer(net.app, name="net")
+app.add_typer(capacity.app, name="capacity")
+app.add_typer(report.app, name="report")
+app.add_typer(play.app, name="play")
+app.add_typer(lab.app, name="lab")
+app.add_typer(config_cmd.app, name="config")
+app.command("doctor")(doctor.doctor)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from govops import __version__
+
+        typer.echo(f"govops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Config file (else $GOVOPS_CONFIG, ./govops.yaml, ~/.config/govops/config.yaml)."
+        ),
+    ] = None,
+    project_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--project-root", help="Folder with inventories/ and playbooks/ (else $GOVOPS_HOME, cwd)."
+        ),
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = "table",
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More detail; -vv adds debug.")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Plain text, no colours (also $NO_COLOR).")
+    ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="Language of messages and labels: zh or en (else $GOVOPS_LANG, config)."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Operations toolkit for the city's e-government cloud, extranet and monitoring."""
+    import os
+
+    if lang is not None and lang not in ("zh", "en"):
+        raise typer.BadParameter("must be zh or en", param_hint="--lang")
+    state = ctx.obj if isinstance(ctx.obj, Application) else Application()
+    ctx.obj = state
+    state.config_path = config
+    state.project_root = project_root
+    state.lang = lang
+    term = state.terminal
+    term.color = not no_color and "NO_COLOR" not in os.environ
+    term.quiet = quiet
+    term.verbose = verbose
+    term.output = output
+    state.apply_lang()
+    ctx.call_on_close(state.close)
+
+
+# Global options may be typed anywhere (`govops net runs -o json`), like kubectl's global flags:
+# they are moved in front of the first command word. No subcommand may reuse these names.
+_GLOBAL_WITH_VALUE = {"--output", "-o", "--lang", "--config", "--project-root"}
+_GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v", "-vv", "-vvv"}
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    seen_command = False
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if seen_command and name in _GLOBAL_WITH_VALUE:
+            if "=" in arg or (name == "-o" and len(arg) > 2):
+                front.append(arg)
+            elif i + 1 < len(argv):
+                front.extend(argv[i : i + 2])
+                i += 1
+            else:
+                rest.append(arg)
+        elif seen_command and (arg in _GLOBAL_FLAGS or _is_attached_output(arg)):
+            front.append(arg)
+        else:
+            if not arg.startswith("-") and not seen_command and (not rest or not _takes_value(rest[-1])):
+                seen_command = True
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def _is_attached_output(arg: str) -> bool:
+    """``-ojson``: the short output option with its value attached."""
+    return arg.startswith("-o") and len(arg) > 2 and not arg.startswith("--")
+
+
+def _takes_value(prev: str) -> bool:
+    return prev in _GLOBAL_WITH_VALUE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run govops and return its exit code: the only place errors become messages and codes."""
+    state = Application(terminal=Terminal())
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    try:
+        app(args=args, prog_name="govops", obj=state, standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else ExitCode.ERROR)
+    except GovopsError as exc:
+        state.terminal.error(exc)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        state.terminal.err.print(state.t("interrupted"))
+        return ExitCode.INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only with -vv
+        state.terminal.internal_error(exc)
+        return ExitCode.ERROR
+    finally:
+        state.close()
+    return ExitCode.OK
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""``govops doctor``: is everything govops needs configured and reachable, and if not, the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import typer
+from govops.cli.application import Application, app_of
+from govops.cli.terminal import Column, TableView
+from govops.errors import ExitCode, GovopsError
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | warn | fail | skip
+    detail: str
+    fix: str = ""
+
+
+def doctor(ctx: typer.Context) -> None:
+    """Check config, inventories, credential sources, the store and each configured endpoint."""
+    a = app_of(ctx)
+    checks = list(run_checks(a))
+    rows = [
+        {"check": c.name, "status": a.t(f"status.{c.status}"), "detail": c.detail, "fix": c.fix}
+        for c in checks
+    ]
+    view = TableView(
+        [
+            Column("check", a.t("col.check")),
+            Column("status", a.t("col.status")),
+            Column("detail", a.t("col.detail")),
+            Column("fix", a.t("col.fix")),
+        ],
+        rows,
+        title=a.t("doctor.title"),
+        data=[c.__dict__ for c in checks],
+    )
+    a.terminal.render(view)
+    failed = sum(c.status == "fail" for c in checks)
+    warned = sum(c.status == "warn" for c in checks)
+    if failed:
+        a.terminal.warn(a.t("doctor.summary_fail", failed=failed, warned=warned))
+        raise typer.Exit(ExitCode.FINDINGS)
+    a.terminal.success(a.t("doctor.summary_ok"))
+
+
+def _guard(name: str, fn: object) -> Check:
+    try:
+        return fn()  # type: ignore[operator, no-any-return]
+    except GovopsError as exc:
+        return Check(name, "fail", exc.message, exc.hint or "")
+
+
+def run_checks(a: Application) -> list[Check]:
+    out: list[Check] = []
+    t = a.t
+    try:
+        cfg = a.config
+    except GovopsError as exc:
+        return [Check(t("doctor.config"), "fail", exc.message, exc.hint or "fix the file and re-run")]
+    out.append(
+        Check(
+            t("doctor.config"),
+            "ok" if cfg.source else "warn",
+            cfg.describe_source(),
+            "" if cfg.source else "create govops.yaml (see README) or run `govops lab up`",
+        )
+    )
+
+    def departments() -> Check:
+        d = a.departments()
+        return Check(t("doctor.departments"), "ok", f"{len(d)} departments in {d.source}")
+
+    out.append(_guard(t("doctor.departments"), departments))
+
+    inv = None
+    try:
+        inv = a.inventory()
+        out.append(
+            Check(t("doctor.inventory"), "ok", f"{inv.name}: {len(inv.sites)} sites, {len(inv)} devices")
+        )
+    except GovopsError as exc:
+        out.append(
+            Check(
+                t("doctor.inventory"),
+                "fail",
+                exc.message,
+                exc.hint or "run `govops net inventory validate` for every problem",
+            )
+        )
+
+    if inv is not None:
+        names = sorted(
+            {p.credential for p in inv.profiles.ssh.values()}
+            | {p.credential for p in inv.profiles.snmp.values()}
+        )
+        try:
+            creds = a.credentials
+        except GovopsError as exc:
+            out.append(Check(t("doctor.credentials", name="*"), "fail", exc.message, exc.hint or ""))
+            creds = None
+        if creds is not None:
+            from govops.credentials import env_var_name
+
+            for name in names:
+                try:
+                    source, fields = creds.describe(name)
+                except GovopsError as exc:
+                    out.append(Check(t("doctor.credentials", name=name), "fail", exc.message, exc.hint or ""))
+                    continue
+                if source is None:
+                    out.append(
+                        Check(
+                            t("doctor.credentials", name=name),
+                            "fail",
+                            "not found in any source",
+                            f"export {env_var_name(name, 'username')}=… {env_var_name(name, 'password')}=…",
+                        )
+                    )
+                else:
+                    out.append(
+                        Check(t("doctor.credentials", name=name), "ok", f"from {source}: {', '.join(fields)}")
+                    )
+
+    def store() -> Check:
+        s = a.store
+        return Check(t("doctor.store"), "ok", f"{s.display_url} (schema v{s.schema_version()})")
+
+    out.append(_guard(t("doctor.store"), store))
+    out.append(_guard(t("doctor.cloud"), lambda: _cloud_check(a)))
+    out.append(_guard(t("doctor.prometheus"), lambda: _prometheus_check(a)))
+    pb = cfg.playbooks_dir
+    out.append(
+        Check(
+            t("doctor.playbooks"),
+            "ok" if pb.is_dir() else "warn",
+            str(pb),
+            "" if pb.is_dir() else "set playbooks: in govops.yaml",
+        )
+    )
+    return out
+
+
+def _http_ok(url: str, timeout: float = 3.0) -> tuple[bool, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) URL from validated config
+            return True, f"HTTP {resp.status}"
+    except urllib.error.HTTPError as exc:
+        # Keystone answers 300 Multiple Choices on its root: reachable all the same.
+        return exc.code < 500, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return False, f"unreachable ({reason})"
+
+
+def _cloud_check(a: Application) -> Check:
+    import os
+
+    name = a.t("doctor.cloud")
+    cfg = a.config
+    cloud = cfg.config.cloud.name or os.environ.get("OS_CLOUD")
+    if not cloud:
+        return Check(name, "skip", "no cloud configured", "set cloud.name in govops.yaml or export OS_CLOUD")
+    from govops.cloud.connection import cloud_auth_url
+
+    auth_url = cloud_auth_url(cloud, cfg.clouds_file)
+    ok, detail = _http_ok(auth_url)
+    return Check(
+        name,
+        "ok" if ok else "fail",
+        f"{cloud}: {auth_url} {detail}",
+        "" if ok else "is the cloud up? `govops lab status` for the lab",
+    )
+
+
+def _prometheus_check(a: Application) -> Check:
+    name = a.t("doctor.prometheus")
+    url = a.config.config.prometheus.url
+    if not url:
+        return Check(name, "skip", "no URL configured", "set prometheus.url in govops.yaml")
+    ok, detail = _http_ok(url + "/-/ready")
+    return Check(name, "ok" if ok else "fail", f"{url} {detail}", "" if ok else "is Prometheus running?")

@@ -1,0 +1,289 @@
+"""The one place that owns rich: tables, records, messages, progress, prompts and output formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from govops.credentials import redact
+from govops.errors import GovopsError, ValidationFailed
+from govops.i18n import Translator
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+OutputFormat = Literal["table", "json", "yaml", "csv"]
+MAX_PROBLEMS = 50
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    justify: Literal["left", "right", "center"] = "left"
+    style: str | None = None
+
+
+@dataclass
+class TableView:
+    """Rows for humans (a rich table) and machines (json/yaml/csv); ``data`` overrides for json/yaml."""
+
+    columns: Sequence[Column]
+    rows: list[dict[str, Any]]
+    title: str | None = None
+    data: Any = None
+    caption: str | None = None
+
+
+@dataclass
+class RecordView:
+    """One object shown as key/value lines; ``data`` is what json/yaml print."""
+
+    fields: list[tuple[str, Any]]
+    data: Any
+    title: str | None = None
+    sections: list[TableView] = field(default_factory=list)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+class Terminal:
+    def __init__(
+        self,
+        *,
+        color: bool = True,
+        quiet: bool = False,
+        verbose: int = 0,
+        output: OutputFormat = "table",
+        translator: Translator | None = None,
+    ) -> None:
+        self.color = color
+        self.quiet = quiet
+        self.verbose = verbose
+        self.output = output
+        self.t = translator or Translator("en")
+        self._out: Console | None = None
+        self._err: Console | None = None
+
+    # Consoles are built on first use: importing rich costs start-up time `--help` should not pay.
+    @property
+    def out(self) -> Console:
+        if self._out is None:
+            from rich.console import Console
+
+            self._out = Console(no_color=not self.color, highlight=False, soft_wrap=False)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(stderr=True, no_color=not self.color, highlight=False)
+        return self._err
+
+    # -- results ------------------------------------------------------------
+    def render(self, view: TableView | RecordView) -> None:
+        if self.output == "table":
+            self._render_human(view)
+            return
+        data: Any
+        if isinstance(view, TableView):
+            data = view.data if view.data is not None else view.rows
+        else:
+            data = view.data
+        data = _plain(data)
+        if self.output == "json":
+            text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        elif self.output == "yaml":
+            from govops.yamlio import dump
+
+            text = dump(data)
+        else:
+            text = self._csv(view)
+        sys.stdout.write(redact(text))
+        sys.stdout.flush()
+
+    def _csv(self, view: TableView | RecordView) -> str:
+        buf = io.StringIO()
+        if isinstance(view, TableView):
+            w = csv.DictWriter(
+                buf, fieldnames=[c.key for c in view.columns], extrasaction="ignore", lineterminator="\n"
+            )
+            w.writeheader()
+            for row in view.rows:
+                w.writerow({k: self._cell_text(v) for k, v in row.items()})
+        else:
+            w2 = csv.writer(buf, lineterminator="\n")
+            w2.writerow(["field", "value"])
+            for k, v in view.fields:
+                w2.writerow([k, self._cell_text(v)])
+        return buf.getvalue()
+
+    @staticmethod
+    def _cell_text(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        if isinstance(value, dict):
+            return json.dumps(value, ensure_ascii=False)
+        return str(value)
+
+    def _render_human(self, view: TableView | RecordView) -> None:
+        from rich.table import Table
+
+        if isinstance(view, RecordView):
+            table = Table(title=view.title, show_header=False, box=None, pad_edge=False)
+            table.add_column(style="bold")
+            table.add_column()
+            for k, v in view.fields:
+                table.add_row(k, redact(self._cell_text(v)))
+            self.out.print(table)
+            for section in view.sections:
+                self.out.print()
+                self._render_human(section)
+            return
+        table = Table(title=view.title, caption=view.caption, header_style="bold")
+        for c in view.columns:
+            table.add_column(c.label, justify=c.justify, style=c.style, overflow="fold")
+        for row in view.rows:
+            table.add_row(*(redact(self._cell_text(row.get(c.key))) for c in view.columns))
+        self.out.print(table)
+
+    # -- messages (stderr, so stdout stays clean for -o json) ------------------
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            self.err.print(redact(text), markup=False)
+
+    def success(self, text: str) -> None:
+        if not self.quiet:
+            self.err.print(f"[green]✓[/green] {_escape(redact(text))}")
+
+    def warn(self, text: str) -> None:
+        self.err.print(f"[yellow]{self.t('warning')}:[/yellow] {_escape(redact(text))}")
+
+    def debug(self, text: str) -> None:
+        if self.verbose >= 2:
+            self.err.print(f"[dim]{_escape(redact(text))}[/dim]")
+
+    def error(self, exc: GovopsError) -> None:
+        label = self.t("error")
+        if isinstance(exc, ValidationFailed) and exc.problems:
+            for p in exc.problems[:MAX_PROBLEMS]:
+                self.err.print(f"[red]{label}:[/red] {_escape(redact(str(p)))}")
+            if len(exc.problems) > MAX_PROBLEMS:
+                self.err.print(f"[red]{label}:[/red] … {len(exc.problems) - MAX_PROBLEMS} more")
+        else:
+            self.err.print(f"[red]{label}:[/red] {_escape(redact(exc.message))}")
+        if exc.hint:
+            self.err.print(f"[dim]{self.t('hint')}: {_escape(redact(exc.hint))}[/dim]")
+
+    def internal_error(self, exc: BaseException) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        self.err.print(
+            f"[red]{self.t('error')}:[/red] {_escape(redact(self.t('internal_error', error=text)))}"
+        )
+        if self.verbose >= 2:
+            import traceback
+
+            self.err.print(_escape(redact("".join(traceback.format_exception(exc)))), markup=True)
+
+    def confirm(self, question: str, *, assume_yes: bool = False) -> bool:
+        if assume_yes:
+            return True
+        if not sys.stdin.isatty():
+            return False  # never block a pipeline or CI waiting on an answer nobody can give
+        from rich.prompt import Confirm
+
+        return Confirm.ask(question, console=self.err, default=False)
+
+    # -- progress -----------------------------------------------------------
+    @contextmanager
+    def progress(self, description: str) -> Iterator[ProgressObserver]:
+        obs = ProgressObserver(self, description)
+        try:
+            yield obs
+        finally:
+            obs.finished()
+
+
+class ProgressObserver:
+    """The CLI's ``Observer``: a live rich progress bar (done, failed, rate, ETA) on stderr."""
+
+    def __init__(self, terminal: Terminal, description: str) -> None:
+        self.terminal = terminal
+        self.description = description
+        self.failed = 0
+        self.done = 0
+        self._progress: Any = None
+        self._task: Any = None
+        self._live = not terminal.quiet and terminal.err.is_terminal
+
+    def started(self, total: int, description: str) -> None:
+        self.description = description or self.description
+        if not self._live:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} failed"),
+            TextColumn("{task.fields[rate]}/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.terminal.err,
+            transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(self.description, total=total, failed=0, rate="0.0")
+
+    def advanced(self, target: str, status: str, detail: str | None = None) -> None:
+        self.done += 1
+        if status not in ("ok", "created", "deleted", "kept", "changed", "finding", "findings"):
+            self.failed += 1
+        if self._progress is not None:
+            task = self._progress.tasks[0]
+            elapsed = task.elapsed or 0.0
+            rate = f"{(self.done / elapsed):.1f}" if elapsed > 0 else "0.0"
+            self._progress.update(self._task, advance=1, failed=self.failed, rate=rate)
+        elif self.terminal.verbose >= 1:
+            self.terminal.info(f"{target}: {status}" + (f" ({detail})" if detail else ""))
+
+    def message(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(_escape(redact(text)))
+        else:
+            self.terminal.info(text)
+
+    def finished(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")

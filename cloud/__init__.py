@@ -1,0 +1,1 @@
+"""The government OpenStack cloud: departments as projects, quotas, VMs, declarative batches."""

@@ -1,0 +1,3 @@
+from govops.cli.app import run
+
+run()

@@ -1,0 +1,186 @@
+"""govops.yaml: where the cloud, Prometheus, inventories, store and credentials are.
+
+Looked up in this order: ``--config``, ``$GOVOPS_CONFIG``, ``./govops.yaml``,
+``~/.config/govops/config.yaml``; with none found, defaults relative to the project root.
+Relative paths inside a config file are relative to that file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from govops import paths, yamlio
+from govops.errors import ConfigError, Location, Problem, ValidationFailed
+from govops.validation import validate
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CONFIG_ENV = "GOVOPS_CONFIG"
+CredentialSourceName = Literal["env", "vault", "keyring"]
+_ALL_SOURCES: tuple[CredentialSourceName, ...] = ("env", "vault", "keyring")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not a URL")
+    return value.rstrip("/")
+
+
+class CloudSection(_Section):
+    """Which cloud from clouds.yaml; empty means the OpenStack conventions (``OS_CLOUD``)."""
+
+    name: str | None = None
+    clouds_file: Path | None = None
+    region: str | None = None
+
+
+class PrometheusSection(_Section):
+    url: str | None = None
+    timeout: float = Field(30.0, gt=0)
+    # Label names differ between exporters; these are the ones the capacity queries group by.
+    department_label: str = "department"
+    project_label: str = "project"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _http_url(value)
+
+
+class NetworkSection(_Section):
+    inventory: Path = Path("inventories/extranet")
+    ssh_workers: int = Field(50, ge=1, le=1000)
+    snmp_concurrency: int = Field(40, ge=1, le=2000)
+    device_timeout: float = Field(60.0, gt=0)
+    connect_timeout: float = Field(10.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    known_hosts: Path | None = None
+    host_key_policy: Literal["accept", "pin", "strict"] = "accept"
+    rules: list[Path] = Field(default_factory=list)
+
+
+class StoreSection(_Section):
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgres:")):
+            raise ValueError("store URL must start with sqlite: or postgresql:")
+        return value
+
+
+class CredentialsSection(_Section):
+    sources: list[CredentialSourceName] = Field(default_factory=lambda: list(_ALL_SOURCES))
+    env_prefix: str = "GOVOPS_CRED_"
+    vault_file: Path | None = None
+    vault_password_file: Path | None = None
+    vault_password_env: str = "GOVOPS_VAULT_PASSWORD"  # noqa: S105 - the name of a variable
+    keyring_service: str = "govops"
+
+
+class GovopsConfig(_Section):
+    version: Literal[1] = 1
+    lang: Literal["zh", "en"] | None = None
+    departments: Path = Path("inventories/departments.yaml")
+    playbooks: Path = Path("playbooks")
+    cloud: CloudSection = Field(default_factory=CloudSection)
+    prometheus: PrometheusSection = Field(default_factory=PrometheusSection)
+    network: NetworkSection = Field(default_factory=NetworkSection)
+    store: StoreSection = Field(default_factory=StoreSection)
+    credentials: CredentialsSection = Field(default_factory=CredentialsSection)
+
+
+class LoadedConfig:
+    """The validated config plus where it came from, with every path made absolute."""
+
+    def __init__(self, config: GovopsConfig, source: Path | None, base: Path) -> None:
+        self.source = source
+        self.base = base
+        self.config = config
+
+    def path(self, value: Path) -> Path:
+        value = value.expanduser()
+        return value if value.is_absolute() else (self.base / value)
+
+    @property
+    def departments_file(self) -> Path:
+        return self.path(self.config.departments)
+
+    @property
+    def inventory_dir(self) -> Path:
+        return self.path(self.config.network.inventory)
+
+    @property
+    def playbooks_dir(self) -> Path:
+        return self.path(self.config.playbooks)
+
+    @property
+    def store_url(self) -> str:
+        url = self.config.store.url
+        if url is None:
+            return f"sqlite:///{paths.data_dir() / 'govops.db'}"
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            # sqlite:///relative.db is relative to the config file, like every other path here
+            return f"sqlite:///{self.path(Path(url[len('sqlite:///') :]))}"
+        return url
+
+    @property
+    def clouds_file(self) -> Path | None:
+        f = self.config.cloud.clouds_file
+        return self.path(f) if f is not None else None
+
+    @property
+    def vault_file(self) -> Path | None:
+        f = self.config.credentials.vault_file
+        return self.path(f) if f is not None else None
+
+    @property
+    def vault_password_file(self) -> Path | None:
+        f = self.config.credentials.vault_password_file
+        return self.path(f) if f is not None else None
+
+    def describe_source(self) -> str:
+        return str(self.source) if self.source else "built-in defaults"
+
+
+def find_config(explicit: Path | None) -> Path | None:
+    """The config file to use, by precedence; an explicitly named file must exist."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: config file not found", hint="check --config")
+        return explicit
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        p = Path(env).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"{p}: config file not found (from ${CONFIG_ENV})", hint=f"unset {CONFIG_ENV}")
+        return p
+    for candidate in (Path.cwd() / "govops.yaml", paths.config_home() / "config.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(explicit: Path | None = None, project_root: Path | None = None) -> LoadedConfig:
+    source = find_config(explicit)
+    root = paths.project_root(project_root)
+    if source is None:
+        return LoadedConfig(GovopsConfig(), None, root)
+    located = yamlio.load(source)
+    data = located.data if located.data is not None else {}
+    if not isinstance(data, dict):
+        raise ValidationFailed(
+            [Problem("a config file must be a mapping of sections", Location(str(source), 1))]
+        )
+    config = validate(GovopsConfig, data, located)
+    return LoadedConfig(config, source, source.resolve().parent)

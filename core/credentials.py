@@ -1,0 +1,221 @@
+"""Credentials by name, from the environment, an ansible-vault file or the OS keyring.
+
+An inventory or config says ``credential: extranet-ssh``; this module turns the name into the
+fields (username, password, community, auth_key, priv_key) at the moment a connection needs them.
+Values are wrapped in ``Secret`` so they never print, and every value handed out is registered
+with ``redact`` so logs and error messages can scrub it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from govops.errors import CredentialError
+
+FIELDS = ("username", "password", "community", "auth_key", "priv_key", "enable")
+
+
+class Secret:
+    """A string that shows as ``******`` in str(), repr(), f-strings, logs and tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        _KNOWN.add(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('******')"
+
+    def __str__(self) -> str:
+        return "******"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class _Known:
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, value: str) -> None:
+        # Very short values would scrub ordinary words; they are weak secrets anyway.
+        if len(value) >= 4 and value not in self._values:
+            with self._lock:
+                self._values.add(value)
+                self._pattern = None
+
+    def scrub(self, text: str) -> str:
+        if not self._values:
+            return text
+        pattern = self._pattern
+        if pattern is None:
+            with self._lock:
+                alts = sorted(self._values, key=len, reverse=True)
+                pattern = self._pattern = re.compile("|".join(re.escape(v) for v in alts))
+        return pattern.sub("******", text)
+
+
+_KNOWN = _Known()
+
+
+def redact(text: str) -> str:
+    """Replace every secret govops has handed out in this process with ``******``."""
+    return _KNOWN.scrub(text)
+
+
+@dataclass(frozen=True)
+class Credential:
+    name: str
+    source: str
+    username: str | None = None
+    password: Secret | None = None
+    community: Secret | None = None
+    auth_key: Secret | None = None
+    priv_key: Secret | None = None
+    enable: Secret | None = None
+
+
+class CredentialSource(Protocol):
+    name: str
+
+    def lookup(self, credential: str) -> Mapping[str, str] | None:
+        """The fields stored for ``credential``, or None when this source does not have it."""
+
+
+def env_var_name(credential: str, fld: str, prefix: str = "GOVOPS_CRED_") -> str:
+    """``extranet-ssh`` + ``password`` -> ``GOVOPS_CRED_EXTRANET_SSH_PASSWORD``."""
+    return prefix + re.sub(r"[^A-Za-z0-9]", "_", credential).upper() + "_" + fld.upper()
+
+
+class EnvSource:
+    name = "env"
+
+    def __init__(self, prefix: str = "GOVOPS_CRED_", environ: Mapping[str, str] | None = None) -> None:
+        self.prefix = prefix
+        self.environ = environ if environ is not None else os.environ
+
+    def lookup(self, credential: str) -> Mapping[str, str] | None:
+        found = {
+            f: self.environ[v]
+            for f in FIELDS
+            if (v := env_var_name(credential, f, self.prefix)) in self.environ
+        }
+        return found or None
+
+
+class KeyringSource:
+    """OS keyring entries: service ``govops``, user ``<credential>:<field>``."""
+
+    name = "keyring"
+
+    def __init__(self, service: str = "govops") -> None:
+        self.service = service
+
+    def lookup(self, credential: str) -> Mapping[str, str] | None:
+        try:
+            import keyring
+            import keyring.errors
+        except ImportError:
+            return None
+        found: dict[str, str] = {}
+        try:
+            for f in FIELDS:
+                value = keyring.get_password(self.service, f"{credential}:{f}")
+                if value is not None:
+                    found[f] = value
+        except keyring.errors.KeyringError:
+            return None  # no usable backend (headless server): other sources still apply
+        return found or None
+
+
+class VaultSource:
+    """An ansible-vault encrypted YAML file: ``credential-name: {username: .., password: ..}``."""
+
+    name = "vault"
+
+    def __init__(self, path: Path, password: str) -> None:
+        self.path = path
+        self._password = password
+        self._data: dict[str, dict[str, str]] | None = None
+
+    def _load(self) -> dict[str, dict[str, str]]:
+        if self._data is None:
+            import yaml
+            from govops.vault import VaultError, decrypt
+
+            try:
+                plain = decrypt(self.path.read_bytes(), self._password)
+            except FileNotFoundError:
+                raise CredentialError(f"{self.path}: vault file not found") from None
+            except VaultError as exc:
+                raise CredentialError(f"{self.path}: {exc}") from None
+            try:
+                data = yaml.safe_load(plain)
+            except yaml.YAMLError:
+                raise CredentialError(f"{self.path}: decrypted vault is not valid YAML") from None
+            if not isinstance(data, dict):
+                raise CredentialError(f"{self.path}: vault must hold a mapping of credential names")
+            self._data = {
+                str(k): {str(f): str(v) for f, v in (val or {}).items()}
+                for k, val in data.items()
+                if isinstance(val, dict) or val is None
+            }
+        return self._data
+
+    def lookup(self, credential: str) -> Mapping[str, str] | None:
+        return self._load().get(credential)
+
+
+class Credentials:
+    """Resolves credential names through the configured sources, first hit wins, cached."""
+
+    def __init__(self, sources: Iterable[CredentialSource]) -> None:
+        self.sources = list(sources)
+        self._cache: dict[str, Credential] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Credential:
+        with self._lock:
+            cached = self._cache.get(name)
+            if cached is not None:
+                return cached
+            for src in self.sources:
+                fields = src.lookup(name)
+                if fields:
+                    cred = Credential(
+                        name=name,
+                        source=src.name,
+                        username=fields.get("username"),
+                        **{f: Secret(fields[f]) for f in FIELDS if f != "username" and f in fields},
+                    )
+                    self._cache[name] = cred
+                    return cred
+        tried = ", ".join(s.name for s in self.sources) or "no sources configured"
+        raise CredentialError(
+            f"credential '{name}' not found (tried: {tried})",
+            hint=f"export {env_var_name(name, 'username')} and {env_var_name(name, 'password')}, "
+            "or add it to the vault file",
+        )
+
+    def describe(self, name: str) -> tuple[str | None, list[str]]:
+        """(source, fields) for doctor, without revealing any value."""
+        try:
+            cred = self.get(name)
+        except CredentialError:
+            return None, []
+        return cred.source, [f for f in FIELDS if getattr(cred, f) is not None]

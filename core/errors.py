@@ -1,0 +1,124 @@
+"""The error hierarchy every service raises, with the exit code the CLI turns each into.
+
+Exit codes are part of the public contract (README, "Exit codes"): 0 ok, 1 error, 2 usage or bad
+input, 3 finished with findings or failed targets, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    FINDINGS = 3
+    INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in an input file a problem sits, printed as ``file:line key``."""
+
+    file: str
+    line: int | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where} {self.key}" if self.key else where
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input; a validation may collect many before failing."""
+
+    message: str
+    location: Location | None = None
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class GovopsError(Exception):
+    """Base of every error the CLI reports as one readable line (never a traceback)."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(GovopsError):
+    """Bad input from the user: malformed file, unknown name, invalid option value."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ValidationFailed(InputError):
+    """An input file failed validation; carries every problem found, first one in the message."""
+
+    def __init__(self, problems: list[Problem], *, hint: str | None = None) -> None:
+        first = str(problems[0]) if problems else "validation failed"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first + more, hint=hint)
+        self.problems = problems
+
+
+class NotFoundError(InputError):
+    """A named thing (department, device, run, VM) does not exist."""
+
+
+class ConfigError(InputError):
+    """govops.yaml or a file it points at is missing or invalid."""
+
+
+class CredentialError(GovopsError):
+    """A credential could not be resolved from any configured source."""
+
+
+class StoreError(GovopsError):
+    """The results store could not be opened, migrated or written."""
+
+
+@dataclass
+class PeerErrorInfo:
+    """What we know about a failed request to an external system."""
+
+    service: str
+    request: str = ""
+    status: int | None = None
+    request_id: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+class PeerError(GovopsError):
+    """An external system (OpenStack, Prometheus, a device) refused or failed a request.
+
+    Like openstacksdk's exceptions it carries the request id, so an operator can find the
+    request in the service's logs.
+    """
+
+    def __init__(self, message: str, info: PeerErrorInfo, *, hint: str | None = None) -> None:
+        parts = [info.service]
+        if info.request:
+            parts.append(info.request)
+        if info.status is not None:
+            parts.append(f"HTTP {info.status}")
+        prefix = " ".join(parts)
+        rid = f" [request {info.request_id}]" if info.request_id else ""
+        super().__init__(f"{prefix}: {message}{rid}", hint=hint)
+        self.info = info
+
+
+class FindingsError(GovopsError):
+    """The work finished but found problems or had failed targets; results were kept."""
+
+    exit_code = ExitCode.FINDINGS

@@ -1,0 +1,45 @@
+"""How services report progress without printing: the CLI implements this, tests record it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Observer(Protocol):
+    def started(self, total: int, description: str) -> None: ...
+    def advanced(self, target: str, status: str, detail: str | None = None) -> None: ...
+    def message(self, text: str) -> None: ...
+    def finished(self) -> None: ...
+
+
+class NullObserver:
+    def started(self, total: int, description: str) -> None:
+        pass
+
+    def advanced(self, target: str, status: str, detail: str | None = None) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def finished(self) -> None:
+        pass
+
+
+class RecordingObserver:
+    """Keeps every event; for tests and for callers that want the trail."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ...]] = []
+
+    def started(self, total: int, description: str) -> None:
+        self.events.append(("started", str(total), description))
+
+    def advanced(self, target: str, status: str, detail: str | None = None) -> None:
+        self.events.append(("advanced", target, status, detail or ""))
+
+    def message(self, text: str) -> None:
+        self.events.append(("message", text))
+
+    def finished(self) -> None:
+        self.events.append(("finished",))

@@ -1,0 +1,1 @@
+"""The built-in lab: real protocol peers on loopback that stand in for the extranet and the cloud."""

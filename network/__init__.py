@@ -1,0 +1,1 @@
+"""Extranet devices: inventory, collectors (SSH, SNMP), parsers, rules and the audit engine."""

@@ -1,0 +1,1 @@
+"""Reports rendered from results in the store, in Chinese or English."""
