@@ -68,8 +68,8 @@ class LabContext:
 class LabComponent(Protocol):
     name: str
 
-    def install(self, observer: Observer) -> None:
-        """Install what this component needs (apt packages, a private venv); idempotent."""
+    def install(self, ctx: LabContext) -> None:
+        """Install what this component needs (apt packages, a private venv under ctx.dir); idempotent."""
 
     def up(self, ctx: LabContext) -> ComponentResult:
         """Start (or keep) this component's peers; idempotent."""
