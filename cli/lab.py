@@ -52,16 +52,23 @@ def _percent(value: str) -> float:
 
 @app.command("install")
 def install(
-    ctx: typer.Context, extranet: ExtranetOpt = False, cloud: CloudOpt = False, all_: AllOpt = False
+    ctx: typer.Context,
+    extranet: ExtranetOpt = False,
+    cloud: CloudOpt = False,
+    all_: AllOpt = False,
+    lab_dir: DirOpt = None,
 ) -> None:
     """Install the lab's own dependencies (apt packages, private venvs); safe to repeat."""
-    from govops.lab.core import load_component
+    from govops.lab.core import LabOptions, load_component
 
     a = app_of(ctx)
+    lab = _lab(a, lab_dir)
+    lab.dir.mkdir(parents=True, exist_ok=True)
     with a.terminal.progress("lab install") as obs:
+        lab_ctx = lab.context(LabOptions(), obs)
         for name in _components(extranet, cloud, all_, ("extranet",)):
             obs.message(f"installing {name} …")
-            load_component(name).install(obs)
+            load_component(name).install(lab_ctx)
     a.terminal.success("lab dependencies installed")
 
 
