@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 import typer
 from govops.cli.terminal import Terminal
-from govops.i18n import Translator, default_lang
+from govops.i18n import default_lang
 
 if TYPE_CHECKING:
     from govops.config import LoadedConfig
     from govops.credentials import Credentials
     from govops.departments import Departments
+    from govops.i18n import Translator
     from govops.network.inventory import Inventory
     from govops.store import SqlStore
 
@@ -52,7 +53,8 @@ class Application:
         return cfg_lang or default_lang()
 
     def apply_lang(self) -> None:
-        self.terminal.t = Translator(self.resolve_lang())
+        self.terminal._t = None
+        self.terminal.lang_resolver = self.resolve_lang
 
     @property
     def t(self) -> Translator:

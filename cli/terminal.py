@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -75,9 +75,21 @@ class Terminal:
         self.quiet = quiet
         self.verbose = verbose
         self.output = output
-        self.t = translator or Translator("en")
+        self._t = translator
+        # Resolving the language may read govops.yaml; done on first use, not at start-up.
+        self.lang_resolver: Callable[[], str] = lambda: "en"
         self._out: Console | None = None
         self._err: Console | None = None
+
+    @property
+    def t(self) -> Translator:
+        if self._t is None:
+            self._t = Translator(self.lang_resolver())
+        return self._t
+
+    @t.setter
+    def t(self, value: Translator) -> None:
+        self._t = value
 
     # Consoles are built on first use: importing rich costs start-up time `--help` should not pay.
     @property

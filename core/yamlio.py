@@ -52,7 +52,11 @@ def dotted(path: KeyPath) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            # a key with line breaks or odd characters must not break the one-line message
+            if not text.isprintable() or not text or text != text.strip():
+                text = repr(text)
+            out += ("." if out else "") + text
     return out
 
 
@@ -76,13 +80,10 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
+        merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                merged = self.build(value_node, path)
-                for src in merged if isinstance(merged, list) else [merged]:
-                    if isinstance(src, Mapping):
-                        for k, v in src.items():
-                            out.setdefault(k, v)
+                merges.append(value_node)  # applied last: explicit keys win over merged ones
                 continue
             key = self._scalars.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
@@ -101,6 +102,12 @@ class _Builder:
                 continue
             self.lines[(*path, skey)] = line
             out[skey] = self.build(value_node, (*path, skey))
+        for merge_node in merges:
+            merged = self.build(merge_node, path)
+            for src in merged if isinstance(merged, list) else [merged]:
+                if isinstance(src, Mapping):
+                    for k, v in src.items():
+                        out.setdefault(k, v)
         return out
 
 

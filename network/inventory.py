@@ -316,8 +316,10 @@ class _Loader:
 
     def _refuse_secrets(self, located: yamlio.Located, node: Any, path: yamlio.KeyPath) -> None:
         if isinstance(node, dict):
-            for key, value in node.items():
+            for key, value in list(node.items()):
                 if isinstance(key, str) and key.lower() in SECRET_KEYS:
+                    # reported once here, then dropped so it does not also show as "unknown key"
+                    del node[key]
                     self.problems.append(
                         Problem(
                             f"plaintext secret '{key}' is not allowed in the inventory: "
@@ -330,6 +332,19 @@ class _Loader:
         elif isinstance(node, list):
             for i, item in enumerate(node):
                 self._refuse_secrets(located, item, (*path, i))
+
+    def section(self, doc: yamlio.Located | None, key: str) -> tuple[dict[Any, Any], yamlio.KeyPath]:
+        """The mapping under ``key`` (or the whole document when the key is absent)."""
+        if doc is None or not doc.data:
+            return {}, ()
+        base: yamlio.KeyPath = (key,) if key in doc.data else ()
+        raw = doc.data[key] if base else doc.data
+        if raw is None:
+            return {}, base
+        if not isinstance(raw, dict):
+            self.problems.append(Problem("expected a mapping", doc.location(base)))
+            return {}, base
+        return raw, base
 
     def model(self, model: type[Any], data: Any, located: yamlio.Located, path: yamlio.KeyPath) -> Any:
         try:
@@ -360,6 +375,9 @@ def load_inventory(root: Path, display: str | None = None) -> Inventory:
     groups: dict[str, DeviceFields] = {}
     if (p := docs["groups.yaml"]) is not None and p.data:
         for name, spec in p.data.items():
+            if spec is not None and not isinstance(spec, dict):
+                ld.problems.append(Problem("expected a mapping", p.location((name,))))
+                continue
             g = ld.model(DeviceFields, spec or {}, p, (name,))
             if g is not None:
                 groups[str(name)] = g
@@ -376,10 +394,9 @@ def load_inventory(root: Path, display: str | None = None) -> Inventory:
 
 
 def _load_sites(ld: _Loader, doc: yamlio.Located | None) -> dict[str, Site]:
-    if doc is None or not doc.data:
+    if doc is None:
         return {}
-    raw = doc.data.get("sites", doc.data) if isinstance(doc.data, dict) else {}
-    base: yamlio.KeyPath = ("sites",) if "sites" in doc.data else ()
+    raw, base = ld.section(doc, "sites")
     specs: dict[str, SiteSpec] = {}
     for code, spec in raw.items():
         s = ld.model(SiteSpec, spec, doc, (*base, code))
@@ -436,10 +453,9 @@ def _load_devices(
     defaults: DeviceFields,
     profiles: Profiles,
 ) -> dict[str, Device]:
-    if doc is None or not doc.data:
+    raw, base = ld.section(doc, "devices")
+    if doc is None:
         return {}
-    raw = doc.data.get("devices", doc.data)
-    base: yamlio.KeyPath = ("devices",) if "devices" in doc.data else ()
     devices: dict[str, Device] = {}
     folded: dict[str, str] = {}
     addresses: dict[str, str] = {}

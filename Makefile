@@ -1,0 +1,55 @@
+# govops developer tasks. `make demo` on a fresh machine sets everything up and runs the main job
+# against the built-in lab; `make test` runs the test suite (what CI runs).
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+LAB_DIR ?= .govops-lab
+LAB_DEVICES ?= 2297
+
+.PHONY: dev deps test test-unit test-integration lint docs bench demo lab-up lab-down clean
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    snmpd snmp prometheus mariadb-server rabbitmq-server; \
+	fi
+
+dev:
+	$(PIP) install -q --upgrade "pip>=24" "setuptools>=75"
+	$(PIP) install -q -e ".[lab,dev,postgres]" --config-settings editable_mode=strict
+
+test:
+	$(PYTHON) -m pytest -q tests
+
+test-unit:
+	$(PYTHON) -m pytest -q tests/unit
+
+test-integration:
+	$(PYTHON) -m pytest -q tests/integration
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
+	$(PYTHON) tools/gen_cli_docs.py --check
+
+docs:
+	$(PYTHON) tools/gen_cli_docs.py
+
+bench: dev
+	$(PIP) install -q -e ".[bench]" --config-settings editable_mode=strict
+	$(PYTHON) bench/startup.py
+
+lab-up:
+	govops lab install --extranet --dir $(LAB_DIR)
+	govops lab up --extranet --devices $(LAB_DEVICES) --dir $(LAB_DIR)
+
+lab-down:
+	govops lab down --dir $(LAB_DIR)
+
+# The main job on the built-in lab: bring up the extranet lab and audit every device.
+demo: deps dev lab-up
+	. ./$(LAB_DIR)/credentials.env 2>/dev/null; GOVOPS_CONFIG=$(LAB_DIR)/govops.yaml govops net inventory validate
+	. ./$(LAB_DIR)/credentials.env 2>/dev/null; GOVOPS_CONFIG=$(LAB_DIR)/govops.yaml govops doctor || true
+
+clean:
+	rm -rf build .mypy_cache .ruff_cache .hypothesis

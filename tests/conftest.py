@@ -1,0 +1,78 @@
+"""Shared fixtures: an isolated environment for every test (hatch's pattern) and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(binary: str | None = None, module: str | None = None) -> None:
+    """Skip when a peer's package is absent on a developer machine; in CI that is a failure."""
+    missing = None
+    if binary is not None and shutil.which(binary) is None:
+        missing = f"{binary} not installed"
+    if module is not None:
+        import importlib.util
+
+        if importlib.util.find_spec(module) is None:
+            missing = f"python module {module} not installed"
+    if missing:
+        if IN_CI:
+            pytest.fail(f"{missing}: CI must install it (.ci/run)")
+        pytest.skip(missing)
+
+
+@pytest.fixture(autouse=True)
+def isolation(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test runs with its own HOME, XDG dirs and cwd, and none of the caller's govops/OS env."""
+    home = tmp_path_factory.mktemp("home")
+    for var in list(os.environ):
+        if var.startswith(("GOVOPS_", "OS_")) or var in ("NO_COLOR", "LANG", "LC_ALL", "LC_MESSAGES"):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("COLUMNS", "200")
+    # keyring would probe D-Bus on a desktop; tests use the env and vault sources
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    monkeypatch.chdir(home)
+    yield home
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run ``govops ARGS`` in-process through ``main`` (the real error handling and exit codes)."""
+    from govops.cli.app import main
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's data folders (departments, sample inventory) to break at will."""
+    dest = tmp_path / "project"
+    shutil.copytree(REPO / "inventories", dest / "inventories")
+    (dest / "playbooks").mkdir()
+    return dest

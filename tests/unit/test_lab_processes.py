@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from govops.lab.processes import ProcessManager, tcp_open, wait_tcp
+
+SERVER = "import socket,time\ns=socket.socket(); s.bind(('127.0.0.1', int(__import__('sys').argv[1]))); s.listen()\ntime.sleep(600)"
+
+
+def test_start_is_idempotent_and_stop_kills_the_group(tmp_path: Path) -> None:
+    from govops.lab.processes import free_port
+
+    pm = ProcessManager(tmp_path)
+    port = free_port()
+    peer = pm.start("srv", [sys.executable, "-c", SERVER, str(port)], ports=[f"tcp:127.0.0.1:{port}"])
+    wait_tcp("127.0.0.1", port, 10, peer)
+    again = pm.start("srv", [sys.executable, "-c", SERVER, str(port)])
+    assert again.pid == peer.pid  # no twin
+    assert pm.running("srv") and [p.name for p in pm.peers()] == ["srv"]
+    assert pm.stop("srv") is True
+    assert not tcp_open("127.0.0.1", port)
+    assert not Path(f"/proc/{peer.pid}").exists() or not peer.alive()
+    assert pm.peers() == []
+
+
+def test_a_reused_pid_is_never_signalled(tmp_path: Path) -> None:
+    pm = ProcessManager(tmp_path)
+    pm.adopt("mine", os.getpid(), ["me"], tmp_path / "x.log")
+    rec = pm._record("mine")
+    rec.write_text(rec.read_text().replace(pm.get("mine").started, "1"))  # type: ignore[union-attr]
+    assert pm.running("mine") is False
+    assert pm.stop("mine") is False  # this test process is still alive: it was not signalled
+    assert Path(f"/proc/{os.getpid()}").exists()
+
+
+def test_failed_start_is_a_lab_error(tmp_path: Path) -> None:
+    import pytest
+    from govops.lab.processes import LabError
+
+    with pytest.raises(LabError, match="cannot start"):
+        ProcessManager(tmp_path).start("x", ["/nonexistent/binary"])
