@@ -50,18 +50,12 @@ def root(
     ] = None,
     project_root: Annotated[
         Path | None,
-        typer.Option(
-            "--project-root", help="Folder with inventories/ and playbooks/ (else $GOVOPS_HOME, cwd)."
-        ),
+        typer.Option("--project-root", help="Folder with inventories/ and playbooks/ (else $GOVOPS_HOME, cwd)."),
     ] = None,
     output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = "table",
-    verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="More detail; -vv adds debug.")
-    ] = 0,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail; -vv adds debug.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")] = False,
-    no_color: Annotated[
-        bool, typer.Option("--no-color", help="Plain text, no colours (also $NO_COLOR).")
-    ] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colours (also $NO_COLOR).")] = False,
     lang: Annotated[
         str | None,
         typer.Option("--lang", help="Language of messages and labels: zh or en (else $GOVOPS_LANG, config)."),

@@ -22,10 +22,7 @@ def doctor(ctx: typer.Context) -> None:
     """Check config, inventories, credential sources, the store and each configured endpoint."""
     a = app_of(ctx)
     checks = list(run_checks(a))
-    rows = [
-        {"check": c.name, "status": a.t(f"status.{c.status}"), "detail": c.detail, "fix": c.fix}
-        for c in checks
-    ]
+    rows = [{"check": c.name, "status": a.t(f"status.{c.status}"), "detail": c.detail, "fix": c.fix} for c in checks]
     view = TableView(
         [
             Column("check", a.t("col.check")),
@@ -78,9 +75,7 @@ def run_checks(a: Application) -> list[Check]:
     inv = None
     try:
         inv = a.inventory()
-        out.append(
-            Check(t("doctor.inventory"), "ok", f"{inv.name}: {len(inv.sites)} sites, {len(inv)} devices")
-        )
+        out.append(Check(t("doctor.inventory"), "ok", f"{inv.name}: {len(inv.sites)} sites, {len(inv)} devices"))
     except GovopsError as exc:
         out.append(
             Check(
@@ -93,8 +88,7 @@ def run_checks(a: Application) -> list[Check]:
 
     if inv is not None:
         names = sorted(
-            {p.credential for p in inv.profiles.ssh.values()}
-            | {p.credential for p in inv.profiles.snmp.values()}
+            {p.credential for p in inv.profiles.ssh.values()} | {p.credential for p in inv.profiles.snmp.values()}
         )
         try:
             creds = a.credentials
@@ -120,9 +114,7 @@ def run_checks(a: Application) -> list[Check]:
                         )
                     )
                 else:
-                    out.append(
-                        Check(t("doctor.credentials", name=name), "ok", f"from {source}: {', '.join(fields)}")
-                    )
+                    out.append(Check(t("doctor.credentials", name=name), "ok", f"from {source}: {', '.join(fields)}"))
 
     def store() -> Check:
         s = a.store

@@ -18,9 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-DirOpt = Annotated[
-    Path | None, typer.Option("--dir", help="Lab folder (default: .govops-lab in the project root).")
-]
+DirOpt = Annotated[Path | None, typer.Option("--dir", help="Lab folder (default: .govops-lab in the project root).")]
 ExtranetOpt = Annotated[bool, typer.Option("--extranet", help="The simulated extranet (SSH + SNMP devices).")]
 CloudOpt = Annotated[bool, typer.Option("--cloud", help="The OpenStack cloud and its Prometheus.")]
 AllOpt = Annotated[bool, typer.Option("--all", help="Everything: extranet, cloud and Prometheus.")]
@@ -78,14 +76,10 @@ def up(
     extranet: ExtranetOpt = False,
     cloud: CloudOpt = False,
     all_: AllOpt = False,
-    devices: Annotated[
-        int, typer.Option("--devices", min=1, help="Extranet devices (full city: 2297).")
-    ] = 2297,
+    devices: Annotated[int, typer.Option("--devices", min=1, help="Extranet devices (full city: 2297).")] = 2297,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the lab's plan: same seed, same lab.")] = 1,
     faults: Annotated[str, typer.Option("--faults", help="Share of devices given a fault, e.g. 10%.")] = "0%",
-    history_days: Annotated[
-        int, typer.Option("--history-days", min=1, help="Days of Prometheus history.")
-    ] = 90,
+    history_days: Annotated[int, typer.Option("--history-days", min=1, help="Days of Prometheus history.")] = 90,
     step: Annotated[int, typer.Option("--step", min=15, help="Seconds between history samples.")] = 300,
     lab_dir: DirOpt = None,
 ) -> None:
@@ -94,9 +88,7 @@ def up(
 
     a = app_of(ctx)
     lab = _lab(a, lab_dir)
-    opts = LabOptions(
-        devices=devices, seed=seed, faults=_percent(faults), history_days=history_days, step_seconds=step
-    )
+    opts = LabOptions(devices=devices, seed=seed, faults=_percent(faults), history_days=history_days, step_seconds=step)
     names = _components(extranet, cloud, all_, ("extranet",))
     with a.terminal.progress("lab up") as obs:
         results = lab.up(names, opts, obs)

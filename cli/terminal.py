@@ -113,12 +113,8 @@ class Terminal:
         if self.output == "table":
             self._render_human(view)
             return
-        data: Any
-        if isinstance(view, TableView):
-            data = view.data if view.data is not None else view.rows
-        else:
-            data = view.data
-        data = _plain(data)
+        raw = view.data if isinstance(view, RecordView) or view.data is not None else view.rows
+        data = _plain(raw)
         if self.output == "json":
             text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         elif self.output == "yaml":
@@ -207,9 +203,7 @@ class Terminal:
 
     def internal_error(self, exc: BaseException) -> None:
         text = f"{type(exc).__name__}: {exc}"
-        self.err.print(
-            f"[red]{self.t('error')}:[/red] {_escape(redact(self.t('internal_error', error=text)))}"
-        )
+        self.err.print(f"[red]{self.t('error')}:[/red] {_escape(redact(self.t('internal_error', error=text)))}")
         if self.verbose >= 2:
             import traceback
 

@@ -18,9 +18,7 @@ def _commands() -> list[tuple[tuple[str, ...], object]]:
 
 
 def test_every_command_and_group_has_help_text() -> None:
-    missing = [
-        " ".join(p) or "govops" for p, c in _commands() if not (getattr(c, "help", None) or "").strip()
-    ]
+    missing = [" ".join(p) or "govops" for p, c in _commands() if not (getattr(c, "help", None) or "").strip()]
     assert missing == []
 
 

@@ -41,9 +41,7 @@ def test_missing_explicit_or_env_file_is_an_error(tmp_path: Path, monkeypatch: p
 
 
 def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
-    f = write(
-        tmp_path / "conf" / "govops.yaml", "network:\n  inventory: inv\nstore:\n  url: sqlite:///s.db\n"
-    )
+    f = write(tmp_path / "conf" / "govops.yaml", "network:\n  inventory: inv\nstore:\n  url: sqlite:///s.db\n")
     cfg = load_config(f)
     assert cfg.inventory_dir == tmp_path / "conf" / "inv"
     assert cfg.store_url == f"sqlite:///{tmp_path / 'conf' / 's.db'}"

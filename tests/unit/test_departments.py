@@ -62,7 +62,4 @@ def test_duplicates_and_bad_fields_are_located(tmp_path: Path) -> None:
     )
     with pytest.raises(ValidationFailed) as exc2:
         load_departments(f, display="d.yaml")
-    assert (
-        str(exc2.value.problems[0])
-        == "d.yaml:3 departments[1].code: duplicate code 'ab' (also departments[0])"
-    )
+    assert str(exc2.value.problems[0]) == "d.yaml:3 departments[1].code: duplicate code 'ab' (also departments[0])"

@@ -111,24 +111,16 @@ def test_wrong_level(tmp_path: Path) -> None:
 
 
 def test_unknown_level_and_parent(tmp_path: Path) -> None:
-    sites = (
-        SITES + "  x1: {name: X, level: hamlet, parent: city}\n  x2: {name: Y, level: township, parent: zz}\n"
-    )
+    sites = SITES + "  x1: {name: X, level: hamlet, parent: city}\n  x2: {name: Y, level: township, parent: zz}\n"
     out = problems(tmp_path, sites_yaml=sites)
     assert out[0].startswith("inv/sites.yaml:6 sites.x1.level: Input should be 'city'")
     assert out[1] == "inv/sites.yaml:7 sites.x2.parent: unknown parent site 'zz'"
 
 
 def test_duplicate_hostname_exact_and_case_folded(tmp_path: Path) -> None:
-    dup = (
-        DEVICES
-        + "  city-core1: {site: city, mgmt_ipv4: 10.0.0.9}\n  CITY-CORE1: {site: city, mgmt_ipv4: 10.0.0.8}\n"
-    )
+    dup = DEVICES + "  city-core1: {site: city, mgmt_ipv4: 10.0.0.9}\n  CITY-CORE1: {site: city, mgmt_ipv4: 10.0.0.8}\n"
     out = problems(tmp_path, devices_yaml=dup)
-    assert (
-        out[0]
-        == "inv/devices.yaml:6 devices.city-core1: duplicate key 'city-core1' (first defined on line 2)"
-    )
+    assert out[0] == "inv/devices.yaml:6 devices.city-core1: duplicate key 'city-core1' (first defined on line 2)"
 
 
 def test_case_folded_duplicate(tmp_path: Path) -> None:
@@ -141,12 +133,8 @@ def test_case_folded_duplicate(tmp_path: Path) -> None:
 def test_bad_addresses(tmp_path: Path) -> None:
     bad = DEVICES.replace('"2001:db8::1"', '"2001:db8::zz"').replace("10.17.0.1", "10.17.0.300")
     out = problems(tmp_path, devices_yaml=bad)
-    assert out[0].startswith(
-        "inv/devices.yaml:2 devices.city-core1.mgmt_ipv6: Input is not a valid IPv6 address"
-    )
-    assert out[1].startswith(
-        "inv/devices.yaml:3 devices.jb-dist1.mgmt_ipv4: Input is not a valid IPv4 address"
-    )
+    assert out[0].startswith("inv/devices.yaml:2 devices.city-core1.mgmt_ipv6: Input is not a valid IPv6 address")
+    assert out[1].startswith("inv/devices.yaml:3 devices.jb-dist1.mgmt_ipv4: Input is not a valid IPv4 address")
 
 
 def test_duplicate_address(tmp_path: Path) -> None:
@@ -158,9 +146,7 @@ def test_duplicate_address(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("key", ["password", "community", "Secret", "auth_key"])
 def test_plaintext_secret_refused(tmp_path: Path, key: str) -> None:
-    profiles = PROFILES.replace(
-        "default: {credential: extranet-ssh}", f"default: {{credential: x, {key}: hunter22}}"
-    )
+    profiles = PROFILES.replace("default: {credential: extranet-ssh}", f"default: {{credential: x, {key}: hunter22}}")
     out = problems(tmp_path, profiles_yaml=profiles)
     assert out == [
         f"inv/profiles.yaml:2 ssh.default.{key}: plaintext secret '{key}' is not allowed in the "
@@ -245,9 +231,7 @@ def test_export_ansible_and_nornir_without_secrets(cli, tmp_path: Path, monkeypa
     assert "GOVOPS_CRED_EXTRANET_SSH_PASSWORD" in hosts["city-core1"]["ansible_password"]
     assert "s3cret-value" not in text
     nornir_dir = tmp_path / "nornir"
-    assert (
-        cli("net", "inventory", "export", "-f", "nornir", "--out", str(nornir_dir), "-i", str(root)).code == 0
-    )
+    assert cli("net", "inventory", "export", "-f", "nornir", "--out", str(nornir_dir), "-i", str(root)).code == 0
     hosts_n = yaml.safe_load((nornir_dir / "hosts.yaml").read_text())
     assert hosts_n["jb-dist1"]["platform"] == "hp_comware" and hosts_n["jb-dist1"]["hostname"] == "10.17.0.1"
     assert "password" not in (nornir_dir / "hosts.yaml").read_text()

@@ -1,0 +1,472 @@
+"""The audit engine: every selected device collected over SSH and SNMP, evaluated, and stored.
+
+Shape (nornir's ideas): one unit of work per device (``DeviceJob``, plain data, so a run could be
+sharded by county onto a task queue later), per-device failure capture (every device ends with
+one status and a reason; one device never stops the run), results written to the store as each
+device finishes (a SIGKILL loses nothing), ``resume`` finishes a run without redoing devices.
+
+Concurrency: SNMP walks run as asyncio tasks under a semaphore; SSH sessions run in a thread pool
+(netmiko is blocking); both phases of different devices overlap. Each phase has a deadline that
+starts when that phase starts, so queueing never counts against a device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from govops.credentials import Credential, Credentials
+from govops.errors import CredentialError, InputError
+from govops.network.collectors.base import (
+    CollectError,
+    SnmpCollector,
+    SnmpTarget,
+    SshCollector,
+    SshOutput,
+    SshTarget,
+    Status,
+)
+from govops.network.facts import DeviceFacts
+from govops.network.inventory import Device
+from govops.network.platforms import platform as platform_info
+from govops.observer import NullObserver, Observer
+from govops.store import Run, Store
+
+RUN_KIND = "net.audit"
+CHECKS = ("ipv6", "baseline")
+FAILED_STATUSES = ("unreachable", "auth_failed", "timeout", "parse_error", "error")
+
+
+class Analyzer(Protocol):
+    """Parsers and rules as the engine sees them (govops.network.analysis implements it)."""
+
+    def commands(self, platform: str) -> list[str]: ...
+    def snmp_plan(self) -> tuple[list[str], list[str]]: ...
+    def facts_from_cli(self, platform: str, outputs: dict[str, str]) -> DeviceFacts: ...
+    def facts_from_snmp(self, values: dict[str, Any]) -> DeviceFacts: ...
+    def evaluate(
+        self,
+        device: Device,
+        ssh: DeviceFacts | None,
+        snmp: DeviceFacts | None,
+        extra: dict[str, Any],
+        checks: Sequence[str],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """(merged facts, findings); each finding: rule, title, severity, status, evidence."""
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    ssh_workers: int = 50
+    snmp_concurrency: int = 40
+    device_timeout: float = 60.0
+    connect_timeout: float = 10.0
+    retries: int = 2
+    backoff: float = 0.5
+    host_key_policy: str = "accept"  # accept | pin | strict (known_hosts via the collector)
+
+
+@dataclass(frozen=True)
+class DeviceJob:
+    """One device's work, as plain data (JSON-serialisable)."""
+
+    hostname: str
+    platform: str | None
+    site: str
+    county: str | None
+    level: str
+    mgmt_ipv4: str | None
+    mgmt_ipv6: str | None
+    ssh: dict[str, Any] | None
+    snmp: dict[str, Any] | None
+
+    @classmethod
+    def from_device(cls, d: Device) -> DeviceJob:
+        p = platform_info(d.platform)
+        ssh = None
+        if d.ssh is not None and p is not None and p.netmiko_device_type:
+            ssh = {
+                "port": d.ssh_port or d.ssh.port,
+                "credential": d.ssh.credential,
+                "timeout": d.ssh.timeout,
+                "device_type": d.ssh.device_type or p.netmiko_device_type,
+            }
+        snmp = None
+        if d.snmp is not None:
+            snmp = {
+                "port": d.snmp_port or d.snmp.port,
+                "credential": d.snmp.credential,
+                "version": d.snmp.version,
+                "timeout": d.snmp.timeout,
+                "retries": d.snmp.retries,
+                "auth_protocol": d.snmp.auth_protocol,
+                "priv_protocol": d.snmp.priv_protocol,
+                "context": d.snmp.context,
+            }
+        return cls(d.hostname, d.platform, d.site.code, d.county, d.level, d.mgmt_ipv4, d.mgmt_ipv6, ssh, snmp)
+
+
+@dataclass
+class DeviceResult:
+    hostname: str
+    site: str
+    county: str | None
+    level: str
+    platform: str | None
+    status: Status
+    reason: str | None
+    collected: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    ipv6_ready: bool | None = None
+    duration_s: float = 0.0
+    attempts: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeviceResult:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class AuditReport:
+    run: Run
+    results: list[DeviceResult]
+    skipped: int = 0  # devices already finished before a resume
+
+    @property
+    def failed(self) -> list[DeviceResult]:
+        return [r for r in self.results if r.status != "ok"]
+
+    @property
+    def with_findings(self) -> list[DeviceResult]:
+        return [r for r in self.results if any(f["status"] == "fail" for f in r.findings)]
+
+
+def _sha(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+class AuditEngine:
+    def __init__(
+        self,
+        *,
+        ssh: SshCollector,
+        snmp_factory: Callable[[], SnmpCollector],
+        analyzer: Analyzer,
+        credentials: Credentials,
+        store: Store,
+        settings: AuditSettings = AuditSettings(),
+        observer: Observer | None = None,
+    ) -> None:
+        self.ssh = ssh
+        self.snmp_factory = snmp_factory
+        self.analyzer = analyzer
+        self.credentials = credentials
+        self.store = store
+        self.settings = settings
+        self.observer = observer or NullObserver()
+
+    # -- public -------------------------------------------------------------
+    def run(
+        self, devices: Sequence[Device], checks: Sequence[str], params: dict[str, Any], resume: str | None = None
+    ) -> AuditReport:
+        unknown = [c for c in checks if c not in CHECKS]
+        if unknown:
+            raise InputError(f"unknown check(s): {', '.join(unknown)} (one of: {', '.join(CHECKS)})")
+        if resume is not None:
+            run = self.store.get_run(resume)
+            if run.kind != RUN_KIND:
+                raise InputError(f"run {resume} is a {run.kind} run, not an audit")
+            done = self.store.done_targets(resume)
+            run = self.store.reopen_run(resume) if hasattr(self.store, "reopen_run") else run
+        else:
+            run = self.store.start_run(RUN_KIND, {**params, "checks": list(checks), "total": len(devices)})
+            done = set()
+        todo = [d for d in devices if d.hostname not in done]
+        self._check_credentials(todo)
+        jobs = {d.hostname: (d, DeviceJob.from_device(d)) for d in todo}
+        self.observer.started(len(todo), f"audit {run.id}")
+        results: list[DeviceResult] = []
+        status = "interrupted"
+        try:
+            asyncio.run(self._run_all(list(jobs.values()), list(checks), run.id, results))
+            status = "finished"
+        finally:
+            self.observer.finished()
+            all_results = [DeviceResult.from_dict(r.data) for r in self.store.results(run.id) if r.data]
+            self.store.finish_run(run.id, status, summarize(all_results))
+        return AuditReport(self.store.get_run(run.id), all_results, skipped=len(done))
+
+    def _check_credentials(self, devices: Sequence[Device]) -> None:
+        """Resolve every credential before connecting anywhere: a missing one stops the run at once."""
+        names = {p.credential for d in devices for p in (d.ssh, d.snmp) if p is not None}
+        for name in sorted(names):
+            self.credentials.get(name)
+
+    # -- engine -------------------------------------------------------------
+    async def _run_all(
+        self, jobs: list[tuple[Device, DeviceJob]], checks: list[str], run_id: str, results: list[DeviceResult]
+    ) -> None:
+        snmp_sem = asyncio.Semaphore(self.settings.snmp_concurrency)
+        snmp = self.snmp_factory()
+        loop = asyncio.get_running_loop()
+        pool = ThreadPoolExecutor(max_workers=self.settings.ssh_workers, thread_name_prefix="ssh")
+        try:
+            tasks = [
+                asyncio.create_task(self._device(d, job, checks, run_id, snmp, snmp_sem, pool, loop, results))
+                for d, job in jobs
+            ]
+            await asyncio.gather(*tasks)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            snmp.close()
+
+    async def _device(
+        self,
+        device: Device,
+        job: DeviceJob,
+        checks: list[str],
+        run_id: str,
+        snmp: SnmpCollector,
+        snmp_sem: asyncio.Semaphore,
+        pool: ThreadPoolExecutor,
+        loop: asyncio.AbstractEventLoop,
+        results: list[DeviceResult],
+    ) -> None:
+        t0 = time.monotonic()
+        result = DeviceResult(job.hostname, job.site, job.county, job.level, job.platform, "ok", None)
+        ssh_task = loop.run_in_executor(pool, self._ssh_phase, job) if job.ssh else None
+        snmp_task = asyncio.create_task(self._snmp_phase(job, snmp, snmp_sem)) if job.snmp else None
+        probe_task = (
+            loop.run_in_executor(pool, self.ssh.probe, job.mgmt_ipv6, job.ssh["port"], self.settings.connect_timeout)
+            if job.ssh and job.mgmt_ipv6 and job.mgmt_ipv4
+            else None
+        )
+        failures: list[tuple[str, CollectError]] = []
+        ssh_facts = snmp_facts = None
+        extra: dict[str, Any] = {}
+        try:
+            if ssh_task is not None:
+                try:
+                    out, attempts = await ssh_task
+                    result.attempts = attempts
+                    result.evidence += [
+                        {"source": "ssh", "command": c, "sha256": _sha(t)} for c, t in out.outputs.items()
+                    ]
+                    self._host_key(job, out, failures)
+                    ssh_facts = self._parse_cli(job, out.outputs, failures)
+                    result.collected["ssh"] = "ok" if ssh_facts is not None else "failed"
+                except CollectError as exc:
+                    failures.append(("ssh", exc))
+                    result.collected["ssh"] = "failed"
+            else:
+                result.collected["ssh"] = "not_applicable"
+            if snmp_task is not None:
+                try:
+                    values = await snmp_task
+                    digest = _sha(json.dumps(sorted((k, repr(v)) for k, v in values.items())))
+                    transport = "udp6" if ":" in _snmp_host(job) else "udp"
+                    result.evidence.append(
+                        {"source": "snmp", "transport": transport, "values": len(values), "sha256": digest}
+                    )
+                    snmp_facts = self.analyzer.facts_from_snmp(values)
+                    result.collected["snmp"] = "ok"
+                    if job.mgmt_ipv6 and ":" in _snmp_host(job):
+                        extra["mgmt_ipv6_snmp"] = True
+                except CollectError as exc:
+                    failures.append(("snmp", exc))
+                    result.collected["snmp"] = "failed"
+            else:
+                result.collected["snmp"] = "not_applicable"
+            if probe_task is not None:
+                extra["mgmt_ipv6_ssh"] = await probe_task
+            elif job.ssh and job.mgmt_ipv6 and result.collected.get("ssh") == "ok":
+                extra["mgmt_ipv6_ssh"] = True  # SSH itself ran over IPv6
+            extra["mgmt_ipv6_configured"] = job.mgmt_ipv6 is not None
+            facts, findings = self.analyzer.evaluate(device, ssh_facts, snmp_facts, extra, checks)
+            result.facts, result.findings = facts, findings
+            if failures:
+                first = failures[0][1]
+                result.status = first.status
+                others = "; ".join(f"{s}: {e.reason}" for s, e in failures[1:])
+                result.reason = first.reason + (f" ({others})" if others else "")
+            ipv6 = [f for f in findings if f["rule"].startswith("ipv6.") and f["status"] != "not_applicable"]
+            if result.status == "ok" and ipv6:
+                result.ipv6_ready = all(f["status"] == "pass" for f in ipv6)
+        except Exception as exc:  # noqa: BLE001 - per-device isolation: one device never stops the run
+            result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+        result.duration_s = round(time.monotonic() - t0, 3)
+        # sqlite writes are quick; doing them in the loop thread keeps one writer
+        self.store.record_result(run_id, job.hostname, result.status, result.reason, result.to_dict())
+        results.append(result)
+        self.observer.advanced(job.hostname, result.status, result.reason)
+
+    def _ssh_phase(self, job: DeviceJob) -> tuple[SshOutput, int]:
+        assert job.ssh is not None and job.platform is not None
+        cred = self._credential(job.ssh["credential"])
+        host = job.mgmt_ipv4 or job.mgmt_ipv6
+        assert host is not None
+        target = SshTarget(
+            job.hostname,
+            host,
+            job.ssh["port"],
+            job.platform,
+            job.ssh["device_type"],
+            min(job.ssh["timeout"], self.settings.connect_timeout),
+        )
+        commands = self.analyzer.commands(job.platform)
+        attempt = 0
+        start = time.monotonic()
+        deadline = start + self.settings.device_timeout
+        while True:
+            attempt += 1
+            try:
+                return self.ssh.collect(target, cred, commands, deadline), attempt
+            except CollectError as exc:
+                if not exc.retryable or attempt > self.settings.retries:
+                    raise
+                delay = self.settings.backoff * 2 ** (attempt - 1) * (1 + random.random())  # jitter
+                if time.monotonic() + delay >= deadline:
+                    raise
+                time.sleep(delay)
+
+    async def _snmp_phase(self, job: DeviceJob, snmp: SnmpCollector, sem: asyncio.Semaphore) -> dict[str, Any]:
+        assert job.snmp is not None
+        cred = self._credential(job.snmp["credential"])
+        s = job.snmp
+        target = SnmpTarget(
+            job.hostname,
+            _snmp_host(job),
+            s["port"],
+            s["version"],
+            s["timeout"],
+            s["retries"],
+            s["auth_protocol"],
+            s["priv_protocol"],
+            s["context"],
+        )
+        gets, walks = self.analyzer.snmp_plan()
+        async with sem:
+            try:
+                out = await asyncio.wait_for(snmp.collect(target, cred, gets, walks), self.settings.device_timeout)
+            except TimeoutError:
+                from govops.network.collectors.base import TimedOut
+
+                raise TimedOut("snmp: device deadline reached") from None
+        return out.values
+
+    def _credential(self, name: str) -> Credential:
+        try:
+            return self.credentials.get(name)
+        except CredentialError as exc:
+            raise CollectError(exc.message) from None
+
+    def _parse_cli(
+        self, job: DeviceJob, outputs: dict[str, str], failures: list[tuple[str, CollectError]]
+    ) -> DeviceFacts | None:
+        from govops.errors import GovopsError
+
+        assert job.platform is not None
+        try:
+            return self.analyzer.facts_from_cli(job.platform, outputs)
+        except GovopsError as exc:
+            err = CollectError(exc.message)
+            err.status = "parse_error"
+            failures.append(("ssh", err))
+            return None
+
+    def _host_key(self, job: DeviceJob, out: SshOutput, failures: list[tuple[str, CollectError]]) -> None:
+        if self.settings.host_key_policy != "pin" or out.host_key is None:
+            return
+        host = job.mgmt_ipv4 or job.mgmt_ipv6 or job.hostname
+        pinned = self.store.host_key(host)
+        if pinned is None:
+            self.store.pin_host_key(host, *out.host_key)
+        elif pinned != out.host_key:
+            failures.append(
+                (
+                    "ssh",
+                    CollectError(f"ssh: host key changed ({pinned[0]} {pinned[1]} pinned, {out.host_key[1]} offered)"),
+                )
+            )
+
+
+def _snmp_host(job: DeviceJob) -> str:
+    """SNMP over IPv6 when the device has an IPv6 management address: that is what we audit."""
+    host = job.mgmt_ipv6 or job.mgmt_ipv4
+    assert host is not None
+    return host
+
+
+# -- summaries, readiness index, diffs ------------------------------------------
+def summarize(results: Sequence[DeviceResult]) -> dict[str, Any]:
+    by_status = Counter(r.status for r in results)
+    severities = Counter(f["severity"] for r in results for f in r.findings if f["status"] == "fail")
+    ready = [r for r in results if r.ipv6_ready is not None]
+    return {
+        "devices": len(results),
+        "status": dict(by_status),
+        "findings_by_severity": dict(severities),
+        "ipv6_ready": sum(1 for r in ready if r.ipv6_ready),
+        "ipv6_assessed": len(ready),
+        "ipv6_ready_pct": round(100 * sum(1 for r in ready if r.ipv6_ready) / len(ready), 1) if ready else None,
+    }
+
+
+def group_summary(results: Sequence[DeviceResult], key: Callable[[DeviceResult], str]) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[DeviceResult]] = defaultdict(list)
+    for r in results:
+        groups[key(r)].append(r)
+    return {k: summarize(v) for k, v in sorted(groups.items())}
+
+
+@dataclass(frozen=True)
+class Change:
+    hostname: str
+    rule: str
+    before: str
+    after: str
+    kind: str  # regression | fix | new | gone
+
+
+def diff(before: Sequence[DeviceResult], after: Sequence[DeviceResult]) -> list[Change]:
+    """Per device and rule: what got worse (regression) and what got better (fix) between two runs."""
+    changes: list[Change] = []
+    old = {r.hostname: r for r in before}
+    new = {r.hostname: r for r in after}
+    for host in sorted(set(old) | set(new)):
+        a, b = old.get(host), new.get(host)
+        if a is None or b is None:
+            changes.append(
+                Change(
+                    host, "*", a.status if a else "absent", b.status if b else "absent", "new" if a is None else "gone"
+                )
+            )
+            continue
+        if a.status != b.status:
+            kind = "regression" if a.status == "ok" else "fix" if b.status == "ok" else "regression"
+            changes.append(Change(host, "status", a.status, b.status, kind))
+        fa = {f["rule"]: f["status"] for f in a.findings}
+        fb = {f["rule"]: f["status"] for f in b.findings}
+        for rule in sorted(set(fa) | set(fb)):
+            x, y = fa.get(rule, "absent"), fb.get(rule, "absent")
+            if x == y:
+                continue
+            if y == "fail" and x != "fail":
+                changes.append(Change(host, rule, x, y, "regression"))
+            elif x == "fail" and y == "pass":
+                changes.append(Change(host, rule, x, y, "fix"))
+    return changes

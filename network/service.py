@@ -1,0 +1,58 @@
+"""Wiring: build the audit engine from the Application's config (CLI-free, reusable)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from govops.network.audit import AuditEngine, AuditSettings
+from govops.observer import Observer
+
+if TYPE_CHECKING:
+    from govops.config import LoadedConfig
+    from govops.credentials import Credentials
+    from govops.network.inventory import Inventory
+    from govops.store import Store
+
+
+class Context(Protocol):
+    """What the wiring needs; the CLI's Application provides it."""
+
+    @property
+    def config(self) -> LoadedConfig: ...
+    @property
+    def credentials(self) -> Credentials: ...
+    @property
+    def store(self) -> Store: ...
+
+
+def selection_params(inv: Inventory, **filters: Any) -> dict[str, Any]:
+    return {"inventory": str(inv.root), "filters": {k: v for k, v in filters.items() if v is not None}}
+
+
+def build_audit_engine(
+    ctx: Context, observer: Observer, *, workers: int | None = None, snmp_concurrency: int | None = None
+) -> AuditEngine:
+    from govops.network.analysis import DefaultAnalyzer
+    from govops.network.collectors.snmp import PysnmpCollector
+    from govops.network.collectors.ssh import NetmikoCollector
+
+    net = ctx.config.config.network
+    known_hosts = str(ctx.config.path(net.known_hosts)) if net.known_hosts and net.host_key_policy == "strict" else None
+    settings = AuditSettings(
+        ssh_workers=workers or net.ssh_workers,
+        snmp_concurrency=snmp_concurrency or net.snmp_concurrency,
+        device_timeout=net.device_timeout,
+        connect_timeout=net.connect_timeout,
+        retries=net.retries,
+        host_key_policy=net.host_key_policy,
+    )
+    rule_files = [ctx.config.path(p) for p in net.rules]
+    return AuditEngine(
+        ssh=NetmikoCollector(known_hosts),
+        snmp_factory=PysnmpCollector,
+        analyzer=DefaultAnalyzer(extra_rule_files=rule_files),
+        credentials=ctx.credentials,
+        store=ctx.store,
+        settings=settings,
+        observer=observer,
+    )

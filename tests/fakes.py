@@ -1,0 +1,109 @@
+"""Fakes for fast unit tests of the audit engine; integration tests use the real lab instead."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from govops.credentials import Credential
+from govops.network.collectors.base import (
+    AuthFailed,
+    CollectError,
+    SnmpOutput,
+    SnmpTarget,
+    SshOutput,
+    SshTarget,
+    TimedOut,
+    Unreachable,
+)
+from govops.network.facts import DeviceFacts
+from govops.network.inventory import Device
+
+FAULTS = {"unreachable": Unreachable, "auth": AuthFailed, "timeout": TimedOut, "error": CollectError}
+
+
+class FakeSsh:
+    def __init__(self, behaviour: dict[str, str] | None = None, flaky: dict[str, int] | None = None) -> None:
+        self.behaviour = behaviour or {}
+        self.flaky = dict(flaky or {})  # hostname -> connect failures before success
+        self.calls: list[str] = []
+        self.lock = threading.Lock()
+
+    def collect(self, target: SshTarget, credential: Credential, commands: Sequence[str], deadline: float) -> SshOutput:
+        with self.lock:
+            self.calls.append(target.hostname)
+            if self.flaky.get(target.hostname, 0) > 0:
+                self.flaky[target.hostname] -= 1
+                raise Unreachable("ssh: connection refused")
+        fault = self.behaviour.get(target.hostname)
+        if fault:
+            raise FAULTS[fault](f"ssh: {fault}")
+        return SshOutput({c: f"{target.hostname} output of {c}" for c in commands}, ("ssh-ed25519", "SHA256:x"))
+
+    def probe(self, host: str, port: int, timeout: float) -> bool:
+        with self.lock:
+            self.calls.append(f"probe {host}")
+        return True
+
+
+class FakeSnmp:
+    def __init__(self, behaviour: dict[str, str] | None = None) -> None:
+        self.behaviour = behaviour or {}
+        self.calls: list[str] = []
+
+    async def collect(
+        self, target: SnmpTarget, credential: Credential, gets: Sequence[str], walks: Sequence[str]
+    ) -> SnmpOutput:
+        self.calls.append(target.hostname)
+        await asyncio.sleep(0)
+        fault = self.behaviour.get(target.hostname)
+        if fault:
+            raise FAULTS[fault](f"snmp: {fault}")
+        return SnmpOutput({"1.3.6.1.2.1.1.5.0": target.hostname.encode()})
+
+    def close(self) -> None:
+        pass
+
+
+class FakeAnalyzer:
+    """Facts: hostname only; findings: ipv6.forwarding passes unless the host is in ``not_ready``."""
+
+    def __init__(self, not_ready: set[str] | None = None, explode: set[str] | None = None) -> None:
+        self.not_ready = not_ready or set()
+        self.explode = explode or set()
+
+    def commands(self, platform: str) -> list[str]:
+        return ["show version"]
+
+    def snmp_plan(self) -> tuple[list[str], list[str]]:
+        return ["1.3.6.1.2.1.1.5.0"], []
+
+    def facts_from_cli(self, platform: str, outputs: dict[str, str]) -> DeviceFacts:
+        return DeviceFacts(hostname=next(iter(outputs.values())).split()[0], platform=platform)
+
+    def facts_from_snmp(self, values: dict[str, Any]) -> DeviceFacts:
+        return DeviceFacts(hostname=values["1.3.6.1.2.1.1.5.0"].decode())
+
+    def evaluate(
+        self,
+        device: Device,
+        ssh: DeviceFacts | None,
+        snmp: DeviceFacts | None,
+        extra: dict[str, Any],
+        checks: Sequence[str],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        if device.hostname in self.explode:
+            raise ZeroDivisionError("analyzer bug")
+        facts = (ssh or snmp or DeviceFacts()).to_dict() | extra
+        ok = device.hostname not in self.not_ready
+        return facts, [
+            {
+                "rule": "ipv6.forwarding",
+                "title": "IPv6 forwarding",
+                "severity": "high",
+                "status": "pass" if ok else "fail",
+                "evidence": {},
+            }
+        ]

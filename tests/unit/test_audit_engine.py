@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from govops.credentials import Credentials, EnvSource
+from govops.errors import CredentialError, InputError
+from govops.network.audit import AuditEngine, AuditSettings, DeviceResult, diff, group_summary, summarize
+from govops.network.generate import generate_inventory
+from govops.network.inventory import load_inventory
+from govops.observer import RecordingObserver
+from govops.store import SqlStore
+
+from tests.fakes import FakeAnalyzer, FakeSnmp, FakeSsh
+
+ENV = {
+    f"GOVOPS_CRED_{n}_{f}": "x-value-1234"
+    for n in ("EXTRANET_SSH", "EXTRANET_SNMPV3", "EXTRANET_SNMP_COMMUNITY")
+    for f in ("USERNAME", "PASSWORD", "COMMUNITY", "AUTH_KEY", "PRIV_KEY")
+}
+
+
+@pytest.fixture
+def inv(tmp_path: Path):  # type: ignore[no-untyped-def]
+    generate_inventory(sites=40, seed=3).write(tmp_path / "inv")
+    return load_inventory(tmp_path / "inv")
+
+
+def engine(
+    tmp_path: Path,
+    ssh: FakeSsh,
+    snmp: FakeSnmp,
+    analyzer: FakeAnalyzer | None = None,
+    env: dict[str, str] | None = None,
+    **settings: float,
+) -> AuditEngine:
+    return AuditEngine(
+        ssh=ssh,
+        snmp_factory=lambda: snmp,
+        analyzer=analyzer or FakeAnalyzer(),
+        credentials=Credentials([EnvSource(environ=ENV if env is None else env)]),
+        store=SqlStore(f"sqlite:///{tmp_path / 'store.db'}"),
+        settings=AuditSettings(ssh_workers=4, snmp_concurrency=4, backoff=0.001, **settings),  # type: ignore[arg-type]
+        observer=RecordingObserver(),
+    )
+
+
+def test_every_device_ends_with_one_status(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    hosts = [d.hostname for d in inv if d.ssh is not None]
+    ssh = FakeSsh({hosts[0]: "unreachable", hosts[1]: "auth", hosts[2]: "timeout"})
+    snmp = FakeSnmp({hosts[3]: "timeout"})
+    eng = engine(tmp_path, ssh, snmp, FakeAnalyzer(explode={hosts[4]}))
+    report = eng.run(list(inv), ["ipv6"], {"inventory": "x"})
+    by_host = {r.hostname: r for r in report.results}
+    assert len(by_host) == len(inv)
+    assert by_host[hosts[0]].status == "unreachable"
+    assert by_host[hosts[1]].status == "auth_failed"
+    assert by_host[hosts[2]].status == "timeout" and by_host[hosts[2]].collected["snmp"] == "ok"
+    assert by_host[hosts[3]].status == "timeout" and by_host[hosts[3]].collected["ssh"] == "ok"
+    assert by_host[hosts[4]].status == "error" and "analyzer bug" in (by_host[hosts[4]].reason or "")
+    assert sum(r.status == "ok" for r in report.results) == len(inv) - 5
+    assert report.run.status == "finished" and report.run.summary["devices"] == len(inv)
+
+
+def test_connect_failures_are_retried_auth_failures_are_not(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    hosts = [d.hostname for d in inv if d.ssh is not None]
+    ssh = FakeSsh({hosts[1]: "auth"}, flaky={hosts[0]: 2})
+    report = engine(tmp_path, ssh, FakeSnmp(), retries=2).run(list(inv), ["ipv6"], {})
+    r0 = next(r for r in report.results if r.hostname == hosts[0])
+    assert r0.status == "ok" and r0.attempts == 3
+    assert ssh.calls.count(hosts[1]) == 1
+
+
+def test_snmp_only_devices_skip_ssh(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    box = dataclasses.replace(next(iter(inv)), ssh=None, ssh_profile=None)
+    ssh = FakeSsh()
+    report = engine(tmp_path, ssh, FakeSnmp()).run([box], ["ipv6"], {})
+    assert report.results[0].collected == {"ssh": "not_applicable", "snmp": "ok"}
+    assert ssh.calls == []
+
+
+def test_results_are_stored_and_resume_skips_finished_devices(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    devices = list(inv)
+    first = engine(tmp_path, FakeSsh(), FakeSnmp()).run(devices[:10], ["ipv6"], {})
+    store = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
+    store.reopen_run(first.run.id)  # as if it had been killed after 10 devices
+    ssh = FakeSsh()
+    resumed = engine(tmp_path, ssh, FakeSnmp()).run(devices, ["ipv6"], {}, resume=first.run.id)
+    assert resumed.skipped == 10
+    assert not set(ssh.calls) & {d.hostname for d in devices[:10]}
+    assert sorted(r.hostname for r in resumed.results) == sorted(d.hostname for d in devices)
+
+
+def test_missing_credential_stops_before_connecting(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    ssh = FakeSsh()
+    with pytest.raises(CredentialError):
+        engine(tmp_path, ssh, FakeSnmp(), env={}).run(list(inv), ["ipv6"], {})
+    assert ssh.calls == []
+
+
+def test_unknown_check(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError, match="unknown check"):
+        engine(tmp_path, FakeSsh(), FakeSnmp()).run(list(inv), ["ipv9"], {})
+
+
+def test_ipv6_ready_summary_and_diff(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    devices = list(inv)
+    a = engine(tmp_path, FakeSsh(), FakeSnmp(), FakeAnalyzer(not_ready={devices[0].hostname})).run(
+        devices, ["ipv6"], {}
+    )
+    b = engine(
+        tmp_path,
+        FakeSsh({devices[2].hostname: "unreachable"}),
+        FakeSnmp(),
+        FakeAnalyzer(not_ready={devices[1].hostname}),
+    ).run(devices, ["ipv6"], {})
+    s = summarize(a.results)
+    assert s["ipv6_assessed"] == len(devices) and s["ipv6_ready"] == len(devices) - 1
+    by_level = group_summary(a.results, lambda r: r.level)
+    assert sum(g["devices"] for g in by_level.values()) == len(devices)
+    changes = {(c.hostname, c.rule, c.kind) for c in diff(a.results, b.results)}
+    assert (devices[0].hostname, "ipv6.forwarding", "fix") in changes
+    assert (devices[1].hostname, "ipv6.forwarding", "regression") in changes
+    assert (devices[2].hostname, "status", "regression") in changes
+
+
+def test_device_result_round_trips() -> None:
+    r = DeviceResult("h", "s", None, "village", "huawei_vrp", "ok", None, findings=[{"rule": "x"}])
+    assert DeviceResult.from_dict(r.to_dict() | {"future_field": 1}) == r
