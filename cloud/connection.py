@@ -20,9 +20,7 @@ def cloud_auth_url(cloud: str, clouds_file: Path | None = None) -> str:
     try:
         region = os_config.OpenStackConfig(config_files=files).get_one(cloud=cloud)
     except os_exc.ConfigException as exc:
-        raise ConfigError(
-            f"cloud '{cloud}': {exc}", hint="check clouds.yaml / OS_CLIENT_CONFIG_FILE"
-        ) from None
+        raise ConfigError(f"cloud '{cloud}': {exc}", hint="check clouds.yaml / OS_CLIENT_CONFIG_FILE") from None
     auth = region.config.get("auth", {})
     url = auth.get("auth_url")
     if not url:

@@ -179,8 +179,6 @@ def load_config(explicit: Path | None = None, project_root: Path | None = None) 
     located = yamlio.load(source)
     data = located.data if located.data is not None else {}
     if not isinstance(data, dict):
-        raise ValidationFailed(
-            [Problem("a config file must be a mapping of sections", Location(str(source), 1))]
-        )
+        raise ValidationFailed([Problem("a config file must be a mapping of sections", Location(str(source), 1))])
     config = validate(GovopsConfig, data, located)
     return LoadedConfig(config, source, source.resolve().parent)

@@ -110,11 +110,7 @@ class EnvSource:
         self.environ = environ if environ is not None else os.environ
 
     def lookup(self, credential: str) -> Mapping[str, str] | None:
-        found = {
-            f: self.environ[v]
-            for f in FIELDS
-            if (v := env_var_name(credential, f, self.prefix)) in self.environ
-        }
+        found = {f: self.environ[v] for f in FIELDS if (v := env_var_name(credential, f, self.prefix)) in self.environ}
         return found or None
 
 

@@ -81,9 +81,7 @@ class Departments:
         for d in self.items:
             if key in (d.code, d.project.casefold(), d.name_zh.casefold(), d.name_en.casefold()):
                 return d
-        names = (
-            [d.code for d in self.items] + [d.name_zh for d in self.items] + [d.project for d in self.items]
-        )
+        names = [d.code for d in self.items] + [d.name_zh for d in self.items] + [d.project for d in self.items]
         close = difflib.get_close_matches(ref, names, n=3, cutoff=0.6)
         hint = f"did you mean: {', '.join(close)}?" if close else "see `govops cloud dept list`"
         raise NotFoundError(f"unknown department '{ref}' (not in {self.source})", hint=hint)

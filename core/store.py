@@ -112,12 +112,8 @@ class Store(Protocol):
     ) -> None: ...
     def results(self, run_id: str) -> list[TargetResult]: ...
     def done_targets(self, run_id: str) -> set[str]: ...
-    def record_snapshot(
-        self, scope: str, subject: str, data: dict[str, Any], taken_at: str | None = None
-    ) -> str: ...
-    def snapshots(
-        self, scope: str, subject: str | None = None, since: str | None = None
-    ) -> list[dict[str, Any]]: ...
+    def record_snapshot(self, scope: str, subject: str, data: dict[str, Any], taken_at: str | None = None) -> str: ...
+    def snapshots(self, scope: str, subject: str | None = None, since: str | None = None) -> list[dict[str, Any]]: ...
     def journal_add(
         self, run_id: str, action: str, resource_type: str, resource_id: str | None, data: dict[str, Any]
     ) -> int: ...
@@ -157,9 +153,7 @@ class SqlStore:
             except OSError as exc:
                 raise StoreError(f"cannot create store folder for {path}: {exc.strerror}") from None
         try:
-            conn = sqlite3.connect(
-                path or ":memory:", check_same_thread=False, isolation_level=None, timeout=30
-            )
+            conn = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -241,8 +235,7 @@ class SqlStore:
         rid = run_id or new_run_id()
         started = now()
         self._exec(
-            "INSERT INTO runs (id, kind, status, started_at, params, govops_version) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (id, kind, status, started_at, params, govops_version) VALUES (?, ?, ?, ?, ?, ?)",
             (rid, kind, "running", started, _dumps(params), __version__),
         )
         return Run(rid, kind, "running", started, None, params, {})
@@ -281,9 +274,7 @@ class SqlStore:
         )
 
     # -- results ----------------------------------------------------------
-    def record_result(
-        self, run_id: str, target: str, status: str, reason: str | None, data: dict[str, Any]
-    ) -> None:
+    def record_result(self, run_id: str, target: str, status: str, reason: str | None, data: dict[str, Any]) -> None:
         # Upsert: a resumed run re-records a target only if it had not finished before.
         self._exec(
             "INSERT INTO results (run_id, target, status, reason, data, finished_at) "
@@ -295,8 +286,7 @@ class SqlStore:
 
     def results(self, run_id: str) -> list[TargetResult]:
         rows = self._rows(
-            "SELECT run_id, target, status, reason, data, finished_at FROM results "
-            "WHERE run_id = ? ORDER BY target",
+            "SELECT run_id, target, status, reason, data, finished_at FROM results WHERE run_id = ? ORDER BY target",
             (run_id,),
         )
         return [TargetResult(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
@@ -305,9 +295,7 @@ class SqlStore:
         return {r[0] for r in self._rows("SELECT target FROM results WHERE run_id = ?", (run_id,))}
 
     # -- capacity snapshots -----------------------------------------------
-    def record_snapshot(
-        self, scope: str, subject: str, data: dict[str, Any], taken_at: str | None = None
-    ) -> str:
+    def record_snapshot(self, scope: str, subject: str, data: dict[str, Any], taken_at: str | None = None) -> str:
         sid = new_run_id()
         self._exec(
             "INSERT INTO capacity_snapshots (id, taken_at, scope, subject, data) VALUES (?, ?, ?, ?, ?)",
@@ -315,9 +303,7 @@ class SqlStore:
         )
         return sid
 
-    def snapshots(
-        self, scope: str, subject: str | None = None, since: str | None = None
-    ) -> list[dict[str, Any]]:
+    def snapshots(self, scope: str, subject: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, taken_at, subject, data FROM capacity_snapshots WHERE scope = ?"
         params: list[Any] = [scope]
         if subject is not None:
@@ -328,8 +314,7 @@ class SqlStore:
             params.append(since)
         sql += " ORDER BY taken_at"
         return [
-            {"id": r[0], "taken_at": r[1], "subject": r[2], "data": json.loads(r[3])}
-            for r in self._rows(sql, params)
+            {"id": r[0], "taken_at": r[1], "subject": r[2], "data": json.loads(r[3])} for r in self._rows(sql, params)
         ]
 
     # -- journal (what a run created, for rollback) -------------------------
@@ -337,9 +322,7 @@ class SqlStore:
         self, run_id: str, action: str, resource_type: str, resource_id: str | None, data: dict[str, Any]
     ) -> int:
         with self._lock:
-            seq = int(
-                self._rows("SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE run_id = ?", (run_id,))[0][0]
-            )
+            seq = int(self._rows("SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE run_id = ?", (run_id,))[0][0])
             self._exec(
                 "INSERT INTO journal (run_id, seq, at, action, resource_type, resource_id, data) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -131,9 +131,7 @@ def loads(text: str, file: str = "<string>") -> Located:
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
-        raise ValidationFailed(
-            [Problem(f"invalid YAML value: {exc.problem}", Location(file, line))]
-        ) from None
+        raise ValidationFailed([Problem(f"invalid YAML value: {exc.problem}", Location(file, line))]) from None
     except RecursionError:
         raise ValidationFailed([Problem("YAML nests too deeply", Location(file))]) from None
     if builder.problems:

@@ -178,9 +178,7 @@ def wait_tcp(host: str, port: int, timeout: float, peer: Peer | None = None) -> 
         if peer is not None and not peer.alive():
             raise LabError(f"{peer.name} exited during start-up; see {peer.log}")
         if time.monotonic() > deadline:
-            raise LabError(
-                f"{host}:{port} did not open within {timeout:.0f} s" + (f"; see {peer.log}" if peer else "")
-            )
+            raise LabError(f"{host}:{port} did not open within {timeout:.0f} s" + (f"; see {peer.log}" if peer else ""))
         time.sleep(0.1)
 
 

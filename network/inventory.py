@@ -266,18 +266,12 @@ class Inventory:
             ),
             "mgmt": dict(
                 Counter(
-                    "dual-stack"
-                    if d.mgmt_ipv4 and d.mgmt_ipv6
-                    else "ipv4-only"
-                    if d.mgmt_ipv4
-                    else "ipv6-only"
+                    "dual-stack" if d.mgmt_ipv4 and d.mgmt_ipv6 else "ipv4-only" if d.mgmt_ipv4 else "ipv6-only"
                     for d in devs
                 )
             ),
             "access": dict(
-                Counter(
-                    "ssh+snmp" if d.ssh and d.snmp else "ssh-only" if d.ssh else "snmp-only" for d in devs
-                )
+                Counter("ssh+snmp" if d.ssh and d.snmp else "ssh-only" if d.ssh else "snmp-only" for d in devs)
             ),
         }
 
@@ -407,9 +401,7 @@ def _load_sites(ld: _Loader, doc: yamlio.Located | None) -> dict[str, Site]:
         where = doc.location((*base, code))
         if s.level == "city":
             if s.parent is not None:
-                ld.problems.append(
-                    Problem("a city-level site has no parent", doc.location((*base, code, "parent")))
-                )
+                ld.problems.append(Problem("a city-level site has no parent", doc.location((*base, code, "parent"))))
                 continue
             sites[code] = Site(code, s.name, s.level, None, None, code)
             continue
@@ -465,9 +457,7 @@ def _load_devices(
         path = (*base, hostname)
         if host.casefold() in folded:
             ld.problems.append(
-                Problem(
-                    f"duplicate hostname '{host}' (same as '{folded[host.casefold()]}')", doc.location(path)
-                )
+                Problem(f"duplicate hostname '{host}' (same as '{folded[host.casefold()]}')", doc.location(path))
             )
             continue
         folded[host.casefold()] = host
@@ -525,9 +515,7 @@ def _load_devices(
             ssh = profiles.ssh.get(merged["ssh_profile"])
             if ssh is None:
                 ld.problems.append(
-                    Problem(
-                        f"unknown ssh profile '{merged['ssh_profile']}'", doc.location((*path, "ssh_profile"))
-                    )
+                    Problem(f"unknown ssh profile '{merged['ssh_profile']}'", doc.location((*path, "ssh_profile")))
                 )
         if merged["snmp_profile"] is not None:
             snmp = profiles.snmp.get(merged["snmp_profile"])

@@ -1,0 +1,215 @@
+"""``govops lab up --cloud``: a real OpenStack (release ``pins.RELEASE``) on loopback, seeded like the city's.
+
+Keystone, Nova (fake hypervisors sized like real ones, two availability zones), Placement, Glance,
+Neutron (ML2 with a bind-everything mechanism driver, so networked servers go ACTIVE) and Cinder (a
+no-op backend), on a private MariaDB and RabbitMQ. All state lives in the lab folder; the OpenStack
+code lives in its own venv so its dependencies never mix with govops'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+
+from govops.departments import load_departments
+from govops.lab.cloud import configs, pins
+from govops.lab.cloud.layout import CLOUD_NAME, PREFIX, Layout
+from govops.lab.cloud.plan import CloudPlan, plan
+from govops.lab.cloud.services import RABBITMQ_SERVER, Services
+from govops.lab.core import ComponentResult, LabContext, PeerStatus
+from govops.lab.processes import LabError, wait_tcp
+
+DEFAULT_SERVERS = 300
+APT_PACKAGES = ("mariadb-server", "rabbitmq-server")
+
+
+def _pins_digest() -> str:
+    return hashlib.sha256(("\n".join(pins.REQUIREMENTS) + pins.CONSTRAINTS).encode()).hexdigest()[:16]
+
+
+class CloudLab:
+    name = "cloud"
+
+    # -- install ---------------------------------------------------------------------------------------
+    def install(self, ctx: LabContext) -> None:
+        layout = Layout(ctx.dir)
+        self._install_apt(ctx)
+        venv = layout.venv
+        marker = venv / ".govops-pins"
+        if marker.exists() and marker.read_text().strip() == _pins_digest():
+            ctx.observer.message(f"OpenStack {pins.RELEASE} already installed in {venv}")
+            return
+        started = time.monotonic()
+        if not (venv / "bin" / "python").exists():
+            ctx.observer.message(f"creating {venv}")
+            self._call([sys.executable, "-m", "venv", str(venv)], "python -m venv")
+        constraints = layout.root / "constraints.txt"
+        constraints.parent.mkdir(parents=True, exist_ok=True)
+        constraints.write_text(pins.CONSTRAINTS)
+        ctx.observer.message(f"installing OpenStack {pins.RELEASE} into {venv} (about 1-2 minutes)")
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        self._call([*pip, "-c", str(constraints), *pins.REQUIREMENTS], "pip install (OpenStack)")
+        marker.write_text(_pins_digest() + "\n")
+        ctx.observer.message(f"OpenStack installed in {time.monotonic() - started:.0f} s")
+
+    @staticmethod
+    def _install_apt(ctx: LabContext) -> None:
+        have = Path("/usr/sbin/mariadbd").exists() and Path(RABBITMQ_SERVER).exists()
+        if have:
+            return
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            raise LabError(
+                "MariaDB and RabbitMQ are missing",
+                hint=f"as root: apt-get install -y --no-install-recommends {' '.join(APT_PACKAGES)}",
+            )
+        ctx.observer.message(f"apt-get install {' '.join(APT_PACKAGES)}")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        argv = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES]
+        CloudLab._call(argv, "apt-get install", env=env)
+
+    @staticmethod
+    def _call(argv: list[str], label: str, env: dict[str, str] | None = None) -> None:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise LabError(f"{label} failed (exit {proc.returncode}): {' | '.join(tail)}")
+
+    # -- up ----------------------------------------------------------------------------------------------
+    def _plan(self, ctx: LabContext, layout: Layout) -> CloudPlan:
+        state_file = layout.root / "state.json"
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            state = {"servers": ctx.options.servers or DEFAULT_SERVERS, "seed": ctx.options.seed}
+            layout.root.mkdir(parents=True, exist_ok=True)
+            state_file.write_text(json.dumps(state))
+        departments = load_departments(ctx.project_root / "inventories" / "departments.yaml")
+        return plan(list(departments), int(state["servers"]), int(state["seed"]))
+
+    def up(self, ctx: LabContext) -> ComponentResult:
+        layout = Layout(ctx.dir)
+        if not (layout.bin("uwsgi").exists() and layout.bin("nova-compute").exists()):
+            raise LabError(f"OpenStack is not installed in {layout.venv}", hint="govops lab install --cloud")
+        ports = layout.ports()
+        secrets = layout.secrets()
+        cloud_plan = self._plan(ctx, layout)
+        services = Services(layout, ports, ctx.processes, secrets)
+        if layout.seeded_file.exists() and all(ok for _, ok, _ in services.checks()):
+            return self._result(layout)
+
+        started = time.monotonic()
+        hosts = [h.name for h in cloud_plan.hypervisors]
+        configs.write_plugins(layout, resources.files("govops.lab.cloud").joinpath("osplugin.py").read_text())
+        configs.write_all(layout, ports, secrets, hosts)
+        ctx.observer.message("starting MariaDB and RabbitMQ")
+        services.start_mariadb()
+        rabbit = services.start_rabbitmq()
+        initialized = layout.root / "initialized"
+
+        def keystone_ready() -> None:
+            services.start_keystone()
+            from govops.lab.cloud import seed
+
+            seed.register_catalog(ports, secrets)
+
+        if initialized.exists():
+            keystone_ready()
+        else:
+            ctx.observer.message("creating the OpenStack databases")
+            services.sync_databases(keystone_ready)
+            initialized.write_text("1\n")
+        wait_tcp("127.0.0.1", ports.rabbitmq, 120, rabbit)
+        ctx.observer.message("starting Nova, Placement, Glance, Neutron and Cinder")
+        compute_env = [
+            (
+                h.name,
+                {
+                    "GOVOPS_LAB_HV_VCPUS": str(h.vcpus),
+                    "GOVOPS_LAB_HV_MEMORY_MB": str(h.memory_mb),
+                    "GOVOPS_LAB_HV_DISK_GB": str(h.disk_gb),
+                },
+            )
+            for h in cloud_plan.hypervisors
+        ]
+        services.start_openstack(compute_env)
+
+        from govops.lab.cloud import seed
+
+        seed.write_clouds_file(layout, ports, secrets, cloud_plan)
+        seeder = seed.Seeder(layout, ports, secrets, cloud_plan, ctx.observer, services.discover_hosts)
+        if not layout.seeded_file.exists():
+            seeder.run()
+        inventory = seeder.write_inventory()
+        layout.seeded_file.write_text(
+            json.dumps(
+                {
+                    "seconds": round(time.monotonic() - started, 1),
+                    "servers": len(inventory["servers"]),
+                    "hypervisors": len(inventory["hypervisors"]),
+                    "size_factor": cloud_plan.size_factor,
+                    "count_factor": cloud_plan.count_factor,
+                    "near_quota": cloud_plan.near_quota,
+                    "ports": asdict(ports),
+                },
+                indent=1,
+            )
+        )
+        self._write_lab_departments(layout, cloud_plan)
+        return self._result(layout)
+
+    @staticmethod
+    def _write_lab_departments(layout: Layout, cloud_plan: CloudPlan) -> None:
+        """The departments with the quotas the lab actually set (scaled), for comparisons against the lab."""
+        from govops.yamlio import dump
+
+        rows = []
+        for dp in cloud_plan.departments:
+            row = dp.department.model_dump(exclude_none=True)
+            q = dp.quotas
+            row["quotas"] = {
+                "cores": q.cores,
+                "ram_gb": q.ram_mb // 1024 if q.ram_mb > 0 else q.ram_mb,
+                "instances": q.instances,
+                "volume_gb": q.gigabytes,
+                "volumes": q.volumes,
+                "floating_ips": q.floating_ips,
+                "ports": q.ports,
+            }
+            rows.append(row)
+        header = (
+            "# The lab cloud's departments with the quotas it set: the city's scaled by "
+            f"{cloud_plan.size_factor:.4f} (cores, RAM, GB) and {cloud_plan.count_factor:.3f} (counts).\n"
+        )
+        (layout.root / "departments.yaml").write_text(header + dump({"departments": rows}))
+
+    @staticmethod
+    def _result(layout: Layout) -> ComponentResult:
+        clouds = str(layout.clouds_file)
+        return ComponentResult(
+            config={"cloud": {"name": CLOUD_NAME, "clouds_file": clouds}},
+            env={"OS_CLIENT_CONFIG_FILE": clouds, "OS_CLOUD": CLOUD_NAME},
+            next_steps=[
+                "openstack server list --all-projects",
+                "openstack quota show dept-gaj",
+                f"openstack --os-cloud {CLOUD_NAME}-gaj server list",
+            ],
+        )
+
+    # -- status / down -------------------------------------------------------------------------------------
+    def status(self, ctx: LabContext) -> list[PeerStatus]:
+        layout = Layout(ctx.dir)
+        if not layout.ports_file.exists():
+            return []
+        services = Services(layout, layout.ports(), ctx.processes, {})
+        return [PeerStatus(self.name, name, ok, detail) for name, ok, detail in services.checks()]
+
+    def down(self, ctx: LabContext) -> list[str]:
+        return ctx.processes.stop_all(PREFIX)

@@ -1,0 +1,273 @@
+"""The lab's SSH devices: one asyncssh process serving every device on its own (address, port).
+
+Run as ``python -m govops.lab.extranet.sshd CONFIG.json``; CONFIG (mode 0600, in the lab folder)
+lists each device's state, listen addresses, port and accepted password. Once every listener is
+bound the process writes ``<CONFIG>.ready``; a bind failure exits non-zero with the reason logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import random
+import resource
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from govops.lab.extranet.plan import DeviceState
+from govops.lab.extranet.render import Cli
+
+PAGE_LINES = 24
+MORE = {
+    "huawei_vrp": ("  ---- More ----", "\x1b[16D                \x1b[16D"),
+    "hp_comware": ("---- More ----", "\x1b[14D              \x1b[14D"),
+    "cisco_ios": (" --More-- ", "\b" * 9 + " " * 9 + "\b" * 9),
+}
+HUAWEI_LOGIN_INFO = (
+    "Info: The max number of VTY users is 10, and the number\n"
+    "      of current VTY users on line is 1.\n"
+    "      The current login time is 2024-05-20 09:30:00+08:00."
+)
+# The device's prompt text, not a password.
+PASSWORD_CHANGE = (
+    "Warning: The initial password poses security risks.\n"  # noqa: S105
+    "The password needs to be changed. Change now? [Y/N]:"
+)
+
+
+class Reader:
+    """Keystrokes from the client, echoed like a device's terminal line does."""
+
+    def __init__(self, proc: Any) -> None:
+        self.proc = proc
+        self.buf = ""
+        self.skip_lf = False
+
+    async def _fill(self) -> bool:
+        data = await self.proc.stdin.read(4096)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    async def key(self) -> str | None:
+        while not self.buf:
+            if not await self._fill():
+                return None
+        ch, self.buf = self.buf[0], self.buf[1:]
+        return ch
+
+    async def line(self, echo: bool = True) -> str | None:
+        out: list[str] = []
+        while True:
+            ch = await self.key()
+            if ch is None:
+                return None if not out else "".join(out)
+            if self.skip_lf and ch == "\n":
+                self.skip_lf = False
+                continue
+            self.skip_lf = False
+            if ch in "\r\n":
+                self.skip_lf = ch == "\r"
+                return "".join(out)
+            if ch in "\x7f\x08":
+                if out:
+                    out.pop()
+                    if echo:
+                        self.proc.stdout.write("\b \b")
+                continue
+            if ch == "\x1a":  # Ctrl+Z: back to user view
+                return "\x1a"
+            if ch < " " and ch != "\t":
+                continue
+            out.append(ch)
+            if echo:
+                self.proc.stdout.write(ch)
+
+
+class Session:
+    def __init__(self, proc: Any, dev: dict[str, Any], username: str) -> None:
+        self.proc = proc
+        self.st = DeviceState.from_dict(dev["state"])
+        self.cli = Cli(self.st, username, dev["community"])
+        self.reader = Reader(proc)
+        self.fault = self.st.fault.kind if self.st.fault else None
+        self.delay = (self.st.fault.delay_s or 0.0) if self.st.fault else 0.0
+        self.commands = 0
+
+    def write(self, text: str) -> None:
+        self.proc.stdout.write(text.replace("\r\n", "\n").replace("\n", "\r\n"))
+
+    async def run(self) -> None:
+        try:
+            if self.st.platform == "huawei_vrp":
+                self.write("\n" + HUAWEI_LOGIN_INFO + "\n")
+                if self.st.first_login_prompt and not await self._password_change():
+                    return
+            self.write("\n" + self.cli.prompt)
+            while True:
+                line = await self.reader.line()
+                if line is None:
+                    break
+                if line == "\x1a":
+                    self.cli.config_mode = False
+                    self.write("\n" + self.cli.prompt)
+                    continue
+                cmd = line.strip()
+                if not self.cli.config_mode and cmd in ("quit", "exit", "logout"):
+                    break
+                if not await self._answer(cmd):
+                    return
+        except (ConnectionError, OSError):
+            return
+        finally:
+            if not self.proc.is_closing():
+                self.proc.exit(0)
+
+    async def _password_change(self) -> bool:
+        self.write(PASSWORD_CHANGE)
+        reply = await self.reader.line()
+        if reply is None:
+            return False
+        if reply.strip().lower().startswith("y"):
+            # The lab's password is fixed by its credentials file: refuse like a device whose
+            # new password breaks the policy, then carry on to the prompt.
+            self.write("\nPlease enter old password:")
+            await self.reader.line(echo=False)
+            self.write("\nError: The password does not meet the password policy.")
+        self.write("\n")
+        return True
+
+    async def _answer(self, cmd: str) -> bool:
+        result = self.cli.run(cmd)
+        is_query = bool(cmd) and not result.error and cmd.split(maxsplit=1)[0].lower().startswith(("dis", "sh"))
+        if self.delay and cmd:
+            await asyncio.sleep(self.delay)
+        out = result.output
+        if is_query:
+            self.commands += 1
+            if self.fault == "garbage":
+                out = _garbage(self.st.hostname, cmd)
+            elif self.fault == "drop_session":
+                self.write("\n" + "\n".join(out.split("\n")[: max(1, out.count("\n") // 3)]))
+                await self.proc.stdout.drain()
+                self.proc.channel.get_connection().abort()
+                return False
+        self.write("\n")
+        if out:
+            if not await self._page(out):
+                self.write(self.cli.prompt)
+                return True
+            self.write("\n")
+        if result.confirm is not None:
+            reply = await self.reader.line()
+            if reply is None:
+                return False
+            answer = self.cli.answer(result.confirm, reply)
+            self.write("\n" + (answer + "\n" if answer else ""))
+        self.write(self.cli.prompt)
+        return True
+
+    async def _page(self, out: str) -> bool:
+        """Write output, paused at each screenful unless paging was switched off; False if aborted."""
+        lines = out.split("\n")
+        if not self.cli.paging or len(lines) <= PAGE_LINES:
+            self.write(out)
+            return True
+        more, erase = MORE[self.st.platform]
+        pos = 0
+        step = PAGE_LINES - 1
+        while pos < len(lines):
+            chunk = lines[pos : pos + step]
+            pos += step
+            self.write("\n".join(chunk))
+            if pos >= len(lines):
+                return True
+            self.write("\n" + more)
+            key = await self.reader.key()
+            self.proc.stdout.write(erase)
+            if key is None or key in "qQ\x03":
+                self.write("\n")
+                return False
+            step = 1 if key in "\r\n" else PAGE_LINES - 1
+        return True
+
+
+def _garbage(hostname: str, cmd: str) -> str:
+    rng = random.Random(f"garbage/{hostname}/{cmd}")
+    junk = "#$%&*@!~^`|\\{}[]<>;:0123456789ABCDEFabcdef\x1b\x07"
+    return "\n".join("".join(rng.choice(junk) for _ in range(rng.randint(10, 70))) for _ in range(rng.randint(5, 15)))
+
+
+def _server_class(username: str, password: str) -> Callable[[], Any]:
+    import asyncssh
+
+    class DeviceServer(asyncssh.SSHServer):
+        def begin_auth(self, user: str) -> bool:
+            return True
+
+        def password_auth_supported(self) -> bool:
+            return True
+
+        def validate_password(self, user: str, pw: str) -> bool:
+            ok_user = hmac.compare_digest(user.encode(), username.encode())
+            return hmac.compare_digest(pw.encode(), password.encode()) and ok_user
+
+    return DeviceServer
+
+
+def _raise_nofile(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+async def serve(config_path: Path) -> None:
+    import asyncssh
+
+    cfg = json.loads(config_path.read_text())
+    devices: list[dict[str, Any]] = cfg["devices"]
+    _raise_nofile(len(devices) * 4 + 4096)
+    key = asyncssh.read_private_key(cfg["host_key"])
+    username = cfg["username"]
+    for dev in devices:
+
+        def factory(proc: Any, dev: dict[str, Any] = dev) -> Any:
+            return Session(proc, dev, username).run()
+
+        await asyncssh.create_server(
+            _server_class(username, dev["password"]),
+            dev["listen"],
+            dev["port"],
+            server_host_keys=[key],
+            process_factory=factory,
+            encoding="utf-8",
+            line_editor=False,
+            reuse_address=True,
+            server_version="HUAWEI-1.5" if dev["state"]["platform"] != "cisco_ios" else "Cisco-1.25",
+            login_timeout=60,
+        )
+    ready = config_path.with_suffix(".ready")
+    ready.write_text(json.dumps({"devices": len(devices)}))
+    await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        return 2
+    try:
+        asyncio.run(serve(Path(args[0])))
+    except OSError:
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
