@@ -10,7 +10,7 @@ LAB_DEVICES ?= 2297
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    snmpd snmp prometheus mariadb-server rabbitmq-server; \
+	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql; \
 	fi
 
 dev:

@@ -168,7 +168,8 @@ class SqlStore:
         except ImportError:
             raise StoreError("PostgreSQL store needs psycopg: pip install 'govops[postgres]'") from None
         try:
-            return psycopg.connect(url, autocommit=True)
+            # A SQL_ASCII database would hand back bytes: ask for UTF-8 text whatever the server's default.
+            return psycopg.connect(url, autocommit=True, client_encoding="utf8")
         except psycopg.Error as exc:
             # The URL may hold a password: name only the host part.
             host = url.rsplit("@", maxsplit=1)[-1]
@@ -211,7 +212,7 @@ class SqlStore:
         applied = {r[0] for r in self._rows("SELECT version FROM schema_migrations")}
         if applied and max(applied) > SCHEMA_VERSION:
             raise StoreError(
-                f"store {self.url} has schema version {max(applied)}, newer than this govops "
+                f"store {self.display_url} has schema version {max(applied)}, newer than this govops "
                 f"({SCHEMA_VERSION}): upgrade govops"
             )
         for version, description, statements in MIGRATIONS:
