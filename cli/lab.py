@@ -81,6 +81,9 @@ def up(
     faults: Annotated[str, typer.Option("--faults", help="Share of devices given a fault, e.g. 10%.")] = "0%",
     history_days: Annotated[int, typer.Option("--history-days", min=1, help="Days of Prometheus history.")] = 90,
     step: Annotated[int, typer.Option("--step", min=15, help="Seconds between history samples.")] = 300,
+    servers: Annotated[
+        int | None, typer.Option("--servers", min=1, help="Cloud servers to seed (default 300; kept per lab).")
+    ] = None,
     lab_dir: DirOpt = None,
 ) -> None:
     """Start the lab's peers in the background and write govops.yaml, inventory and credentials."""
@@ -88,7 +91,14 @@ def up(
 
     a = app_of(ctx)
     lab = _lab(a, lab_dir)
-    opts = LabOptions(devices=devices, seed=seed, faults=_percent(faults), history_days=history_days, step_seconds=step)
+    opts = LabOptions(
+        devices=devices,
+        seed=seed,
+        faults=_percent(faults),
+        history_days=history_days,
+        step_seconds=step,
+        servers=servers,
+    )
     names = _components(extranet, cloud, all_, ("extranet",))
     with a.terminal.progress("lab up") as obs:
         results = lab.up(names, opts, obs)

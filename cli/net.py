@@ -240,7 +240,10 @@ def _render_audit(a: Application, report: Any) -> None:
 
     results = report.results
     if a.terminal.output in ("json", "yaml"):
+        from govops.network.audit import OUTPUT_SCHEMA
+
         data = {
+            "schema": OUTPUT_SCHEMA,
             "run": {
                 "id": report.run.id,
                 "status": report.run.status,
@@ -265,23 +268,16 @@ def _render_audit(a: Application, report: Any) -> None:
                 "reason": r.reason or "",
                 "ipv6_ready": "" if r.ipv6_ready is None else str(r.ipv6_ready).lower(),
                 "failed_rules": ";".join(f["rule"] for f in r.findings if f["status"] == "fail"),
+                **{
+                    f"fail_{sev}": sum(1 for f in r.findings if f["status"] == "fail" and f["severity"] == sev)
+                    for sev in ("critical", "high", "medium", "low")
+                },
             }
             for r in results
         ]
-        cols = [
-            Column(k, k)
-            for k in (
-                "hostname",
-                "site",
-                "county",
-                "level",
-                "platform",
-                "status",
-                "reason",
-                "ipv6_ready",
-                "failed_rules",
-            )
-        ]
+        from govops.network.audit import CSV_COLUMNS
+
+        cols = [Column(k, k) for k in CSV_COLUMNS]
         a.terminal.render(TableView(cols, rows))
         return
     for title, key in (("level", lambda r: r.level), ("county", lambda r: r.county or "(city)")):

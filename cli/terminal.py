@@ -227,6 +227,15 @@ class Terminal:
         finally:
             obs.finished()
 
+    @contextmanager
+    def stage_progress(self, description: str) -> Iterator[StageProgressObserver]:
+        """The overall bar plus one bar per target while it is in flight (e.g. each VM building)."""
+        obs = StageProgressObserver(self, description)
+        try:
+            yield obs
+        finally:
+            obs.finished()
+
 
 class ProgressObserver:
     """The CLI's ``Observer``: a live rich progress bar (done, failed, rate, ETA) on stderr."""
@@ -289,6 +298,61 @@ class ProgressObserver:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class StageProgressObserver(ProgressObserver):
+    """``ProgressObserver`` plus ``stage()``: a bar per target in flight, removed when it is done,
+    so a 100-VM batch shows the overall bar and only the VMs being built."""
+
+    def __init__(self, terminal: Terminal, description: str) -> None:
+        super().__init__(terminal, description)
+        self._rows: dict[str, Any] = {}
+        self._total = 0
+
+    def started(self, total: int, description: str) -> None:
+        self.description = description or self.description
+        self._total = total
+        if not self._live:
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=self.terminal.err,
+            transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(self.description, total=total, info=self._info())
+
+    def _info(self) -> str:
+        failed = f", [red]{self.failed} failed[/red]" if self.failed else ""
+        return f"{self.done}/{self._total}{failed}"
+
+    def advanced(self, target: str, status: str, detail: str | None = None) -> None:
+        self.done += 1
+        if status not in ("ok", "created", "deleted", "kept", "changed"):
+            self.failed += 1
+            self.message(f"{target}: {status}" + (f" ({detail})" if detail else ""))
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, info=self._info())
+        elif self.terminal.verbose >= 1:
+            self.terminal.info(f"{target}: {status}" + (f" ({detail})" if detail else ""))
+
+    def stage(self, target: str, stage: str, fraction: float) -> None:
+        if self._progress is None:
+            return
+        row = self._rows.get(target)
+        if fraction >= 1.0 or stage == "queued":
+            if row is not None:
+                self._progress.remove_task(row)
+                del self._rows[target]
+            return
+        if row is None:
+            row = self._rows[target] = self._progress.add_task(f"  {_escape(target)}", total=1.0, info=stage)
+        self._progress.update(row, completed=fraction, info=_escape(stage))
 
 
 def _escape(text: str) -> str:

@@ -1,28 +1,107 @@
-"""clouds.yaml and ``OS_*`` conventions, read through openstacksdk's own config loader."""
+"""clouds.yaml and ``OS_*`` conventions, read through openstacksdk's own config loader.
+
+Which cloud: ``--os-cloud``, else ``cloud.name`` in govops.yaml, else ``$OS_CLOUD``, else the
+``OS_AUTH_URL``... variables alone (openstacksdk's "envvars" cloud). Which file: ``cloud.clouds_file``
+in govops.yaml, else ``$OS_CLIENT_CONFIG_FILE``, else the standard locations (./clouds.yaml,
+~/.config/openstack/, /etc/openstack/).
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from govops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from govops.config import LoadedConfig
+
+
+@dataclass(frozen=True)
+class CloudTarget:
+    """A cloud to connect to; ``name`` None means the ``OS_*`` variables alone."""
+
+    name: str | None
+    clouds_file: Path | None = None
+    region: str | None = None
+
+    def describe(self) -> str:
+        where = f" ({self.clouds_file})" if self.clouds_file else ""
+        name = self.name or "OS_* environment variables"
+        return f"{name}{f' region {self.region}' if self.region else ''}{where}"
+
+
+def resolve_target(option: str | None, config: LoadedConfig, region: str | None = None) -> CloudTarget:
+    name = option or config.config.cloud.name or os.environ.get("OS_CLOUD") or None
+    if name is None and not os.environ.get("OS_AUTH_URL"):
+        raise ConfigError(
+            "no cloud chosen",
+            hint="pass --os-cloud NAME, set cloud.name in govops.yaml, or export OS_CLOUD",
+        )
+    region = region or config.config.cloud.region or os.environ.get("OS_REGION_NAME") or None
+    return CloudTarget(name, config.clouds_file, region)
+
+
+def _loader(target: CloudTarget) -> Any:
+    from openstack.config import loader
+
+    if target.clouds_file is not None:
+        if not target.clouds_file.is_file():
+            raise ConfigError(
+                f"{target.clouds_file}: clouds file not found", hint="check cloud.clouds_file in govops.yaml"
+            )
+        # The file named in govops.yaml wins over OS_CLIENT_CONFIG_FILE, which the loader would
+        # otherwise put first; OS_* variables are then ignored too.
+        return loader.OpenStackConfig(config_files=[str(target.clouds_file)], load_envvars=False)
+    return loader.OpenStackConfig()
+
+
+def _same_url(a: Any, b: Any) -> bool:
+    return str(a or "").rstrip("/") == str(b or "").rstrip("/")
+
+
+def load_region(target: CloudTarget, *, project: str | None = None, project_id: str | None = None) -> Any:
+    """The target's ``CloudRegion`` (openstacksdk), without connecting.
+
+    With ``project``: the entry of clouds.yaml for the same auth_url whose credentials are scoped to
+    that project (e.g. a department's own user), or None when there is none.
+    """
+    from keystoneauth1 import exceptions as ksa
+    from openstack import exceptions as os_exc
+
+    cfg = _loader(target)
+    name = target.name
+    try:
+        if project is not None or project_id is not None:
+            own = cfg.get_one(cloud=name, region_name=target.region)
+            auth_url = own.config.get("auth", {}).get("auth_url")
+            for candidate in cfg.get_cloud_names():
+                raw = cfg.cloud_config["clouds"][candidate].get("auth", {})
+                scoped = (project is not None and raw.get("project_name") == project) or (
+                    project_id is not None and raw.get("project_id") == project_id
+                )
+                if candidate != name and scoped and _same_url(raw.get("auth_url"), auth_url):
+                    return cfg.get_one(cloud=candidate, region_name=target.region)
+            return None
+        return cfg.get_one(cloud=name, region_name=target.region)
+    except os_exc.ConfigException as exc:
+        raise ConfigError(
+            f"cloud '{name}': {exc}", hint="check clouds.yaml (cloud.clouds_file, OS_CLIENT_CONFIG_FILE) and --os-cloud"
+        ) from None
+    except ksa.MissingRequiredOptions as exc:
+        missing = ", ".join(o.dest for o in exc.options)
+        raise ConfigError(
+            f"cloud '{name or 'OS_*'}': missing auth option(s) {missing}",
+            hint="complete the auth section of clouds.yaml",
+        ) from None
 
 
 def cloud_auth_url(cloud: str, clouds_file: Path | None = None) -> str:
     """The Keystone URL of a named cloud, without connecting or revealing its credentials."""
-    import os
-
-    from openstack import config as os_config
-    from openstack import exceptions as os_exc
-
-    files = [str(clouds_file)] if clouds_file else None
-    if clouds_file is None and os.environ.get("OS_CLIENT_CONFIG_FILE"):
-        files = [os.environ["OS_CLIENT_CONFIG_FILE"]]
-    try:
-        region = os_config.OpenStackConfig(config_files=files).get_one(cloud=cloud)
-    except os_exc.ConfigException as exc:
-        raise ConfigError(f"cloud '{cloud}': {exc}", hint="check clouds.yaml / OS_CLIENT_CONFIG_FILE") from None
-    auth = region.config.get("auth", {})
-    url = auth.get("auth_url")
+    region = load_region(CloudTarget(cloud, clouds_file))
+    url = region.config.get("auth", {}).get("auth_url")
     if not url:
         raise ConfigError(f"cloud '{cloud}' has no auth_url")
     return str(url)

@@ -144,11 +144,21 @@ class ProcessManager:
                 deadline = time.monotonic() + 5
                 while time.monotonic() < deadline and peer.alive():
                     time.sleep(0.05)
-        # Reap if it was our child (same process as `up`, e.g. in tests).
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(peer.pid, os.WNOHANG)
+        self._reap(peer.pid)
         self._record(name).unlink(missing_ok=True)
         return stopped
+
+    @staticmethod
+    def _reap(pid: int, timeout: float = 5.0) -> None:
+        """Reap the peer if it is our child (started by this process, e.g. in tests).
+
+        A multi-threaded peer shows as a zombie while its other threads still exit, and waitpid
+        cannot collect it until they have: poll briefly instead of trying once.
+        """
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+                time.sleep(0.02)
 
     @staticmethod
     def _signal(peer: Peer, sig: signal.Signals) -> None:

@@ -43,6 +43,24 @@ from govops.store import Run, Store
 RUN_KIND = "net.audit"
 CHECKS = ("ipv6", "baseline")
 FAILED_STATUSES = ("unreachable", "auth_failed", "timeout", "parse_error", "error")
+DEFAULT_COMMUNITIES = ("public", "private")
+# `net audit -o json` carries this name; its shape changes only with a new version (docs: output schema)
+OUTPUT_SCHEMA = "govops.net.audit/1"
+CSV_COLUMNS = (
+    "hostname",
+    "site",
+    "county",
+    "level",
+    "platform",
+    "status",
+    "reason",
+    "ipv6_ready",
+    "failed_rules",
+    "fail_critical",
+    "fail_high",
+    "fail_medium",
+    "fail_low",
+)
 
 
 class Analyzer(Protocol):
@@ -72,6 +90,10 @@ class AuditSettings:
     retries: int = 2
     backoff: float = 0.5
     host_key_policy: str = "accept"  # accept | pin | strict (known_hosts via the collector)
+    # When the configuration hides its v2c communities as ciphers (VRP), ask the agent itself
+    # whether it answers a default community: one GET per name, only on such devices.
+    probe_default_communities: bool = True
+    probe_timeout: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -183,9 +205,11 @@ class AuditEngine:
     def run(
         self, devices: Sequence[Device], checks: Sequence[str], params: dict[str, Any], resume: str | None = None
     ) -> AuditReport:
-        unknown = [c for c in checks if c not in CHECKS]
+        # extra rule files may bring packs of their own
+        packs = getattr(self.analyzer, "packs", lambda: list(CHECKS))()
+        unknown = [c for c in checks if c not in packs]
         if unknown:
-            raise InputError(f"unknown check(s): {', '.join(unknown)} (one of: {', '.join(CHECKS)})")
+            raise InputError(f"unknown check(s): {', '.join(unknown)} (one of: {', '.join(packs)})")
         if resume is not None:
             run = self.store.get_run(resume)
             if run.kind != RUN_KIND:
@@ -296,14 +320,33 @@ class AuditEngine:
             elif job.ssh and job.mgmt_ipv6 and result.collected.get("ssh") == "ok":
                 extra["mgmt_ipv6_ssh"] = True  # SSH itself ran over IPv6
             extra["mgmt_ipv6_configured"] = job.mgmt_ipv6 is not None
+            if (
+                self.settings.probe_default_communities
+                and job.snmp is not None
+                and ssh_facts is not None
+                and ssh_facts.snmp_v2c_enabled
+                and ssh_facts.snmp_default_community is None
+            ):
+                answered = await self._probe_communities(job, snmp)
+                if answered is not None:
+                    extra["snmp_default_community"] = answered
+                    probe = "v2c GET sysObjectID as " + ", ".join(DEFAULT_COMMUNITIES)
+                    result.evidence.append({"source": "snmp-probe", "command": probe, "answered": answered})
             facts, findings = self.analyzer.evaluate(device, ssh_facts, snmp_facts, extra, checks)
+            _attach_outputs(findings, result.evidence)
             result.facts, result.findings = facts, findings
             if failures:
                 first = failures[0][1]
                 result.status = first.status
                 others = "; ".join(f"{s}: {e.reason}" for s, e in failures[1:])
                 result.reason = first.reason + (f" ({others})" if others else "")
-            ipv6 = [f for f in findings if f["rule"].startswith("ipv6.") and f["status"] != "not_applicable"]
+            ipv6 = [
+                f
+                for f in findings
+                if f.get("pack", f["rule"].split(".")[0]) == "ipv6"
+                and f.get("readiness", True)
+                and f["status"] != "not_applicable"
+            ]
             if result.status == "ok" and ipv6:
                 result.ipv6_ready = all(f["status"] == "pass" for f in ipv6)
         except Exception as exc:  # noqa: BLE001 - per-device isolation: one device never stops the run
@@ -368,6 +411,17 @@ class AuditEngine:
                 raise TimedOut("snmp: device deadline reached") from None
         return out.values
 
+    async def _probe_communities(self, job: DeviceJob, snmp: SnmpCollector) -> bool | None:
+        assert job.snmp is not None
+        target = SnmpTarget(job.hostname, _snmp_host(job), job.snmp["port"], "v2c", self.settings.probe_timeout, 0)
+        try:
+            answers = await asyncio.gather(
+                *(snmp.answers_community(target, c, self.settings.probe_timeout) for c in DEFAULT_COMMUNITIES)
+            )
+        except CollectError:
+            return None
+        return any(answers)
+
     def _credential(self, name: str) -> Credential:
         try:
             return self.credentials.get(name)
@@ -402,6 +456,21 @@ class AuditEngine:
                     CollectError(f"ssh: host key changed ({pinned[0]} {pinned[1]} pinned, {out.host_key[1]} offered)"),
                 )
             )
+
+
+def _attach_outputs(findings: list[dict[str, Any]], collected: list[dict[str, Any]]) -> None:
+    """Each finding's evidence: the commands (and the SNMP walk) it read, with their output hashes."""
+    by_command = {e["command"]: e["sha256"] for e in collected if e.get("source") == "ssh"}
+    snmp = next((e for e in collected if e.get("source") == "snmp"), None)
+    for f in findings:
+        ev = f.get("evidence")
+        if not isinstance(ev, dict):
+            continue
+        outputs = [{"command": c, "sha256": by_command[c]} for c in ev.get("commands", []) if c in by_command]
+        if ev.get("snmp_objects") and snmp is not None:
+            outputs.append({"command": f"snmp {snmp['transport']} walk", "sha256": snmp["sha256"]})
+        if outputs:
+            ev["outputs"] = outputs
 
 
 def _snmp_host(job: DeviceJob) -> str:

@@ -49,8 +49,9 @@ class FakeSsh:
 
 
 class FakeSnmp:
-    def __init__(self, behaviour: dict[str, str] | None = None) -> None:
+    def __init__(self, behaviour: dict[str, str] | None = None, communities: dict[str, set[str]] | None = None) -> None:
         self.behaviour = behaviour or {}
+        self.communities = communities or {}  # hostname -> communities the agent answers
         self.calls: list[str] = []
 
     async def collect(
@@ -62,6 +63,10 @@ class FakeSnmp:
         if fault:
             raise FAULTS[fault](f"snmp: {fault}")
         return SnmpOutput({"1.3.6.1.2.1.1.5.0": target.hostname.encode()})
+
+    async def answers_community(self, target: SnmpTarget, community: str, timeout: float) -> bool:
+        self.calls.append(f"probe {target.hostname} {community}")
+        return community in self.communities.get(target.hostname, ())
 
     def close(self) -> None:
         pass

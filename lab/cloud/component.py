@@ -23,6 +23,7 @@ from govops.departments import load_departments
 from govops.lab.cloud import configs, pins
 from govops.lab.cloud.layout import CLOUD_NAME, PREFIX, Layout
 from govops.lab.cloud.plan import CloudPlan, plan
+from govops.lab.cloud.seed import department_cloud, department_user
 from govops.lab.cloud.services import RABBITMQ_SERVER, Services
 from govops.lab.core import ComponentResult, LabContext, PeerStatus
 from govops.lab.processes import LabError, wait_tcp
@@ -35,6 +36,28 @@ def _pins_digest() -> str:
     return hashlib.sha256(("\n".join(pins.REQUIREMENTS) + pins.CONSTRAINTS).encode()).hexdigest()[:16]
 
 
+def write_truth(path: Path, cloud_plan: CloudPlan) -> None:
+    """What the lab seeded, for tests and capacity checks: quotas, servers and the near-quota department."""
+    doc = {
+        "hypervisors": [asdict(h) for h in cloud_plan.hypervisors],
+        "flavors": [asdict(f) for f in cloud_plan.flavors],
+        "near_quota": cloud_plan.near_quota,
+        "departments": {
+            dp.department.code: {
+                "project": dp.department.project,
+                "user": department_user(dp.department.code),
+                "cloud": department_cloud(dp.department.code),
+                "quotas": asdict(dp.quotas),
+                "servers": [asdict(s) for s in dp.servers],
+            }
+            for dp in cloud_plan.departments
+        },
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
+    tmp.replace(path)
+
+
 class CloudLab:
     name = "cloud"
 
@@ -45,6 +68,7 @@ class CloudLab:
         venv = layout.venv
         marker = venv / ".govops-pins"
         if marker.exists() and marker.read_text().strip() == _pins_digest():
+            layout.record_venv(venv)
             ctx.observer.message(f"OpenStack {pins.RELEASE} already installed in {venv}")
             return
         started = time.monotonic()
@@ -58,6 +82,7 @@ class CloudLab:
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
         self._call([*pip, "-c", str(constraints), *pins.REQUIREMENTS], "pip install (OpenStack)")
         marker.write_text(_pins_digest() + "\n")
+        layout.record_venv(venv)
         ctx.observer.message(f"OpenStack installed in {time.monotonic() - started:.0f} s")
 
     @staticmethod
@@ -98,10 +123,12 @@ class CloudLab:
         layout = Layout(ctx.dir)
         if not (layout.bin("uwsgi").exists() and layout.bin("nova-compute").exists()):
             raise LabError(f"OpenStack is not installed in {layout.venv}", hint="govops lab install --cloud")
+        layout.record_venv(layout.venv)
         ports = layout.ports()
         secrets = layout.secrets()
         cloud_plan = self._plan(ctx, layout)
         services = Services(layout, ports, ctx.processes, secrets)
+        write_truth(layout.truth_file, cloud_plan)
         if layout.seeded_file.exists() and all(ok for _, ok, _ in services.checks()):
             return self._result(layout)
 
@@ -145,50 +172,27 @@ class CloudLab:
 
         seed.write_clouds_file(layout, ports, secrets, cloud_plan)
         seeder = seed.Seeder(layout, ports, secrets, cloud_plan, ctx.observer, services.discover_hosts)
+        timings = {"services": round(time.monotonic() - started, 1)}
         if not layout.seeded_file.exists():
             seeder.run()
+            timings.update(seeder.timings)
         inventory = seeder.write_inventory()
-        layout.seeded_file.write_text(
-            json.dumps(
-                {
-                    "seconds": round(time.monotonic() - started, 1),
-                    "servers": len(inventory["servers"]),
-                    "hypervisors": len(inventory["hypervisors"]),
-                    "size_factor": cloud_plan.size_factor,
-                    "count_factor": cloud_plan.count_factor,
-                    "near_quota": cloud_plan.near_quota,
-                    "ports": asdict(ports),
-                },
-                indent=1,
-            )
-        )
-        self._write_lab_departments(layout, cloud_plan)
-        return self._result(layout)
-
-    @staticmethod
-    def _write_lab_departments(layout: Layout, cloud_plan: CloudPlan) -> None:
-        """The departments with the quotas the lab actually set (scaled), for comparisons against the lab."""
-        from govops.yamlio import dump
-
-        rows = []
-        for dp in cloud_plan.departments:
-            row = dp.department.model_dump(exclude_none=True)
-            q = dp.quotas
-            row["quotas"] = {
-                "cores": q.cores,
-                "ram_gb": q.ram_mb // 1024 if q.ram_mb > 0 else q.ram_mb,
-                "instances": q.instances,
-                "volume_gb": q.gigabytes,
-                "volumes": q.volumes,
-                "floating_ips": q.floating_ips,
-                "ports": q.ports,
+        try:
+            record = json.loads(layout.seeded_file.read_text())
+        except (OSError, ValueError):
+            record = {
+                "seconds": round(time.monotonic() - started, 1),
+                "timings": timings,
+                "servers": len(inventory["servers"]),
+                "hypervisors": len(inventory["hypervisors"]),
+                "near_quota": cloud_plan.near_quota,
+                "ports": asdict(ports),
             }
-            rows.append(row)
-        header = (
-            "# The lab cloud's departments with the quotas it set: the city's scaled by "
-            f"{cloud_plan.size_factor:.4f} (cores, RAM, GB) and {cloud_plan.count_factor:.3f} (counts).\n"
-        )
-        (layout.root / "departments.yaml").write_text(header + dump({"departments": rows}))
+        else:
+            # A restart over an already seeded cloud (after `lab down`): the first up's figures stay.
+            record["restart_seconds"] = round(time.monotonic() - started, 1)
+        layout.seeded_file.write_text(json.dumps(record, indent=1))
+        return self._result(layout)
 
     @staticmethod
     def _result(layout: Layout) -> ComponentResult:

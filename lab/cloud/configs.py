@@ -120,7 +120,12 @@ key_repository = {etc / "keystone/fernet-keys"}
 [credential]
 key_repository = {etc / "keystone/credential-keys"}
 [cache]
-enabled = false
+# Every API call of every service is checked against Keystone: an in-process cache keeps a token's
+# validation and the catalog from being rebuilt from the database each time. Each API process has its
+# own cache, so entries live briefly (a revoked role may still work for up to a minute).
+enabled = true
+backend = dogpile.cache.memory
+expiration_time = 60
 """
     files["etc/placement/placement.conf"] = f"""[DEFAULT]
 log_file = {log / "placement.log"}
@@ -233,6 +238,7 @@ log_dir = {log}
 api_paste_config = {etc / "cinder/api-paste.ini"}
 glance_api_servers = http://127.0.0.1:{ports.glance}
 osapi_volume_workers = 1
+resource_query_filters_file = {etc / "cinder/resource_filters.json"}
 [noop]
 volume_driver = govops_lab_os.NoopVolumeDriver
 volume_backend_name = noop
@@ -254,6 +260,7 @@ driver = noop
         ("nova/api-paste.ini", "nova/api-paste.ini"),
         ("neutron/api-paste.ini", "neutron/api-paste.ini"),
         ("cinder/api-paste.ini", "cinder/api-paste.ini"),
+        ("cinder/resource_filters.json", "cinder/resource_filters.json"),
     ):
         target = etc / dst
         if not target.exists():

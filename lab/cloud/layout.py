@@ -55,14 +55,31 @@ class Layout:
         self.rabbit = self.root / "rabbit"
         self.clouds_file = lab_dir / "clouds.yaml"
         self.inventory_file = lab_dir / "cloud-inventory.json"
+        self.truth_file = lab_dir / "cloud-truth.json"
         self.seeded_file = self.root / "seeded.json"
         self.ports_file = self.root / "ports.json"
         self.secrets_file = self.root / "secrets.json"
+        self.venv_file = self.root / "venv-path"
 
     @property
     def venv(self) -> Path:
+        """``$GOVOPS_LAB_OPENSTACK_VENV``, else the venv this lab recorded, else ``<lab>/openstack-venv``.
+
+        The record keeps ``status``, ``down`` and a later ``up`` on the venv the lab was built with,
+        whatever the caller's environment holds then.
+        """
         override = os.environ.get(VENV_ENV)
-        return Path(override) if override else self.lab_dir / "openstack-venv"
+        if override:
+            return Path(override)
+        try:
+            recorded = self.venv_file.read_text().strip()
+        except OSError:
+            recorded = ""
+        return Path(recorded) if recorded else self.lab_dir / "openstack-venv"
+
+    def record_venv(self, venv: Path) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.venv_file.write_text(f"{venv.resolve()}\n")
 
     def bin(self, name: str) -> Path:
         return self.venv / "bin" / name

@@ -1,18 +1,16 @@
-"""What the lab cloud is seeded with: hypervisors, flavors, scaled quotas, servers and volumes.
+"""What the lab cloud is seeded with: hypervisors, flavors, quotas, servers and volumes.
 
 Pure and deterministic (same departments, server count and seed -> same plan), so it is unit-tested
 without a cloud and the cloud's real answers can be checked against it.
 
-Scaling: the city's quotas are sized for thousands of cores; the lab has a few hypervisors. Two
-factors bring them down so that, on average, departments use ``TARGET_FILL`` of their quotas:
+Quotas are the departments' own from inventories/departments.yaml (OpenStack's defaults where one is
+left out), so ``openstack quota show dept-x`` in the lab says what the inventory says. Servers are
+spread over departments in proportion to their instances quota; the city's quotas allow ~30 cores per
+instance, so with a few hundred servers departments use a realistic share of their instances quota
+and a small one of their cores.
 
-- size quotas (cores, RAM, volume gigabytes) x ``size_factor`` = servers x mean flavor vCPUs /
-  (TARGET_FILL x the city's total cores quota) — about 1/17 for 300 servers;
-- count quotas (instances, volumes, floating IPs) x ``count_factor`` = servers / (TARGET_FILL x the
-  city's total instances quota) — about 1/2 for 300 servers.
-
-One department (``NEAR_QUOTA_DEPARTMENT``, else the first) is filled to >= 90 % of its cores quota, so
-an ordinary new server there is refused with HTTP 403 by Nova.
+One department (the first with the smallest instances quota) is filled to its instances quota, so any
+new server there is refused by Nova with HTTP 403 ("Quota exceeded for instances").
 """
 
 from __future__ import annotations
@@ -24,13 +22,10 @@ from dataclasses import dataclass, field
 
 from govops.departments import Department
 
-TARGET_FILL = 0.6
-NEAR_QUOTA_DEPARTMENT = "gaj"
-NEAR_QUOTA_FILL = 0.9
 SHUTOFF_SHARE = 0.08
 OVERSIZED_SHARE = 0.12
 VOLUME_SHARE = 0.5
-SERVERS_PER_HOST = 75
+SERVERS_PER_HOST = 40  # ~70 % of a host's vCPUs (ratio 4) and RAM at the mean flavor
 AZS = ("az1", "az2")
 SYSTEMS = ("portal", "oa", "db", "gis", "approval", "archive", "exchange", "report", "video", "mail")
 VOLUME_SIZES_GB = (50, 100, 200, 500, 1000)
@@ -64,9 +59,9 @@ FLAVOR_WEIGHTS = (0.34, 0.30, 0.20, 0.10, 0.05, 0.01)
 class Hypervisor:
     name: str
     az: str
-    vcpus: int = 128  # two 32-core sockets with hyper-threading
-    memory_mb: int = 1024 * 1024
-    disk_gb: int = 40000
+    vcpus: int = 64  # two 16-core sockets with hyper-threading
+    memory_mb: int = 512 * 1024
+    disk_gb: int = 20000
 
 
 @dataclass(frozen=True)
@@ -110,9 +105,7 @@ class CloudPlan:
     hypervisors: tuple[Hypervisor, ...]
     flavors: tuple[Flavor, ...]
     departments: tuple[DepartmentPlan, ...]
-    size_factor: float
-    count_factor: float
-    near_quota: str
+    near_quota: str  # department code, filled to its instances quota
 
     @property
     def servers(self) -> list[PlannedServer]:
@@ -132,30 +125,27 @@ def hypervisors(servers: int) -> tuple[Hypervisor, ...]:
     return tuple(Hypervisor(f"hv-{AZS[i % 2]}-{i // 2 + 1:02d}", AZS[i % 2]) for i in range(count))
 
 
-def _mean_vcpus() -> float:
-    return sum(f.vcpus * w for f, w in zip(FLAVORS, FLAVOR_WEIGHTS, strict=True)) / sum(FLAVOR_WEIGHTS)
+# OpenStack's own defaults (nova, cinder, neutron) for a quota a department leaves out.
+DEFAULT_QUOTAS = {"cores": 20, "ram_gb": 50, "instances": 10, "volume_gb": 1000, "volumes": 10}
+DEFAULT_FLOATING_IPS = 50
+DEFAULT_PORTS = 500
 
 
-def _scaled(value: int | None, factor: float, floor: int, default: int) -> int:
-    if value is None:
-        return default
-    if value < 0:
-        return -1  # unlimited stays unlimited
-    return max(floor, math.ceil(value * factor))
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
-def scale_quotas(dept: Department, size_factor: float, count_factor: float) -> LabQuotas:
+def department_quotas(dept: Department) -> LabQuotas:
     q = dept.quotas
-    ram_gb = _scaled(q.ram_gb, size_factor, 8, 64)
-    instances = _scaled(q.instances, count_factor, 2, 10)
+    ram_gb = _or(q.ram_gb, DEFAULT_QUOTAS["ram_gb"])
     return LabQuotas(
-        cores=_scaled(q.cores, size_factor, 4, 20),
+        cores=_or(q.cores, DEFAULT_QUOTAS["cores"]),
         ram_mb=ram_gb if ram_gb < 0 else ram_gb * 1024,
-        instances=instances,
-        gigabytes=_scaled(q.volume_gb, size_factor, 100, 1000),
-        volumes=_scaled(q.volumes, count_factor, 2, 10),
-        floating_ips=_scaled(q.floating_ips, count_factor, 1, 5),
-        ports=_scaled(q.ports, count_factor, 10, max(50, 2 * instances)),
+        instances=_or(q.instances, DEFAULT_QUOTAS["instances"]),
+        gigabytes=_or(q.volume_gb, DEFAULT_QUOTAS["volume_gb"]),
+        volumes=_or(q.volumes, DEFAULT_QUOTAS["volumes"]),
+        floating_ips=_or(q.floating_ips, DEFAULT_FLOATING_IPS),
+        ports=_or(q.ports, DEFAULT_PORTS),
     )
 
 
@@ -206,24 +196,31 @@ class _Usage:
         return False
 
 
+def near_quota_department(departments: Sequence[Department]) -> Department:
+    """The department the lab fills to its instances quota: the first with the smallest one."""
+    limited = [d for d in departments if department_quotas(d).instances > 0] or list(departments)
+    return min(limited, key=lambda d: department_quotas(d).instances)
+
+
 def plan(departments: Sequence[Department], servers: int = 300, seed: int = 1) -> CloudPlan:
     if servers < 1:
         raise ValueError("servers must be >= 1")
+    if not departments:
+        raise ValueError("no departments to seed")
     rng = random.Random(f"govops-lab-cloud:{seed}")
     depts = list(departments)
-    total_instances = sum(max(d.quotas.instances or 10, 1) for d in depts)
-    total_cores = sum(max(d.quotas.cores or 20, 1) for d in depts)
-    count_factor = servers / (TARGET_FILL * total_instances)
-    size_factor = servers * _mean_vcpus() / (TARGET_FILL * total_cores)
-    near = next((d.code for d in depts if d.code == NEAR_QUOTA_DEPARTMENT), depts[0].code)
-    counts = _shares(servers, [max(d.quotas.instances or 10, 1) for d in depts])
+    near = near_quota_department(depts)
+    full = max(1, department_quotas(near).instances)
+    others = [d for d in depts if d.code != near.code]
+    shares = _shares(max(servers - full, len(others)), [max(department_quotas(d).instances, 1) for d in others])
+    counts = {near.code: full} | {d.code: n for d, n in zip(others, shares, strict=True)}
     out: list[DepartmentPlan] = []
-    for dept, count in zip(depts, counts, strict=True):
-        dp = DepartmentPlan(dept, scale_quotas(dept, size_factor, count_factor))
+    for dept in depts:
+        dp = DepartmentPlan(dept, department_quotas(dept))
         usage = _Usage(dp.quotas)
+        count = counts[dept.code]
         systems = rng.sample(SYSTEMS, k=min(len(SYSTEMS), 1 + count // 4))
-        wanted = count
-        while len(dp.servers) < wanted:
+        while len(dp.servers) < count:
             base = rng.choices(range(len(FLAVORS)), weights=FLAVOR_WEIGHTS)[0]
             oversized = rng.random() < OVERSIZED_SHARE
             index = min(base + 2, len(FLAVORS) - 1) if oversized else base
@@ -232,11 +229,6 @@ def plan(departments: Sequence[Department], servers: int = 300, seed: int = 1) -
                 index -= 1
             if index < 0:
                 break
-            if dept.code == near and len(dp.servers) + 1 == wanted:
-                # The near-quota department keeps growing until its cores are >= 90 % used.
-                remaining = dp.quotas.cores - usage.cores - FLAVORS[index].vcpus
-                if dp.quotas.cores > 0 and remaining > (1 - NEAR_QUOTA_FILL) * dp.quotas.cores:
-                    wanted += 1
             chosen = FLAVORS[index]
             usage.take(chosen)
             system = systems[len(dp.servers) % len(systems)]
@@ -255,11 +247,10 @@ def plan(departments: Sequence[Department], servers: int = 300, seed: int = 1) -
                 )
             )
         out.append(dp)
+    total = sum(len(d.servers) for d in out)
     return CloudPlan(
-        hypervisors=hypervisors(servers),
+        hypervisors=hypervisors(total),
         flavors=(*EXTRA_FLAVORS[:1], *FLAVORS, *EXTRA_FLAVORS[1:]),
         departments=tuple(out),
-        size_factor=size_factor,
-        count_factor=count_factor,
-        near_quota=near,
+        near_quota=near.code,
     )

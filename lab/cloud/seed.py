@@ -134,6 +134,19 @@ class Seeder:
         self.obs = observer
         self.discover_hosts = discover_hosts
         self.conn = admin(ports, secrets)
+        self.timings: dict[str, float] = {}
+        self._member_role: Any = None
+
+    @property
+    def member_role(self) -> Any:
+        if self._member_role is None:
+            self._member_role = self.conn.identity.find_role("member", ignore_missing=False)
+        return self._member_role
+
+    def _phase(self, name: str, started: float) -> float:
+        now = time.monotonic()
+        self.timings[name] = round(now - started, 1)
+        return now
 
     # -- cloud-wide objects ------------------------------------------------------------------------
     def wait_hypervisors(self, timeout: float = 240) -> None:
@@ -207,7 +220,7 @@ class Seeder:
         user = ident.find_user(department_user(d.code), domain_id="default") or ident.create_user(
             name=department_user(d.code), password=password, domain_id="default", default_project_id=project.id
         )
-        ident.assign_project_role_to_user(project, user, ident.find_role("member"))
+        ident.assign_project_role_to_user(project, user, self.member_role)
         q = dp.quotas
         self.conn.set_compute_quotas(project.id, cores=q.cores, ram=q.ram_mb, instances=q.instances)
         self.conn.set_volume_quotas(project.id, gigabytes=q.gigabytes, volumes=q.volumes)
@@ -272,25 +285,32 @@ class Seeder:
     # -- all of it -----------------------------------------------------------------------------------
     def run(self) -> None:
         plan = self.plan
+        t = time.monotonic()
         self.obs.message("waiting for the hypervisors to register")
         self.wait_hypervisors()
+        t = self._phase("hypervisors", t)
         self.availability_zones()
         flavors = self.flavors()
         image = self.image()
         net = self.network()
+        t = self._phase("flavors_image_network", t)
         passwords = self.layout.department_passwords([d.department.code for d in plan.departments])
         self.obs.message(f"creating {len(plan.departments)} projects with users and quotas")
         _parallel(lambda dp: self.department(dp, passwords[dp.department.code]), plan.departments)
+        t = self._phase("departments", t)
         names = {s.name for s in plan.servers}
+        self.obs.message(f"creating {len(names)} servers and their volumes")
         self.obs.started(len(names), "creating lab servers")
         _parallel(lambda dp: self.servers(dp, passwords[dp.department.code], image, net, flavors), plan.departments)
         _parallel(lambda dp: self.volumes(dp, passwords[dp.department.code]), plan.departments)
+        t = self._phase("create_requests", t)
         found = self.wait_servers(names, "ACTIVE")
         stop = [found[s.name] for s in plan.servers if s.stopped]
         _parallel(self.conn.compute.stop_server, stop)
         if stop:
             self.wait_servers({s.name for s in stop}, "SHUTOFF")
         self.wait_volumes(sum(1 for s in plan.servers if s.volume_gb is not None))
+        self._phase("servers_active", t)
         self.obs.finished()
 
     def inventory(self) -> dict[str, Any]:

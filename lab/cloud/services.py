@@ -25,6 +25,7 @@ from govops.lab.processes import LabError, Peer, ProcessManager, tcp_open, wait_
 MARIADBD = "/usr/sbin/mariadbd"
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 START_TIMEOUT = 180.0
+KEYSTONE_PROCESSES = 2
 
 # Schema from the models + stamp: neutron's alembic chain is slow and the lab never upgrades in place.
 _NEUTRON_SCHEMA = (
@@ -283,12 +284,14 @@ class Services:
                 fut.result()
 
     # -- OpenStack services --------------------------------------------------------------------------
-    def _uwsgi(self, name: str, port: int, module: str, env: Mapping[str, str], *extra: str) -> Peer:
+    def _uwsgi(
+        self, name: str, port: int, module: str, env: Mapping[str, str], *extra: str, processes: int = 1
+    ) -> Peer:
         argv = [
             self.bin("uwsgi"),
             "--master",
             "--processes",
-            "1",
+            str(processes),
             "--threads",
             "4",
             "--enable-threads",
@@ -313,6 +316,8 @@ class Services:
             self.ports.keystone,
             "keystone.wsgi.api:application",
             {"OS_KEYSTONE_CONFIG_FILES": conf},
+            # Every other service's requests pass through Keystone: one process would hold the GIL.
+            processes=KEYSTONE_PROCESSES,
         )
         self.wait_http(api_url(self.ports, APIS[0]), peer)
         return peer

@@ -6,10 +6,12 @@ file. This wrapper installs responders that pick the device by the endpoint the 
 and apply that device's access rules like a real agent does: a community the device does not have,
 or SNMPv3 on a device without the user, gets no answer (the manager times out).
 
-Run as ``python -m govops.lab.extranet.snmpagent POLICY.json <snmpsim-command-responder args>``.
-POLICY maps each endpoint's transport domain ("1.3.6.1.6.1.1.<n>" for UDP/IPv4,
-"1.3.6.1.2.1.100.1.2.<n>" for UDP/IPv6) to {"ctx": data file id, "v2c": [md5 hex of the allowed
-communities], "v3": bool}.
+Run as ``python -m govops.lab.extranet.snmpagent SHARD.json <snmpsim-command-responder args>``.
+SHARD holds ``policy``, which maps each endpoint's transport domain ("1.3.6.1.6.1.1.<n>" for
+UDP/IPv4, "1.3.6.1.2.1.100.1.2.<n>" for UDP/IPv6) to {"ctx": data file id, "v2c": [md5 hex of the
+allowed communities], "v3": bool}; ``data_dir``; and ``devices`` (data file id -> device state).
+The process writes its devices' recordings itself before snmpsim indexes them, so the shards
+render in parallel; unchanged files keep their mtime and snmpsim its index.
 """
 
 from __future__ import annotations
@@ -17,15 +19,36 @@ from __future__ import annotations
 import json
 import resource
 import sys
+from pathlib import Path
 from typing import Any
+
+
+def write_if_changed(path: Path, text: str) -> None:
+    """Keeps the mtime of unchanged recordings, so snmpsim reuses its index on the next start."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except OSError:
+        pass
+    path.write_text(text, encoding="utf-8")
+
+
+def write_recordings(data_dir: Path, devices: dict[str, dict[str, Any]]) -> None:
+    from govops.lab.extranet.plan import DeviceState
+    from govops.lab.extranet.snmpdata import snmprec
+
+    for name, state in devices.items():
+        write_if_changed(data_dir / f"{name}.snmprec", snmprec(DeviceState.from_dict(state)))
 
 
 def main() -> int:
     if len(sys.argv) < 2:
         return 2
     with open(sys.argv[1], encoding="utf-8") as fh:
-        policy: dict[str, dict[str, Any]] = json.load(fh)
+        shard: dict[str, Any] = json.load(fh)
     del sys.argv[1]
+    policy: dict[str, dict[str, Any]] = shard["policy"]
+    write_recordings(Path(shard["data_dir"]), shard["devices"])
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = len(policy) + 4096
     if soft < wanted:

@@ -10,6 +10,7 @@ A device whose ``snmp_view`` is ``no_ipv6_mib`` has no IPv6 rows at all (an old 
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from govops.lab.extranet.models import MODELS
 from govops.lab.extranet.plan import DeviceState, Iface
@@ -22,6 +23,7 @@ _IFTYPE = {"loopback": 24, "null": 1}
 Record = tuple[str, str, str]
 
 
+@lru_cache(maxsize=1 << 16)  # the same few addresses recur in every table of a device
 def addr_index(addr: str) -> str:
     """InetAddressType.length.bytes as table indices use it."""
     a = ipaddress.ip_address(addr)
@@ -101,7 +103,7 @@ def records(st: DeviceState) -> list[Record]:
                 (f"{IP}.35.1.7.{ix}", "2", state),
                 (f"{IP}.35.1.8.{ix}", "2", "1"),
             ]
-    r.sort(key=lambda rec: tuple(int(p) for p in rec[0].split(".")))
+    r.sort(key=lambda rec: tuple(map(int, rec[0].split("."))))
     return r
 
 

@@ -89,4 +89,7 @@ class SnmpCollector(Protocol):
     ) -> SnmpOutput:
         """GET ``gets`` and bulk-walk each root in ``walks``; numeric OIDs only."""
 
+    async def answers_community(self, target: SnmpTarget, community: str, timeout: float) -> bool:
+        """Does the agent answer an SNMPv2c GET with ``community`` (one try, no retries)?"""
+
     def close(self) -> None: ...

@@ -21,6 +21,8 @@ from govops.network.collectors.base import (
 )
 
 MAX_REPETITIONS = 25
+# varbinds asked for per GETBULK (roots x repetitions): ~6 KB responses, within real agents' limits
+MAX_VARBINDS = 120
 
 
 def _plain(value: Any) -> SnmpValue:
@@ -105,23 +107,69 @@ class PysnmpCollector:
             for oid, value in binds:
                 if value.tagSet not in _ABSENT:
                     out.values[str(oid)] = _plain(value)
-        for root in walks:
-            async for err, status, _index, binds in hl.bulk_walk_cmd(
+        await self._walk(target, auth, transport, ctx, walks, out)
+        return out
+
+    async def _walk(
+        self, target: SnmpTarget, auth: Any, transport: Any, ctx: Any, roots: Sequence[str], out: SnmpOutput
+    ) -> None:
+        """Walk every subtree in ``roots`` together: one GETBULK carries a varbind per unfinished root.
+
+        pysnmp's bulk_walk_cmd walks one subtree per request stream; a device audit walks fifteen
+        small ones, so walking them side by side cuts the round trips from ~30 to ~3 per device.
+        """
+        from pysnmp.hlapi.v3arch import asyncio as hl
+        from pysnmp.proto.rfc1902 import ObjectName
+
+        prefixes = [ObjectName(r) for r in roots]
+        cursor = list(prefixes)
+        active = list(range(len(roots)))
+        while active:
+            reps = max(4, MAX_VARBINDS // len(active))
+            err, status, _index, binds = await hl.bulk_cmd(
                 self.engine,
                 auth,
                 transport,
                 ctx,
                 0,
-                MAX_REPETITIONS,
-                hl.ObjectType(hl.ObjectIdentity(root)),
-                lexicographicMode=False,
+                reps,
+                *[hl.ObjectType(hl.ObjectIdentity(cursor[i])) for i in active],
                 lookupMib=False,
-            ):
-                self._check(target, err, status)
-                for oid, value in binds:
-                    if value.tagSet not in _ABSENT:
-                        out.values[str(oid)] = _plain(value)
-        return out
+            )
+            self._check(target, err, status)
+            done: set[int] = set()
+            progressed: set[int] = set()
+            # the response is row-major: repetition after repetition, one varbind per active root
+            for j, (oid, value) in enumerate(binds):
+                col = active[j % len(active)]
+                if col in done:
+                    continue
+                if value.tagSet in _ABSENT or not prefixes[col].isPrefixOf(oid) or oid <= cursor[col]:
+                    done.add(col)
+                    continue
+                out.values[str(oid)] = _plain(value)
+                cursor[col] = oid
+                progressed.add(col)
+            # a root the agent answered nothing new for is finished too (no endless loops)
+            active = [i for i in active if i not in done and i in progressed]
+
+    async def answers_community(self, target: SnmpTarget, community: str, timeout: float) -> bool:
+        from pysnmp.hlapi.v3arch import asyncio as hl
+
+        transport_cls = hl.Udp6TransportTarget if ":" in target.host else hl.UdpTransportTarget
+        try:
+            transport = await transport_cls.create((target.host, target.port), timeout=timeout, retries=0)
+        except Exception as exc:  # noqa: BLE001 - pysnmp raises its own error types for bad addresses
+            raise CollectError(f"snmp: bad transport {target.host}:{target.port}: {exc}") from None
+        err, status, _index, _binds = await hl.get_cmd(
+            self.engine,
+            hl.CommunityData(community, mpModel=1),  # noqa: S508 - probing for a weak community on purpose
+            transport,
+            hl.ContextData(),
+            hl.ObjectType(hl.ObjectIdentity("1.3.6.1.2.1.1.2.0")),
+            lookupMib=False,
+        )
+        return not err and not status
 
     @staticmethod
     def _check(target: SnmpTarget, err: Any, status: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ _NEIGH: dict[str, Callable[[list[str], str], list[Neighbor]]] = {
     "hp_comware": tables.comware_ipv6_neighbors,
     "cisco_ios": tables.ios_ipv6_neighbors,
 }
+# NULL0 / InLoopBack0 exist on every VRP/Comware box and carry nothing the audit looks at
+_PSEUDO = re.compile(r"^(null|inloopback)\d", re.IGNORECASE)
 _VLAN_IF = {"huawei_vrp": "Vlanif", "hp_comware": "Vlan-interface", "cisco_ios": "Vlan"}
 
 
@@ -105,6 +108,8 @@ def _build_interfaces(
     b6 = {canonical_ifname(platform, r.name): r for r in brief6}
     out: list[InterfaceFacts] = []
     for name in names:
+        if _PSEUDO.match(name):
+            continue
         ic = cfg.interfaces.get(name)
         r4, r6 = b4.get(name), b6.get(name)
         state = r4 or r6
@@ -197,6 +202,10 @@ def parse_cli_detailed(platform: str, outputs: Mapping[str, str]) -> CliResult:
     if "http_status" in lines:
         http, https = tables.vrp_http_status(lines["http_status"], clis["http_status"])
         extra["https_enabled"] = https
+    default_community = cfg.snmp_default_community
+    if "snmp_communities" in lines:
+        names = tables.comware_snmp_communities(lines["snmp_communities"], clis["snmp_communities"])
+        default_community = any(n.lower() in ("public", "private") for n in names)
     users = cfg.snmpv3_users
     if "snmp_users" in lines:
         users = sorted(set(users) | set(tables.ios_snmp_users(lines["snmp_users"], clis["snmp_users"])))
@@ -204,7 +213,12 @@ def parse_cli_detailed(platform: str, outputs: Mapping[str, str]) -> CliResult:
         extra["snmpv3_users_unknown"] = True  # v3 groups configured, users not listed in config
 
     interfaces, uplinks = _build_interfaces(platform, cfg, brief4, brief6, routes)
-    access = [cfg.interfaces[i.name] for i in interfaces if i.role == "access" and i.name in cfg.interfaces]
+    # RA guard protects layer-2 ports; a LAN gateway interface (an SVI) is not one
+    access = [
+        cfg.interfaces[i.name]
+        for i in interfaces
+        if i.role == "access" and i.name in cfg.interfaces and cfg.interfaces[i.name].l2_mode == "access"
+    ]
     ra_guard = None if not access else all(ic.ra_guard for ic in access)
     extra["ra_guard_ports"] = sorted(ic.name for ic in access if ic.ra_guard)
     extra["ipv6_default_route_interfaces"] = sorted(uplinks)
@@ -223,7 +237,7 @@ def parse_cli_detailed(platform: str, outputs: Mapping[str, str]) -> CliResult:
         http_enabled=http,
         ssh_enabled=cfg.ssh_enabled,
         ssh_v2_only=cfg.ssh_v2_only,
-        snmp_default_community=cfg.snmp_default_community,
+        snmp_default_community=default_community,
         snmp_v2c_enabled=cfg.snmp_v2c_enabled,
         snmpv3_users=users,
         ntp_servers=cfg.ntp_servers,

@@ -50,6 +50,8 @@ COMMAND_SETS: dict[str, tuple[Command, ...]] = {
             aliases=("display ipv6 routing-table ::0 0", "display ipv6 routing-table"),
         ),
         Command("ipv6_neighbors", "display ipv6 neighbors all", aliases=("display ipv6 neighbors",)),
+        # the configuration holds communities as ciphers; this table prints them in clear
+        Command("snmp_communities", "display snmp-agent community", required=False),
     ),
     "cisco_ios": (
         Command("version", "show version"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from govops.network.parsers.common import ParseError, ipv4_with_prefix, ipv6_norm, is_ipv4, is_ipv6
@@ -25,6 +26,7 @@ _BANNER_HDR = re.compile(r"^\s*header\s+(login|shell|motd|incoming|legal)\s*(?:i
 _UPLINK_DESC = re.compile(r"uplink|up-link|(?:^|[^a-z])to[-_]|上联|上行", re.IGNORECASE)
 _MGMT_DESC = re.compile(r"\bmgmt\b|\bmanagement\b|\bmanage\b|管理", re.IGNORECASE)
 _MGMT_VRF = re.compile(r"mgmt|manage", re.IGNORECASE)
+_ACCESS_DESC = re.compile(r"\baccess\b|\blan\b|\busers?\b|接入|用户", re.IGNORECASE)
 
 
 @dataclass
@@ -42,6 +44,7 @@ class InterfaceConfig:
     ipv6: list[str] = field(default_factory=list)  # "addr/len" as configured (eui-64: the prefix)
     ipv6_eui64_prefixes: list[str] = field(default_factory=list)
     ipv6_link_local: str | None = None
+    ipv6_enabled: bool = False  # "ipv6 enable" / "ipv6 address auto link-local": IPv6 on, maybe no global
     ipv4_dhcp: bool = False
     vrf: str | None = None
     l2_mode: str | None = None  # "access" | "trunk" | "hybrid" | "bridge" | "route"
@@ -237,6 +240,8 @@ def parse_interface(name: str, lines: list[str], platform: str) -> InterfaceConf
                 ic.ipv4_dhcp = True
             elif len(toks) >= 4 and is_ipv4(toks[2]):
                 ic.ipv4.append(ipv4_with_prefix(toks[2], toks[3]))
+        elif low in ("ipv6 enable", "ipv6 address auto link-local", "ipv6 address autoconfig"):
+            ic.ipv6_enabled = True
         elif low.startswith("ipv6 address "):
             addr, ll, eui = _ipv6_address(line[len("ipv6 address ") :])
             if ll:
@@ -272,7 +277,8 @@ def interface_role(ic: InterfaceConfig | None, name: str, uplinks: set[str]) -> 
               VRF / VPN instance whose name contains mgmt/manage, or a description saying so;
     uplink    description contains uplink / to- / to_ / 上联 / 上行, or it carries the IPv6
               default route's next hop;
-    access    a layer-2 port in access mode (one untagged VLAN);
+    access    a layer-2 port in access mode (one untagged VLAN), or an interface whose description
+              names the users' side (access / LAN / users / 接入 / 用户): a village's LAN gateway;
     other     everything else.
     """
     low = name.lower()
@@ -288,6 +294,8 @@ def interface_role(ic: InterfaceConfig | None, name: str, uplinks: set[str]) -> 
     if name in uplinks or (desc and _UPLINK_DESC.search(desc)):
         return "uplink"
     if ic is not None and ic.l2_mode == "access":
+        return "access"
+    if desc and _ACCESS_DESC.search(desc):
         return "access"
     return "other"
 
@@ -425,7 +433,13 @@ def parse_vrp_like(
         if b.head and b.head.lower().startswith("interface "):
             name = b.head.split(None, 1)[1].strip()
             cf.interfaces[name] = parse_interface(name, b.lines, platform)
+    if cf.ipv6_forwarding and not has(r"^ipv6$") and not _any_ipv6(cf.interfaces.values()):
+        cf.ipv6_forwarding = False  # forwarding on by default (Comware 7), but no interface speaks IPv6
     return cf
+
+
+def _any_ipv6(interfaces: Iterable[InterfaceConfig]) -> bool:
+    return any(ic.ipv6_enabled or ic.ipv6 or ic.ipv6_eui64_prefixes or ic.ipv6_link_local for ic in interfaces)
 
 
 def _snmp_vrp_like(glob: list[str], cf: ConfigFacts) -> None:

@@ -58,9 +58,9 @@ def version_from_text(platform: str | None, text: str) -> VersionInfo | None:
             return None
         product = m.group(3).strip()
         rel = _RELEASE.search(product)
-        return VersionInfo(
-            f"{m.group(1)}.{m.group(2)} ({product})", major=int(m.group(1)), release=rel.group(1) if rel else None
-        )
+        release = rel.group(1) if rel else None
+        # Huawei identifies software by its product release (V300R019C10SPC300), not by "5.170"
+        return VersionInfo(release or f"{m.group(1)}.{m.group(2)}", major=int(m.group(1)), release=release)
     if platform == "hp_comware":
         m = _COMWARE.search(text)
         if not m:

@@ -227,7 +227,10 @@ def facts_from_snmp(varbinds: Mapping[str, Any]) -> DeviceFacts:
         per_if = [_int(v) for v in _column(vbs, IPV6_IF_FORWARDING).values()]
         ipv6_forwarding = True if 1 in per_if else (False if per_if else None)
 
-    neighbors = _uplink_neighbor_count(vbs, uplink_idx)
+    # uplinks by role (description or the default route), so a device without ::/0 still counts
+    order = sorted(names, key=lambda s: int(s) if s.isdigit() else 0)
+    uplinks = {idx for idx, iface in zip(order, interfaces, strict=True) if iface.role == "uplink"}
+    neighbors = _uplink_neighbor_count(vbs, uplinks)
     return DeviceFacts(
         hostname=_text(vbs[SYS_NAME]) if SYS_NAME in vbs else None,
         platform=plat,

@@ -358,3 +358,18 @@ def ios_snmp_users(lines: list[str], command: str) -> list[str]:
     if not rows:
         raise ParseError("cisco_ios", command, "no user entries")
     return sorted({r["user_name"] for r in rows})
+
+
+def comware_snmp_communities(lines: list[str], command: str) -> list[str]:
+    """Community names from Comware ``display snmp-agent community`` (printed in clear text).
+
+    The names are secrets: callers keep only whether a default one is among them.
+    """
+    names = []
+    for line in lines:
+        m = re.match(r"^\s*Community name:\s*(\S+)", line)
+        if m:
+            names.append(m.group(1))
+    if not names and any(ln.strip() for ln in lines):
+        raise ParseError("hp_comware", command, "no community entries")
+    return names

@@ -99,4 +99,4 @@ def test_bad_postgres_password_is_one_line_without_the_password(pg_url: str) -> 
         SqlStore(wrong)
     message = str(info.value)
     assert "127.0.0.1" in message and "\n" not in message
-    assert pg_url.split(":")[2].split("@")[0] not in message
+    assert pg_url.split(":")[2].split("@", maxsplit=1)[0] not in message

@@ -1,0 +1,198 @@
+"""``govops cloud plan|apply|orphans``: declarative VM batches per department, and what to reclaim.
+
+Registered on the cloud group by ``govops.cli.cloud`` (``register(app)``); the cloud connection is
+``govops.cli.cloud.open_port``, looked up at call time so unit tests can put the fake cloud there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from govops.cli.application import Application, app_of
+from govops.cli.options import YesOpt
+from govops.cli.terminal import Column, TableView
+from govops.errors import ExitCode, InputError, NotFoundError, Problem, ValidationFailed
+
+if TYPE_CHECKING:
+    from govops.cloud.batch import ApplyResult, Plan
+    from govops.cloud.ports import CloudPort
+    from govops.cloud.spec import BatchSpec
+    from govops.departments import Department
+
+SpecArg = Annotated[Path, typer.Argument(help="The department's batch spec (YAML).", show_default=False)]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plan``, ``apply`` and ``orphans`` to the cloud group."""
+    app.command("plan")(plan_cmd)
+    app.command("apply")(apply_cmd)
+    app.command("orphans")(orphans_cmd)
+
+
+def _port(ctx: typer.Context) -> CloudPort:
+    from govops.cli import cloud
+
+    return cloud.open_port(ctx)
+
+
+def _load(a: Application, spec_file: Path) -> tuple[BatchSpec, Department]:
+    from govops.cloud.spec import load_spec
+    from govops.paths import display_path
+
+    spec = load_spec(spec_file, display=display_path(spec_file))
+    try:
+        dept = a.departments().get(spec.department)
+    except NotFoundError as exc:
+        # the spec named it: point at the spec's line, keep the suggestion
+        raise ValidationFailed([Problem(exc.message, spec.department_at)], hint=exc.hint) from None
+    return spec, dept
+
+
+def _plan_view(plan: Plan, title: str) -> TableView:
+    rows = []
+    for item in plan.items:
+        rows.append(
+            {
+                "action": "replace" if item.replace else item.action,
+                "name": item.name,
+                "flavor": item.vm.flavor if item.vm else (item.server.flavor if item.server else ""),
+                "server": item.server.id if item.server else "",
+                "status": item.server.status if item.server else "",
+                "detail": "; ".join(item.changes),
+            }
+        )
+    cols = [
+        Column("action", "Action"),
+        Column("name", "VM"),
+        Column("flavor", "Flavor"),
+        Column("server", "Server ID"),
+        Column("status", "Status"),
+        Column("detail", "Changes"),
+    ]
+    return TableView(cols, rows, title=title, data=plan.to_dict())
+
+
+def _summary(plan: Plan) -> str:
+    c = plan.counts()
+    replace = sum(1 for i in plan.of("change") if i.replace)
+    return (
+        f"{plan.spec.name} ({plan.department.code}): {c['create']} to create, {c['change'] - replace} to change "
+        f"in place, {replace} to replace, {c['orphan']} orphaned, {c['keep']} unchanged"
+    )
+
+
+def plan_cmd(ctx: typer.Context, spec_file: SpecArg) -> None:
+    """Show create/keep/change/orphan per VM of a spec; exit 0 when the cloud matches, 2 on drift."""
+    from govops.cloud.batch import make_plan
+
+    a = app_of(ctx)
+    spec, dept = _load(a, spec_file)
+    plan = make_plan(_port(ctx), spec, dept)
+    a.terminal.render(_plan_view(plan, _summary(plan)))
+    if plan.drift:
+        raise typer.Exit(ExitCode.USAGE)  # Terraform's -detailed-exitcode: 2 means "changes pending"
+
+
+def _outcome_view(result: ApplyResult) -> TableView:
+    rows = [o.to_dict() for o in result.outcomes]
+    cols = [
+        Column("name", "VM"),
+        Column("action", "Action"),
+        Column("status", "Result"),
+        Column("server_id", "Server ID"),
+        Column("seconds", "Seconds", justify="right"),
+        Column("detail", "Detail"),
+    ]
+    title = f"apply {result.plan.spec.name} ({result.plan.department.code}): {result.status}, run {result.run_id}"
+    return TableView(cols, rows, title=title, data=result.to_dict())
+
+
+def apply_cmd(
+    ctx: typer.Context,
+    spec_file: SpecArg,
+    prune: Annotated[bool, typer.Option("--prune", help="Delete this spec's servers it no longer names.")] = False,
+    keep_partial: Annotated[
+        bool, typer.Option("--keep-partial", help="On failure keep what was created (exit 3) instead of rolling back.")
+    ] = False,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="VMs built at once.")] = 8,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds each VM may take from create to ACTIVE.")
+    ] = 600,
+    yes: YesOpt = False,
+) -> None:
+    """Make the cloud match a spec: whole-batch quota pre-check, bounded concurrency, rollback on failure."""
+    from govops.cloud.batch import ApplyOptions, apply, make_plan
+    from govops.cloud.ports import CloudError
+
+    a = app_of(ctx)
+    spec, dept = _load(a, spec_file)
+    port = _port(ctx)
+    plan = make_plan(port, spec, dept)
+    term = a.terminal
+    term.info(_summary(plan))
+    deletions = [i for i in plan.of("change") if i.replace] + (plan.of("orphan") if prune else [])
+    if deletions:
+        names = ", ".join(f"{i.name} ({i.server.id})" for i in deletions if i.server)
+        question = f"delete {len(deletions)} server(s) once the new ones are up: {names}?"
+        if not term.confirm(question, assume_yes=yes):
+            raise InputError("deletions not confirmed: nothing was changed", hint="answer yes, or pass --yes")
+    in_place = [i for i in plan.of("change") if not i.replace]
+    if not plan.to_build and not in_place and not deletions:
+        orphans = len(plan.of("orphan"))
+        kept = f" ({orphans} orphaned server(s) kept: --prune deletes them)" if orphans else ""
+        term.success(f"{spec.name}: nothing to do{kept}")
+        return
+    options = ApplyOptions(concurrency=concurrency, timeout=timeout, keep_partial=keep_partial, prune=prune)
+    with term.stage_progress(f"apply {spec.name}") as observer:
+        result = apply(port, plan, a.store, label=dept.name(a.t.lang), options=options, observer=observer)
+    term.render(_outcome_view(result))
+    if result.status == "rolled-back":
+        leaked = f"; NOT deleted: {', '.join(result.leaked)}" if result.leaked else ""
+        raise CloudError(
+            f"apply failed and was rolled back (run {result.run_id}): {result.error}{leaked}",
+            hint="fix the cause and apply again; `--keep-partial` keeps what was built",
+        )
+    if result.status == "partial":
+        term.warn(f"run {result.run_id} finished partly: {result.error}")
+        raise typer.Exit(ExitCode.FINDINGS)
+    term.success(f"{spec.name}: applied in {result.seconds:.1f} s (run {result.run_id})")
+
+
+def orphans_cmd(
+    ctx: typer.Context,
+    dept: Annotated[str | None, typer.Option("--dept", help="Only this department (code or name).")] = None,
+    stopped_days: Annotated[
+        float, typer.Option("--stopped-days", min=0, help="Stopped servers count after this many days.")
+    ] = 30,
+) -> None:
+    """Stopped, untagged and ERROR servers, unattached volumes, unassociated floating IPs (exit 3 if any)."""
+    from govops.cloud.orphans import find_orphans
+
+    a = app_of(ctx)
+    departments = a.departments()
+    department = departments.get(dept) if dept else None
+    with a.terminal.progress("orphans") as observer:
+        report = find_orphans(
+            _port(ctx), departments, department=department, stopped_days=stopped_days, observer=observer
+        )
+    rows = []
+    for o in report.items:
+        frees = ", ".join(f"{k} {v}" for k, v in o.frees.items() if v)
+        rows.append({**o.to_dict(), "reasons": ", ".join(o.reasons), "frees": frees})
+    cols = [
+        Column("department", "Department"),
+        Column("resource", "Resource"),
+        Column("name", "Name"),
+        Column("id", "ID"),
+        Column("reasons", "Why"),
+        Column("status", "Status"),
+        Column("idle_days", "Idle days", justify="right"),
+        Column("frees", "Frees"),
+        Column("detail", "Detail"),
+    ]
+    title = f"orphans ({len(rows)})" + (f" of {department.code}" if department else "")
+    a.terminal.render(TableView(cols, rows, title=title, data=report.to_dict()))
+    if report.items:
+        raise typer.Exit(ExitCode.FINDINGS)

@@ -1,0 +1,533 @@
+"""``CloudPort`` on openstacksdk: the only module that imports openstack and keystoneauth1.
+
+Every SDK call goes through ``_calling``, which turns the SDK's and keystoneauth's exceptions into
+the port's typed errors (HTTP status, request id, method and URL kept), so no SDK exception ever
+reaches a service or the CLI.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from govops.cloud.connection import CloudTarget, load_region
+from govops.cloud.ports import (
+    QUOTA_RESOURCES,
+    CatalogEntry,
+    CloudApiError,
+    CloudAuthError,
+    CloudError,
+    CloudNotFound,
+    CloudPort,
+    CloudUnreachable,
+    Flavor,
+    FloatingIP,
+    Identity,
+    Image,
+    Network,
+    Project,
+    QuotaExceeded,
+    QuotaSet,
+    QuotaUsage,
+    RateLimited,
+    Server,
+    ServerRequest,
+    Volume,
+)
+
+Conn = Any  # openstack.connection.Connection, typed loosely: openstacksdk is imported lazily
+
+# Our quota names -> (the API's body key in requests, openstacksdk's attribute on the result).
+_COMPUTE_QUOTAS = {"cores": "cores", "ram_mb": "ram", "instances": "instances"}
+_VOLUME_QUOTAS = {"volumes": "volumes", "gigabytes": "gigabytes"}
+_NETWORK_QUOTAS = {"floating_ips": "floating_ips", "ports": "ports"}
+_QUOTA_WORDS = re.compile(r"quota", re.IGNORECASE)
+
+
+def _first_line(text: str) -> str:
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    return lines[0] if lines else text.strip()
+
+
+def _retry_after(response: Any) -> float | None:
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare for OpenStack; the caller uses its own back-off
+
+
+def _http_error(exc: Any, service: str) -> Exception:
+    """openstacksdk's HttpException (or keystoneauth's HttpError) as the port's error."""
+    status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    response = getattr(exc, "response", None)
+    details = getattr(exc, "details", None) or getattr(exc, "message", None) or str(exc)
+    text = _first_line(str(details)) or f"HTTP {status}"
+    request_id = getattr(exc, "request_id", None)
+    if request_id is None and response is not None:
+        request_id = response.headers.get("x-openstack-request-id")
+    kw: dict[str, Any] = {
+        "status": status,
+        "request_id": request_id,
+        "method": getattr(exc, "method", None),
+        "url": getattr(exc, "url", None),
+        "service": service,
+    }
+    if status in (403, 413) and _QUOTA_WORDS.search(text):
+        api = CloudApiError(text, **kw)
+        return QuotaExceeded(str(api), api_error=api, hint="see `govops cloud quota show DEPT`")
+    if status in (413, 429):
+        return RateLimited(text, retry_after=_retry_after(response), **kw)
+    if status == 401:
+        return CloudAuthError(text, hint="check the cloud's credentials in clouds.yaml (or OS_* variables)", **kw)
+    if status == 403:
+        return CloudAuthError(text, hint="the user lacks a role or policy right for this request", **kw)
+    if status == 404:
+        return CloudNotFound(text, **kw)
+    if status == 400:
+        return _BadRequest(text, **kw)
+    return CloudApiError(text, **kw)
+
+
+class _BadRequest(CloudNotFound):
+    """HTTP 400: the cloud rejected a value we passed on from the user (bad input, exit 2)."""
+
+
+@contextmanager
+def _calling(service: str) -> Iterator[None]:
+    from keystoneauth1 import exceptions as ksa
+    from openstack import exceptions as sdk
+
+    try:
+        yield
+    except sdk.HttpException as exc:
+        raise _http_error(exc, service) from None
+    except ksa.http.HttpError as exc:  # raised while fetching a token, before any SDK request
+        raise _http_error(exc, "identity") from None
+    except ksa.ConnectTimeout as exc:
+        raise CloudUnreachable(
+            f"{service}: no answer in time ({_first_line(str(exc))})",
+            maybe_applied=True,
+            hint="the cloud may be overloaded; retry later",
+        ) from None
+    except (ksa.ConnectFailure, ksa.SSLError, ksa.UnknownConnectionError) as exc:
+        raise CloudUnreachable(
+            f"{service}: cannot connect ({_first_line(str(exc))})",
+            maybe_applied=False,
+            hint="check the auth_url and the endpoints in the catalog (`govops cloud check`)",
+        ) from None
+    except (ksa.EndpointNotFound, sdk.EndpointNotFound) as exc:
+        raise CloudError(
+            f"{service}: no endpoint in the catalog ({_first_line(str(exc))})",
+            hint="`govops cloud check` lists the catalog; check region_name and interface in clouds.yaml",
+        ) from None
+    except ksa.ClientException as exc:  # missing auth options, discovery failures
+        raise CloudAuthError(_first_line(str(exc)) or type(exc).__name__, service="identity") from None
+    except sdk.SDKException as exc:
+        raise CloudError(f"{service}: {_first_line(str(exc))}") from None
+
+
+# -- conversions --------------------------------------------------------------------------------------
+
+
+def _server(s: Any) -> Server:
+    fl = s.flavor or {}
+    fault = s.fault or {}
+    image = s.image or {}
+    addresses = {net: tuple(a.get("addr", "") for a in addrs) for net, addrs in (s.addresses or {}).items()}
+    return Server(
+        id=s.id,
+        name=s.name or "",
+        status=s.status or "",
+        project_id=s.project_id or "",
+        flavor=str(fl.get("original_name") or fl.get("name") or fl.get("id") or ""),
+        vcpus=int(fl.get("vcpus") or 0),
+        ram_mb=int(fl.get("ram") or 0),
+        disk_gb=int(fl.get("disk") or 0),
+        image_id=image.get("id") if isinstance(image, dict) else None,
+        host=s.compute_host or s.hypervisor_hostname,
+        az=s.availability_zone,
+        metadata=dict(s.metadata or {}),
+        tags=tuple(s.tags or ()),
+        addresses=addresses,
+        volumes=tuple(v["id"] for v in s.attached_volumes or () if "id" in v),
+        task_state=s.task_state,
+        fault=fault.get("message") if isinstance(fault, dict) else None,
+        created_at=s.created_at,
+        updated_at=s.updated_at,
+        launched_at=s.launched_at,
+    )
+
+
+def _flavor(f: Any) -> Flavor:
+    return Flavor(
+        id=f.id,
+        name=f.name,
+        vcpus=int(f.vcpus or 0),
+        ram_mb=int(f.ram or 0),
+        disk_gb=int(f.disk or 0),
+        is_public=bool(f.is_public) if f.is_public is not None else True,
+    )
+
+
+def _volume(v: Any) -> Volume:
+    return Volume(
+        id=v.id,
+        name=v.name or "",
+        size_gb=int(v.size or 0),
+        status=v.status or "",
+        project_id=v.project_id,
+        attached_to=tuple(a.get("server_id", "") for a in v.attachments or ()),
+        metadata=dict(v.metadata or {}),
+        created_at=v.created_at,
+        bootable=str(v.is_bootable).lower() == "true",
+    )
+
+
+def _usage(limit: Any, in_use: Any, reserved: Any) -> QuotaUsage:
+    return QuotaUsage(
+        limit=int(limit if limit is not None else -1), in_use=int(in_use or 0), reserved=int(reserved or 0)
+    )
+
+
+class OpenStackCloud:
+    """A ``CloudPort`` for one cloud and region of clouds.yaml (or the ``OS_*`` variables)."""
+
+    def __init__(self, conn: Conn, target: CloudTarget) -> None:
+        self.conn = conn
+        self.target = target
+        self._scoped: dict[str, Conn] = {}
+        self._lock = threading.Lock()
+
+    # -- identity and catalog -------------------------------------------------------------------------
+    def _access(self) -> Any:
+        with _calling("identity"):
+            return self.conn.session.auth.get_access(self.conn.session)
+
+    def identity(self) -> Identity:
+        access = self._access()
+        return Identity(
+            auth_url=str(self.conn.config.config.get("auth", {}).get("auth_url", "")),
+            user=access.username or access.user_id or "",
+            project=access.project_name or "",
+            project_id=access.project_id or "",
+            region=self.conn.config.region_name,
+            roles=tuple(access.role_names or ()),
+        )
+
+    def catalog(self) -> list[CatalogEntry]:
+        access = self._access()
+        region = self.conn.config.region_name
+        out = []
+        for svc in access.service_catalog.catalog or []:
+            endpoints = {
+                e.get("interface", ""): e.get("url", "")
+                for e in svc.get("endpoints", [])
+                if not region or e.get("region_id", e.get("region")) in (region, None)
+            }
+            out.append(CatalogEntry(svc.get("type", ""), svc.get("name", ""), endpoints))
+        return out
+
+    def probe(self, service_type: str) -> str:
+        # service type -> (openstacksdk proxy, a listing that costs one small GET)
+        proxies: dict[str, tuple[str, str, dict[str, Any]]] = {
+            "compute": ("compute", "flavors", {"limit": 1}),
+            "image": ("image", "images", {"limit": 1}),
+            "network": ("network", "networks", {"limit": 1}),
+            "block-storage": ("block_storage", "volumes", {"limit": 1}),
+            "identity": ("identity", "regions", {}),  # Keystone refuses a limit here (HTTP 400)
+        }
+        if service_type not in proxies:
+            raise CloudError(f"govops does not probe the {service_type} API")
+        proxy_name, listing, query = proxies[service_type]
+        with _calling(service_type):
+            proxy = getattr(self.conn, proxy_name)
+            data = proxy.get_endpoint_data()
+            next(iter(getattr(proxy, listing)(**query)), None)
+        if data is None:
+            return "ok"
+        version = ".".join(str(x) for x in (data.api_version or ())) or "?"
+        micro = f", microversions up to {'.'.join(map(str, data.max_microversion))}" if data.max_microversion else ""
+        return f"v{version}{micro} at {data.url}"
+
+    def find_project(self, name_or_id: str) -> Project | None:
+        with _calling("identity"):
+            p = self.conn.identity.find_project(name_or_id, ignore_missing=True)
+        return None if p is None else Project(p.id, p.name, p.domain_id or "default", bool(p.is_enabled))
+
+    def projects(self) -> list[Project]:
+        with _calling("identity"):
+            return [
+                Project(p.id, p.name, p.domain_id or "default", bool(p.is_enabled))
+                for p in self.conn.identity.projects()
+            ]
+
+    # -- things to build from ---------------------------------------------------------------------------
+    def find_flavor(self, name_or_id: str) -> Flavor | None:
+        with _calling("compute"):
+            f = self.conn.compute.find_flavor(name_or_id, ignore_missing=True, get_extra_specs=False)
+        return None if f is None else _flavor(f)
+
+    def flavors(self) -> list[Flavor]:
+        with _calling("compute"):
+            return [_flavor(f) for f in self.conn.compute.flavors(details=True, is_public=None)]
+
+    def find_image(self, name_or_id: str) -> Image | None:
+        with _calling("image"):
+            i = self.conn.image.find_image(name_or_id, ignore_missing=True)
+        if i is None:
+            return None
+        return Image(i.id, i.name or "", i.status or "", int(i.min_disk or 0), int(i.min_ram or 0), i.size)
+
+    def find_network(self, name_or_id: str) -> Network | None:
+        with _calling("network"):
+            n = self.conn.network.find_network(name_or_id, ignore_missing=True)
+        if n is None:
+            return None
+        return Network(n.id, n.name or "", n.project_id, bool(n.is_shared), bool(n.is_router_external), n.status or "")
+
+    def find_server_group(self, name_or_id: str, project_id: str | None = None) -> str | None:
+        with _calling("compute"):
+            for g in self.conn.compute.server_groups(all_projects=True):
+                if name_or_id in (g.id, g.name) and (project_id is None or g.project_id in (project_id, None)):
+                    return str(g.id)
+        return None
+
+    # -- quotas -----------------------------------------------------------------------------------------
+    def _has(self, service_type: str) -> bool:
+        try:
+            with _calling(service_type):
+                return bool(
+                    self.conn.session.get_endpoint(service_type=service_type, interface=self.conn.config.interface)
+                )
+        except CloudError:
+            return False
+
+    def get_quotas(self, project_id: str) -> QuotaSet:
+        items: dict[str, QuotaUsage] = {}
+        with _calling("compute"):
+            qs = self.conn.compute.get_quota_set(project_id, usage=True)
+        for ours, attr in _COMPUTE_QUOTAS.items():
+            items[ours] = _usage(getattr(qs, attr), (qs.usage or {}).get(attr), (qs.reservation or {}).get(attr))
+        if self._has("block-storage"):
+            with _calling("block-storage"):
+                vq = self.conn.block_storage.get_quota_set(project_id, usage=True)
+            for ours, attr in _VOLUME_QUOTAS.items():
+                items[ours] = _usage(getattr(vq, attr), (vq.usage or {}).get(attr), (vq.reservation or {}).get(attr))
+        if self._has("network"):
+            with _calling("network"):
+                nq = self.conn.network.get_quota(project_id, details=True)
+            for ours, attr in _NETWORK_QUOTAS.items():
+                d = getattr(nq, attr) or {}
+                items[ours] = _usage(d.get("limit"), d.get("used"), d.get("reserved"))
+        return QuotaSet(project_id, items)
+
+    def set_quotas(self, project_id: str, limits: Mapping[str, int]) -> None:
+        unknown = set(limits) - set(QUOTA_RESOURCES)
+        if unknown:
+            raise CloudError(f"unknown quota resource(s): {', '.join(sorted(unknown))}")
+
+        def pick(names: Mapping[str, str]) -> dict[str, int]:
+            return {names[k]: v for k, v in limits.items() if k in names}
+
+        if compute := pick(_COMPUTE_QUOTAS):
+            with _calling("compute"):
+                self.conn.compute.update_quota_set(project_id, **compute)
+        if volume := pick(_VOLUME_QUOTAS):
+            with _calling("block-storage"):
+                self.conn.block_storage.update_quota_set(project_id, **volume)
+        if network := pick(_NETWORK_QUOTAS):
+            with _calling("network"):
+                self.conn.network.update_quota(project_id, **network)
+
+    # -- servers ----------------------------------------------------------------------------------------
+    def _own_project(self) -> str:
+        with _calling("identity"):
+            return str(self.conn.current_project_id)
+
+    def servers(
+        self,
+        project_id: str | None = None,
+        *,
+        name: str | None = None,
+        status: str | None = None,
+        host: str | None = None,
+    ) -> list[Server]:
+        query: dict[str, Any] = {}
+        if project_id is None:
+            query["all_projects"] = True
+        elif project_id != self._own_project():
+            query.update(all_projects=True, project_id=project_id)
+        if name is not None:
+            query["name"] = f"^{re.escape(name)}$"  # Nova matches names as a regex
+        if status is not None:
+            query["status"] = status.upper()
+        if host is not None:
+            query["compute_host"] = host
+        with _calling("compute"):
+            found = [_server(s) for s in self.conn.compute.servers(details=True, **query)]
+        return [s for s in found if name is None or s.name == name]
+
+    def get_server(self, server_id: str) -> Server:
+        with _calling("compute"):
+            return _server(self.conn.compute.get_server(server_id))
+
+    def _connection_for(self, project: Project) -> Conn:
+        """Credentials scoped to ``project``: a clouds.yaml entry of the same cloud scoped to it
+        (a department's own user), else this cloud's credentials re-scoped (needs a role on it)."""
+        if project.id == self._own_project():
+            return self.conn
+        with self._lock:
+            conn = self._scoped.get(project.id)
+            if conn is None:
+                from openstack import connection
+
+                region = load_region(self.target, project=project.name, project_id=project.id)
+                with _calling("identity"):
+                    conn = (
+                        connection.Connection(config=region)
+                        if region is not None
+                        else self.conn.connect_as_project(
+                            {"id": project.id, "name": project.name, "domain_id": project.domain_id}
+                        )
+                    )
+                self._scoped[project.id] = conn
+        return conn
+
+    def create_server(self, project: Project, request: ServerRequest) -> Server:
+        attrs: dict[str, Any] = {
+            "name": request.name,
+            "flavor_id": request.flavor_id,
+            "metadata": dict(request.metadata),
+            # Nova >= 2.37 wants networks spelled out; "auto" is openstackclient's default too.
+            "networks": [{"uuid": n} for n in request.network_ids] or "auto",
+        }
+        bdm: list[dict[str, Any]] = []
+        if request.boot_volume_gb is not None:
+            bdm.append(
+                {
+                    "boot_index": 0,
+                    "uuid": request.image_id,
+                    "source_type": "image",
+                    "destination_type": "volume",
+                    "volume_size": request.boot_volume_gb,
+                    "delete_on_termination": True,
+                }
+            )
+        else:
+            attrs["image_id"] = request.image_id
+        if request.data_volume_gb is not None:
+            bdm.append(
+                {
+                    "boot_index": -1,
+                    "source_type": "blank",
+                    "destination_type": "volume",
+                    "volume_size": request.data_volume_gb,
+                    "delete_on_termination": True,
+                }
+            )
+        if bdm:
+            if request.boot_volume_gb is None:
+                # the image must stay the boot device when only a data volume is added
+                bdm.insert(
+                    0,
+                    {
+                        "boot_index": 0,
+                        "uuid": request.image_id,
+                        "source_type": "image",
+                        "destination_type": "local",
+                        "delete_on_termination": True,
+                    },
+                )
+            attrs["block_device_mapping"] = bdm
+        if request.user_data is not None:
+            attrs["user_data"] = base64.b64encode(request.user_data.encode("utf-8")).decode("ascii")
+        if request.key_name:
+            attrs["key_name"] = request.key_name
+        if request.availability_zone:
+            attrs["availability_zone"] = request.availability_zone
+        if request.server_group_id:
+            attrs["scheduler_hints"] = {"group": request.server_group_id}
+        if request.tags:
+            attrs["tags"] = list(request.tags)
+        conn = self._connection_for(project)
+        with _calling("compute"):
+            created = conn.compute.create_server(**attrs)
+        # The create answer holds only id and links: fetch the server as an admin sees it.
+        return self.get_server(created.id)
+
+    def replace_server_metadata(self, server_id: str, metadata: Mapping[str, str]) -> None:
+        from openstack.compute.v2.server import Server as SdkServer
+
+        with _calling("compute"):
+            # PUT /servers/{id}/metadata: one request, so no half-updated set is ever visible
+            SdkServer(id=server_id).replace_metadata(self.conn.compute, metadata=dict(metadata))
+
+    def delete_server(self, server_id: str) -> None:
+        with _calling("compute"):
+            self.conn.compute.delete_server(server_id, ignore_missing=False)
+
+    def start_server(self, server_id: str) -> None:
+        with _calling("compute"):
+            self.conn.compute.start_server(server_id)
+
+    def stop_server(self, server_id: str) -> None:
+        with _calling("compute"):
+            self.conn.compute.stop_server(server_id)
+
+    def reboot_server(self, server_id: str, *, hard: bool = False) -> None:
+        with _calling("compute"):
+            self.conn.compute.reboot_server(server_id, "HARD" if hard else "SOFT")
+
+    def resize_server(self, server_id: str, flavor_id: str) -> None:
+        with _calling("compute"):
+            self.conn.compute.resize_server(server_id, flavor_id)
+
+    def confirm_resize(self, server_id: str) -> None:
+        with _calling("compute"):
+            self.conn.compute.confirm_server_resize(server_id)
+
+    # -- storage and addresses ------------------------------------------------------------------------
+    def volumes(self, project_id: str | None = None) -> list[Volume]:
+        query: dict[str, Any] = {"all_projects": True}
+        if project_id is not None:
+            query["project_id"] = project_id
+        with _calling("block-storage"):
+            return [_volume(v) for v in self.conn.block_storage.volumes(details=True, **query)]
+
+    def floating_ips(self, project_id: str | None = None) -> list[FloatingIP]:
+        query = {} if project_id is None else {"project_id": project_id}
+        with _calling("network"):
+            return [
+                FloatingIP(
+                    id=f.id,
+                    address=f.floating_ip_address or "",
+                    status=f.status or "",
+                    project_id=f.project_id,
+                    port_id=f.port_id,
+                    fixed_address=f.fixed_ip_address,
+                )
+                for f in self.conn.network.ips(**query)
+            ]
+
+
+def connect(target: CloudTarget, *, api_timeout: float | None = None) -> OpenStackCloud:
+    """Build the connection (no request is made until the first call)."""
+    from openstack import connection
+
+    region = load_region(target)
+    if region is None:
+        raise CloudError(f"cloud '{target.name}' not found")  # load_region raises for a named cloud
+    if api_timeout is not None:
+        region.config["api_timeout"] = api_timeout
+    with _calling("identity"):
+        conn = connection.Connection(config=region)
+    return OpenStackCloud(conn, target)
+
+
+def _implements_port(cloud: OpenStackCloud) -> CloudPort:
+    return cloud  # mypy proves here that OpenStackCloud satisfies the CloudPort protocol

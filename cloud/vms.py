@@ -1,0 +1,393 @@
+"""Single VMs per department: create (quota pre-check, duplicate-safe, wait with a deadline), list,
+show, start, stop, reboot, resize, delete.
+
+Every server govops creates carries ``department``, ``owner``, ``system`` and ``run_id`` metadata.
+A server is touched only through its department: a name or ID outside the department's project is
+"not found", never acted on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from govops.cloud.ports import (
+    ERROR_STATES,
+    META_DEPARTMENT,
+    META_OWNER,
+    META_RUN,
+    META_SYSTEM,
+    CloudNotFound,
+    CloudPort,
+    CloudUnreachable,
+    Flavor,
+    Project,
+    QuotaExceeded,
+    RateLimited,
+    Server,
+    ServerFault,
+    ServerRequest,
+    WaitTimeout,
+)
+from govops.cloud.quota import department_project, describe_shortfalls, server_needs, shortfalls
+from govops.departments import Department
+from govops.errors import InputError, NotFoundError
+from govops.observer import NullObserver, Observer
+
+CREATE_ATTEMPTS = 4
+DEFAULT_TIMEOUT = 600.0
+# Poll intervals grow from the first to the last (seconds): fast answers for fast clouds, few
+# requests for slow builds; openstacksdk's wait_for_status polls every 2 s.
+POLL_FIRST = 1.0
+POLL_MAX = 5.0
+POLL_GROWTH = 1.5
+RATE_LIMIT_DEFAULT_WAIT = 5.0
+METADATA_VALUE_MAX = 255  # Nova's limit for a metadata value
+
+
+@dataclass
+class Clock:
+    """Time and sleep, replaceable in tests so waits take no real time."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    """What ``govops cloud vm create`` asks for, by names as the user typed them."""
+
+    name: str
+    flavor: str
+    image: str
+    networks: tuple[str, ...] = ()
+    volume_gb: int | None = None  # an extra empty data volume
+    boot_volume_gb: int | None = None  # boot from a new volume of this size
+    user_data: str | None = None
+    key_name: str | None = None
+    az: str | None = None
+    server_group: str | None = None
+    system: str = "unassigned"
+    owner: str | None = None  # default: the department's owner
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    server: Server
+    created: bool  # False: an existing server of this run was found (a retried request)
+    attempts: int
+    waited: float | None  # seconds until ACTIVE, None without --wait
+
+
+def _clean_name(value: str, what: str) -> str:
+    value = value.strip()
+    if not value or len(value) > METADATA_VALUE_MAX:
+        raise InputError(f"{what} must be 1-{METADATA_VALUE_MAX} characters")
+    return value
+
+
+def parse_tags(items: Iterable[str]) -> dict[str, str]:
+    """``--tag k=v`` options as metadata; govops' own keys cannot be overridden this way."""
+    tags: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"--tag {item!r}: expected KEY=VALUE")
+        if key in (META_DEPARTMENT, META_RUN):
+            raise InputError(f"--tag {key}=...: '{key}' is set by govops")
+        if len(key) > METADATA_VALUE_MAX or len(value) > METADATA_VALUE_MAX:
+            raise InputError(f"--tag {key}: keys and values are at most {METADATA_VALUE_MAX} characters")
+        tags[key] = value
+    return tags
+
+
+def parse_filter_tags(items: Iterable[str]) -> dict[str, str]:
+    """``--tag k=v`` filters of ``vm list``: any metadata key, govops' own included."""
+    tags: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--tag {item!r}: expected KEY=VALUE")
+        tags[key.strip()] = value
+    return tags
+
+
+class VmService:
+    def __init__(self, port: CloudPort, *, clock: Clock | None = None, observer: Observer | None = None) -> None:
+        self.port = port
+        self.clock = clock or Clock()
+        self.obs = observer or NullObserver()
+
+    # -- lookups -------------------------------------------------------------------------------------
+    def project(self, dept: Department) -> Project:
+        return department_project(self.port, dept)
+
+    def flavor(self, ref: str) -> Flavor:
+        flavor = self.port.find_flavor(ref)
+        if flavor is None:
+            names = [f.name for f in self.port.flavors()]
+            close = difflib.get_close_matches(ref, names, n=3, cutoff=0.5)
+            hint = f"did you mean: {', '.join(close)}?" if close else f"flavors: {', '.join(sorted(names)[:12])}"
+            raise NotFoundError(f"unknown flavor '{ref}'", hint=hint)
+        return flavor
+
+    def _image_id(self, ref: str) -> str:
+        image = self.port.find_image(ref)
+        if image is None:
+            raise NotFoundError(f"unknown image '{ref}'", hint="`openstack image list` shows the images")
+        if image.status != "active":
+            raise InputError(f"image '{ref}' is {image.status}, not active")
+        return image.id
+
+    def _network_ids(self, refs: Iterable[str]) -> tuple[str, ...]:
+        ids = []
+        for ref in refs:
+            net = self.port.find_network(ref)
+            if net is None:
+                raise NotFoundError(f"unknown network '{ref}'", hint="`openstack network list` shows the networks")
+            ids.append(net.id)
+        return tuple(ids)
+
+    def find(self, dept: Department, ref: str) -> Server:
+        """The department's server named or with ID ``ref``; nothing outside its project."""
+        project = self.project(dept)
+        try:
+            server = self.port.get_server(ref)
+        except CloudNotFound:
+            server = None
+        if server is not None and server.project_id == project.id:
+            return server
+        matches = self.port.servers(project.id, name=ref)
+        if len(matches) > 1:
+            ids = ", ".join(s.id for s in matches)
+            raise InputError(f"{len(matches)} VMs named '{ref}' in department {dept.code} ({ids})", hint="use the ID")
+        if not matches:
+            where = " (it belongs to another project)" if server is not None else ""
+            raise NotFoundError(f"no VM '{ref}' in department {dept.code}{where}")
+        return matches[0]
+
+    def list(
+        self,
+        project_ids: Iterable[str] | None = None,
+        *,
+        status: str | None = None,
+        host: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> list[Server]:
+        """Servers of these projects (None: every project), filtered; sorted by name."""
+        if project_ids is None:
+            found = self.port.servers(status=status, host=host)
+        else:
+            found = [s for pid in project_ids for s in self.port.servers(pid, status=status, host=host)]
+        want = dict(tags or {})
+        found = [s for s in found if all(s.metadata.get(k) == v for k, v in want.items())]
+        return sorted(found, key=lambda s: (s.name, s.id))
+
+    # -- create ----------------------------------------------------------------------------------------
+    def build_request(self, dept: Department, spec: VmSpec, run_id: str) -> tuple[Project, Flavor, ServerRequest]:
+        """Resolve every name to an ID (unknown ones are bad input) before anything is created."""
+        if spec.volume_gb is not None and spec.boot_volume_gb is not None:
+            raise InputError("--volume-size and --boot-from-volume exclude each other")
+        name = _clean_name(spec.name, "--name")
+        project = self.project(dept)
+        flavor = self.flavor(spec.flavor)
+        image_id = self._image_id(spec.image)
+        network_ids = self._network_ids(spec.networks)
+        group_id = None
+        if spec.server_group:
+            group_id = self.port.find_server_group(spec.server_group, project.id)
+            if group_id is None:
+                raise NotFoundError(f"unknown server group '{spec.server_group}' in department {dept.code}")
+        owner = spec.owner or (dept.owner.name if dept.owner else dept.code)
+        metadata = {
+            **spec.tags,
+            META_DEPARTMENT: dept.code,
+            META_OWNER: owner[:METADATA_VALUE_MAX],
+            META_SYSTEM: spec.system[:METADATA_VALUE_MAX],
+            META_RUN: run_id,
+        }
+        request = ServerRequest(
+            name=name,
+            flavor_id=flavor.id,
+            image_id=image_id,
+            network_ids=network_ids,
+            metadata=metadata,
+            user_data=spec.user_data,
+            key_name=spec.key_name,
+            availability_zone=spec.az,
+            server_group_id=group_id,
+            boot_volume_gb=spec.boot_volume_gb,
+            data_volume_gb=spec.volume_gb,
+        )
+        return project, flavor, request
+
+    def check_quota(self, dept: Department, project: Project, flavor: Flavor, request: ServerRequest) -> None:
+        volume_gb = request.boot_volume_gb or request.data_volume_gb or 0
+        need = server_needs(flavor, volume_gb=volume_gb, ports=max(1, len(request.network_ids)))
+        short = shortfalls(self.port.get_quotas(project.id), need)
+        if short:
+            raise QuotaExceeded(
+                describe_shortfalls(dept.name_zh, short) + f" ({dept.code}, for {request.name})",
+                shortfalls=short,
+                hint=f"`govops cloud quota show {dept.code}`; free quota or raise it in the departments file",
+            )
+
+    def _existing(self, project: Project, name: str, run_id: str) -> Server | None:
+        for server in self.port.servers(project.id, name=name):
+            if server.run_id == run_id:
+                return server
+        return None
+
+    def create(
+        self,
+        dept: Department,
+        spec: VmSpec,
+        run_id: str,
+        *,
+        wait: bool = True,
+        timeout: float = DEFAULT_TIMEOUT,
+        delete_on_error: bool = True,
+    ) -> CreateResult:
+        project, flavor, request = self.build_request(dept, spec, run_id)
+        start = self.clock.monotonic()
+        existing = self._existing(project, request.name, run_id)
+        same_name = [s for s in self.port.servers(project.id, name=request.name) if s.run_id != run_id]
+        if existing is None and same_name:
+            raise InputError(
+                f"a VM named '{request.name}' already exists in department {dept.code} ({same_name[0].id})",
+                hint="choose another --name, or pass the --run-id of the run that created it to resume it",
+            )
+        created = existing is None
+        attempts = 0
+        server = existing
+        if server is None:
+            self.check_quota(dept, project, flavor, request)
+            server, attempts = self._create_once(project, request, run_id)
+            created = attempts > 0
+        self.obs.advanced(request.name, "created" if created else "kept", server.id)
+        if not wait:
+            return CreateResult(server, created, attempts, None)
+        try:
+            server = self.wait_for(server.id, ("ACTIVE",), timeout=timeout - (self.clock.monotonic() - start))
+        except ServerFault as exc:
+            if delete_on_error and created:
+                self.port.delete_server(server.id)
+                exc.message += " (the server was deleted)"
+            raise
+        return CreateResult(server, created, attempts, self.clock.monotonic() - start)
+
+    def _create_once(self, project: Project, request: ServerRequest, run_id: str) -> tuple[Server, int]:
+        """POST the server; after a lost answer or a 413/429, look it up by name + run ID before
+        trying again, so a retry never makes a second server. Returns (server, attempts), attempts 0
+        when the lookup found that an earlier attempt had in fact succeeded."""
+        delay = POLL_FIRST
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return self.port.create_server(project, request), attempt
+            except CloudUnreachable as exc:
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+                self.obs.message(f"{request.name}: {exc.message}; checking whether it was created")
+                wait = delay
+            except RateLimited as exc:
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else RATE_LIMIT_DEFAULT_WAIT
+                self.obs.message(f"{request.name}: rate limited, retrying in {wait:.0f} s")
+            self.clock.sleep(wait)
+            delay = min(delay * 2, POLL_MAX * 4)
+            found = self._existing(project, request.name, run_id)
+            if found is not None:
+                return found, attempt
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    # -- waits --------------------------------------------------------------------------------------------
+    def wait_for(self, server_id: str, statuses: Iterable[str], *, timeout: float) -> Server:
+        """Poll until the server settles (no task) in one of ``statuses``; ERROR raises with Nova's fault."""
+        wanted = {s.upper() for s in statuses}
+        deadline = self.clock.monotonic() + max(0.0, timeout)
+        interval = POLL_FIRST
+        while True:
+            server = self.port.get_server(server_id)
+            if server.status in wanted and not server.task_state:
+                return server
+            if server.status in ERROR_STATES and "ERROR" not in wanted:
+                fault = server.fault or "no fault message from Nova"
+                raise ServerFault(f"VM {server.name} ({server.id}) went to ERROR: {fault}", server=server)
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(
+                    f"VM {server.name} ({server.id}) is {server.status}"
+                    f"{f' ({server.task_state})' if server.task_state else ''}, not {'/'.join(sorted(wanted))}, "
+                    f"after {timeout:.0f} s",
+                    server=server,
+                    hint="raise --timeout, or check it later with `govops cloud vm show`",
+                )
+            self.clock.sleep(min(interval, remaining))
+            interval = min(interval * POLL_GROWTH, POLL_MAX)
+
+    def wait_deleted(self, server_id: str, *, timeout: float) -> None:
+        deadline = self.clock.monotonic() + max(0.0, timeout)
+        interval = POLL_FIRST
+        while True:
+            try:
+                server = self.port.get_server(server_id)
+            except CloudNotFound:
+                return
+            if server.status == "DELETED":
+                return
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(
+                    f"VM {server.name} ({server.id}) still {server.status} after {timeout:.0f} s", server=server
+                )
+            self.clock.sleep(min(interval, remaining))
+            interval = min(interval * POLL_GROWTH, POLL_MAX)
+
+    # -- actions --------------------------------------------------------------------------------------------
+    def delete(self, server: Server, *, wait: bool = True, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.port.delete_server(server.id)
+        if wait:
+            self.wait_deleted(server.id, timeout=timeout)
+
+    def start(self, server: Server, *, wait: bool = True, timeout: float = DEFAULT_TIMEOUT) -> Server:
+        self.port.start_server(server.id)
+        return self.wait_for(server.id, ("ACTIVE",), timeout=timeout) if wait else self.port.get_server(server.id)
+
+    def stop(self, server: Server, *, wait: bool = True, timeout: float = DEFAULT_TIMEOUT) -> Server:
+        self.port.stop_server(server.id)
+        return self.wait_for(server.id, ("SHUTOFF",), timeout=timeout) if wait else self.port.get_server(server.id)
+
+    def reboot(
+        self, server: Server, *, hard: bool = False, wait: bool = True, timeout: float = DEFAULT_TIMEOUT
+    ) -> Server:
+        self.port.reboot_server(server.id, hard=hard)
+        # Nova marks the reboot (task_state) before it answers, so "ACTIVE and settled" is the end.
+        return self.wait_for(server.id, ("ACTIVE",), timeout=timeout) if wait else self.port.get_server(server.id)
+
+    def resize(
+        self,
+        dept: Department,
+        server: Server,
+        flavor_ref: str,
+        *,
+        confirm: bool = True,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> Server:
+        flavor = self.flavor(flavor_ref)
+        if flavor.name == server.flavor:
+            raise InputError(f"VM {server.name} already has flavor {flavor.name}")
+        grow = {"cores": max(0, flavor.vcpus - server.vcpus), "ram_mb": max(0, flavor.ram_mb - server.ram_mb)}
+        short = shortfalls(self.port.get_quotas(server.project_id), grow)
+        if short:
+            raise QuotaExceeded(describe_shortfalls(dept.name_zh, short) + f" ({dept.code}, to resize {server.name})")
+        self.port.resize_server(server.id, flavor.id)
+        resized = self.wait_for(server.id, ("VERIFY_RESIZE",), timeout=timeout)
+        if not confirm:
+            return resized
+        self.port.confirm_resize(server.id)
+        return self.wait_for(server.id, ("ACTIVE", "SHUTOFF"), timeout=timeout)

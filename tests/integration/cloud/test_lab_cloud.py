@@ -1,0 +1,277 @@
+"""The lab cloud for real: Keystone, Nova, Neutron, Cinder and Prometheus answer with what was seeded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from govops.departments import load_departments
+from govops.lab.core import Lab, LabOptions
+from govops.lab.processes import tcp_open
+from govops.observer import NullObserver
+
+from tests.conftest import REPO
+from tests.integration.cloud.conftest import CloudLabInfo
+
+pytestmark = pytest.mark.integration
+
+
+def _planned(lab: CloudLabInfo) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for d in lab.truth["cloud"]["departments"].values() for s in d["servers"]}
+
+
+def _openstack(lab: CloudLabInfo, *args: str) -> Any:
+    """The ``openstack`` CLI from the lab's venv, as an operator would run it, JSON output parsed."""
+    if lab.openstack_cli is None:
+        pytest.skip(f"python-openstackclient not in {lab.venv}")
+    proc = subprocess.run(
+        [str(lab.openstack_cli), "--os-cloud", lab.cloud, *args, "-f", "json"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "OS_CLIENT_CONFIG_FILE": str(lab.clouds_file), "HOME": str(lab.dir)},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_server_list_all_projects_shows_the_seeded_cloud(cloud_lab: CloudLabInfo) -> None:
+    planned = _planned(cloud_lab)
+    hosts = {h["name"] for h in cloud_lab.truth["cloud"]["hypervisors"]}
+    conn = cloud_lab.connect()
+    servers = {s.name: s for s in conn.compute.servers(details=True, all_projects=True)}
+    assert set(planned) <= set(servers)
+    for name, plan in planned.items():
+        s = servers[name]
+        assert s.status == ("SHUTOFF" if plan["stopped"] else "ACTIVE"), name
+        assert s.flavor["original_name"] == plan["flavor"]
+        assert s.compute_host in hosts
+        # attached to the lab network through a real Neutron port (bound by the lab's ML2 driver)
+        assert any(a["addr"].startswith("10.40.") for nets in s.addresses.values() for a in nets), name
+    # at least 3 hosts in 2 availability zones, and servers spread over more than one of them
+    assert len(hosts) >= 3
+    assert {h["az"] for h in cloud_lab.truth["cloud"]["hypervisors"]} == {"az1", "az2"}
+    assert len({servers[n].compute_host for n in planned}) >= 2
+    # the operator's view: `openstack server list --all-projects`
+    rows = _openstack(cloud_lab, "server", "list", "--all-projects", "--limit", "-1")
+    assert set(planned) <= {r["Name"] for r in rows}
+
+
+def test_hypervisors_are_sized_like_real_ones(cloud_lab: CloudLabInfo) -> None:
+    conn = cloud_lab.connect()
+    planned = {h["name"]: h for h in cloud_lab.truth["cloud"]["hypervisors"]}
+    seen = {}
+    for rp in conn.placement.resource_providers():
+        inv = {i.resource_class: i for i in conn.placement.resource_provider_inventories(rp)}
+        seen[rp.name] = inv
+    assert set(planned) <= set(seen)
+    for name, hv in planned.items():
+        assert seen[name]["VCPU"].total == hv["vcpus"]
+        assert seen[name]["MEMORY_MB"].total == hv["memory_mb"]
+        assert seen[name]["VCPU"].allocation_ratio == 4.0
+
+
+def test_quotas_match_departments_yaml(cloud_lab: CloudLabInfo) -> None:
+    departments = load_departments(REPO / "inventories" / "departments.yaml")
+    conn = cloud_lab.connect()
+    for d in departments:
+        q = d.quotas
+        project = conn.identity.find_project(d.project, ignore_missing=False)
+        compute = conn.get_compute_quotas(project.id)
+        volume = conn.get_volume_quotas(project.id)
+        network = conn.get_network_quotas(project.id)
+        expected = {
+            "cores": (compute["cores"], q.cores),
+            "ram": (compute["ram"], None if q.ram_gb is None else q.ram_gb * 1024),
+            "instances": (compute["instances"], q.instances),
+            "gigabytes": (volume["gigabytes"], q.volume_gb),
+            "volumes": (volume["volumes"], q.volumes),
+            "floatingip": (network["floatingip"], q.floating_ips),
+            "port": (network["port"], q.ports),
+        }
+        for key, (got, want) in expected.items():
+            if want is not None:
+                assert got == want, f"{d.code} {key}"
+    # and as `openstack quota show dept-x` prints it
+    gaj = departments.get("gaj")
+    rows = {r["Resource"]: r["Limit"] for r in _openstack(cloud_lab, "quota", "show", gaj.project)}
+    assert rows["cores"] == gaj.quotas.cores
+    assert rows["instances"] == gaj.quotas.instances
+    assert rows["gigabytes"] == gaj.quotas.volume_gb
+
+
+def _create_refused(conn: Any, flavor_id: str, image_id: str, net_id: str, name: str) -> Any:
+    from openstack import exceptions
+
+    try:
+        server = conn.compute.create_server(
+            name=name, flavor_id=flavor_id, image_id=image_id, networks=[{"uuid": net_id}]
+        )
+    except exceptions.HttpException as exc:
+        return exc
+    conn.compute.delete_server(server)  # not refused: leave the shared cloud as it was, then fail
+    pytest.fail(f"Nova accepted {name} over the department's quota")
+
+
+def test_server_over_quota_is_refused_by_nova_with_403(cloud_lab: CloudLabInfo) -> None:
+    truth = cloud_lab.truth["cloud"]
+    admin = cloud_lab.connect()
+    image = admin.image.find_image("cirros-lab", ignore_missing=False)
+    net = admin.network.find_network("lab-net", ignore_missing=False)
+    small = admin.compute.find_flavor("m1.small", ignore_missing=False)
+
+    # 1. the department the lab filled to its instances quota: any new server is over quota
+    full = truth["near_quota"]
+    conn = cloud_lab.connect(full)
+    limits = conn.compute.get_limits().absolute
+    assert limits.instances_used == limits.instances == truth["departments"][full]["quotas"]["instances"]
+    exc = _create_refused(conn, small.id, image.id, net.id, f"{full}-over-quota")
+    assert exc.status_code == 403
+    assert "Quota exceeded for instances" in str(exc)
+    assert exc.request_id and exc.request_id.startswith("req-")
+
+    # 2. another department asks for one more core than it has left
+    code = next(c for c in truth["departments"] if c != full)
+    conn = cloud_lab.connect(code)
+    limits = conn.compute.get_limits().absolute
+    need = limits.total_cores - limits.total_cores_used + 1
+    flavor = admin.compute.create_flavor(name=f"lab-test-{need}c-{time.time_ns()}", vcpus=need, ram=1024, disk=1)
+    try:
+        exc = _create_refused(conn, flavor.id, image.id, net.id, f"{code}-over-cores")
+    finally:
+        admin.compute.delete_flavor(flavor)
+    assert exc.status_code == 403
+    assert "Quota exceeded for cores" in str(exc)
+
+
+def test_volumes_count_against_gigabytes(cloud_lab: CloudLabInfo) -> None:
+    truth = cloud_lab.truth["cloud"]["departments"]
+    _, dept = max(truth.items(), key=lambda kv: sum(s["volume_gb"] or 0 for s in kv[1]["servers"]))
+    planned_gb = sum(s["volume_gb"] or 0 for s in dept["servers"])
+    admin = cloud_lab.connect()
+    project = admin.identity.find_project(dept["project"], ignore_missing=False)
+    usage = admin.block_storage.get_quota_set(project.id, usage=True).usage
+    assert usage["gigabytes"] == planned_gb
+    assert usage["volumes"] == sum(1 for s in dept["servers"] if s["volume_gb"])
+    vols = list(admin.block_storage.volumes(all_projects=True, project_id=project.id))
+    assert {v.status for v in vols} == {"available"}
+
+
+def _range(url: str, query: str, start: int, end: int, step: int) -> list[dict[str, Any]]:
+    params = urllib.parse.urlencode({"query": query, "start": start, "end": end, "step": step})
+    with urllib.request.urlopen(f"{url}/api/v1/query_range?{params}", timeout=120) as resp:
+        result: list[dict[str, Any]] = json.loads(resp.read())["data"]["result"]
+    return result
+
+
+def test_prometheus_holds_the_seeded_servers_whole_history(cloud_lab: CloudLabInfo) -> None:
+    w = cloud_lab.truth["prometheus"]["window"]
+    step = w["step_seconds"]
+    inventory = cloud_lab.truth["inventory"]
+    # one series per real Nova server, by its UUID, from the window's first sample to its last
+    series = _range(
+        cloud_lab.prometheus_url,
+        "libvirt_domain_info_virtual_cpus",
+        w["start"],
+        w["end"],
+        step,
+    )
+    by_uuid = {s["metric"]["uuid"]: s for s in series}
+    assert set(by_uuid) == {s["id"] for s in inventory["servers"]}
+    stopped = cloud_lab.truth["prometheus"]["stopped_vms"]
+    for server in inventory["servers"]:
+        s = by_uuid[server["id"]]
+        assert s["metric"]["department"] == server["department"]
+        assert s["metric"]["host"] == server["host"]
+        assert float(s["values"][0][1]) == server["vcpus"]
+        assert int(s["values"][0][0]) == w["start"]
+        if server["id"] not in stopped:
+            assert len(s["values"]) == w["samples_per_series"]
+            assert int(s["values"][-1][0]) == w["end"]
+    # CPU used per department over the whole history equals the ground truth
+    cpu = _range(
+        cloud_lab.prometheus_url,
+        f"sum by (department) (rate(libvirt_domain_info_cpu_time_seconds_total[{2 * step - 1}s]))",
+        w["start"] + step,
+        w["end"],
+        step,
+    )
+    depts = cloud_lab.truth["prometheus"]["departments"]
+    assert {s["metric"]["department"] for s in cpu} == set(depts)
+    for s in cpu:
+        d = depts[s["metric"]["department"]]
+        mean = sum(float(v) for _, v in s["values"]) / (w["samples_per_series"] - 1)
+        assert mean == pytest.approx(d["cpu_mean_cores"], rel=0.01)
+
+
+def test_lab_status_reports_every_peer_up(cloud_lab: CloudLabInfo, cli: Any) -> None:
+    r = cli("-o", "json", "lab", "status", "--dir", str(cloud_lab.dir))
+    assert r.code == 0, r.err
+    peers = {p["peer"]: p["status"] for p in json.loads(r.out)}
+    for name in ("mariadb", "rabbitmq", "keystone", "nova-api", "neutron", "cinder-api", "cinder-volume", "prometheus"):
+        assert peers[name] == "up"
+
+
+def _listening(peers: list[Any]) -> list[str]:
+    out = []
+    for p in peers:
+        for spec in p.ports:
+            kind, _, addr = spec.partition(":")
+            host, _, port = addr.rpartition(":")
+            if kind == "tcp" and tcp_open(host.strip("[]"), int(port)):
+                out.append(f"{p.name} {spec}")
+    return out
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process whose ancestry reaches ``pid`` (uwsgi workers, rabbitmq's beam, ...)."""
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(stat.parent.name)] = int(fields[1])
+    out: set[int] = set()
+    for child in parent:
+        p = child
+        while p in parent and p > 1:
+            if parent[p] == pid:
+                out.add(child)
+                break
+            p = parent[p]
+    return out
+
+
+def test_down_stops_every_process_and_up_brings_the_same_cloud_back(cloud_lab: CloudLabInfo) -> None:
+    if not cloud_lab.owned:
+        pytest.skip("a reused lab (GOVOPS_TEST_CLOUD_LAB) is not the tests' to stop")
+    lab = Lab(cloud_lab.dir, REPO)
+    peers = lab.processes.peers()
+    assert {"cloud-mariadb", "cloud-rabbitmq", "cloud-keystone", "cloud-cinder-volume", "prometheus"} <= {
+        p.name for p in peers
+    }
+    tree = {p.pid for p in peers}.union(*(_descendants(p.pid) for p in peers))
+    before = {s["name"]: s["status"] for s in cloud_lab.truth["inventory"]["servers"]}
+    options = LabOptions(**lab.state()["components"]["cloud"]["options"])
+
+    stopped = lab.down()
+
+    assert {p.name for p in peers} <= set(stopped)
+    assert [pid for pid in tree if Path(f"/proc/{pid}").exists()] == []
+    assert _listening(peers) == []
+    assert lab.processes.peers() == []
+
+    started = time.monotonic()
+    lab.up(["cloud", "prometheus"], options, NullObserver())
+    print(f"second up: {time.monotonic() - started:.1f} s")
+    again = cloud_lab.connect()
+    after = {s.name: s.status for s in again.compute.servers(all_projects=True)}
+    assert {n: after.get(n) for n in before} == before
