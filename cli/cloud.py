@@ -649,3 +649,10 @@ def vm_delete(
         raise typer.Exit(ExitCode.USAGE)
     service.delete(s, wait=wait, timeout=timeout)
     a.terminal.success(f"{s.name} ({s.id}) deleted")
+
+
+# Part B of the cloud group (plan, apply, orphans) lives in its own module; registered last so the
+# command list stays in one place: `govops cloud --help`.
+from govops.cli import cloud_batch  # noqa: E402 - needs `app` above
+
+cloud_batch.register(app)

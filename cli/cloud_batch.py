@@ -83,13 +83,13 @@ def _summary(plan: Plan) -> str:
     )
 
 
-def plan_cmd(ctx: typer.Context, spec_file: SpecArg) -> None:
+def plan_cmd(ctx: typer.Context, spec: SpecArg) -> None:
     """Show create/keep/change/orphan per VM of a spec; exit 0 when the cloud matches, 2 on drift."""
     from govops.cloud.batch import make_plan
 
     a = app_of(ctx)
-    spec, dept = _load(a, spec_file)
-    plan = make_plan(_port(ctx), spec, dept)
+    batch, dept = _load(a, spec)
+    plan = make_plan(_port(ctx), batch, dept)
     a.terminal.render(_plan_view(plan, _summary(plan)))
     if plan.drift:
         raise typer.Exit(ExitCode.USAGE)  # Terraform's -detailed-exitcode: 2 means "changes pending"
@@ -111,7 +111,7 @@ def _outcome_view(result: ApplyResult) -> TableView:
 
 def apply_cmd(
     ctx: typer.Context,
-    spec_file: SpecArg,
+    spec: SpecArg,
     prune: Annotated[bool, typer.Option("--prune", help="Delete this spec's servers it no longer names.")] = False,
     keep_partial: Annotated[
         bool, typer.Option("--keep-partial", help="On failure keep what was created (exit 3) instead of rolling back.")
@@ -127,9 +127,9 @@ def apply_cmd(
     from govops.cloud.ports import CloudError
 
     a = app_of(ctx)
-    spec, dept = _load(a, spec_file)
+    batch, dept = _load(a, spec)
     port = _port(ctx)
-    plan = make_plan(port, spec, dept)
+    plan = make_plan(port, batch, dept)
     term = a.terminal
     term.info(_summary(plan))
     deletions = [i for i in plan.of("change") if i.replace] + (plan.of("orphan") if prune else [])
@@ -142,10 +142,10 @@ def apply_cmd(
     if not plan.to_build and not in_place and not deletions:
         orphans = len(plan.of("orphan"))
         kept = f" ({orphans} orphaned server(s) kept: --prune deletes them)" if orphans else ""
-        term.success(f"{spec.name}: nothing to do{kept}")
+        term.success(f"{batch.name}: nothing to do{kept}")
         return
     options = ApplyOptions(concurrency=concurrency, timeout=timeout, keep_partial=keep_partial, prune=prune)
-    with term.stage_progress(f"apply {spec.name}") as observer:
+    with term.stage_progress(f"apply {batch.name}") as observer:
         result = apply(port, plan, a.store, label=dept.name(a.t.lang), options=options, observer=observer)
     term.render(_outcome_view(result))
     if result.status == "rolled-back":
@@ -157,7 +157,7 @@ def apply_cmd(
     if result.status == "partial":
         term.warn(f"run {result.run_id} finished partly: {result.error}")
         raise typer.Exit(ExitCode.FINDINGS)
-    term.success(f"{spec.name}: applied in {result.seconds:.1f} s (run {result.run_id})")
+    term.success(f"{batch.name}: applied in {result.seconds:.1f} s (run {result.run_id})")
 
 
 def orphans_cmd(

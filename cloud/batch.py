@@ -450,6 +450,14 @@ class _Watcher:
                         self.waiting[sid].set()
 
 
+def _after_failed_create(exc: CloudUnreachable | CloudApiError) -> Literal["look", "retry"] | None:
+    """ "look": the create may have reached Nova (a lost answer, a 5xx), find it before retrying;
+    "retry": it surely did not (connection refused); None: a real refusal, give up."""
+    if isinstance(exc, CloudUnreachable):
+        return "look" if exc.maybe_applied else "retry"
+    return "look" if exc.status in _MAYBE_APPLIED else None
+
+
 class _Cancelled(Exception):
     """Another VM failed: this one is not started (its slot is given back)."""
 
@@ -514,14 +522,11 @@ class _Apply:
                 self.gate.hold(delay)
                 continue
             except (CloudUnreachable, CloudApiError) as exc:
-                maybe = (isinstance(exc, CloudUnreachable) and exc.maybe_applied) or (
-                    isinstance(exc, CloudApiError) and exc.status in _MAYBE_APPLIED
-                )
-                retryable = isinstance(exc, CloudUnreachable) or maybe
-                if not retryable or isinstance(exc, QuotaExceeded):
+                kind = _after_failed_create(exc)
+                if kind is None:
                     raise
-                found = self.find_own(item) if maybe else None
-                if found is None and maybe:
+                found = self.find_own(item) if kind == "look" else None
+                if found is None and kind == "look":
                     # Nova may still be writing the server: look once more before creating again.
                     self.stop.wait(self.options.backoff)
                     found = self.find_own(item)

@@ -370,7 +370,8 @@ class OpenStackCloud:
             query["compute_host"] = host
         with _calling("compute"):
             found = [_server(s) for s in self.conn.compute.servers(details=True, **query)]
-        return [s for s in found if name is None or s.name == name]
+        # Nova lists a server as DELETED for a moment before it disappears: it is gone already.
+        return [s for s in found if (name is None or s.name == name) and s.status != "DELETED"]
 
     def get_server(self, server_id: str) -> Server:
         with _calling("compute"):

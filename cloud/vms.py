@@ -44,6 +44,7 @@ POLL_FIRST = 1.0
 POLL_MAX = 5.0
 POLL_GROWTH = 1.5
 RATE_LIMIT_DEFAULT_WAIT = 5.0
+DELETED_GRACE = 10.0
 METADATA_VALUE_MAX = 255  # Nova's limit for a metadata value
 
 
@@ -331,16 +332,22 @@ class VmService:
             interval = min(interval * POLL_GROWTH, POLL_MAX)
 
     def wait_deleted(self, server_id: str, *, timeout: float) -> None:
+        """Poll until Nova answers 404. It shows DELETED for a moment first (some clouds keep
+        showing deleted servers to admins), so DELETED for ``DELETED_GRACE`` seconds counts too."""
         deadline = self.clock.monotonic() + max(0.0, timeout)
         interval = POLL_FIRST
+        deleted_since: float | None = None
         while True:
             try:
                 server = self.port.get_server(server_id)
             except CloudNotFound:
                 return
+            now = self.clock.monotonic()
             if server.status == "DELETED":
-                return
-            remaining = deadline - self.clock.monotonic()
+                deleted_since = now if deleted_since is None else deleted_since
+                if now - deleted_since >= DELETED_GRACE:
+                    return
+            remaining = deadline - now
             if remaining <= 0:
                 raise WaitTimeout(
                     f"VM {server.name} ({server.id}) still {server.status} after {timeout:.0f} s", server=server

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -112,7 +113,11 @@ class Lab:
 
     def _save(self, state: dict[str, Any]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.state_file.write_text(json.dumps(state, indent=2, ensure_ascii=False))
+        # Components' env (credential variables for `lab env`) is kept here: owner-only.
+        fd = os.open(self.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(state, indent=2, ensure_ascii=False))
+        os.chmod(self.state_file, 0o600)
 
     def context(self, options: LabOptions, observer: Observer) -> LabContext:
         return LabContext(self.dir, self.project_root, options, self.processes, observer)

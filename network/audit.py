@@ -33,6 +33,7 @@ from govops.network.collectors.base import (
     SshOutput,
     SshTarget,
     Status,
+    TimedOut,
 )
 from govops.network.facts import DeviceFacts
 from govops.network.inventory import Device
@@ -402,14 +403,26 @@ class AuditEngine:
             s["context"],
         )
         gets, walks = self.analyzer.snmp_plan()
-        async with sem:
+        deadline: float | None = None  # set when the first poll starts: queueing is not the device's fault
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                out = await asyncio.wait_for(snmp.collect(target, cred, gets, walks), self.settings.device_timeout)
+                async with sem:
+                    if deadline is None:
+                        deadline = time.monotonic() + self.settings.device_timeout
+                    left = deadline - time.monotonic()
+                    out = await asyncio.wait_for(snmp.collect(target, cred, gets, walks), max(left, 0.1))
+                return out.values
             except TimeoutError:
-                from govops.network.collectors.base import TimedOut
-
                 raise TimedOut("snmp: device deadline reached") from None
-        return out.values
+            except TimedOut:
+                # over UDP, "no response" is what a connect failure looks like: retried like SSH's,
+                # outside the semaphore so the wait does not hold a slot
+                delay = self.settings.backoff * 2 ** (attempt - 1) * (1 + random.random())
+                if attempt > self.settings.retries or deadline is None or time.monotonic() + delay >= deadline:
+                    raise
+                await asyncio.sleep(delay)
 
     async def _probe_communities(self, job: DeviceJob, snmp: SnmpCollector) -> bool | None:
         assert job.snmp is not None

@@ -49,16 +49,27 @@ class FakeSsh:
 
 
 class FakeSnmp:
-    def __init__(self, behaviour: dict[str, str] | None = None, communities: dict[str, set[str]] | None = None) -> None:
+    def __init__(
+        self,
+        behaviour: dict[str, str] | None = None,
+        communities: dict[str, set[str]] | None = None,
+        flaky: dict[str, int] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        self.delay = delay  # seconds each poll takes
         self.behaviour = behaviour or {}
         self.communities = communities or {}  # hostname -> communities the agent answers
+        self.flaky = dict(flaky or {})  # hostname -> requests that get no response before one does
         self.calls: list[str] = []
 
     async def collect(
         self, target: SnmpTarget, credential: Credential, gets: Sequence[str], walks: Sequence[str]
     ) -> SnmpOutput:
         self.calls.append(target.hostname)
-        await asyncio.sleep(0)
+        await asyncio.sleep(self.delay)
+        if self.flaky.get(target.hostname, 0) > 0:
+            self.flaky[target.hostname] -= 1
+            raise TimedOut("snmp: no response")
         fault = self.behaviour.get(target.hostname)
         if fault:
             raise FAULTS[fault](f"snmp: {fault}")

@@ -50,7 +50,7 @@ PLAN_VERSION = 1  # bump when the plan, the data files or the peers' configs cha
 SHARD_DEVICES = 1200  # devices per sshd / snmpsim process: two processes for the full city
 START_TIMEOUT = 240.0  # snmpsim indexes every recording on its first start
 PORT_LOW = 10000  # listeners stay below the kernel's ephemeral range (see _port_window)
-APT_PACKAGES = ("snmpd", "snmp")
+APT_PACKAGES = ("snmpd", "snmp", "iproute2")  # iproute2: `ip -json` reads the snmpd devices' truth
 
 CRED_SSH = "extranet-ssh"
 CRED_V3 = "extranet-snmpv3"
@@ -60,6 +60,10 @@ SNMPV3_USER = "govops-audit"
 UDP4_DOMAIN = "1.3.6.1.6.1.1"  # + ".<n>": the n-th endpoint of that family snmpsim binds
 UDP6_DOMAIN = "1.3.6.1.2.1.100.1.2"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
+
+
+class PeerExited(LabError):
+    """A peer died while starting (a port taken meanwhile, a broken install...)."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,7 @@ def client_conf(s: LabSecrets) -> str:
         f"defSecurityName {SNMPV3_USER}\ndefSecurityLevel authPriv\n"
         f"defAuthType SHA\ndefAuthPassphrase {s.auth_key}\ndefPrivType AES\ndefPrivPassphrase {s.priv_key}\n"
         f"defCommunity {s.community}\n"
+        "mibs :\n"  # numeric OIDs only, as Debian's own snmp.conf does (no MIB files needed)
     )
 
 
@@ -229,17 +234,16 @@ class ExtranetLab:
 
     # -- install -----------------------------------------------------------------------------
     def install(self, ctx: LabContext) -> None:
-        missing = [m for m in ("asyncssh", "snmpsim", "pysmi") if not _has_module(m)]
-        if missing:
-            raise LabError(f"python packages missing: {', '.join(missing)}", hint="pip install 'govops[lab]'")
-        if netsnmp.available() and shutil.which("snmpwalk"):
+        _require_modules()
+        if not _missing_tools():
             return
+        packages = " ".join(APT_PACKAGES)
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
             raise LabError(
-                "net-snmp (snmpd, snmpwalk) is missing",
-                hint=f"as root: apt-get install -y --no-install-recommends {' '.join(APT_PACKAGES)}",
+                f"missing: {', '.join(_missing_tools())}",
+                hint=f"as root: apt-get install -y --no-install-recommends {packages}",
             )
-        ctx.observer.message(f"apt-get install {' '.join(APT_PACKAGES)} …")
+        ctx.observer.message(f"apt-get install {packages} …")
         proc = subprocess.run(
             ["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES],
             capture_output=True,
@@ -249,9 +253,9 @@ class ExtranetLab:
         )
         # The package's postinst cannot start the system service in a container: that is fine,
         # the lab runs its own snmpd processes.
-        if not netsnmp.available():
+        if _missing_tools():
             tail = " / ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
-            raise LabError(f"apt-get install snmpd failed: {tail}", hint="run as root after apt-get update")
+            raise LabError(f"apt-get install {packages} failed: {tail}", hint="as root, after apt-get update")
 
     # -- up ----------------------------------------------------------------------------------
     def up(self, ctx: LabContext) -> ComponentResult:
@@ -259,20 +263,29 @@ class ExtranetLab:
         opts = ctx.options
         if not 1 <= opts.devices <= MAX_DEVICES:
             raise LabError(f"--devices must be between 1 and {MAX_DEVICES}")
-        if not netsnmp.available():
-            raise LabError("snmpd is not installed", hint="govops lab install --extranet")
+        _require_modules()
+        if missing := _missing_tools():
+            raise LabError(f"missing: {', '.join(missing)}", hint="govops lab install --extranet")
         key = {"version": PLAN_VERSION, "devices": opts.devices, "seed": opts.seed, "faults": opts.faults}
         previous = self._read_plan(files)
         if previous.get("key") == key and self._all_up(ctx, previous):
             return self._result(files)  # idempotent: nothing restarted, no twins
         # Options changed or a peer died: start this component afresh (only our own PIDs).
         ctx.processes.stop_all(PREFIX)
-        try:
-            return self._start(ctx, files, key, previous)
-        except BaseException:
-            # A half-started lab is worse than none: nothing of ours keeps running or listening.
-            ctx.processes.stop_all(PREFIX)
-            raise
+        for attempt in (1, 2):
+            try:
+                return self._start(ctx, files, key, previous if attempt == 1 else {})
+            except PeerExited as exc:
+                # Most likely another lab took one of our ports between the check and the bind.
+                ctx.processes.stop_all(PREFIX)
+                if attempt == 2:
+                    raise
+                ctx.observer.message(f"{exc}; retrying on other ports")
+            except BaseException:
+                # A half-started lab is worse than none: nothing of ours keeps running or listening.
+                ctx.processes.stop_all(PREFIX)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _start(self, ctx: LabContext, files: Files, key: dict[str, Any], previous: dict[str, Any]) -> ComponentResult:
         opts = ctx.options
@@ -508,7 +521,7 @@ class ExtranetLab:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if not peer.alive():
-                raise LabError(f"{peer.name} exited during start-up; see {peer.log}")
+                raise PeerExited(f"{peer.name} exited during start-up; see {peer.log}")
             done = ready.exists() if ready is not None else _answers(probe, conf_dir)
             if done:
                 return
@@ -567,7 +580,16 @@ def _unreachable(st: DeviceState) -> bool:
     return st.fault is not None and st.fault.kind == "unreachable"
 
 
-def _has_module(name: str) -> bool:
+def _require_modules() -> None:
     import importlib.util
 
-    return importlib.util.find_spec(name) is not None
+    missing = [m for m in ("asyncssh", "snmpsim", "pysmi") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise LabError(f"python packages missing: {', '.join(missing)}", hint="pip install 'govops[lab]'")
+
+
+def _missing_tools() -> list[str]:
+    """The lab's programs that are not installed (snmpd serves, snmpget probes, ip reads truth)."""
+    wanted = {"snmpd (apt snmpd)": netsnmp.available(), "snmpget (apt snmp)": shutil.which("snmpget") is not None}
+    wanted["ip (apt iproute2)"] = shutil.which("ip") is not None
+    return [name for name, ok in wanted.items() if not ok]

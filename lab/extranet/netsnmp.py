@@ -77,8 +77,21 @@ def _ip_json(*args: str) -> list[dict[str, Any]]:
     return data
 
 
+# Neighbour states net-snmp lists in ipNetToPhysicalTable as resolved (not incomplete/invalid).
+_RESOLVED = {"REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT"}
+
+
 def kernel_facts(st: DeviceState) -> DeviceFacts:
-    """What snmpd on this machine reports for ``st``: the kernel's interfaces and routes."""
+    """What snmpd on this machine reports for ``st``: the kernel's interfaces and routes.
+
+    The uplink is the interface carrying the IPv6 default route (the audit's documented role
+    heuristic); its neighbour count is read from the kernel's cache now, so it can drift later.
+    """
+    v6_default = _ip_json("-6", "route", "show", "default")
+    uplinks = {r["dev"] for r in v6_default if "dev" in r}
+    neighbors = sum(
+        1 for n in _ip_json("-6", "neigh", "show") if n.get("dev") in uplinks and _RESOLVED & set(n.get("state", []))
+    )
     interfaces = []
     for link in _ip_json("address", "show"):
         flags = set(link.get("flags", []))
@@ -101,7 +114,7 @@ def kernel_facts(st: DeviceState) -> DeviceFacts:
                 ipv4=sorted(v4),
                 ipv6=sorted(v6),
                 ipv6_link_local=ll,
-                role="loopback" if "LOOPBACK" in flags else "other",
+                role="loopback" if "LOOPBACK" in flags else ("uplink" if link["ifname"] in uplinks else "other"),
             )
         )
     forwarding = Path("/proc/sys/net/ipv6/conf/all/forwarding").read_text().strip() == "1"
@@ -113,7 +126,8 @@ def kernel_facts(st: DeviceState) -> DeviceFacts:
         sys_object_id=NETSNMP_OBJECT_ID,
         interfaces=interfaces,
         ipv6_forwarding=forwarding,
-        ipv6_default_route=bool(_ip_json("-6", "route", "show", "default")),
+        ipv6_default_route=bool(v6_default),
+        ipv6_neighbors_uplink=neighbors if uplinks else None,
         ipv4_default_route=bool(_ip_json("-4", "route", "show", "default")),
         snmp_v2c_enabled=True,
         snmp_default_community=False,

@@ -26,6 +26,8 @@ MORE = {
     "hp_comware": ("---- More ----", "\x1b[14D              \x1b[14D"),
     "cisco_ios": (" --More-- ", "\b" * 9 + " " * 9 + "\b" * 9),
 }
+# The software part of each platform's SSH identification string ("SSH-2.0-<this>").
+SSH_VERSION = {"huawei_vrp": "HUAWEI-1.5", "hp_comware": "Comware-7.1.064", "cisco_ios": "Cisco-1.25"}
 HUAWEI_LOGIN_INFO = (
     "Info: The max number of VTY users is 10, and the number\n"
     "      of current VTY users on line is 1.\n"
@@ -248,7 +250,7 @@ async def serve(config_path: Path) -> None:
             encoding="utf-8",
             line_editor=False,
             reuse_address=True,
-            server_version="HUAWEI-1.5" if dev["state"]["platform"] != "cisco_ios" else "Cisco-1.25",
+            server_version=SSH_VERSION[dev["state"]["platform"]],
             login_timeout=60,
         )
     ready = config_path.with_suffix(".ready")

@@ -20,7 +20,6 @@ from govops.network.collectors.base import (
     TimedOut,
 )
 
-MAX_REPETITIONS = 25
 # varbinds asked for per GETBULK (roots x repetitions): ~6 KB responses, within real agents' limits
 MAX_VARBINDS = 120
 

@@ -168,6 +168,53 @@ def test_netmiko_prompt_paging_and_replies_match_truth(extranet_lab: ExtranetLab
         conn.disconnect()
 
 
+MORE = {"huawei_vrp": "  ---- More ----", "hp_comware": "---- More ----", "cisco_ios": " --More-- "}
+PAGING_OFF = {
+    "huawei_vrp": "screen-length 0 temporary",
+    "hp_comware": "screen-length disable",
+    "cisco_ios": "terminal length 0",
+}
+
+
+@pytest.mark.parametrize("platform", ["huawei_vrp", "hp_comware", "cisco_ios"])
+def test_long_output_pages_until_paging_is_switched_off(extranet_lab: ExtranetLabInfo, platform: str) -> None:
+    host, entry = _pick(extranet_lab, platform=platform, expected_status="ok", first_login_prompt=False)
+    prompt = f"{host}#" if platform == "cisco_ios" else f"<{host}>"
+    config = "show running-config" if platform == "cisco_ios" else "display current-configuration"
+    client, chan = _shell(extranet_lab, entry)
+    try:
+        assert prompt in _read_until(chan, prompt, 5)
+        chan.send(config + "\r")
+        assert _read_until(chan, MORE[platform], 5).endswith(MORE[platform])
+        chan.send("q")
+        assert _read_until(chan, prompt, 5).endswith(prompt)
+        chan.send(PAGING_OFF[platform] + "\r")
+        _read_until(chan, prompt, 5)
+        chan.send(config + "\r")
+        whole = _read_until(chan, "\r\n" + prompt, 5)
+        assert MORE[platform].strip() not in whole
+        assert whole.rstrip().endswith(prompt)
+    finally:
+        client.close()
+
+
+def _shell(lab: ExtranetLabInfo, entry: dict[str, Any]) -> tuple[Any, Any]:
+    """A raw interactive SSH shell (paramiko), for what netmiko's session setup would hide."""
+    need(module="paramiko")
+    import paramiko
+
+    ssh = entry["access"]["ssh"]
+    cred = lab.credentials["extranet-ssh"]
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # the lab's own host key
+    client.connect(
+        ssh["address"], ssh["port"], cred["username"], cred["password"], look_for_keys=False, allow_agent=False
+    )
+    chan = client.invoke_shell()
+    chan.settimeout(3)
+    return client, chan
+
+
 def test_huawei_initial_password_prompt_is_handled(extranet_lab: ExtranetLabInfo) -> None:
     host, entry = _pick(extranet_lab, platform="huawei_vrp", expected_status="ok", first_login_prompt=True)
     conn = _netmiko(extranet_lab, entry)
@@ -320,21 +367,10 @@ def test_fault_drop_session_mid_command(extranet_lab: ExtranetLabInfo) -> None:
 
 
 def test_fault_slow_device_replies_late(extranet_lab: ExtranetLabInfo) -> None:
-    need(module="paramiko")
-    import paramiko
-
     host, entry = _pick(extranet_lab, fault="slow")
     assert entry["fault"]["delay_s"] >= 10
-    ssh = entry["access"]["ssh"]
-    cred = extranet_lab.credentials["extranet-ssh"]
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    client.connect(
-        ssh["address"], ssh["port"], cred["username"], cred["password"], look_for_keys=False, allow_agent=False
-    )
+    client, chan = _shell(extranet_lab, entry)
     try:
-        chan = client.invoke_shell()
-        chan.settimeout(3)
         banner = _read_until(chan, host, 5)
         assert host in banner  # login itself is quick
         chan.send(f"{SHOW[entry['facts']['platform']]} version\n")
@@ -403,6 +439,18 @@ def test_up_twice_no_twins_then_down_leaves_nothing(tmp_path: Path, cli: Any) ->
         assert "GOVOPS_CRED_EXTRANET_SSH_PASSWORD=" in r.out and "GOVOPS_CONFIG=" in r.out
         config = (lab_dir / "govops.yaml").read_text()
         assert "password" not in config.lower()
+        for secret_file in ("credentials.env", "lab.json", "extranet/sshd-0.json", "extranet/secrets.json"):
+            assert (lab_dir / secret_file).stat().st_mode & 0o077 == 0, secret_file
+        # Other options: the old peers go, new ones come (still one of each, never both).
+        truth1 = json.loads((lab_dir / "truth.json").read_text())
+        r = cli("lab", "up", "--extranet", "--devices", "14", "--seed", "6", "--dir", str(lab_dir))
+        assert r.code == 0, r.err
+        pids3 = {p.name: json.loads(p.read_text()) for p in (lab_dir / "pids").glob("*.json")}
+        assert not {p["pid"] for p in pids3.values()} & {p["pid"] for p in pids1.values()}
+        assert all(not Path(f"/proc/{p['pid']}").exists() or _zombie_or_other(p) for p in pids1.values())
+        truth3 = json.loads((lab_dir / "truth.json").read_text())
+        assert len(truth3["devices"]) == 14 and truth3["devices"] != truth1["devices"]
+        pids1.update(pids3)
     finally:
         r = cli("lab", "down", "--dir", str(lab_dir))
     assert r.code == 0, r.err
@@ -423,3 +471,41 @@ def _zombie_or_other(rec: dict[str, Any]) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[1].split()[19] != rec["started"]
+
+
+def test_a_port_taken_after_the_check_makes_up_retry_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    need(module="asyncssh")
+    need(module="snmpsim")
+    need(binary="snmpd")
+    from govops.lab import processes
+    from govops.lab.core import Lab, LabOptions
+    from govops.lab.extranet import component
+    from govops.lab.extranet.plan import PortPlan
+    from govops.observer import RecordingObserver
+
+    from tests.conftest import REPO
+
+    base = processes.free_port("127.1.0.1")
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    blocker.bind(("127.1.0.1", base))  # device 0's SSH port, taken "by another lab"
+    blocker.listen()
+    real = component._pick_ports
+    picks: list[PortPlan] = []
+
+    def pick(n: int, previous: PortPlan | None) -> PortPlan:
+        plan = PortPlan(base, base + 1000) if not picks else real(n, None)
+        picks.append(plan)
+        return plan
+
+    monkeypatch.setattr(component, "_pick_ports", pick)
+    lab = Lab(tmp_path / "lab", REPO)
+    obs = RecordingObserver()
+    try:
+        lab.up(["extranet"], LabOptions(devices=8, seed=2), obs)
+        assert len(picks) == 2
+        assert any("retrying on other ports" in e[-1] for e in obs.events)
+        truth = json.loads((lab.dir / "truth.json").read_text())
+        assert all(e["access"]["ssh"]["port"] != base for e in truth["devices"].values() if e["access"]["ssh"])
+    finally:
+        lab.down()
+        blocker.close()

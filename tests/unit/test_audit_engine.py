@@ -6,6 +6,7 @@ import pytest
 from govops.credentials import Credentials, EnvSource
 from govops.errors import CredentialError, InputError
 from govops.network.audit import AuditEngine, AuditSettings, DeviceResult, diff, group_summary, summarize
+from govops.network.facts import DeviceFacts
 from govops.network.generate import generate_inventory
 from govops.network.inventory import load_inventory
 from govops.observer import RecordingObserver
@@ -129,3 +130,41 @@ def test_ipv6_ready_summary_and_diff(tmp_path: Path, inv) -> None:  # type: igno
 def test_device_result_round_trips() -> None:
     r = DeviceResult("h", "s", None, "village", "huawei_vrp", "ok", None, findings=[{"rule": "x"}])
     assert DeviceResult.from_dict(r.to_dict() | {"future_field": 1}) == r
+
+
+def test_snmp_no_response_is_retried_then_reported_as_timeout(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    hosts = [d.hostname for d in inv if d.snmp is not None]
+    snmp = FakeSnmp({hosts[1]: "timeout"}, flaky={hosts[0]: 2})
+    report = engine(tmp_path, FakeSsh(), snmp, retries=2).run(list(inv), ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    assert by_host[hosts[0]].status == "ok" and snmp.calls.count(hosts[0]) == 3
+    assert by_host[hosts[1]].status == "timeout" and snmp.calls.count(hosts[1]) == 3
+
+
+class _CipheredCommunities(FakeAnalyzer):
+    """A VRP-like device: v2c on, its communities hidden as ciphers in the configuration."""
+
+    def facts_from_cli(self, platform: str, outputs: dict[str, str]) -> DeviceFacts:
+        return DeviceFacts(hostname="x", snmp_v2c_enabled=True, snmp_default_community=None)
+
+
+def test_default_communities_are_probed_only_when_the_config_hides_them(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    both = [d for d in inv if d.ssh is not None and d.snmp is not None]
+    snmp = FakeSnmp(communities={both[0].hostname: {"public"}})
+    report = engine(tmp_path, FakeSsh(), snmp, _CipheredCommunities()).run(both[:2], ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    assert by_host[both[0].hostname].facts["snmp_default_community"] is True
+    assert by_host[both[1].hostname].facts["snmp_default_community"] is False
+    assert {e["source"] for e in by_host[both[0].hostname].evidence} >= {"snmp-probe"}
+    # a configuration that shows its communities needs no probe
+    snmp2 = FakeSnmp()
+    engine(tmp_path, FakeSsh(), snmp2).run(both[:2], ["ipv6"], {})
+    assert not [c for c in snmp2.calls if c.startswith("probe")]
+
+
+def test_waiting_for_a_slot_does_not_count_against_the_device_deadline(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    snmp = FakeSnmp(delay=0.02)
+    eng = engine(tmp_path, FakeSsh(), snmp, device_timeout=0.3)
+    eng.settings = AuditSettings(ssh_workers=4, snmp_concurrency=1, device_timeout=0.3)
+    report = eng.run(list(inv), ["ipv6"], {})  # 40 polls one after the other: ~0.8 s of queueing
+    assert {r.status for r in report.results} == {"ok"}

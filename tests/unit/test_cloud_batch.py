@@ -312,3 +312,43 @@ def test_unknown_catalog_names_are_located(cloud: FakeCloud, tmp_path: Path) -> 
         "portal.yaml:3 defaults.networks: unknown network 'net9' in the cloud",
         "portal.yaml:9 vms[1].flavor: unknown flavor 'm1.huge' in the cloud",
     ]
+
+
+def test_5xx_and_refused_connections_are_retried_without_duplicates(
+    cloud: FakeCloud, store: SqlStore, tmp_path: Path
+) -> None:
+    from govops.cloud.ports import CloudUnreachable
+
+    cloud.fail_next(
+        "create_server",
+        CloudApiError("Service Unavailable", status=503),
+        CloudUnreachable("compute: connection refused", maybe_applied=False),
+    )
+    result = _apply(cloud, store, tmp_path)
+    assert result.status == "ok", result.error
+    assert cloud.calls.count("create_server") == 6 and len(cloud.servers()) == 4
+
+
+def test_a_plain_api_refusal_is_not_retried(cloud: FakeCloud, store: SqlStore, tmp_path: Path) -> None:
+    cloud.fail_next("create_server", CloudApiError("Invalid imageRef", status=400))
+    result = _apply(cloud, store, tmp_path, concurrency=1)
+    assert result.status == "rolled-back" and "Invalid imageRef" in (result.error or "")
+    assert cloud.calls.count("create_server") == 1 and cloud.servers() == []
+
+
+def test_quota_taken_by_someone_else_mid_batch_rolls_back(cloud: FakeCloud, store: SqlStore, tmp_path: Path) -> None:
+    plan = make_plan(cloud, _spec(tmp_path), DEPT)
+    project = cloud.find_project("dept-gaj")
+    assert project
+    done = 0
+
+    def grab() -> None:  # after the 2nd create another admin takes the remaining cores
+        nonlocal done
+        done += 1
+        if done == 2:
+            cloud.limits[project.id]["cores"] = 2
+
+    cloud.after["create_server"] = grab
+    result = apply(cloud, plan, store, label="公安局", options=ApplyOptions(concurrency=1, poll_interval=0.01))
+    assert result.status == "rolled-back" and "Quota exceeded for cores" in (result.error or "")
+    assert cloud.servers() == []

@@ -121,7 +121,21 @@ def test_api_5xx_is_one_line_with_request_id_exit_1(cli, fake: FakeCloud) -> Non
 
 def test_vm_list_filters_and_departments(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
     assert cli(*CREATE).code == 0
-    r = cli("cloud", "vm", "create", "--dept", "wjw", "--name", "db-1", "--flavor", "m1.small", "--image", "cirros", "--tag", "env=test")
+    r = cli(
+        "cloud",
+        "vm",
+        "create",
+        "--dept",
+        "wjw",
+        "--name",
+        "db-1",
+        "--flavor",
+        "m1.small",
+        "--image",
+        "cirros",
+        "--tag",
+        "env=test",
+    )
     assert r.code == 0, r.err
     r = cli("cloud", "vm", "list", "-o", "json")
     assert [(s["name"], s["department"]) for s in json.loads(r.out)] == [("db-1", "wjw"), ("web-1", "gaj")]
@@ -191,7 +205,9 @@ def test_check_ok_and_failing_credentials(cli, fake: FakeCloud, monkeypatch: pyt
     assert r.code == 0, r.err
     names = {c["name"]: c["status"] for c in json.loads(r.out)}
     assert names["credentials"] == "ok" and names["compute API"] == "ok" and names["department projects"] == "ok"
-    fake.fail_next("identity", CloudAuthError("The request you have made requires authentication.", status=401, service="identity"))
+    fake.fail_next(
+        "identity", CloudAuthError("The request you have made requires authentication.", status=401, service="identity")
+    )
     r = cli("cloud", "check", "-o", "json")
     assert r.code == 3
     failed = [c for c in json.loads(r.out) if c["status"] == "fail"]

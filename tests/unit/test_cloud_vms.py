@@ -108,7 +108,7 @@ def test_over_quota_counts_volumes(svc: VmService, cloud: FakeCloud, depts) -> N
 
 
 def test_unknown_flavor_image_network_are_bad_input(svc: VmService, cloud: FakeCloud, depts) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(NotFoundError, match="unknown flavor 'm1.smal'") as err:
+    with pytest.raises(NotFoundError, match=r"unknown flavor 'm1\.smal'") as err:
         svc.create(depts["gaj"], spec(flavor="m1.smal"), "r")
     assert "m1.small" in (err.value.hint or "")
     assert err.value.exit_code == ExitCode.USAGE
@@ -213,7 +213,7 @@ def test_same_name_in_another_department_is_fine(svc: VmService, cloud: FakeClou
 
 def test_find_refuses_servers_of_another_department(svc: VmService, depts) -> None:  # type: ignore[no-untyped-def]
     theirs = svc.create(depts["wjw"], spec(name="db-1"), "run-1").server
-    with pytest.raises(NotFoundError, match="no VM .* in department gaj .*another project"):
+    with pytest.raises(NotFoundError, match=r"no VM .* in department gaj .*another project"):
         svc.find(depts["gaj"], theirs.id)
     with pytest.raises(NotFoundError, match="no VM 'db-1' in department gaj"):
         svc.find(depts["gaj"], "db-1")
@@ -280,3 +280,14 @@ def test_user_data_reaches_the_request(svc: VmService, cloud: FakeCloud, depts, 
     _, _, req = svc.build_request(depts["gaj"], spec(user_data="#cloud-config\n", key_name="k"), "r")
     assert req.user_data == "#cloud-config\n" and req.key_name == "k"
     assert req.network_ids == (cloud.find_network("lab-net").id,)  # type: ignore[union-attr]
+
+
+def test_wait_deleted_accepts_a_lasting_deleted_status(cloud: FakeCloud, depts, clock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    svc = VmService(cloud, clock=clock)
+    s = svc.create(depts["gaj"], spec(), "run-1").server
+    # some clouds keep answering DELETED to admins instead of 404
+    monkeypatch.setattr(cloud, "get_server", lambda sid: replace(s, status="DELETED"))
+    svc.wait_deleted(s.id, timeout=60)
+    assert 10 <= clock.now < 20

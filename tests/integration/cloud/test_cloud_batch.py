@@ -239,12 +239,25 @@ def test_a_rerun_after_a_client_timeout_creates_no_duplicates(
 
 
 def test_orphans_on_the_lab(cli: Any, cloud_lab: Any, tmp_path: Path) -> None:
+    """Every server the lab seeded stopped, and every spare volume it seeded, is found with its
+    department and the quota it frees."""
     args = _env(cloud_lab, tmp_path)
     r = cli(*args, "cloud", "orphans", "--stopped-days", "0", "-o", "json")
     assert r.code == 3, r.err
     data = json.loads(r.out)
-    kinds = {reason for o in data["items"] for reason in o["reasons"]}
-    assert {"stopped", "unattached"} <= kinds  # the lab seeds SHUTOFF servers and spare volumes
-    stopped = [o for o in data["items"] if "stopped" in o["reasons"]]
-    assert all(o["department"] and o["frees"]["cores"] > 0 for o in stopped)
-    assert all(o["department"] for o in data["items"] if o["resource"] == "volume")
+    found = {(o["resource"], o["name"]): o for o in data["items"]}
+    seeded = cloud_lab.truth["cloud"]["departments"]
+    flavors = {f["name"]: f for f in cloud_lab.truth["cloud"]["flavors"]}
+    for code, dept in seeded.items():
+        for s in dept["servers"]:
+            if s["stopped"]:
+                o = found[("server", s["name"])]
+                assert "stopped" in o["reasons"] and o["department"] == code
+                assert o["frees"]["cores"] == flavors[s["flavor"]]["vcpus"]
+            if s["volume_gb"] is not None:
+                v = found[("volume", f"{s['name']}-data")]
+                assert v["department"] == code and v["frees"]["gigabytes"] == s["volume_gb"]
+    totals = data["totals"]
+    assert all(totals[o["department"]]["instances"] >= 1 for o in data["items"] if o["resource"] == "server")
+    r = cli(*args, "cloud", "orphans", "--stopped-days", "36500", "-o", "json")
+    assert not any("stopped" in o["reasons"] for o in json.loads(r.out)["items"])

@@ -6,6 +6,7 @@ two, so unit tests built on the fake keep meaning something.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,10 +87,8 @@ def made(backend: Backend) -> Iterator[list[str]]:
     ids: list[str] = []
     yield ids
     for sid in ids:
-        try:
+        with contextlib.suppress(CloudNotFound):
             backend.port.delete_server(sid)
-        except CloudNotFound:
-            pass
 
 
 def _request(b: Backend, name: str, run_id: str) -> ServerRequest:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from govops.cloud.ports import CloudNotFound, CloudPort, CloudUnreachable, Project, ServerRequest, Server
+from govops.cloud.ports import CloudNotFound, CloudPort, CloudUnreachable, Project, Server, ServerRequest
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,9 @@ def name(conn: Any) -> Iterator[str]:
 
 
 def _servers(conn: Any, name: str) -> list[Any]:
-    return [s for s in conn.compute.servers(details=True, all_projects=True, name=f"^{name}$") if s.name == name]
+    """Servers of that name as Nova lists them (a deleted one shows as DELETED for a moment)."""
+    found = conn.compute.servers(details=True, all_projects=True, name=f"^{name}$")
+    return [s for s in found if s.name == name and s.status != "DELETED"]
 
 
 def _project_id(conn: Any, project: str) -> str:
@@ -105,12 +107,16 @@ def test_create_wait_stop_start_delete(cli: Any, cloud_lab: Any, env: Path, conn
     assert _servers(conn, name) == []
 
 
-def test_over_quota_is_refused_before_anything_is_created(cli: Any, cloud_lab: Any, env: Path, conn: Any, name: str) -> None:
+def test_over_quota_is_refused_before_anything_is_created(
+    cli: Any, cloud_lab: Any, env: Path, conn: Any, name: str
+) -> None:
     truth = cloud_lab.truth["cloud"]
     code = truth["near_quota"]
     project_id = _project_id(conn, truth["departments"][code]["project"])
     before = {s.id for s in conn.compute.servers(all_projects=True, project_id=project_id)}
-    r = cli("cloud", "vm", "create", "-d", code, "--name", name, "--flavor", FLAVOR, "--image", IMAGE, "--network", NETWORK)
+    r = cli(
+        "cloud", "vm", "create", "-d", code, "--name", name, "--flavor", FLAVOR, "--image", IMAGE, "--network", NETWORK
+    )
     assert r.code == 1
     assert "instances, 0 free" in r.err and "Traceback" not in r.err
     assert {s.id for s in conn.compute.servers(all_projects=True, project_id=project_id)} == before
@@ -134,7 +140,11 @@ def test_quota_show_equals_the_apis(cli: Any, cloud_lab: Any, env: Path, conn: A
         "instances": (nova["instances"]["limit"], nova["instances"]["in_use"], nova["instances"]["reserved"]),
         "volumes": (cinder["volumes"]["limit"], cinder["volumes"]["in_use"], cinder["volumes"]["reserved"]),
         "gigabytes": (cinder["gigabytes"]["limit"], cinder["gigabytes"]["in_use"], cinder["gigabytes"]["reserved"]),
-        "floating_ips": (neutron["floatingip"]["limit"], neutron["floatingip"]["used"], neutron["floatingip"]["reserved"]),
+        "floating_ips": (
+            neutron["floatingip"]["limit"],
+            neutron["floatingip"]["used"],
+            neutron["floatingip"]["reserved"],
+        ),
         "ports": (neutron["port"]["limit"], neutron["port"]["used"], neutron["port"]["reserved"]),
     }
     got = {k: (v["limit"], v["in_use"], v["reserved"]) for k, v in shown.items()}
@@ -166,7 +176,9 @@ def test_errors_are_one_readable_line(cli: Any, cloud_lab: Any, env: Path, conn:
     assert _servers(conn, name) == []
     # a cloud that does not answer: one line, exit 1
     dead = env.parent / "dead-clouds.yaml"
-    dead.write_text("clouds:\n  dead:\n    auth: {auth_url: 'http://127.0.0.1:9/v3', username: u, password: p, project_name: p, user_domain_name: Default, project_domain_name: Default}\n")
+    dead.write_text(
+        "clouds:\n  dead:\n    auth: {auth_url: 'http://127.0.0.1:9/v3', username: u, password: p, project_name: p, user_domain_name: Default, project_domain_name: Default}\n"
+    )
     config = yaml.safe_load(env.read_text(encoding="utf-8"))
     config["cloud"] = {"name": "dead", "clouds_file": str(dead)}
     env.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -174,13 +186,17 @@ def test_errors_are_one_readable_line(cli: Any, cloud_lab: Any, env: Path, conn:
     assert r.code == 1 and len(error_lines(r.err)) == 1 and "cannot connect" in r.err and "Traceback" not in r.err
 
 
-def test_error_state_gives_novas_fault_and_deletes_the_server(cli: Any, cloud_lab: Any, env: Path, conn: Any, name: str) -> None:
+def test_error_state_gives_novas_fault_and_deletes_the_server(
+    cli: Any, cloud_lab: Any, env: Path, conn: Any, name: str
+) -> None:
     truth = cloud_lab.truth["cloud"]
     code = _roomy(truth)
     biggest = max(h["memory_mb"] for h in truth["hypervisors"])
     ram = biggest + 65536
     assert ram <= truth["departments"][code]["quotas"]["ram_mb"], "the lab's RAM quota is too small for this test"
-    flavor = conn.compute.create_flavor(name=f"it-nohost-{secrets.token_hex(3)}", vcpus=1, ram=ram, disk=1, is_public=True)
+    flavor = conn.compute.create_flavor(
+        name=f"it-nohost-{secrets.token_hex(3)}", vcpus=1, ram=ram, disk=1, is_public=True
+    )
     try:
         r = cli(
             "cloud", "vm", "create", "-d", code, "--name", name, "--flavor", flavor.name, "--image", IMAGE,
@@ -225,7 +241,9 @@ def test_a_retry_after_a_client_timeout_creates_no_duplicate(cloud_lab: Any, con
     dept = load_departments(load_config(Path(cloud_lab.config)).departments_file).get(code)
     port = LosesCreateAnswers(connect(CloudTarget(cloud_lab.cloud, Path(cloud_lab.clouds_file))))
     svc = VmService(port)  # type: ignore[arg-type]
-    result = svc.create(dept, VmSpec(name=name, flavor=FLAVOR, image=IMAGE, networks=(NETWORK,)), "it-run-1", timeout=240)
+    result = svc.create(
+        dept, VmSpec(name=name, flavor=FLAVOR, image=IMAGE, networks=(NETWORK,)), "it-run-1", timeout=240
+    )
     assert port.creates == 1
     assert result.server.status == "ACTIVE"
     assert [s.id for s in _servers(conn, name)] == [result.server.id]
@@ -238,11 +256,28 @@ def test_a_retry_after_a_client_timeout_creates_no_duplicate(cloud_lab: Any, con
     svc.delete(result.server, timeout=180)
     with pytest.raises(CloudNotFound):
         port.get_server(result.server.id)
+    assert _servers(conn, name) == []
 
 
 def test_resize_then_confirm(cli: Any, cloud_lab: Any, env: Path, conn: Any, name: str) -> None:
     code = _roomy(cloud_lab.truth["cloud"])
-    r = cli("cloud", "vm", "create", "-d", code, "--name", name, "--flavor", "m1.tiny", "--image", IMAGE, "--network", NETWORK, "--timeout", "240")
+    r = cli(
+        "cloud",
+        "vm",
+        "create",
+        "-d",
+        code,
+        "--name",
+        name,
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        IMAGE,
+        "--network",
+        NETWORK,
+        "--timeout",
+        "240",
+    )
     assert r.code == 0, r.err
     r = cli("cloud", "vm", "resize", name, "-d", code, "--flavor", FLAVOR, "--timeout", "300")
     assert r.code == 0, r.err
@@ -251,7 +286,9 @@ def test_resize_then_confirm(cli: Any, cloud_lab: Any, env: Path, conn: Any, nam
     assert cli("cloud", "vm", "delete", name, "-d", code, "--yes", "--timeout", "180").code == 0
 
 
-def test_quota_sync_sets_only_what_the_file_names(cli: Any, cloud_lab: Any, env: Path, conn: Any, tmp_path: Path) -> None:
+def test_quota_sync_sets_only_what_the_file_names(
+    cli: Any, cloud_lab: Any, env: Path, conn: Any, tmp_path: Path
+) -> None:
     """On a project of this test alone, so no seeded quota ever changes."""
     project = conn.identity.create_project(name=f"it-quota-{secrets.token_hex(3)}", domain_id="default")
     try:
@@ -283,7 +320,10 @@ def test_quota_sync_sets_only_what_the_file_names(cli: Any, cloud_lab: Any, env:
         r = cli("cloud", "quota", "sync", "-o", "json")  # no --yes: plan only
         assert r.code == 0, r.err
         plan = json.loads(r.out)
-        assert {(c["resource"], c["current"], c["wanted"]) for c in plan["changes"]} == {("cores", 7, 9), ("gigabytes", 55, 66)}
+        assert {(c["resource"], c["current"], c["wanted"]) for c in plan["changes"]} == {
+            ("cores", 7, 9),
+            ("gigabytes", 55, 66),
+        }
         assert limits() == before
         r = cli("cloud", "quota", "sync", "--yes", "-o", "json")
         assert r.code == 0, r.err
