@@ -59,13 +59,6 @@ def _report(label: str, names: list[str], count: int, seconds: float, leaks: int
 
 
 BENCH_PROJECT = "govops-bench"
-# The `govops` console script's entry point, plus the cloud group's batch commands should
-# govops.cli.cloud not have registered them yet (a no-op once it does).
-GOVOPS = (
-    "from govops.cli import cloud, cloud_batch\n"
-    "if not any(c.name == 'apply' for c in cloud.app.registered_commands): cloud_batch.register(cloud.app)\n"
-    "from govops.cli.app import run\nrun()\n"
-)
 
 
 def _bench_project(conn: Any, count: int) -> Any:
@@ -157,7 +150,7 @@ def main() -> int:
             f"vms:\n  - {{name: {prefix}vm, count: {args.count}}}\n",
             encoding="utf-8",
         )
-        argv = [sys.executable, "-c", GOVOPS, "--config", str(config), "-q", "cloud", "apply", str(spec)]
+        argv = [shutil.which("govops") or "govops", "--config", str(config), "-q", "cloud", "apply", str(spec)]
         argv += ["--concurrency", str(args.concurrency), "--yes", "-o", "json"]
         t0 = time.perf_counter()
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)

@@ -269,7 +269,11 @@ class ExtranetLab:
         key = {"version": PLAN_VERSION, "devices": opts.devices, "seed": opts.seed, "faults": opts.faults}
         previous = self._read_plan(files)
         if previous.get("key") == key and self._all_up(ctx, previous):
-            return self._result(files)  # idempotent: nothing restarted, no twins
+            # Idempotent: nothing restarted, no twins; only the shell-side files are rewritten.
+            s = self._secrets(files)
+            self._write_credentials(files, s)
+            _private(files.base / "snmp.conf", client_conf(s))
+            return self._result(files)
         # Options changed or a peer died: start this component afresh (only our own PIDs).
         ctx.processes.stop_all(PREFIX)
         for attempt in (1, 2):
@@ -292,11 +296,13 @@ class ExtranetLab:
         started = time.monotonic()
         s = self._secrets(files)
         old_ports = PortPlan(**previous["ports"]) if previous.get("key") == key and "ports" in previous else None
-        ports = _pick_ports(opts.devices, old_ports)
+        from govops.network.generate import generate_inventory, plan_sites
+
+        # A tiny lab still gets every admin level, so it may hold more devices than asked for.
+        count = len(plan_sites(total=opts.devices, seed=opts.seed))
+        ports = _pick_ports(count, old_ports)
         ctx.observer.message(f"planning {opts.devices} devices (seed {opts.seed}, faults {opts.faults:.0%}) …")
         lp = LoopbackPlan(ports)
-        from govops.network.generate import generate_inventory
-
         inv = generate_inventory(
             sites=opts.devices,
             seed=opts.seed,

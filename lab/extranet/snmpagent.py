@@ -20,7 +20,7 @@ import json
 import resource
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 
 def write_if_changed(path: Path, text: str) -> None:
@@ -41,6 +41,54 @@ def write_recordings(data_dir: Path, devices: dict[str, dict[str, Any]]) -> None
         write_if_changed(data_dir / f"{name}.snmprec", snmprec(DeviceState.from_dict(state)))
 
 
+BLOCK = 512  # dbm.dumb's value alignment in the .dat file
+
+
+class BulkDumbWriter(dict[bytes, bytes]):
+    """A new dbm.dumb database built in memory and written in one go on ``close``.
+
+    snmpsim indexes every recording through ``dbm``; a Python built without gdbm/ndbm falls back
+    to dbm.dumb, which opens two files per key and made indexing the lab's slowest step. The
+    files written here are plain dbm.dumb (.dat values on 512-byte blocks, .dir ``'key', (pos,
+    size)`` lines), so snmpsim later opens them with the stock dbm module.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def __setitem__(self, key: bytes | str, value: bytes | str) -> None:
+        k = key.encode("utf-8") if isinstance(key, str) else key
+        super().__setitem__(k, value.encode("utf-8") if isinstance(value, str) else value)
+
+    def close(self) -> None:
+        data = bytearray()
+        lines = []
+        for key, value in self.items():
+            data += b"\0" * (-len(data) % BLOCK)
+            lines.append(f"{key.decode('Latin-1')!r}, {(len(data), len(value))!r}\n")
+            data += value
+        Path(self.path + ".dat").write_bytes(bytes(data))
+        Path(self.path + ".dir").write_text("".join(lines), encoding="Latin-1")
+
+
+def use_bulk_index() -> None:
+    """Let snmpsim create its indexes through ``BulkDumbWriter`` when dbm.dumb is all there is."""
+    import dbm
+    import importlib.util
+    from types import SimpleNamespace
+
+    if importlib.util.find_spec("_gdbm") or importlib.util.find_spec("_dbm"):
+        return  # a C dbm is fast enough: leave snmpsim alone
+    from snmpsim.record.search import database
+
+    def open_db(path: str, flag: str = "r", mode: int = 0o666) -> Any:
+        # flag comes from snmpsim as dbm's own flag string; dbm's stub types it as a Literal
+        return BulkDumbWriter(path) if flag.startswith("n") else dbm.open(path, cast(Any, flag), mode)
+
+    database.dbm = SimpleNamespace(open=open_db, whichdb=dbm.whichdb)
+
+
 def main() -> int:
     if len(sys.argv) < 2:
         return 2
@@ -58,6 +106,8 @@ def main() -> int:
 
     from pysnmp.entity.rfc3413 import cmdrsp
     from snmpsim.commands import responder
+
+    use_bulk_index()
 
     def select(engine: Any) -> str | None:
         ec = engine.observer.get_execution_context("rfc3412.receiveMessage:request")

@@ -22,6 +22,8 @@ from govops.network.collectors.base import (
 
 # varbinds asked for per GETBULK (roots x repetitions): ~6 KB responses, within real agents' limits
 MAX_VARBINDS = 120
+FIRST_REPETITIONS = 4
+SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 
 
 def _plain(value: Any) -> SnmpValue:
@@ -94,14 +96,7 @@ class PysnmpCollector:
         ctx = hl.ContextData(contextName=target.context or "")
         out = SnmpOutput()
         if gets:
-            err, status, _index, binds = await hl.get_cmd(
-                self.engine,
-                auth,
-                transport,
-                ctx,
-                *[hl.ObjectType(hl.ObjectIdentity(o)) for o in gets],
-                lookupMib=False,
-            )
+            err, status, binds = await self._request(auth, transport, ctx, [_name(o) for o in gets])
             self._check(target, err, status)
             for oid, value in binds:
                 if value.tagSet not in _ABSENT:
@@ -109,32 +104,56 @@ class PysnmpCollector:
         await self._walk(target, auth, transport, ctx, walks, out)
         return out
 
+    async def _request(
+        self, auth: Any, transport: Any, ctx: Any, names: Sequence[Any], repetitions: int | None = None
+    ) -> tuple[Any, Any, Sequence[tuple[Any, Any]]]:
+        """One GET (or GETBULK with ``repetitions``) of numeric OIDs, below pysnmp's hlapi.
+
+        The hlapi resolves every request OID through a MIB view, which costs as much CPU as the
+        rest of a poll together (and compiles the MIB parser on first use); numeric OIDs need none.
+        """
+        import asyncio
+
+        from pysnmp.entity.rfc3413 import cmdgen
+        from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
+        from pysnmp.proto.rfc1902 import Null
+
+        addr, _params = LCD.configure(self.engine, auth, transport, ctx.contextName)
+        future: asyncio.Future[tuple[Any, Any, Sequence[tuple[Any, Any]]]] = asyncio.get_running_loop().create_future()
+
+        def done(_engine: Any, _handle: Any, err: Any, status: Any, _index: Any, binds: Any, _ctx: Any) -> None:
+            if not future.done():
+                future.set_result((err, status, binds or ()))
+
+        varbinds = [(n, Null("")) for n in names]
+        if repetitions is None:
+            cmdgen.GetCommandGenerator().send_varbinds(
+                self.engine, addr, ctx.contextEngineId, ctx.contextName, varbinds, done
+            )
+        else:
+            cmdgen.BulkCommandGenerator().send_varbinds(
+                self.engine, addr, ctx.contextEngineId, ctx.contextName, 0, repetitions, varbinds, done
+            )
+        return await future
+
     async def _walk(
         self, target: SnmpTarget, auth: Any, transport: Any, ctx: Any, roots: Sequence[str], out: SnmpOutput
     ) -> None:
         """Walk every subtree in ``roots`` together: one GETBULK carries a varbind per unfinished root.
 
         pysnmp's bulk_walk_cmd walks one subtree per request stream; a device audit walks fifteen
-        small ones, so walking them side by side cuts the round trips from ~30 to ~3 per device.
+        small ones, so walking them side by side cuts the round trips from ~30 to ~3 per device,
+        and the varbinds the agent must produce from ~750 (25 repetitions per walk) to ~150.
         """
-        from pysnmp.hlapi.v3arch import asyncio as hl
-        from pysnmp.proto.rfc1902 import ObjectName
-
-        prefixes = [ObjectName(r) for r in roots]
+        prefixes = [_name(r) for r in roots]
         cursor = list(prefixes)
         active = list(range(len(roots)))
+        # Rows per subtree are unknown: start small and double, so each subtree overshoots its end
+        # by at most the last request's rows (the agent computes every varbind asked for).
+        reps = FIRST_REPETITIONS
         while active:
-            reps = max(4, MAX_VARBINDS // len(active))
-            err, status, _index, binds = await hl.bulk_cmd(
-                self.engine,
-                auth,
-                transport,
-                ctx,
-                0,
-                reps,
-                *[hl.ObjectType(hl.ObjectIdentity(cursor[i])) for i in active],
-                lookupMib=False,
-            )
+            reps = min(reps, max(FIRST_REPETITIONS, MAX_VARBINDS // len(active)))
+            err, status, binds = await self._request(auth, transport, ctx, [cursor[i] for i in active], reps)
             self._check(target, err, status)
             done: set[int] = set()
             progressed: set[int] = set()
@@ -151,6 +170,7 @@ class PysnmpCollector:
                 progressed.add(col)
             # a root the agent answered nothing new for is finished too (no endless loops)
             active = [i for i in active if i not in done and i in progressed]
+            reps *= 2
 
     async def answers_community(self, target: SnmpTarget, community: str, timeout: float) -> bool:
         from pysnmp.hlapi.v3arch import asyncio as hl
@@ -160,14 +180,8 @@ class PysnmpCollector:
             transport = await transport_cls.create((target.host, target.port), timeout=timeout, retries=0)
         except Exception as exc:  # noqa: BLE001 - pysnmp raises its own error types for bad addresses
             raise CollectError(f"snmp: bad transport {target.host}:{target.port}: {exc}") from None
-        err, status, _index, _binds = await hl.get_cmd(
-            self.engine,
-            hl.CommunityData(community, mpModel=1),  # noqa: S508 - probing for a weak community on purpose
-            transport,
-            hl.ContextData(),
-            hl.ObjectType(hl.ObjectIdentity("1.3.6.1.2.1.1.2.0")),
-            lookupMib=False,
-        )
+        probe = hl.CommunityData(community, mpModel=1)  # noqa: S508 - probing for a weak community on purpose
+        err, status, _binds = await self._request(probe, transport, hl.ContextData(), [_name(SYS_OBJECT_ID)])
         return not err and not status
 
     @staticmethod
@@ -184,6 +198,12 @@ class PysnmpCollector:
 
     def close(self) -> None:
         self.engine.close_dispatcher()
+
+
+def _name(oid: str) -> Any:
+    from pysnmp.proto.rfc1902 import ObjectName
+
+    return ObjectName(oid)
 
 
 def _absent_tags() -> set[Any]:

@@ -120,7 +120,7 @@ class _Checker:
             text, root_scope = text[len(ITEM_PREFIX) :], None
         parts = text.split(".")
         if root_scope is None:
-            if parts[0] in ("ssh", "snmp", "merged") and len(parts) > 1:
+            if parts[0] in ("ssh", "snmp") and len(parts) > 1:
                 parts = parts[1:]
                 names = self.known["facts"]
             elif parts[0] == "device" and len(parts) > 1:

@@ -28,11 +28,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeCloud:
     cloud.add_image("cirros")
     cloud.add_network("net1")
     monkeypatch.setattr("govops.cli.cloud.open_port", lambda ctx: cloud)
-    from govops.cli import cloud as cloud_cli  # TEMP until part A registers
-    from govops.cli import cloud_batch
-
-    if not any(c.name == "plan" for c in cloud_cli.app.registered_commands):
-        cloud_batch.register(cloud_cli.app)
     return cloud
 
 

@@ -231,3 +231,22 @@ def test_shards_split_evenly(states: list[DeviceState]) -> None:
     parts = _shards(big)
     assert len(parts) == 2 and abs(len(parts[0]) - len(parts[1])) <= 1
     assert sorted(id(x) for p in parts for x in p) == sorted(id(x) for x in big)
+
+
+def test_bulk_index_writer_writes_exactly_what_dbm_dumb_writes(tmp_path: Path) -> None:
+    import dbm
+    import dbm.dumb
+
+    from govops.lab.extranet.snmpagent import BulkDumbWriter
+
+    rows = {f"1.3.6.1.2.1.{i}": f"{i * 37},{i % 2},-1" for i in range(300)} | {"last": "9,0,-1", "ключ": "значение"}
+    bulk = BulkDumbWriter(str(tmp_path / "bulk.dbm"))
+    with dbm.dumb.open(str(tmp_path / "ref.dbm"), "n") as ref:
+        for k, v in rows.items():
+            bulk[k] = v
+            ref[k] = v
+    bulk.close()
+    for ext in (".dat", ".dir"):
+        assert (tmp_path / f"bulk.dbm{ext}").read_bytes() == (tmp_path / f"ref.dbm{ext}").read_bytes()
+    with dbm.open(str(tmp_path / "bulk.dbm")) as db:
+        assert db["1.3.6.1.2.1.299"] == b"11063,1,-1" and len(db) == len(rows)

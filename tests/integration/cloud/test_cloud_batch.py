@@ -159,13 +159,7 @@ def test_over_quota_batch_is_refused_before_any_server(
 @pytest.fixture
 def no_host_flavor(cloud_lab: Any) -> Iterator[str]:
     """A tiny public flavor that requires a trait no compute host has: Nova schedules it to ERROR."""
-    from openstack import connection
-    from openstack.config import loader
-
-    region = loader.OpenStackConfig(config_files=[str(cloud_lab.clouds_file)], load_envvars=False).get_one(
-        cloud=cloud_lab.cloud
-    )
-    conn = connection.Connection(config=region)
+    conn = cloud_lab.connect()
     name = f"it-nohost-{secrets.token_hex(3)}"
     flavor = conn.compute.create_flavor(name=name, vcpus=1, ram=512, disk=1, is_public=True)
     conn.compute.create_flavor_extra_specs(flavor, {"trait:CUSTOM_GOVOPS_NOWHERE": "required"})

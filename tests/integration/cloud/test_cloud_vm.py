@@ -71,12 +71,17 @@ def _project_id(conn: Any, project: str) -> str:
 
 
 def test_create_wait_stop_start_delete(cli: Any, cloud_lab: Any, env: Path, conn: Any, name: str) -> None:
+    import base64
+
     truth = cloud_lab.truth["cloud"]
     code = _roomy(truth)
     project_id = _project_id(conn, truth["departments"][code]["project"])
+    user_data = env.parent / "init.yaml"
+    user_data.write_text("#cloud-config\nhostname: 测试\n", encoding="utf-8")
     r = cli(
         "cloud", "vm", "create", "--dept", code, "--name", name, "--flavor", FLAVOR, "--image", IMAGE,
-        "--network", NETWORK, "--system", "portal", "--tag", "purpose=itest", "--timeout", "240", "-o", "json",
+        "--network", NETWORK, "--system", "portal", "--tag", "purpose=itest", "--timeout", "240",
+        "--user-data", str(user_data), "-o", "json",
     )  # fmt: skip
     assert r.code == 0, r.err
     shown = json.loads(r.out)
@@ -87,6 +92,8 @@ def test_create_wait_stop_start_delete(cli: Any, cloud_lab: Any, env: Path, conn
     assert md["department"] == code and md["system"] == "portal" and md["purpose"] == "itest"
     assert md["owner"] and md["run_id"] == shown["metadata"]["run_id"]
     assert real.compute_host == shown["host"]
+    sent = base64.b64decode(conn.compute.get_server(real.id).user_data).decode()
+    assert sent == user_data.read_text(encoding="utf-8")
 
     r = cli("cloud", "vm", "list", "--dept", code, "--host", real.compute_host, "--tag", "purpose=itest", "-o", "json")
     assert r.code == 0, r.err
