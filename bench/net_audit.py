@@ -162,6 +162,7 @@ def run_govops_snmp(truth: dict[str, Any], env: dict[str, str], concurrency: int
 def run_snmpbulkwalk(truth: dict[str, Any], env: dict[str, str], concurrency: int, work: Path) -> tuple[float, int]:
     """net-snmp: one snmpbulkwalk process per device and subtree, `xargs -P` wide."""
     from govops.network.analysis import DefaultAnalyzer
+
     exe = shutil.which("snmpbulkwalk")
     if exe is None:
         raise SystemExit("net-snmp's snmpbulkwalk is not installed (apt-get install snmp)")

@@ -495,18 +495,22 @@ def vm_create(
     store = a.store
     run = _run_for(store, run_id, {"department": d.code, "name": name, "flavor": flavor, "image": image})
     a.terminal.info(f"run {run.id}: creating {name} in {d.code}")
+
+    def journal(server: Server, created: bool) -> None:
+        info = {"name": server.name, "department": d.code}
+        store.journal_add(run.id, "create" if created else "adopt", "server", server.id, info)
+
     with a.terminal.progress(f"creating {name}") as obs:
         service = _vms(ctx, obs)
         try:
-            result = service.create(d, spec, run.id, wait=wait, timeout=timeout, delete_on_error=not keep_failed)
+            result = service.create(
+                d, spec, run.id, wait=wait, timeout=timeout, delete_on_error=not keep_failed, on_created=journal
+            )
         except GovopsError as exc:
             store.record_result(run.id, name, "failed", exc.message, {"department": d.code})
             store.finish_run(run.id, "failed", {"error": exc.message})
             raise
     s = result.server
-    store.journal_add(
-        run.id, "create" if result.created else "adopt", "server", s.id, {"name": s.name, "department": d.code}
-    )
     store.record_result(run.id, name, "created" if result.created else "kept", None, {"id": s.id, "status": s.status})
     store.finish_run(run.id, "finished", {"server": s.id, "status": s.status})
     _show_server(a, s, d.code)
@@ -555,10 +559,10 @@ def vm_list(
     if dept:
         d = a.departments().get(dept)
         project = service.project(d)
-        servers = service.list([project.id], status=status, host=host, tags=tags)
+        servers = service.servers([project.id], status=status, host=host, tags=tags)
         dept_of = {project.id: d.code}
     else:
-        servers = service.list(None, status=status, host=host, tags=tags)
+        servers = service.servers(None, status=status, host=host, tags=tags)
         dept_of = _dept_projects(ctx)
     rows = [_server_row(a, s, dept_of) for s in servers]
     cols = [
@@ -647,8 +651,12 @@ def vm_delete(
     if not a.terminal.confirm(f"delete VM {s.name} ({s.id}) of {d.name(a.t.lang)}?", assume_yes=yes):
         a.terminal.info("nothing deleted (pass --yes to delete without asking)")
         raise typer.Exit(ExitCode.USAGE)
-    service.delete(s, wait=wait, timeout=timeout)
+    leftovers = service.delete(s, wait=wait, timeout=timeout)
     a.terminal.success(f"{s.name} ({s.id}) deleted")
+    for v in leftovers:
+        a.terminal.warn(f"volume {v.id} ({v.size_gb} GiB, {v.status}) was not deleted with the VM: delete it by hand")
+    if leftovers:
+        raise typer.Exit(ExitCode.FINDINGS)
 
 
 # Part B of the cloud group (plan, apply, orphans) lives in its own module; registered last so the

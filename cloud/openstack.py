@@ -155,6 +155,8 @@ def _server(s: Any) -> Server:
         tags=tuple(s.tags or ()),
         addresses=addresses,
         volumes=tuple(v["id"] for v in s.attached_volumes or () if "id" in v),
+        # Nova shows delete_on_termination from microversion 2.3 (admin) / 2.79 on
+        owned_volumes=tuple(v["id"] for v in s.attached_volumes or () if "id" in v and v.get("delete_on_termination")),
         task_state=s.task_state,
         fault=fault.get("message") if isinstance(fault, dict) else None,
         created_at=s.created_at,

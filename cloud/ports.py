@@ -126,6 +126,7 @@ class Server:
     tags: tuple[str, ...] = ()
     addresses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # network name -> IPs
     volumes: tuple[str, ...] = ()  # attached volume IDs
+    owned_volumes: tuple[str, ...] = ()  # those Nova deletes with the server (delete_on_termination)
     task_state: str | None = None
     fault: str | None = None  # Nova's fault message once the server is in ERROR
     created_at: str | None = None

@@ -29,6 +29,7 @@ from govops.cloud.ports import (
     Server,
     ServerFault,
     ServerRequest,
+    Volume,
     WaitTimeout,
 )
 from govops.cloud.quota import department_project, describe_shortfalls, server_needs, shortfalls
@@ -171,7 +172,7 @@ class VmService:
             raise NotFoundError(f"no VM '{ref}' in department {dept.code}{where}")
         return matches[0]
 
-    def list(
+    def servers(
         self,
         project_ids: Iterable[str] | None = None,
         *,
@@ -252,7 +253,10 @@ class VmService:
         wait: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
         delete_on_error: bool = True,
+        on_created: Callable[[Server, bool], None] | None = None,
     ) -> CreateResult:
+        """``on_created(server, created)`` runs as soon as the server exists, before the wait, so a
+        caller can journal it even if the wait then fails or is interrupted."""
         project, flavor, request = self.build_request(dept, spec, run_id)
         start = self.clock.monotonic()
         existing = self._existing(project, request.name, run_id)
@@ -270,6 +274,8 @@ class VmService:
             server, attempts = self._create_once(project, request, run_id)
             created = attempts > 0
         self.obs.advanced(request.name, "created" if created else "kept", server.id)
+        if on_created is not None:
+            on_created(server, created)
         if not wait:
             return CreateResult(server, created, attempts, None)
         try:
@@ -356,10 +362,17 @@ class VmService:
             interval = min(interval * POLL_GROWTH, POLL_MAX)
 
     # -- actions --------------------------------------------------------------------------------------------
-    def delete(self, server: Server, *, wait: bool = True, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def delete(self, server: Server, *, wait: bool = True, timeout: float = DEFAULT_TIMEOUT) -> list[Volume]:
+        """Delete and (with ``wait``) return the volumes Nova should have deleted with the server but
+        did not (e.g. Cinder refused the detach): leaks to report, never silently left."""
         self.port.delete_server(server.id)
-        if wait:
-            self.wait_deleted(server.id, timeout=timeout)
+        if not wait:
+            return []
+        self.wait_deleted(server.id, timeout=timeout)
+        if not server.owned_volumes:
+            return []
+        owned = set(server.owned_volumes)
+        return [v for v in self.port.volumes(server.project_id) if v.id in owned and v.status != "deleting"]
 
     def start(self, server: Server, *, wait: bool = True, timeout: float = DEFAULT_TIMEOUT) -> Server:
         self.port.start_server(server.id)

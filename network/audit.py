@@ -245,7 +245,7 @@ class AuditEngine:
     async def _run_all(
         self, jobs: list[tuple[Device, DeviceJob]], checks: list[str], run_id: str, results: list[DeviceResult]
     ) -> None:
-        snmp_sem = asyncio.Semaphore(self.settings.snmp_concurrency)
+        snmp_sem = AdaptiveLimit(self.settings.snmp_concurrency)
         snmp = self.snmp_factory()
         loop = asyncio.get_running_loop()
         pool = ThreadPoolExecutor(max_workers=self.settings.ssh_workers, thread_name_prefix="ssh")
@@ -266,7 +266,7 @@ class AuditEngine:
         checks: list[str],
         run_id: str,
         snmp: SnmpCollector,
-        snmp_sem: asyncio.Semaphore,
+        snmp_sem: AdaptiveLimit,
         pool: ThreadPoolExecutor,
         loop: asyncio.AbstractEventLoop,
         results: list[DeviceResult],
@@ -387,7 +387,7 @@ class AuditEngine:
                     raise
                 time.sleep(delay)
 
-    async def _snmp_phase(self, job: DeviceJob, snmp: SnmpCollector, sem: asyncio.Semaphore) -> dict[str, Any]:
+    async def _snmp_phase(self, job: DeviceJob, snmp: SnmpCollector, sem: AdaptiveLimit) -> dict[str, Any]:
         assert job.snmp is not None
         cred = self._credential(job.snmp["credential"])
         s = job.snmp
@@ -407,22 +407,26 @@ class AuditEngine:
         attempt = 0
         while True:
             attempt += 1
+            ticket = await sem.acquire()
+            congested = False
             try:
-                async with sem:
-                    if deadline is None:
-                        deadline = time.monotonic() + self.settings.device_timeout
-                    left = deadline - time.monotonic()
-                    out = await asyncio.wait_for(snmp.collect(target, cred, gets, walks), max(left, 0.1))
+                if deadline is None:
+                    deadline = time.monotonic() + self.settings.device_timeout
+                left = deadline - time.monotonic()
+                out = await asyncio.wait_for(snmp.collect(target, cred, gets, walks), max(left, 0.1))
                 return out.values
             except TimeoutError:
                 raise TimedOut("snmp: device deadline reached") from None
             except TimedOut:
+                congested = True
                 # over UDP, "no response" is what a connect failure looks like: retried like SSH's,
-                # outside the semaphore so the wait does not hold a slot
+                # after the slot is given back so the wait does not hold it
                 delay = self.settings.backoff * 2 ** (attempt - 1) * (1 + random.random())
-                if attempt > self.settings.retries or deadline is None or time.monotonic() + delay >= deadline:
+                if attempt > self.settings.retries or time.monotonic() + delay >= deadline:
                     raise
-                await asyncio.sleep(delay)
+            finally:
+                sem.release(ticket, congested)
+            await asyncio.sleep(delay)
 
     async def _probe_communities(self, job: DeviceJob, snmp: SnmpCollector) -> bool | None:
         assert job.snmp is not None
@@ -469,6 +473,43 @@ class AuditEngine:
                     CollectError(f"ssh: host key changed ({pinned[0]} {pinned[1]} pinned, {out.host_key[1]} offered)"),
                 )
             )
+
+
+class AdaptiveLimit:
+    """A semaphore whose size backs off when polls go unanswered (AIMD, as TCP does).
+
+    Agents answer SNMP on the CPU they route with; a village router (or an overloaded lab) that
+    receives more requests than it can answer within the timeout drops them, and retries add
+    load. So a timeout halves the number of concurrent polls (once per round of polls in flight),
+    and every answer adds back 1/limit, up to the configured concurrency.
+    """
+
+    def __init__(self, maximum: int, minimum: int = 2) -> None:
+        self.maximum = maximum
+        self.minimum = min(minimum, maximum)
+        self.limit = float(maximum)
+        self.active = 0
+        self.epoch = 0  # bumped at each decrease: only polls started after it can decrease again
+        self._changed = asyncio.Condition()
+
+    async def acquire(self) -> int:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.active < int(self.limit))
+            self.active += 1
+            return self.epoch
+
+    def release(self, ticket: int, congested: bool) -> None:
+        self.active -= 1
+        if congested and ticket == self.epoch:
+            self.limit = max(float(self.minimum), self.limit / 2)
+            self.epoch += 1
+        elif not congested:
+            self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
+        asyncio.get_running_loop().create_task(self._wake())
+
+    async def _wake(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
 
 def _attach_outputs(findings: list[dict[str, Any]], collected: list[dict[str, Any]]) -> None:

@@ -55,8 +55,11 @@ class FakeSnmp:
         communities: dict[str, set[str]] | None = None,
         flaky: dict[str, int] | None = None,
         delay: float = 0.0,
+        capacity: int | None = None,
     ) -> None:
         self.delay = delay  # seconds each poll takes
+        self.capacity = capacity  # polls in flight beyond this get no answer (an overloaded agent)
+        self.in_flight = 0
         self.behaviour = behaviour or {}
         self.communities = communities or {}  # hostname -> communities the agent answers
         self.flaky = dict(flaky or {})  # hostname -> requests that get no response before one does
@@ -66,7 +69,14 @@ class FakeSnmp:
         self, target: SnmpTarget, credential: Credential, gets: Sequence[str], walks: Sequence[str]
     ) -> SnmpOutput:
         self.calls.append(target.hostname)
-        await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        try:
+            overloaded = self.capacity is not None and self.in_flight > self.capacity
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
+        if overloaded:
+            raise TimedOut("snmp: no response")
         if self.flaky.get(target.hostname, 0) > 0:
             self.flaky[target.hostname] -= 1
             raise TimedOut("snmp: no response")

@@ -77,6 +77,8 @@ class FakeCloud:
         self.error_on_build: dict[str, str] = {}
         # operation -> callable run after the operation's effect (e.g. raise a timeout after create)
         self.after: dict[str, Callable[[], None]] = {}
+        # True: a deleted server's volumes stay (in-use), as when Cinder fails the detach
+        self.keep_volumes_on_delete = False
         self.admin = self.add_project(admin_project, limits={k: -1 for k in QUOTA_RESOURCES})
 
     # -- setup helpers --------------------------------------------------------------------------------
@@ -332,7 +334,8 @@ class FakeCloud:
                 v = self.add_volume(project, size, status="in-use")
                 self.volume_list[v.id] = replace(v, attached_to=(server.id,))
                 entry.volume_ids.append(v.id)
-            entry.server = replace(server, volumes=tuple(entry.volume_ids))
+            ids = tuple(entry.volume_ids)
+            entry.server = replace(server, volumes=ids, owned_volumes=ids)
             self.srv[server.id] = entry
             result = entry.server
         hook = self.after.get("create_server")
@@ -368,7 +371,8 @@ class FakeCloud:
             s = self._get(server_id)
             del self.srv[server_id]
             for vid in s.volume_ids:
-                self.volume_list.pop(vid, None)
+                if not self.keep_volumes_on_delete:
+                    self.volume_list.pop(vid, None)
 
     def _action(self, server_id: str, action: str, allowed: tuple[str, ...], **changes: object) -> None:
         self._enter(f"{action}_server")

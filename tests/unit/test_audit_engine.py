@@ -168,3 +168,36 @@ def test_waiting_for_a_slot_does_not_count_against_the_device_deadline(tmp_path:
     eng.settings = AuditSettings(ssh_workers=4, snmp_concurrency=1, device_timeout=0.3)
     report = eng.run(list(inv), ["ipv6"], {})  # 40 polls one after the other: ~0.8 s of queueing
     assert {r.status for r in report.results} == {"ok"}
+
+
+def test_snmp_concurrency_backs_off_when_the_agents_stop_answering(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    snmp = FakeSnmp(delay=0.01, capacity=4)
+    eng = engine(tmp_path, FakeSsh(), snmp)
+    eng.settings = AuditSettings(ssh_workers=4, snmp_concurrency=16, retries=2, backoff=0.001)
+    report = eng.run(list(inv), ["ipv6"], {})
+    # 16 polls at once overload the agents; halving twice (16 -> 8 -> 4) makes every device answer
+    assert {r.status for r in report.results} == {"ok"}
+    assert len(snmp.calls) > len(inv)  # some polls were retried
+
+
+def test_adaptive_limit_halves_once_per_round_and_grows_back() -> None:
+    import asyncio
+
+    from govops.network.audit import AdaptiveLimit
+
+    async def scenario() -> list[float]:
+        lim = AdaptiveLimit(16)
+        tickets = [await lim.acquire() for _ in range(16)]
+        seen = []
+        for t in tickets:  # a whole round times out: one halving, not sixteen
+            lim.release(t, congested=True)
+        seen.append(lim.limit)
+        t = await lim.acquire()
+        lim.release(t, congested=True)  # a poll started after the decrease may decrease again
+        seen.append(lim.limit)
+        for _ in range(200):
+            lim.release(await lim.acquire(), congested=False)
+        seen.append(lim.limit)
+        return seen
+
+    assert asyncio.run(scenario()) == [8.0, 4.0, 16.0]

@@ -229,3 +229,27 @@ def test_unknown_cloud_name_is_exit_2(cli, project: Path, tmp_path: Path, monkey
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
     r = cli("cloud", "--os-cloud", "nosuch", "vm", "list")
     assert r.code == 2 and "nosuch" in r.err and "Traceback" not in r.err
+
+
+def test_delete_warns_about_a_leaked_volume(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+    assert cli(*CREATE, "--volume-size", "5").code == 0
+    fake.keep_volumes_on_delete = True
+    r = cli("cloud", "vm", "delete", "web-1", "-d", "gaj", "--yes")
+    assert r.code == 3 and "was not deleted with the VM" in r.err
+
+
+def test_a_create_whose_wait_times_out_is_journaled(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+    fake.build_polls = 10**6
+    r = cli(*CREATE, "--timeout", "1")
+    assert r.code == 1 and "is BUILD, not ACTIVE" in r.err
+    [server] = fake.servers()
+    from govops.config import load_config
+    from govops.store import open_store
+
+    store = open_store(load_config().store_url)
+    try:
+        [run] = store.runs(kind="cloud.vm.create")
+        assert run.status == "failed"
+        assert [(j.action, j.resource_id) for j in store.journal(run.id)] == [("create", server.id)]
+    finally:
+        store.close()

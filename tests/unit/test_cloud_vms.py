@@ -259,12 +259,12 @@ def test_list_filters(svc: VmService, cloud: FakeCloud, depts) -> None:  # type:
     svc.create(depts["wjw"], spec(name="c"), "run-2")
     svc.stop(a)
     gaj = cloud.find_project("dept-gaj").id  # type: ignore[union-attr]
-    assert [s.name for s in svc.list([gaj])] == ["a", "b"]
-    assert [s.name for s in svc.list(None)] == ["a", "b", "c"]
-    assert [s.name for s in svc.list(None, status="shutoff")] == ["a"]
-    assert [s.name for s in svc.list(None, tags={"env": "test"})] == ["b"]
-    assert [s.name for s in svc.list(None, tags={META_DEPARTMENT: "wjw"})] == ["c"]
-    assert svc.list(None, host="nowhere") == []
+    assert [s.name for s in svc.servers([gaj])] == ["a", "b"]
+    assert [s.name for s in svc.servers(None)] == ["a", "b", "c"]
+    assert [s.name for s in svc.servers(None, status="shutoff")] == ["a"]
+    assert [s.name for s in svc.servers(None, tags={"env": "test"})] == ["b"]
+    assert [s.name for s in svc.servers(None, tags={META_DEPARTMENT: "wjw"})] == ["c"]
+    assert svc.servers(None, host="nowhere") == []
 
 
 def test_parse_tags() -> None:
@@ -291,3 +291,17 @@ def test_wait_deleted_accepts_a_lasting_deleted_status(cloud: FakeCloud, depts, 
     monkeypatch.setattr(cloud, "get_server", lambda sid: replace(s, status="DELETED"))
     svc.wait_deleted(s.id, timeout=60)
     assert 10 <= clock.now < 20
+
+
+def test_delete_reports_volumes_left_behind(svc: VmService, cloud: FakeCloud, depts) -> None:  # type: ignore[no-untyped-def]
+    s = svc.create(depts["gaj"], spec(volume_gb=10), "run-1").server
+    assert len(s.owned_volumes) == 1
+    cloud.keep_volumes_on_delete = True
+    left = svc.delete(s)
+    assert [v.id for v in left] == list(s.owned_volumes)
+
+
+def test_delete_with_volume_cleans_up(svc: VmService, cloud: FakeCloud, depts) -> None:  # type: ignore[no-untyped-def]
+    s = svc.create(depts["gaj"], spec(volume_gb=10), "run-1").server
+    assert svc.delete(s) == []
+    assert cloud.volumes() == []

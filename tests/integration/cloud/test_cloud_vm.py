@@ -340,3 +340,35 @@ def test_quota_sync_sets_only_what_the_file_names(
         assert r.code == 0 and "match" in r.err
     finally:
         conn.identity.delete_project(project.id)
+
+
+def test_data_volume_is_created_and_deleted_with_the_vm(
+    cli: Any, cloud_lab: Any, env: Path, conn: Any, name: str
+) -> None:
+    code = _roomy(cloud_lab.truth["cloud"])
+    r = cli(
+        "cloud", "vm", "create", "-d", code, "--name", name, "--flavor", "m1.tiny", "--image", IMAGE,
+        "--network", NETWORK, "--volume-size", "1", "--timeout", "240", "-o", "json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    shown = json.loads(r.out)
+    assert len(shown["volumes"]) == 1 and shown["owned_volumes"] == shown["volumes"]
+    [vid] = shown["volumes"]
+    volume = conn.block_storage.get_volume(vid)
+    assert volume.size == 1 and volume.status == "in-use"
+    assert volume.attachments[0]["server_id"] == shown["id"]
+    r = cli("cloud", "vm", "delete", name, "-d", code, "--yes", "--timeout", "180")
+    left = [v for v in conn.block_storage.volumes(all_projects=True) if v.id == vid and v.status != "deleting"]
+    try:
+        # govops says what really happened: 0 and the volume gone, or 3 naming the volume left behind
+        if r.code == 0:
+            assert left == []
+        else:
+            assert r.code == 3 and vid in r.err and left, r.err
+    finally:
+        for v in left:  # a leak the lab's Cinder caused: clean it up for the next test
+            for a in v.attachments or ():
+                with contextlib.suppress(Exception):
+                    conn.block_storage.delete_attachment(a["attachment_id"])
+            with contextlib.suppress(Exception):
+                conn.block_storage.delete_volume(v.id)
