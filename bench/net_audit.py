@@ -94,8 +94,12 @@ def run_nornir(truth: dict[str, Any], env: dict[str, str], workers: int, work: P
     (inv / "groups.yaml").write_text("{}\n")
 
     def audit(task: Task) -> Result:
-        for command in task.host["commands"]:
-            task.run(task=netmiko_send_command, command_string=command, read_timeout=20)
+        try:
+            for command in task.host["commands"]:
+                task.run(task=netmiko_send_command, command_string=command, read_timeout=20)
+        finally:
+            # as a script would: Nornir otherwise keeps every session (and its thread) open to the end
+            task.host.close_connections()
         return Result(host=task.host)
 
     logging.getLogger("nornir").setLevel(logging.CRITICAL)  # per-host tracebacks of the faulty devices

@@ -116,6 +116,13 @@ class CloudLab:
             state = {"servers": ctx.options.servers or DEFAULT_SERVERS, "seed": ctx.options.seed}
             layout.root.mkdir(parents=True, exist_ok=True)
             state_file.write_text(json.dumps(state))
+        asked = {"servers": ctx.options.servers or state["servers"], "seed": ctx.options.seed}
+        if asked != {k: state[k] for k in asked}:
+            # The seed lives in the cloud's databases: another plan would fight the one in place.
+            ctx.observer.message(
+                f"this lab cloud was seeded with {state['servers']} servers, seed {state['seed']}: keeping them "
+                "(`govops lab down` and remove the lab folder to seed another)"
+            )
         departments = load_departments(ctx.project_root / "inventories" / "departments.yaml")
         return plan(list(departments), int(state["servers"]), int(state["seed"]))
 
