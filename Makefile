@@ -10,7 +10,7 @@ LAB_DEVICES ?= 2297
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql; \
+	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2; \
 	fi
 
 dev:

@@ -60,20 +60,48 @@ class QuotaReport:
     missing: tuple[str, ...]  # department codes whose project is not in the cloud
 
 
-def quota_report(port: CloudPort, departments: Iterable[Department], observer: Observer | None = None) -> QuotaReport:
+READ_WORKERS = 8  # concurrent quota reads: 4 API calls per department, each mostly waiting
+
+
+def _read_quotas(
+    port: CloudPort, depts: list[Department], workers: int, observer: Observer
+) -> list[tuple[Department, Project | None, QuotaSet | None]]:
+    """Each department's project (one listing for all) and quotas, read ``workers`` at a time, in
+    the departments' order. A missing project gives (dept, None, None)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    projects = {p.name: p for p in port.projects()}
+
+    def one(d: Department) -> tuple[Department, Project | None, QuotaSet | None]:
+        project = projects.get(d.project)
+        if project is None:
+            observer.advanced(d.code, "missing", f"no project {d.project}")
+            return d, None, None
+        quotas = port.get_quotas(project.id)
+        observer.advanced(d.code, "ok")
+        return d, project, quotas
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(one, depts))
+
+
+def quota_report(
+    port: CloudPort,
+    departments: Iterable[Department],
+    observer: Observer | None = None,
+    *,
+    workers: int = READ_WORKERS,
+) -> QuotaReport:
     """Each department's quotas; a department without a project is listed in ``missing``, not fatal."""
     obs = observer or NullObserver()
     depts = list(departments)
     obs.started(len(depts), "reading quotas")
     rows, missing = [], []
-    for d in depts:
-        project = port.find_project(d.project)
-        if project is None:
+    for d, project, quotas in _read_quotas(port, depts, workers, obs):
+        if project is None or quotas is None:
             missing.append(d.code)
-            obs.advanced(d.code, "missing", f"no project {d.project}")
-            continue
-        rows.append(DepartmentQuota(d, project, port.get_quotas(project.id)))
-        obs.advanced(d.code, "ok")
+        else:
+            rows.append(DepartmentQuota(d, project, quotas))
     obs.finished()
     return QuotaReport(tuple(rows), tuple(missing))
 
@@ -147,20 +175,18 @@ class SyncPlan:
         return out
 
 
-def plan_sync(port: CloudPort, departments: Departments | Iterable[Department]) -> SyncPlan:
+def plan_sync(
+    port: CloudPort, departments: Departments | Iterable[Department], *, workers: int = READ_WORKERS
+) -> SyncPlan:
     changes: list[QuotaChange] = []
     missing: list[str] = []
     unchanged = 0
-    for d in departments:
-        wanted = wanted_limits(d)
-        if not wanted:
-            continue
-        project = port.find_project(d.project)
-        if project is None:
+    depts = [d for d in departments if wanted_limits(d)]
+    for d, project, current in _read_quotas(port, depts, workers, NullObserver()):
+        if project is None or current is None:
             missing.append(d.code)
             continue
-        current = port.get_quotas(project.id)
-        for resource, value in wanted.items():
+        for resource, value in wanted_limits(d).items():
             usage = current.get(resource)
             if usage is None:
                 continue  # the API owning it is not in this cloud: nothing to set
