@@ -27,6 +27,7 @@ SUBNET_CIDR = "10.40.0.0/16"
 DOMAIN = "Default"
 WORKERS = 6
 BUILD_TIMEOUT = 600.0
+CREATE_ATTEMPTS = 3
 
 Conn = Any  # openstack.connection.Connection: openstacksdk is imported lazily (CLI start-up time)
 
@@ -228,19 +229,33 @@ class Seeder:
         return str(project.id)
 
     def servers(self, dp: DepartmentPlan, password: str, image: str, net: str, flavors: dict[str, str]) -> None:
+        from keystoneauth1.exceptions import ConnectFailure
+        from openstack.exceptions import HttpException
+
         d = dp.department
         conn = connect(self.ports, department_user(d.code), password, d.project)
         existing = {s.name for s in conn.compute.servers()}
         for s in dp.servers:
-            if s.name in existing:
-                continue
-            conn.compute.create_server(
-                name=s.name,
-                flavor_id=flavors[s.flavor],
-                image_id=image,
-                networks=[{"uuid": net}],
-                metadata={"department": d.code, "owner": dp.owner, "system": s.system},
-            )
+            for attempt in range(CREATE_ATTEMPTS):
+                if s.name in existing:
+                    break
+                try:
+                    conn.compute.create_server(
+                        name=s.name,
+                        flavor_id=flavors[s.flavor],
+                        image_id=image,
+                        networks=[{"uuid": net}],
+                        metadata={"department": d.code, "owner": dp.owner, "system": s.system},
+                    )
+                    break
+                except (ConnectFailure, HttpException) as exc:
+                    # An overloaded machine can drop the answer while Nova goes on creating the server:
+                    # look before asking again, so a retry never makes a twin.
+                    transient = isinstance(exc, ConnectFailure) or exc.status_code in (502, 503, 504)
+                    if not transient or attempt + 1 == CREATE_ATTEMPTS:
+                        raise
+                    time.sleep(5)
+                    existing = {x.name for x in conn.compute.servers()}
             self.obs.advanced(s.name, "created")
 
     def volumes(self, dp: DepartmentPlan, password: str) -> None:

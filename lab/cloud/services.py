@@ -26,6 +26,7 @@ MARIADBD = "/usr/sbin/mariadbd"
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 START_TIMEOUT = 180.0
 KEYSTONE_PROCESSES = 2
+HTTP_TIMEOUT = 600
 
 # Schema from the models + stamp: neutron's alembic chain is slow and the lab never upgrades in place.
 _NEUTRON_SCHEMA = (
@@ -301,6 +302,10 @@ class Services:
             "65535",
             "--add-header",
             "Connection:close",
+            # uWSGI's router drops a request after 60 s; a busy 2-core machine can take longer than that
+            # to create a server, and the client then sees a reset instead of Nova's answer.
+            "--http-timeout",
+            str(HTTP_TIMEOUT),
             "--http",
             f"127.0.0.1:{port}",
             *extra,
