@@ -5,7 +5,11 @@ PIP := $(PYTHON) -m pip
 LAB_DIR ?= .govops-lab
 LAB_DEVICES ?= 2297
 
-.PHONY: dev deps test test-unit test-integration lint docs bench demo lab-up lab-down clean
+.PHONY: dev deps setup test test-unit test-integration lint docs bench demo lab-up lab-down clean
+
+# Everything the tests need on a fresh machine: apt packages, govops, the lab's own dependencies
+# (the OpenStack venv among them). Done once; `rm $(SETUP_STAMP)` or `make setup -B` redoes it.
+SETUP_STAMP := $(LAB_DIR)/.setup-done
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -17,7 +21,14 @@ dev:
 	$(PIP) install -q --upgrade "pip>=24" "setuptools>=75"
 	$(PIP) install -q -e ".[lab,dev,postgres]" --config-settings editable_mode=strict
 
-test:
+$(SETUP_STAMP):
+	$(MAKE) deps dev
+	govops lab install --all --dir $(LAB_DIR)
+	touch $@
+
+setup: $(SETUP_STAMP)
+
+test: $(SETUP_STAMP)
 	$(PYTHON) -m pytest -q tests
 
 test-unit:

@@ -45,44 +45,37 @@ def _find_header(lines: list[str], platform: str, command: str, *words: str) -> 
 # --- IPv4 briefs -----------------------------------------------------------------------------
 
 
-def vrp_ip_brief(lines: list[str], command: str) -> list[BriefRow]:
-    """VRP ``display ip interface brief``: Interface, IP Address/Mask, Physical, Protocol[, VPN]."""
-    start = _find_header(lines, "huawei_vrp", command, "ip address", "physical", "protocol")
+def _ip_brief(
+    lines: list[str], platform: str, command: str, header: tuple[str, ...], cols: tuple[int, int, int]
+) -> list[BriefRow]:
+    """One ``display ip interface brief`` table; ``cols`` are the (physical, protocol, address) columns."""
+    start = _find_header(lines, platform, command, *header)
+    phys_col, proto_col, addr_col = cols
     rows = []
     for line in lines[start + 1 :]:
         toks = line.split()
         if not toks:
             continue
         if len(toks) < 4:
-            raise ParseError("huawei_vrp", command, "row with fewer than 4 columns")
-        admin, _ = _state(toks[2])
-        _, oper = _state(toks[3])
-        addr = toks[1]
+            raise ParseError(platform, command, "row with fewer than 4 columns")
+        admin, _ = _state(toks[phys_col])
+        _, oper = _state(toks[proto_col])
+        addr = toks[addr_col]
         addrs = [] if addr.lower() in _NO_ADDR else [addr]
         if addrs and not is_ipv4(addr.split("/")[0]):
-            raise ParseError("huawei_vrp", command, "address column is not an IPv4 address")
-        rows.append(BriefRow(canonical_ifname("huawei_vrp", toks[0]), admin, oper, addrs))
+            raise ParseError(platform, command, "address column is not an IPv4 address")
+        rows.append(BriefRow(canonical_ifname(platform, toks[0]), admin, oper, addrs))
     return rows
+
+
+def vrp_ip_brief(lines: list[str], command: str) -> list[BriefRow]:
+    """VRP ``display ip interface brief``: Interface, IP Address/Mask, Physical, Protocol[, VPN]."""
+    return _ip_brief(lines, "huawei_vrp", command, ("ip address", "physical", "protocol"), (2, 3, 1))
 
 
 def comware_ip_brief(lines: list[str], command: str) -> list[BriefRow]:
     """Comware ``display ip interface brief``: Interface, Physical, Protocol, IP Address[/Mask], ..."""
-    start = _find_header(lines, "hp_comware", command, "physical", "protocol", "ip address")
-    rows = []
-    for line in lines[start + 1 :]:
-        toks = line.split()
-        if not toks:
-            continue
-        if len(toks) < 4:
-            raise ParseError("hp_comware", command, "row with fewer than 4 columns")
-        admin, _ = _state(toks[1])
-        _, oper = _state(toks[2])
-        addr = toks[3]
-        addrs = [] if addr.lower() in _NO_ADDR else [addr]
-        if addrs and not is_ipv4(addr.split("/")[0]):
-            raise ParseError("hp_comware", command, "address column is not an IPv4 address")
-        rows.append(BriefRow(canonical_ifname("hp_comware", toks[0]), admin, oper, addrs))
-    return rows
+    return _ip_brief(lines, "hp_comware", command, ("physical", "protocol", "ip address"), (1, 2, 3))
 
 
 def _ios_state(status: str, proto: str) -> tuple[bool | None, bool | None]:
