@@ -154,5 +154,7 @@ def tcp_probe(host: str, port: int, timeout: float) -> bool:
 
 
 def _short(exc: BaseException) -> str:
+    """The first sentence of an exception's text: netmiko appends a paragraph of "common causes"."""
     text = " ".join(str(exc).split())
+    text = text.split(". Common causes", 1)[0].rstrip(".")
     return text[:160] if text else type(exc).__name__
