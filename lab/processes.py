@@ -145,8 +145,39 @@ class ProcessManager:
                 while time.monotonic() < deadline and peer.alive():
                     time.sleep(0.05)
         self._reap(peer.pid)
+        if stopped:
+            self._drain_group(peer, timeout)
         self._record(name).unlink(missing_ok=True)
         return stopped
+
+    @staticmethod
+    def _group_alive(pgid: int) -> bool:
+        """Does any live (non-zombie) process remain in process group ``pgid``?"""
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+        return False
+
+    def _drain_group(self, peer: Peer, timeout: float) -> None:
+        """Wait for the rest of the peer's process group (workers exit after their leader); kill stragglers.
+
+        Only a group the lab created is touched: its id is the leader's PID, and the leader was ours.
+        """
+        if not self._group_alive(peer.pid):
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._group_alive(peer.pid):
+            time.sleep(0.05)
+        if self._group_alive(peer.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(peer.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and self._group_alive(peer.pid):
+                time.sleep(0.05)
 
     @staticmethod
     def _reap(pid: int, timeout: float = 5.0) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from govops.departments import load_departments
 from govops.lab.core import Lab, LabOptions
-from govops.lab.processes import tcp_open
+from govops.lab.processes import _start_time, tcp_open
 from govops.observer import NullObserver
 
 from tests.conftest import REPO
@@ -230,6 +230,20 @@ def _listening(peers: list[Any]) -> list[str]:
     return out
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+    except OSError:
+        return "?"
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def _descendants(pid: int) -> set[int]:
     """Every process whose ancestry reaches ``pid`` (uwsgi workers, rabbitmq's beam, ...)."""
     parent: dict[int, int] = {}
@@ -258,14 +272,16 @@ def test_down_stops_every_process_and_up_brings_the_same_cloud_back(cloud_lab: C
     assert {"cloud-mariadb", "cloud-rabbitmq", "cloud-keystone", "cloud-cinder-volume", "prometheus"} <= {
         p.name for p in peers
     }
-    tree = {p.pid for p in peers}.union(*(_descendants(p.pid) for p in peers))
+    # (pid, start time): after many processes PIDs wrap, and a reused PID is not a survivor.
+    tree = {(pid, _start_time(pid)) for pid in {p.pid for p in peers}.union(*(_descendants(p.pid) for p in peers))}
     before = {s["name"]: s["status"] for s in cloud_lab.truth["inventory"]["servers"]}
     options = LabOptions(**lab.state()["components"]["cloud"]["options"])
 
     stopped = lab.down()
 
     assert {p.name for p in peers} <= set(stopped)
-    assert [pid for pid in tree if Path(f"/proc/{pid}").exists()] == []
+    survivors = [pid for pid, started in tree if started is not None and _start_time(pid) == started]
+    assert [(pid, _cmdline(pid)) for pid in survivors if not _zombie(pid)] == []
     assert _listening(peers) == []
     assert lab.processes.peers() == []
 
