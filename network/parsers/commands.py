@@ -24,31 +24,28 @@ class Command:
         return norm == self.cli or norm in self.aliases
 
 
+# VRP and Comware share the `display` syntax of these commands.
+_DISPLAY_CORE: tuple[Command, ...] = (
+    Command("version", "display version"),
+    Command("config", "display current-configuration"),
+    Command("ipv4_brief", "display ip interface brief"),
+    Command("ipv6_brief", "display ipv6 interface brief"),
+    Command(
+        "ipv6_routes",
+        "display ipv6 routing-table :: 0",
+        aliases=("display ipv6 routing-table ::0 0", "display ipv6 routing-table"),
+    ),
+)
+
 COMMAND_SETS: dict[str, tuple[Command, ...]] = {
     "huawei_vrp": (
-        Command("version", "display version"),
-        Command("config", "display current-configuration"),
-        Command("ipv4_brief", "display ip interface brief"),
-        Command("ipv6_brief", "display ipv6 interface brief"),
-        Command(
-            "ipv6_routes",
-            "display ipv6 routing-table :: 0",
-            aliases=("display ipv6 routing-table ::0 0", "display ipv6 routing-table"),
-        ),
+        *_DISPLAY_CORE,
         Command("ipv6_neighbors", "display ipv6 neighbors"),
         Command("telnet_status", "display telnet server status", required=False),
         Command("http_status", "display http server", required=False),
     ),
     "hp_comware": (
-        Command("version", "display version"),
-        Command("config", "display current-configuration"),
-        Command("ipv4_brief", "display ip interface brief"),
-        Command("ipv6_brief", "display ipv6 interface brief"),
-        Command(
-            "ipv6_routes",
-            "display ipv6 routing-table :: 0",
-            aliases=("display ipv6 routing-table ::0 0", "display ipv6 routing-table"),
-        ),
+        *_DISPLAY_CORE,
         Command("ipv6_neighbors", "display ipv6 neighbors all", aliases=("display ipv6 neighbors",)),
         # the configuration holds communities as ciphers; this table prints them in clear
         Command("snmp_communities", "display snmp-agent community", required=False),
