@@ -428,6 +428,10 @@ def _slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
 
 
+def _utc_date(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).date().isoformat()
+
+
 def truth(plan: Plan, inventory: CloudInventory) -> dict[str, object]:
     """What capacity reports must find in this history, computed from the generator itself."""
     w = plan.window
@@ -435,7 +439,10 @@ def truth(plan: Plan, inventory: CloudInventory) -> dict[str, object]:
     last = w.count - 1
     last_a, last_b = chunks[-1]
     depts: dict[str, dict[str, object]] = {}
-    full_days = [(a, b) for a, b in chunks if b - a == DAY // w.step] if DAY % w.step == 0 else []
+    # A whole day holds every interval ending in it; the window's first sample ends no interval,
+    # so a day starting at sample 0 is one interval short and is not whole.
+    per_day = DAY // w.step if DAY % w.step == 0 and plan.chunk_seconds == DAY else 0
+    full_days = [(a, b) for a, b in chunks if per_day and a >= 1 and b - a == per_day]
     for dept in sorted({v.server.department for v in plan.vms}):
         vms = [v for v in plan.vms if v.server.department == dept]
         cpu_seconds = sum(_counter_at(plan, v, min(v.stop, w.count) - 1) - v.cpu_seconds0 for v in vms)
@@ -469,6 +476,7 @@ def truth(plan: Plan, inventory: CloudInventory) -> dict[str, object]:
             "cpu_seconds": round(cpu_seconds, 2),
             "cpu_mean_cores": cpu_seconds / (w.end - w.start),
             "cpu_daily_mean_cores": [round(x, 4) for x in daily],
+            "cpu_daily_dates": [_utc_date(w.start + a * w.step) for a, _ in full_days],
             "cpu_growth_cores_per_day": _slope(range(len(daily)), daily),
             "memory_used_bytes_latest": mem_used,
             "memory_available_bytes_latest": sum(v.mem_available for v in at_end),

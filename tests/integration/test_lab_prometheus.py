@@ -67,11 +67,13 @@ def test_cpu_over_the_whole_history_matches_truth(lab: tuple[Lab, str, dict[str,
         assert mean == pytest.approx(d["cpu_mean_cores"], rel=0.01)
         if d["stopped_vms"]:
             continue
-        per_day: dict[int, float] = {}
+        per_day: dict[str, list[float]] = {}
         for t, v in points:
-            per_day[t // 86400] = per_day.get(t // 86400, 0.0) + v * step / 86400
-        whole = [per_day[k] for k in sorted(per_day)[1:-1]]
-        assert whole == pytest.approx(d["cpu_daily_mean_cores"], rel=1e-3, abs=1e-3)
+            per_day.setdefault(_ts(t).date().isoformat(), []).append(v * step / 86400)
+        # whole days only: the window starts and ends at whatever time of day the lab came up
+        whole = {k: sum(v) for k, v in per_day.items() if len(v) == 86400 // step}
+        assert sorted(whole) == d["cpu_daily_dates"]
+        assert [whole[k] for k in d["cpu_daily_dates"]] == pytest.approx(d["cpu_daily_mean_cores"], rel=1e-3, abs=1e-3)
 
 
 def test_latest_memory_disk_and_quota_match_truth(lab: tuple[Lab, str, dict[str, Any]]) -> None:

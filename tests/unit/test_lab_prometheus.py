@@ -160,20 +160,28 @@ def test_one_department_runs_towards_its_volume_quota(departments: Departments) 
     assert max(p.volume_end for p in others) < 0.7
 
 
-def test_truth_daily_means_match_generated_samples(departments: Departments) -> None:
-    plan = plan_of(departments, days=6, step=1800)
-    t = h.truth(plan, synthesise(departments, 3, 80))
+@pytest.mark.parametrize("end_offset_h", [0.0, 7.5, 23.0, 23.5])
+def test_truth_daily_means_match_generated_samples(departments: Departments, end_offset_h: float) -> None:
+    """Whatever the time of day the window ends, truth's whole days are those with every interval."""
+    step = 1800
+    inv = synthesise(departments, 3, 80)
+    window = h.Window.ending(START + 6 * h.DAY + end_offset_h * 3600, 6, step)
+    plan = h.make_plan(inv, departments, 3, window)
+    t = h.truth(plan, inv)
     depts = t["departments"]
     assert isinstance(depts, dict)
     dept = sorted(depts)[0]
     vms = [v for v in plan.vms if v.server.department == dept]
-    per_day: dict[int, float] = {}
+    per_day: dict[str, float] = {}
+    intervals: dict[str, int] = {}
+    for i in range(1, window.count):
+        day = h.datetime.fromtimestamp(window.start + i * step, h.UTC).date().isoformat()
+        intervals[day] = intervals.get(day, 0) + 1
     for vm in vms:
         for i, u in enumerate(usage(plan, vm), start=1):
-            day = (plan.window.start + i * plan.window.step) // h.DAY
-            per_day[day] = per_day.get(day, 0.0) + u * vm.server.vcpus * plan.window.step
-    full = sorted(per_day)[1:-1] if len(per_day) > 2 else []
-    expected = depts[dept]["cpu_daily_mean_cores"]
-    assert [round(per_day[d] / h.DAY, 3) for d in full] == pytest.approx(
-        [round(x, 3) for x in expected][: len(full)], abs=2e-3
-    )
+            day = h.datetime.fromtimestamp(window.start + i * step, h.UTC).date().isoformat()
+            per_day[day] = per_day.get(day, 0.0) + u * vm.server.vcpus * step
+    whole = sorted(k for k, n in intervals.items() if n == h.DAY // step)
+    assert len(whole) in (4, 5)
+    assert depts[dept]["cpu_daily_dates"] == whole
+    assert [per_day.get(k, 0.0) / h.DAY for k in whole] == pytest.approx(depts[dept]["cpu_daily_mean_cores"], abs=2e-3)
