@@ -12,9 +12,14 @@ LAB_DEVICES ?= 2297
 SETUP_STAMP := $(LAB_DIR)/.setup-done
 
 deps:
+	@# policy-rc.d 101 keeps apt from starting the packages' own services (sshd on :22, snmpd, …):
+	@# the lab and the tests start private instances on loopback themselves.
 	@if [ "$$(id -u)" = 0 ]; then \
+	  made_policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1; fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2; \
+	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2 openssh-server; rc=$$?; \
+	  if [ -n "$$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$rc; \
 	fi
 
 dev:

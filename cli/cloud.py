@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from govops.cli.application import Application, app_of
 from govops.cli.options import YesOpt
+from govops.cli.play import PostOpt, PostTimeoutOpt, PostVarsOpt, post_request
 from govops.cli.terminal import Column, RecordView, TableView
 from govops.errors import ExitCode
 
 if TYPE_CHECKING:
+    from govops.automation.ports import PlayRequest
     from govops.cloud.ports import CloudPort, Server
     from govops.cloud.vms import VmService
     from govops.departments import Department
@@ -464,6 +466,9 @@ def vm_create(
     keep_failed: Annotated[
         bool, typer.Option("--keep-failed", help="Keep a server that went to ERROR (default: delete it).")
     ] = False,
+    post: PostOpt = None,
+    post_extra_vars: PostVarsOpt = None,
+    post_timeout: PostTimeoutOpt = 1800,
 ) -> None:
     """Create one VM in the department's project: quota pre-check, duplicate-safe, waits with a deadline."""
     from govops.cloud.vms import VmSpec, parse_tags
@@ -471,6 +476,9 @@ def vm_create(
 
     a = app_of(ctx)
     d = a.departments().get(dept)
+    if post is not None and not wait:
+        raise InputError("--post needs --wait: the playbook runs once the VM is ACTIVE")
+    post_req = post_request(a, post, post_extra_vars, post_timeout)
     text = None
     if user_data is not None:
         try:
@@ -517,6 +525,20 @@ def vm_create(
     verb = "created" if result.created else "found (created by this run before)"
     waited = f" in {result.waited:.1f} s" if result.waited is not None else ""
     a.terminal.success(f"{s.name} {verb}: {s.status}{waited}")
+    if post_req is not None:
+        _post_one(a, post_req, open_port(ctx).get_server(s.id), run.id)
+
+
+def _post_one(a: Application, request: PlayRequest, server: Server, run_id: str) -> None:
+    """``vm create --post``: the playbook on the new VM; a failure keeps the VM and exits 3."""
+    from govops.cli.play import recap_view, run_post
+
+    result, outcomes = run_post(a, request, [server], {"cloud_run": run_id})
+    a.store.journal_add(run_id, "post", "playbook", result.run_id, {"playbook": str(request.playbook)})
+    a.terminal.render(recap_view(result))
+    if any(o.status not in ("ok", "changed") for o in outcomes):
+        a.terminal.warn(f"{server.name}: --post {request.playbook.name} failed; the VM is kept")
+        raise typer.Exit(ExitCode.FINDINGS)
 
 
 def _run_for(store: Any, run_id: str | None, params: dict[str, Any]) -> Any:

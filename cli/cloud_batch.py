@@ -7,15 +7,17 @@ Registered on the cloud group by ``govops.cli.cloud`` (``register(app)``); the c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from govops.cli.application import Application, app_of
 from govops.cli.options import YesOpt
+from govops.cli.play import PostOpt, PostTimeoutOpt, PostVarsOpt, post_request, run_post
 from govops.cli.terminal import Column, TableView
 from govops.errors import ExitCode, InputError, NotFoundError, Problem, ValidationFailed
 
 if TYPE_CHECKING:
+    from govops.automation.ports import PlayRequest
     from govops.cloud.batch import ApplyResult, Plan
     from govops.cloud.ports import CloudPort
     from govops.cloud.spec import BatchSpec
@@ -121,6 +123,12 @@ def apply_cmd(
         float, typer.Option("--timeout", min=1, help="Seconds each VM may take from create to ACTIVE.")
     ] = 600,
     yes: YesOpt = False,
+    post: PostOpt = None,
+    post_extra_vars: PostVarsOpt = None,
+    post_changed: Annotated[
+        bool, typer.Option("--post-changed", help="Run --post also on VMs whose tags changed in place.")
+    ] = False,
+    post_timeout: PostTimeoutOpt = 1800,
 ) -> None:
     """Make the cloud match a spec: whole-batch quota pre-check, bounded concurrency, rollback on failure."""
     from govops.cloud.batch import ApplyOptions, apply, make_plan
@@ -128,6 +136,7 @@ def apply_cmd(
 
     a = app_of(ctx)
     batch, dept = _load(a, spec)
+    post_req = post_request(a, post, post_extra_vars, post_timeout)
     port = _port(ctx)
     plan = make_plan(port, batch, dept)
     term = a.terminal
@@ -143,11 +152,18 @@ def apply_cmd(
         orphans = len(plan.of("orphan"))
         kept = f" ({orphans} orphaned server(s) kept: --prune deletes them)" if orphans else ""
         term.success(f"{batch.name}: nothing to do{kept}")
+        if post_req is not None:
+            term.info(f"--post {post_req.playbook.name}: no new VM, not run")
         return
     options = ApplyOptions(concurrency=concurrency, timeout=timeout, keep_partial=keep_partial, prune=prune)
     with term.stage_progress(f"apply {batch.name}") as observer:
         result = apply(port, plan, a.store, label=dept.name(a.t.lang), options=options, observer=observer)
+    if post_req is not None and result.status in ("ok", "unchanged"):
+        _post(a, port, result, post_req, post_changed)
+        return
     term.render(_outcome_view(result))
+    if post_req is not None:
+        term.warn(f"--post {post_req.playbook.name}: not run, the apply did not finish ({result.status})")
     if result.status == "rolled-back":
         leaked = f"; NOT deleted: {', '.join(result.leaked)}" if result.leaked else ""
         raise CloudError(
@@ -158,6 +174,52 @@ def apply_cmd(
         term.warn(f"run {result.run_id} finished partly: {result.error}")
         raise typer.Exit(ExitCode.FINDINGS)
     term.success(f"{batch.name}: applied in {result.seconds:.1f} s (run {result.run_id})")
+
+
+def _post(a: Application, port: CloudPort, result: ApplyResult, request: PlayRequest, changed: bool) -> None:
+    """The --post playbook on the VMs this run created (and changed): its failure keeps the VMs
+    (they are what the spec asked for) and is reported per VM, exit 3."""
+    from govops.automation.cloud import PostOutcome
+    from govops.errors import GovopsError
+
+    wanted = {"created"} | ({"updated"} if changed else set())
+    ids = [o.server_id for o in result.outcomes if o.status in wanted and o.server_id]
+    term = a.terminal
+    post: dict[str, PostOutcome] = {}
+    play_data: dict[str, Any] | None = None
+    if ids:
+        names = {o.server_id: o.name for o in result.outcomes}
+        try:
+            # fresh from the cloud: the addresses are only known once the servers are up
+            servers = [port.get_server(sid) for sid in ids]
+            play, outcomes = run_post(a, request, servers, {"cloud_run": result.run_id})
+            play_data = play.to_dict()
+            post = {o.server_id: o for o in outcomes}
+        except GovopsError as exc:
+            post = {sid: PostOutcome(sid, names.get(sid, sid), "error", exc.message) for sid in ids}
+        play_run = play_data["run_id"] if play_data else request.run_id
+        a.store.journal_add(result.run_id, "post", "playbook", play_run, {"playbook": str(request.playbook)})
+    else:
+        term.info(f"--post {request.playbook.name}: no VM created by this run, not run")
+    view = _outcome_view(result)
+    for row in view.rows:
+        o = post.get(str(row.get("server_id") or ""))
+        row["post"] = o.status if o else ""
+        if o and o.detail and o.status not in ("ok", "changed"):
+            row["detail"] = "; ".join(x for x in (row.get("detail"), f"post: {o.detail}") if x)
+    view.columns = [*view.columns[:3], Column("post", "Post"), *view.columns[3:]]
+    view.data = {**result.to_dict(), "post": {"play": play_data, "vms": [o.to_dict() for o in post.values()]}}
+    term.render(view)
+    bad = [o for o in post.values() if o.status not in ("ok", "changed")]
+    if bad:
+        term.warn(
+            f"run {result.run_id}: --post {request.playbook.name} failed on {len(bad)} of {len(post)} VM(s); "
+            "the VMs are kept: fix and run `govops play run` on them"
+        )
+        raise typer.Exit(ExitCode.FINDINGS)
+    term.success(
+        f"{result.plan.spec.name}: applied, {request.playbook.name} ran on {len(post)} VM(s) (run {result.run_id})"
+    )
 
 
 def orphans_cmd(

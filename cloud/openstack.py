@@ -154,6 +154,13 @@ def _server(s: Any) -> Server:
         metadata=dict(s.metadata or {}),
         tags=tuple(s.tags or ()),
         addresses=addresses,
+        # Nova marks each address fixed or floating; one without the mark (old clouds) counts as fixed
+        fixed_ips=tuple(
+            a["addr"]
+            for addrs in (s.addresses or {}).values()
+            for a in addrs
+            if a.get("addr") and a.get("OS-EXT-IPS:type", "fixed") == "fixed"
+        ),
         volumes=tuple(v["id"] for v in s.attached_volumes or () if "id" in v),
         # Nova shows delete_on_termination from microversion 2.3 (admin) / 2.79 on
         owned_volumes=tuple(v["id"] for v in s.attached_volumes or () if "id" in v and v.get("delete_on_termination")),

@@ -125,6 +125,7 @@ class Server:
     metadata: Mapping[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     addresses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # network name -> IPs
+    fixed_ips: tuple[str, ...] = ()  # the port addresses, in Nova's order (floating IPs left out)
     volumes: tuple[str, ...] = ()  # attached volume IDs
     owned_volumes: tuple[str, ...] = ()  # those Nova deletes with the server (delete_on_termination)
     task_state: str | None = None

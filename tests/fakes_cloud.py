@@ -327,6 +327,7 @@ class FakeCloud:
                 metadata=dict(request.metadata),
                 tags=tuple(request.tags),
                 addresses=nets,
+                fixed_ips=tuple(ip for ips in nets.values() for ip in ips),
                 created_at="2026-01-01T00:00:00",
             )
             entry = _Srv(server, self.build_polls, self.error_on_build.get(request.name))

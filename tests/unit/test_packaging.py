@@ -17,6 +17,7 @@ ROOTS = {
     "govops.capacity": "capacity",
     "govops.reports": "reports",
     "govops.lab": "lab",
+    "govops.automation": "automation",
 }
 
 
