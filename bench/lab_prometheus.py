@@ -40,11 +40,15 @@ def day_baseline(servers: int, step: int, work: Path) -> None:
         plan.growing,
         plan.near_quota,
     )
-    for block in ("2h", "6h"):
-        out = work / f"baseline-{block}"
-        s = backfill(one, out, work / "tmp", workers=1, block_duration=block)
+    for block, per_block, how in (
+        ("2h", False, "one file, 2h blocks (reference)"),
+        ("6h", False, "one file, 6h blocks (the lab until now)"),
+        ("54h", True, "one file per 54h block (the lab)"),
+    ):
+        out = work / f"baseline-{block}-{per_block}"
+        s = backfill(one, out, work / "tmp", workers=1, block_duration=block, file_per_block=per_block)
         print(
-            f"  one day, {s.samples:,} samples, {block} blocks: promtool {s.promtool_seconds:.2f} s "
+            f"  one day, {s.samples:,} samples, {how}: promtool {s.promtool_seconds:.2f} s "
             f"({s.promtool_seconds / s.samples * 1e6:.2f} s/M), python {s.generate_seconds:.2f} s, "
             f"{s.blocks} blocks"
         )
@@ -80,7 +84,7 @@ def main() -> None:
         st = marker["stats"]
         print(f"lab up, {args.days} d at {args.step} s, {args.servers} servers: {up_s:.1f} s wall")
         print(
-            f"  {marker['series']:,} series, {marker['samples']:,} samples, {st['files']} day files, "
+            f"  {marker['series']:,} series, {marker['samples']:,} samples, {st['files']} files, "
             f"{st['text_bytes'] / 1e9:.2f} GB OpenMetrics, {st['blocks']} blocks, {st['data_bytes'] / 1e6:.0f} MB TSDB"
         )
         print(

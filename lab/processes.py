@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -200,6 +201,14 @@ class ProcessManager:
                 os.kill(peer.pid, sig)
         except ProcessLookupError:
             pass
+
+    def stop_together(self, names: Sequence[str], timeout: float = 10.0) -> list[str]:
+        """Stop several peers at once: services that shut down gracefully (seconds each) wait side by side."""
+        if not names:
+            return []
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            stopped = list(pool.map(lambda name: self.stop(name, timeout), names))
+        return [name for name, ok in zip(names, stopped, strict=True) if ok]
 
     def stop_all(self, prefix: str = "", timeout: float = 10.0) -> list[str]:
         # Stop in reverse start order: dependants (APIs) before what they depend on (databases).

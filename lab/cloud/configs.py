@@ -186,8 +186,10 @@ connection = {db("nova")}
 {auth}[cinder]
 os_region_name = {REGION}
 {auth}[service_user]
-send_service_user_token = false
-[scheduler]
+# As in a real deployment, Nova adds its own service token to what it asks of Neutron and Cinder on a
+# user's behalf: Neutron lets a project member delete a server's (compute-owned) port only then.
+send_service_user_token = true
+{auth}[scheduler]
 discover_hosts_in_cells_interval = 5
 workers = 1
 [oslo_concurrency]

@@ -6,6 +6,8 @@ both together when moving the lab to a new release series.
 
 from __future__ import annotations
 
+import hashlib
+
 RELEASE = "2026.2"
 
 REQUIREMENTS: tuple[str, ...] = (
@@ -203,3 +205,8 @@ yappi==1.7.6
 zipp==4.1.2
 zstd==1.5.7.2
 """
+
+
+def digest() -> str:
+    """Short hash of the pinned set: what a venv (and a schema template) was made from."""
+    return hashlib.sha256(("\n".join(REQUIREMENTS) + CONSTRAINTS).encode()).hexdigest()[:16]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import subprocess
 import time
 import urllib.error
@@ -29,12 +30,18 @@ KEYSTONE_PROCESSES = 2
 HTTP_TIMEOUT = 600
 
 # Schema from the models + stamp: neutron's alembic chain is slow and the lab never upgrades in place.
-_NEUTRON_SCHEMA = (
+NEUTRON_SCHEMA = (
     "import sys, sqlalchemy as sa\n"
     "from neutron.db.migration.models import head  # noqa: F401 (imports every model)\n"
     "from neutron_lib.db import model_base\n"
     "model_base.BASEV2.metadata.create_all(sa.create_engine(sys.argv[1]))\n"
 )
+# Nova's cell mappings as URL templates ({scheme}, {password}, {path}... come from the reading service's
+# [database]/connection and transport_url), so a mapping holds neither this lab's password nor ports.
+CELL_DB = "{scheme}://{username}:{password}@{hostname}:{port}/{path}?{query}"
+CELL0_DB = "{scheme}://{username}:{password}@{hostname}:{port}/{path}_cell0?{query}"
+CELL_MQ = "{scheme}://{username}:{password}@{hostname}:{port}/"
+KEY_REPOSITORIES = ("fernet", "credential")  # keystone-manage <name>_setup
 
 
 @dataclass(frozen=True)
@@ -159,12 +166,19 @@ class Services:
         raise LabError(f"{peer.name} did not start within {timeout:.0f} s; see {path}")
 
     # -- MariaDB -----------------------------------------------------------------------------------
-    def start_mariadb(self) -> Peer:
+    def start_mariadb(self, template: Path | None = None) -> Peer:
+        """Start the lab's MariaDB; a fresh one from ``template`` (a migrated datadir) when given."""
         lay = self.layout
         cnf = lay.mysql / "my.cnf"
-        fresh = not (lay.mysql / "data" / "mysql").is_dir()
-        if fresh:
-            (lay.mysql / "data").mkdir(parents=True, exist_ok=True)
+        data = lay.mysql / "data"
+        fresh = not (data / "mysql").is_dir()
+        restored = fresh and template is not None
+        if restored:
+            assert template is not None
+            shutil.rmtree(data, ignore_errors=True)  # a half-made datadir of an interrupted first up
+            shutil.copytree(template, data, symlinks=True)
+        elif fresh:
+            data.mkdir(parents=True, exist_ok=True)
             self.run(
                 "mariadb-install-db",
                 [
@@ -177,8 +191,12 @@ class Services:
             )
         peer = self.start("mariadb", [MARIADBD, f"--defaults-file={cnf}"], [self.ports.mariadb])
         wait_tcp("127.0.0.1", self.ports.mariadb, 60, peer)
-        if fresh:
-            pw = self.secrets["db"]
+        pw = self.secrets["db"]
+        if restored:
+            # The template's account carries the password of the lab it was built in.
+            sql = [f"ALTER USER 'os'@'127.0.0.1' IDENTIFIED BY '{pw}';", "FLUSH PRIVILEGES;"]
+            self.run("mariadb-users", ["mariadb", f"--socket={lay.mysql_socket}", "-uroot"], stdin="\n".join(sql))
+        elif fresh:
             sql = [
                 f"CREATE USER IF NOT EXISTS 'os'@'127.0.0.1' IDENTIFIED BY '{pw}';",
                 "GRANT ALL ON *.* TO 'os'@'127.0.0.1';",
@@ -186,6 +204,19 @@ class Services:
             ]
             self.run("mariadb-users", ["mariadb", f"--socket={lay.mysql_socket}", "-uroot"], stdin="\n".join(sql))
         return peer
+
+    def stop_mariadb(self, timeout: float = 120.0) -> None:
+        """A clean shutdown (everything flushed: the lab runs without a durable log), then forget the peer."""
+        peer = self.pm.get(PREFIX + "mariadb")
+        if peer is None or not peer.alive():
+            return
+        self.run("mariadb-shutdown", ["mariadb-admin", f"--socket={self.layout.mysql_socket}", "-uroot", "shutdown"])
+        deadline = time.monotonic() + timeout
+        while peer.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if peer.alive():
+            raise LabError(f"MariaDB did not shut down within {timeout:.0f} s; see {peer.log}")
+        self.pm.stop(peer.name)
 
     # -- RabbitMQ ----------------------------------------------------------------------------------
     def start_rabbitmq(self) -> Peer:
@@ -220,69 +251,74 @@ class Services:
         return self.start("rabbitmq", [RABBITMQ_SERVER], [self.ports.rabbitmq], env=env)
 
     # -- databases -----------------------------------------------------------------------------------
-    def sync_databases(self, on_keystone_ready: Callable[[], None]) -> None:
-        """Create every schema; Keystone's first, handed to ``on_keystone_ready`` while the rest sync."""
+    def sync_schemas(self, after_keystone: Callable[[], None] | None = None) -> None:
+        """Every service's db sync (nothing in them is this lab's own: see ``schema``).
+
+        ``after_keystone`` runs as soon as Keystone's schema is in place, while the others still sync.
+        """
         etc = self.layout.etc
         nova = ["nova-manage", "--config-file", str(etc / "nova/nova.conf")]
-        cinder_conf = str(etc / "cinder/cinder.conf")
         neutron_conf = str(etc / "neutron/neutron.conf")
 
+        def manage(label: str, command: str, conf: str, *sync: str) -> Callable[[], None]:
+            return lambda: self.run(label, [command, "--config-file", str(etc / conf), *sync])
+
         def keystone() -> None:
-            kconf = ["--config-file", str(etc / "keystone/keystone.conf")]
-            self.run("keystone-db", ["keystone-manage", *kconf, "db_sync"])
-            owner = ["--keystone-user", current_user(), "--keystone-group", current_group()]
-            self.run("keystone-fernet", ["keystone-manage", *kconf, "fernet_setup", *owner])
-            self.run("keystone-credential", ["keystone-manage", *kconf, "credential_setup", *owner])
-            url = f"http://127.0.0.1:{self.ports.keystone}/v3/"
-            # The password goes through the environment: a command line is visible to every user.
-            self.run(
-                "keystone-bootstrap",
-                [
-                    "keystone-manage",
-                    *kconf,
-                    "bootstrap",
-                    "--bootstrap-admin-url",
-                    url,
-                    "--bootstrap-internal-url",
-                    url,
-                    "--bootstrap-public-url",
-                    url,
-                    "--bootstrap-region-id",
-                    "RegionOne",
-                ],
-                env={"OS_BOOTSTRAP_PASSWORD": self.secrets["admin"]},
-            )
-            on_keystone_ready()
+            manage("keystone-db", "keystone-manage", "keystone/keystone.conf", "db_sync")()
+            if after_keystone is not None:
+                after_keystone()
 
         def nova_db() -> None:
             self.run("nova-api-db", [*nova, "api_db", "sync"])
-            cell0 = configs.db_url(self.ports, self.secrets["db"], "nova_cell0")
-            self.run("nova-cell0", [*nova, "cell_v2", "map_cell0", "--database_connection", cell0])
-            self.run("nova-cell1", [*nova, "cell_v2", "create_cell", "--name", "cell1"])
+            # URL templates, filled from each lab's own nova.conf: the schema template suits every lab.
+            self.run("nova-cell0", [*nova, "cell_v2", "map_cell0", "--database_connection", CELL0_DB])
+            cell1 = ["--name", "cell1", "--database_connection", CELL_DB, "--transport-url", CELL_MQ]
+            self.run("nova-cell1", [*nova, "cell_v2", "create_cell", *cell1])
             self.run("nova-db", [*nova, "db", "sync"])
 
         def neutron_db() -> None:
             url = configs.db_url(self.ports, self.secrets["db"], "neutron")
-            self.run("neutron-schema", [self.bin("python"), "-c", _NEUTRON_SCHEMA, url])
+            self.run("neutron-schema", [self.bin("python"), "-c", NEUTRON_SCHEMA, url])
             self.run("neutron-stamp", ["neutron-db-manage", "--config-file", neutron_conf, "stamp", "heads"])
 
         steps: list[Callable[[], None]] = [
             keystone,
             nova_db,
-            lambda: self.run(
-                "placement-db",
-                ["placement-manage", "--config-file", str(etc / "placement/placement.conf"), "db", "sync"],
-            ),
-            lambda: self.run(
-                "glance-db",
-                ["glance-manage", "--config-file", str(etc / "glance/glance-api.conf"), "db_sync"],
-            ),
+            manage("placement-db", "placement-manage", "placement/placement.conf", "db", "sync"),
+            manage("glance-db", "glance-manage", "glance/glance-api.conf", "db_sync"),
             neutron_db,
-            lambda: self.run("cinder-db", ["cinder-manage", "--config-file", cinder_conf, "db", "sync"]),
+            manage("cinder-db", "cinder-manage", "cinder/cinder.conf", "db", "sync"),
         ]
         with ThreadPoolExecutor(max_workers=3) as pool:
             for fut in [pool.submit(step) for step in steps]:
                 fut.result()
+
+    def init_keystone(self) -> None:
+        """This lab's own Keystone state: its fernet and credential keys, the admin user, its endpoint."""
+        kconf = ["keystone-manage", "--config-file", str(self.layout.etc / "keystone/keystone.conf")]
+        owner = ["--keystone-user", current_user(), "--keystone-group", current_group()]
+        # Two key repositories, no database: made side by side.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            keys = [pool.submit(self.run, f"keystone-{k}", [*kconf, f"{k}_setup", *owner]) for k in KEY_REPOSITORIES]
+        for fut in keys:
+            fut.result()
+        url = f"http://127.0.0.1:{self.ports.keystone}/v3/"
+        bootstrap = ["--bootstrap-admin-url", url, "--bootstrap-internal-url", url, "--bootstrap-public-url", url]
+        # The password goes through the environment: a command line is visible to every user.
+        self.run(
+            "keystone-bootstrap",
+            [*kconf, "bootstrap", *bootstrap, "--bootstrap-region-id", "RegionOne"],
+            env={"OS_BOOTSTRAP_PASSWORD": self.secrets["admin"]},
+        )
+
+    def sync_databases(self, on_keystone_ready: Callable[[], None]) -> None:
+        """Schemas by db sync, then this lab's Keystone, handed to ``on_keystone_ready`` while the rest sync."""
+
+        def keystone_ready() -> None:
+            self.init_keystone()
+            on_keystone_ready()
+
+        self.sync_schemas(keystone_ready)
 
     # -- OpenStack services --------------------------------------------------------------------------
     def _uwsgi(

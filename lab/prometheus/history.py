@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from itertools import accumulate
 
 from govops.departments import Departments
@@ -63,14 +64,17 @@ class Window:
 
     def chunks(self, seconds: int = DAY) -> list[tuple[int, int]]:
         """Sample index ranges [a, b) split at multiples of ``seconds`` (UTC midnight by default)."""
+        return self.split(0, self.count, seconds)
+
+    def split(self, a: int, b: int, seconds: int) -> list[tuple[int, int]]:
+        """Samples [a, b) cut where a multiple of ``seconds`` since the epoch begins."""
         out: list[tuple[int, int]] = []
-        a = 0
-        while a < self.count:
+        while a < b:
             t = self.start + a * self.step
             boundary = (t // seconds + 1) * seconds
-            b = min(self.count, -(-(boundary - self.start) // self.step))
-            out.append((a, b))
-            a = b
+            end = min(b, -(-(boundary - self.start) // self.step))
+            out.append((a, end))
+            a = end
         return out
 
 
@@ -374,21 +378,37 @@ def _fmt(metric: str, value: float) -> str:
     return str(int(value))
 
 
-def chunk_lines(plan: Plan, a: int, b: int) -> Iterator[str]:
-    """The OpenMetrics text of samples [a, b): one family after another, one series after another."""
+Rows = list[tuple[Sequence[m.Metric], list[tuple[list[tuple[str, str]], dict[str, list[float]]]]]]
+ValuesOf = Callable[[int, int], dict[str, list[float]] | None]  # one series' values for chunk [a, b)
+
+
+def _joined(pieces: Sequence[tuple[int, int]], lo: int, hi: int, values_of: ValuesOf) -> dict[str, list[float]] | None:
+    """One series' values for samples [lo, hi): each chunk computed whole (noise is drawn per chunk), cut, joined."""
+    out: dict[str, list[float]] = {}
+    for a, b in pieces:
+        values = values_of(a, b)
+        if values is None:  # a VM shut off before this chunk has no values in any later one either
+            break
+        for name, vals in values.items():
+            out.setdefault(name, []).extend(vals[max(a, lo) - a : min(b, hi) - a])
+    return out if any(out.values()) else None
+
+
+def file_lines(plan: Plan, lo: int, hi: int) -> Iterator[str]:
+    """The OpenMetrics text of samples [lo, hi), which may span chunks: one family after another, one
+    series after another (OpenMetrics keeps a family's samples together, a series' in time order)."""
+    pieces = [(a, b) for a, b in plan.window.chunks(plan.chunk_seconds) if a < hi and b > lo]
+    series: list[tuple[Sequence[m.Metric], list[tuple[list[tuple[str, str]], ValuesOf]]]] = [
+        (m.VM_METRICS, [(vm_labels(v), partial(vm_values, plan, v)) for v in plan.vms]),
+        (m.HYPERVISOR_METRICS, [(hypervisor_labels(h), partial(hypervisor_values, plan, h)) for h in plan.hypervisors]),
+        (m.PROJECT_METRICS, [(project_labels(p), partial(project_values, plan, p)) for p in plan.projects]),
+    ]
+    groups: Rows = [
+        (metrics, [(labels, vals) for labels, of in rows if (vals := _joined(pieces, lo, hi, of)) is not None])
+        for metrics, rows in series
+    ]
     w = plan.window
-    ts = [str(w.start + i * w.step) for i in range(a, b)]
-    groups: list[tuple[Sequence[m.Metric], list[tuple[list[tuple[str, str]], dict[str, list[float]]]]]] = []
-    vm_rows: list[tuple[list[tuple[str, str]], dict[str, list[float]]]] = []
-    for vm in plan.vms:
-        values = vm_values(plan, vm, a, b)
-        if values is not None:
-            vm_rows.append((vm_labels(vm), values))
-    groups.append((m.VM_METRICS, vm_rows))
-    groups.append(
-        (m.HYPERVISOR_METRICS, [(hypervisor_labels(h), hypervisor_values(plan, h, a, b)) for h in plan.hypervisors])
-    )
-    groups.append((m.PROJECT_METRICS, [(project_labels(p), project_values(plan, p, a, b)) for p in plan.projects]))
+    ts = [str(w.start + i * w.step) for i in range(lo, hi)]
     for metrics, rows in groups:
         for metric in metrics:
             family = metric.name.removesuffix("_total") if metric.type == "counter" else metric.name
@@ -396,9 +416,15 @@ def chunk_lines(plan: Plan, a: int, b: int) -> Iterator[str]:
             extra = list(metric.labels)
             for labels, values in rows:
                 prefix = metric.name + _labels(labels + extra) + " "
-                vals = values[metric.name]
-                yield "".join(f"{prefix}{_fmt(metric.name, v)} {t}\n" for v, t in zip(vals, ts, strict=False))
+                yield "".join(
+                    f"{prefix}{_fmt(metric.name, v)} {t}\n" for v, t in zip(values[metric.name], ts, strict=False)
+                )
     yield "# EOF\n"
+
+
+def chunk_lines(plan: Plan, a: int, b: int) -> Iterator[str]:
+    """The OpenMetrics text of one chunk's samples [a, b)."""
+    return file_lines(plan, a, b)
 
 
 # --- ground truth -------------------------------------------------------------------------------
@@ -488,9 +514,9 @@ def truth(plan: Plan, inventory: CloudInventory) -> dict[str, object]:
     near = next((p for p in plan.projects if p.department == plan.near_quota), None)
     if near is None:
         raise LabError(f"cloud inventory: department {plan.near_quota} has servers but no project")
-    per_day = near.volume_gb * (near.volume_end - near.volume_start) / w.span_days
+    gb_per_day = near.volume_gb * (near.volume_end - near.volume_start) / w.span_days
     used_end = near.volume_used(1.0)
-    days_left = (near.volume_gb - used_end) / per_day
+    days_left = (near.volume_gb - used_end) / gb_per_day
     n_vm = sum(v.stop for v in plan.vms)
     return {
         "generator": "govops.lab.prometheus",
@@ -527,7 +553,7 @@ def truth(plan: Plan, inventory: CloudInventory) -> dict[str, object]:
             "quota_gb": near.volume_gb,
             "used_gb_at_start": near.volume_used(0.0),
             "used_gb_at_end": used_end,
-            "growth_gb_per_day": per_day,
+            "growth_gb_per_day": gb_per_day,
             "days_to_quota": days_left,
             "quota_reached_at": _iso(w.end + days_left * DAY),
         },

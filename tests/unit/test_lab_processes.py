@@ -41,3 +41,21 @@ def test_failed_start_is_a_lab_error(tmp_path: Path) -> None:
 
     with pytest.raises(LabError, match="cannot start"):
         ProcessManager(tmp_path).start("x", ["/nonexistent/binary"])
+
+
+def test_stop_together_stops_each_named_peer_and_only_those(tmp_path: Path) -> None:
+    from govops.lab.processes import free_port
+
+    pm = ProcessManager(tmp_path)
+    ports = {name: free_port() for name in ("a", "b", "keep")}
+    peers = {
+        name: pm.start(name, [sys.executable, "-c", SERVER, str(port)], ports=[f"tcp:127.0.0.1:{port}"])
+        for name, port in ports.items()
+    }
+    for name, port in ports.items():
+        wait_tcp("127.0.0.1", port, 10, peers[name])
+    assert sorted(pm.stop_together(["a", "b", "never-started"])) == ["a", "b"]
+    assert not tcp_open("127.0.0.1", ports["a"]) and not tcp_open("127.0.0.1", ports["b"])
+    assert [p.name for p in pm.peers()] == ["keep"] and pm.running("keep")
+    assert pm.stop_together([]) == []
+    pm.stop("keep")

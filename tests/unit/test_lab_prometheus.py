@@ -185,3 +185,27 @@ def test_truth_daily_means_match_generated_samples(departments: Departments, end
     assert len(whole) in (4, 5)
     assert depts[dept]["cpu_daily_dates"] == whole
     assert [per_day.get(k, 0.0) / h.DAY for k in whole] == pytest.approx(depts[dept]["cpu_daily_mean_cores"], abs=2e-3)
+
+
+def _samples(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_a_file_per_block_holds_exactly_the_days_samples_it_spans(departments: Departments) -> None:
+    plan = plan_of(departments, days=6, step=300, servers=20)
+    block = 54 * 3600
+    files = plan.window.chunks(block)
+    assert len(files) >= 3
+    days = plan.window.chunks()
+    by_day = sorted(itertools.chain.from_iterable(_samples(text(plan, a, b)) for a, b in days))
+    by_file = []
+    for lo, hi in files:
+        t = "".join(h.file_lines(plan, lo, hi))
+        # a valid OpenMetrics file: each family declared once, its samples together, inside one block
+        assert t.endswith("# EOF\n") and t.count("# TYPE libvirt_domain_info_cpu_time_seconds counter\n") == 1
+        stamps = [int(line.rsplit(" ", 1)[1]) for line in _samples(t)]
+        assert min(stamps) == plan.window.start + lo * 300 and max(stamps) == plan.window.start + (hi - 1) * 300
+        assert len({s // block for s in stamps}) == 1
+        by_file += _samples(t)
+    # the same samples as day by day (each day's noise drawn for the whole day, whatever the file)
+    assert sorted(by_file) == by_day

@@ -164,6 +164,77 @@ def test_volumes_count_against_gigabytes(cloud_lab: CloudLabInfo) -> None:
     assert {v.status for v in vols} == {"available"}
 
 
+def _statuses_until_gone(conn: Any, server_id: str, timeout: float = 180) -> list[str]:
+    """Every status Nova showed for the server until it was gone (a 404), polled each second."""
+    from openstack import exceptions
+
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = conn.compute.get_server(server_id).status
+        except exceptions.NotFoundException:
+            return seen
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status == "ERROR":
+            return seen
+        time.sleep(1)
+    pytest.fail(f"server {server_id} still there after {timeout:.0f} s: {seen}")
+
+
+def test_a_department_user_deletes_its_own_server(
+    cloud_lab: CloudLabInfo, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on a real cloud, a project member's delete removes the server and its Neutron port.
+
+    Nova deletes a server's port with the user's token plus its own service token; without the
+    latter Neutron refuses a member's delete of a compute-owned port and the server goes to ERROR.
+    """
+    import yaml
+
+    truth = cloud_lab.truth["cloud"]
+    code = next(
+        c
+        for c, d in truth["departments"].items()
+        if c != truth["near_quota"] and d["quotas"]["instances"] - len(d["servers"]) >= 2
+    )
+    admin = cloud_lab.connect()
+    image = admin.image.find_image("cirros-lab", ignore_missing=False)
+    net = admin.network.find_network("lab-net", ignore_missing=False)
+    small = admin.compute.find_flavor("m1.small", ignore_missing=False)
+    member = cloud_lab.connect(code)
+    names = [f"{code}-itest-del-{time.time_ns()}", f"{code}-itest-govops-{time.time_ns()}"]
+    created = [
+        member.compute.create_server(name=n, flavor_id=small.id, image_id=image.id, networks=[{"uuid": net.id}])
+        for n in names
+    ]
+    try:
+        for server in created:
+            assert member.compute.wait_for_server(server, status="ACTIVE", wait=240).status == "ACTIVE"
+        ports = {s.id: [p.id for p in admin.network.ports(device_id=s.id)] for s in created}
+        assert all(ports.values()), "each server has a port on lab-net"
+
+        # 1. the department's own user, straight through the API
+        member.compute.delete_server(created[0])
+        assert "ERROR" not in _statuses_until_gone(member, created[0].id)
+        assert list(admin.network.ports(device_id=created[0].id)) == []
+
+        # 2. govops' own delete path, as a cloud admin runs it (the lab's govops.yaml), on a member's server
+        config = yaml.safe_load(cloud_lab.config.read_text(encoding="utf-8"))
+        config["store"] = {"url": f"sqlite:///{tmp_path / 'govops.db'}"}
+        own = tmp_path / "govops.yaml"
+        own.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        monkeypatch.setenv("GOVOPS_CONFIG", str(own))
+        r = cli("cloud", "vm", "delete", names[1], "--dept", code, "--yes", "--timeout", "180")
+        assert r.code == 0, r.err
+        assert "ERROR" not in _statuses_until_gone(member, created[1].id)
+        assert list(admin.network.ports(device_id=created[1].id)) == []
+    finally:
+        for server in created:
+            admin.compute.delete_server(server.id, ignore_missing=True)
+
+
 def _range(url: str, query: str, start: int, end: int, step: int) -> list[dict[str, Any]]:
     params = urllib.parse.urlencode({"query": query, "start": start, "end": end, "step": step})
     with urllib.request.urlopen(f"{url}/api/v1/query_range?{params}", timeout=120) as resp:
