@@ -1,0 +1,107 @@
+"""Growth and time-to-quota from daily series: ordinary least squares, in pure Python.
+
+Why least squares on daily means rather than Prometheus' ``predict_linear``: the same fit serves
+allocation (a step function of what was created) and usage (which has office-hours and weekend
+seasonality); fitting daily means removes the daily cycle, and with two weeks of history or more a
+day-of-week term removes the weekly one, which ``predict_linear`` (a plain line through raw samples)
+cannot do: over a window ending on a weekend it reports the Friday drop as a trend. Daily points also
+keep the answer independent of the scrape interval and of gaps. The cost is resolution: a forecast
+needs ``MIN_DAYS`` whole days of history.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+DAY = 86400
+MIN_DAYS = 3  # fewer whole days: no growth figure ("short history")
+WEEKLY_DAYS = 14  # from two weeks on, a day-of-week term absorbs weekly seasonality
+FLAT = 1e-9  # growth per day below this (relative to the level) is no growth
+
+
+@dataclass(frozen=True)
+class Fit:
+    slope_per_day: float
+    level: float  # the fitted value at the last day (seasonality removed)
+    days: int  # points used
+    weekly: bool  # fitted with a day-of-week term
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
+    """Gaussian elimination with partial pivoting; None when the system is singular."""
+    n = len(b)
+    m = [[*row, rhs] for row, rhs in zip(a, b, strict=True)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        if abs(m[pivot][col]) < 1e-12:
+            return None
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(n):
+            if r != col:
+                f = m[r][col] / m[col][col]
+                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
+
+def fit(days: Sequence[float], values: Sequence[float], *, weekdays: Sequence[int] | None = None) -> Fit | None:
+    """Least-squares line through (day, value); with ``weekdays`` (0-6 per point) and at least
+    ``WEEKLY_DAYS`` points, one offset per weekday is fitted too and the level is their mean."""
+    n = len(values)
+    if n < MIN_DAYS or n != len(days):
+        return None
+    weekly = weekdays is not None and n >= WEEKLY_DAYS and len(set(weekdays)) == 7
+    rows: list[list[float]] = []
+    for i, t in enumerate(days):
+        row = [1.0, float(t)]
+        if weekly and weekdays is not None:
+            row += [1.0 if weekdays[i] == d else 0.0 for d in range(1, 7)]  # Monday... vs day 0
+        rows.append(row)
+    k = len(rows[0])
+    ata = [[sum(r[i] * r[j] for r in rows) for j in range(k)] for i in range(k)]
+    atb = [sum(r[i] * y for r, y in zip(rows, values, strict=True)) for i in range(k)]
+    coef = _solve(ata, atb)
+    if coef is None:
+        return None
+    intercept, slope = coef[0], coef[1]
+    offsets = [0.0, *coef[2:]] if weekly else [0.0]
+    level = intercept + slope * days[-1] + sum(offsets) / len(offsets)
+    return Fit(slope, level, n, weekly)
+
+
+def days_to_limit(current: float, limit: float | None, slope_per_day: float | None) -> float | None:
+    """Days until ``current`` growing at ``slope_per_day`` reaches ``limit``: 0 when already there;
+    None when there is no limit or no growth."""
+    if limit is None:
+        return None
+    if current >= limit:
+        return 0.0
+    if slope_per_day is None or slope_per_day <= max(FLAT, FLAT * abs(limit)):
+        return None
+    return (limit - current) / slope_per_day
+
+
+def date_after(at: float, days: float | None) -> str | None:
+    if days is None or math.isinf(days):
+        return None
+    return datetime.fromtimestamp(at + days * DAY, UTC).date().isoformat()
+
+
+def daily_means(points: Sequence[tuple[float, float]], step: float) -> list[tuple[int, float]]:
+    """Mean of each whole UTC day's points, as (day number since the epoch, mean): a day counts
+    only when it has every point a step of ``step`` seconds gives it (partial first and last
+    days would bias the fit towards the hours they hold). A point belongs to the day of its
+    timestamp, as the lab's ground truth counts an interval in the day its end sample falls in."""
+    per_day = round(DAY / step) if step <= DAY else 0
+    buckets: dict[int, list[float]] = {}
+    for t, v in points:
+        buckets.setdefault(int(t // DAY), []).append(v)
+    return sorted((d, sum(vs) / len(vs)) for d, vs in buckets.items() if per_day and len(vs) == per_day)
+
+
+def weekday(day_number: int) -> int:
+    """The day of the week of a day number (0 is a Thursday, as 1970-01-01 was: only equality
+    matters to the fit)."""
+    return day_number % 7

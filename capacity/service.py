@@ -1,0 +1,590 @@
+"""Capacity per department and for the city: quota, allocated, actually used, utilisation, forecasts.
+
+Sources, each behind its port:
+
+- **allocated and quota** (vCPU, RAM, volume GiB, instances): OpenStack through ``CloudPort`` when a
+  cloud is given (the same figures as ``openstack quota show --usage``), else the openstack-exporter's
+  ``openstack_{nova,cinder}_limits_*`` gauges in Prometheus. Their daily history (exporter) gives the
+  allocation growth and the days until each quota is reached.
+- **actually used** (Prometheus, libvirt exporter): CPU cores from ``rate()`` of the CPU-time counter,
+  memory used (available - usable), disk written (block allocation), each with what the running
+  VMs were given (vCPUs, memory, disk capacity).
+
+Queries are batched by department (``sum by (department)``): nine requests give every figure of
+every department, whatever their number: six usage range queries (sent side by side), the CPU mean,
+and the quota/allocation history and the hypervisors, each of those two one request for several
+metrics told apart by a ``label_replace`` tag. The service never prints: it returns a
+``CapacityReport`` and reports each request to the observer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from govops.capacity import forecast as fc
+from govops.capacity.ports import MetricsPort, Series
+from govops.departments import Department
+from govops.errors import InputError
+from govops.lab.prometheus import metrics as m
+from govops.observer import NullObserver, Observer
+
+if TYPE_CHECKING:
+    from govops.cloud.ports import CloudPort
+
+SCHEMA = "govops.capacity/1"
+GIB = 1024**3
+RESOURCES = ("cpu", "ram", "storage", "instances")
+USED_RESOURCES = ("cpu", "ram", "storage")
+UNITS = {"cpu": "cores", "ram": "GiB", "storage": "GiB", "instances": "VMs"}
+TAG = "govops_series"  # the label a batched query's parts are told apart by
+USAGE_WORKERS = 3  # usage range queries in flight at once: Prometheus evaluates each on its own cores
+MAX_POINTS = 11000  # Prometheus refuses range queries with more points per series
+P95 = 0.95
+
+# (exporter metric, divisor to the report's unit) for each resource's quota and allocation
+_LIMITS: dict[str, tuple[tuple[str, float], tuple[str, float]]] = {
+    "cpu": ((m.Q_VCPUS_MAX, 1.0), (m.Q_VCPUS_USED, 1.0)),
+    "ram": ((m.Q_MEMORY_MAX, 1024.0), (m.Q_MEMORY_USED, 1024.0)),  # MiB -> GiB
+    "storage": ((m.Q_VOLUME_MAX, 1.0), (m.Q_VOLUME_USED, 1.0)),
+    "instances": ((m.Q_INSTANCES_MAX, 1.0), (m.Q_INSTANCES_USED, 1.0)),
+}
+# CloudPort quota resource and divisor to the report's unit
+_CLOUD: dict[str, tuple[str, float]] = {
+    "cpu": ("cores", 1.0),
+    "ram": ("ram_mb", 1024.0),
+    "storage": ("gigabytes", 1.0),
+    "instances": ("instances", 1.0),
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    at: float  # evaluation time (Unix seconds)
+    window: float = 30 * fc.DAY  # seconds of history for usage statistics and growth
+    step: float = 3600.0  # resolution of usage series (seconds)
+    horizon_days: float = 90.0  # flag departments that reach a quota within this many days
+    growth_threshold_pct: float = 20.0  # "growing": used CPU or RAM up this much per 30 days
+    reclaim_below_pct: float = 20.0  # "over-allocated": p95 use below this share of allocated
+    label: str = "department"  # the Prometheus label holding the department code
+
+    def check(self) -> None:
+        if self.step < 1 or self.window < 2 * self.step:
+            raise InputError(f"window ({self.window:g} s) must hold at least two steps of {self.step:g} s")
+        points = self.window / self.step
+        if points > MAX_POINTS:
+            raise InputError(
+                f"window / step = {points:.0f} points per series; Prometheus allows {MAX_POINTS}",
+                hint="use a larger --step or a shorter --window",
+            )
+        if self.horizon_days <= 0:
+            raise InputError("horizon must be positive")
+
+
+@dataclass(frozen=True)
+class Used:
+    """What the department's VMs actually used over the window (Prometheus, libvirt exporter)."""
+
+    mean: float | None
+    p95: float | None
+    latest: float | None
+    provisioned: float | None  # what its running VMs were given at the end (vCPUs, RAM, disk)
+    growth_per_day: float | None  # of the daily means (weekly seasonality removed)
+    growth_pct_30d: float | None  # that growth over 30 days, as a share of the current level
+    days: int  # whole days of history behind the growth figure
+
+
+@dataclass(frozen=True)
+class ResourceCapacity:
+    resource: str  # cpu | ram | storage | instances
+    unit: str
+    quota: float | None  # None: unlimited or not reported
+    allocated: float | None  # counted against the quota (shut-off servers included)
+    used: Used | None  # None for instances
+    allocation_growth_per_day: float | None
+    days_to_quota: float | None  # 0: at or over quota; None: no quota or no growth
+    quota_date: str | None
+    forecast: str  # ok | at_quota | flat | short_history | no_quota | no_data
+
+    @property
+    def quota_pct(self) -> float | None:
+        if self.quota is None or self.allocated is None or self.quota <= 0:
+            return None
+        return 100.0 * self.allocated / self.quota
+
+    @property
+    def utilisation_pct(self) -> float | None:
+        """Mean use over what it is measured against: allocated vCPU/RAM, provisioned disk."""
+        if self.used is None or self.used.mean is None:
+            return None
+        base = self.used.provisioned if self.resource == "storage" else self.allocated
+        return 100.0 * self.used.mean / base if base else None
+
+    @property
+    def p95_utilisation_pct(self) -> float | None:
+        if self.used is None or self.used.p95 is None or self.resource == "storage":
+            return None
+        return 100.0 * self.used.p95 / self.allocated if self.allocated else None
+
+    @property
+    def over_quota(self) -> bool:
+        return self.quota is not None and self.allocated is not None and self.allocated > self.quota
+
+
+@dataclass(frozen=True)
+class DepartmentCapacity:
+    code: str
+    name_zh: str
+    name_en: str
+    project: str
+    resources: Mapping[str, ResourceCapacity]
+    near_quota: tuple[str, ...]  # resources reaching their quota within the horizon (or already at it)
+    over_quota: tuple[str, ...]
+    growing: bool
+    reclaim: tuple[str, ...]  # resources allocated far above their use (p95 below the threshold)
+
+    def name(self, lang: str) -> str:
+        return self.name_zh if lang == "zh" else self.name_en
+
+    @property
+    def finding(self) -> bool:
+        return bool(self.near_quota or self.over_quota)
+
+
+@dataclass(frozen=True)
+class Hypervisor:
+    name: str
+    az: str
+    vcpus: float
+    vcpus_used: float
+    memory_gib: float
+    memory_used_gib: float
+    running_vms: float
+
+
+@dataclass(frozen=True)
+class CapacityReport:
+    at: float
+    start: float
+    end: float  # the window actually queried (aligned to the step)
+    step: float
+    horizon_days: float
+    allocation_source: str  # openstack | prometheus
+    data_end: float | None  # newest usage sample found
+    departments: tuple[DepartmentCapacity, ...]
+    city: Mapping[str, ResourceCapacity]
+    hypervisors: tuple[Hypervisor, ...]
+    warnings: tuple[str, ...]
+    queries: int
+    options: Options = field(repr=False, compare=False, default=Options(at=0))
+
+    @property
+    def findings(self) -> tuple[DepartmentCapacity, ...]:
+        return tuple(d for d in self.departments if d.finding)
+
+
+# -- queries -----------------------------------------------------------------------------------------
+
+
+def duration(seconds: float) -> str:
+    """A PromQL duration: whole seconds (PromQL has no exponent notation)."""
+    return f"{max(1, round(seconds))}s"
+
+
+def _selector(metric: str, label: str, codes: Sequence[str] | None) -> str:
+    if not codes:
+        return metric
+    # codes are validated as [a-z][a-z0-9-]*: nothing to escape
+    return f'{metric}{{{label}=~"{"|".join(codes)}"}}'
+
+
+def union(parts: Mapping[str, str]) -> str:
+    """One query returning several expressions, each tagged ``TAG=name`` so they stay apart."""
+    return " or ".join(f'label_replace({expr}, "{TAG}", "{name}", "", "")' for name, expr in parts.items())
+
+
+def usage_queries(label: str, step: float, codes: Sequence[str] | None = None) -> dict[str, str]:
+    """The usage series, one range query each. Not one union: Prometheus evaluates ``or`` between
+    range results step by step, which made the six-part union 4-5x slower than its parts."""
+
+    def s(metric: str) -> str:
+        return _selector(metric, label, codes)
+
+    by = f"sum by ({label})"
+    last = duration(step)
+    # a range just short of two steps holds two samples at the step's resolution whether Prometheus
+    # closes ranges at their start (2.x) or not (3.x); with finer scrapes it is a 2-step mean
+    rate = duration(2 * step - 1)
+    return {
+        "cpu_used": f"{by} (rate({s(m.CPU_SECONDS)}[{rate}]))",
+        "cpu_prov": f"{by} (last_over_time({s(m.VCPUS)}[{last}]))",
+        "ram_used": f"{by} (last_over_time({s(m.MEM_AVAILABLE)}[{last}]) - last_over_time({s(m.MEM_USABLE)}[{last}]))",
+        "ram_prov": f"{by} (last_over_time({s(m.MEM_AVAILABLE)}[{last}]))",
+        "storage_used": f"{by} (last_over_time({s(m.DISK_ALLOCATION)}[{last}]))",
+        "storage_prov": f"{by} (last_over_time({s(m.DISK_CAPACITY)}[{last}]))",
+    }
+
+
+def cpu_mean_query(label: str, window: float, codes: Sequence[str] | None = None) -> str:
+    """Mean cores over the whole window, exact from the counter (not from the sampled series)."""
+    return f"sum by ({label}) (rate({_selector(m.CPU_SECONDS, label, codes)}[{duration(window)}]))"
+
+
+def limits_query(label: str, codes: Sequence[str] | None = None) -> str:
+    parts: dict[str, str] = {}
+    for resource, ((q_metric, _), (a_metric, _)) in _LIMITS.items():
+        for kind, metric in (("quota", q_metric), ("alloc", a_metric)):
+            parts[f"{resource}_{kind}"] = f"sum by ({label}) (last_over_time({_selector(metric, label, codes)}[1d]))"
+    return union(parts)
+
+
+def hypervisor_query(window: float) -> str:
+    by = "sum by (hostname, availability_zone)"
+    metrics = {
+        "vcpus": m.HV_VCPUS,
+        "vcpus_used": m.HV_VCPUS_USED,
+        "memory": m.HV_MEMORY,
+        "memory_used": m.HV_MEMORY_USED,
+        "running": m.HV_RUNNING,
+    }
+    return union({k: f"{by} (last_over_time({v}[{duration(window)}]))" for k, v in metrics.items()})
+
+
+# -- figures -------------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks, as numpy's default and Prometheus' quantile."""
+    if not values:
+        return None
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def _add(series: Iterable[Sequence[tuple[float, float]]]) -> list[tuple[float, float]]:
+    """Point-wise sum by timestamp (a series missing a point adds nothing there)."""
+    total: dict[float, float] = {}
+    for points in series:
+        for t, v in points:
+            total[t] = total.get(t, 0.0) + v
+    return sorted(total.items())
+
+
+def _fill(points: Sequence[tuple[float, float]], grid: Sequence[float]) -> list[tuple[float, float]]:
+    """The series on every grid time from its first point on, 0 where it has none: a department's
+    sum disappears when its last VM is shut off, and from then on it uses nothing."""
+    if not points:
+        return []
+    have = dict(points)
+    first = points[0][0]
+    return [(t, have.get(t, 0.0)) for t in grid if t >= first]
+
+
+def _used(
+    points: Sequence[tuple[float, float]],
+    prov: Sequence[tuple[float, float]],
+    step: float,
+    exact_mean: float | None,
+    grid: Sequence[float],
+) -> Used | None:
+    points, prov = _fill(points, grid), _fill(prov, grid)
+    if not points:
+        return None
+    values = [v for _, v in points]
+    daily = fc.daily_means(points, step)
+    f = fc.fit([d for d, _ in daily], [v for _, v in daily], weekdays=[fc.weekday(d) for d, _ in daily])
+    growth = f.slope_per_day if f else None
+    # relative to the window's mean level: the fitted end level nears zero when VMs were shut off
+    level = sum(v for _, v in daily) / len(daily) if daily else 0.0
+    pct = 100.0 * growth * 30 / level if growth is not None and level > 0 else None
+    return Used(
+        mean=exact_mean if exact_mean is not None else sum(values) / len(values),
+        p95=percentile(values, P95),
+        latest=values[-1],
+        provisioned=prov[-1][1] if prov else None,
+        growth_per_day=growth,
+        growth_pct_30d=pct,
+        days=f.days if f else len(daily),
+    )
+
+
+def _resource(
+    resource: str,
+    quota: float | None,
+    allocated: float | None,
+    history: Sequence[tuple[float, float]],
+    used: Used | None,
+    at: float,
+) -> ResourceCapacity:
+    f = fc.fit([t / fc.DAY for t, _ in history], [v for _, v in history])
+    growth = f.slope_per_day if f else None
+    days = fc.days_to_limit(allocated, quota, growth) if allocated is not None else None
+    if allocated is None:
+        status = "no_data"
+    elif quota is None:
+        status = "no_quota"
+    elif allocated >= quota:
+        status = "at_quota"
+    elif f is None:
+        status = "short_history"
+    elif days is None:
+        status = "flat"
+    else:
+        status = "ok"
+    return ResourceCapacity(
+        resource=resource,
+        unit=UNITS[resource],
+        quota=quota,
+        allocated=allocated,
+        used=used,
+        allocation_growth_per_day=growth,
+        days_to_quota=days,
+        quota_date=fc.date_after(at, days),
+        forecast=status,
+    )
+
+
+@dataclass
+class _Figures:
+    """Everything known about one department (or the city) before it becomes a result."""
+
+    used: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # cpu_used, ram_prov, ...
+    limits: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # cpu_quota, cpu_alloc, ...
+    cloud: dict[str, tuple[float | None, float]] = field(default_factory=dict)  # resource -> (quota, allocated)
+    cpu_mean: float | None = None
+
+
+def _scale(points: Sequence[tuple[float, float]], divisor: float) -> list[tuple[float, float]]:
+    return [(t, v / divisor) for t, v in points]
+
+
+def _build(fig: _Figures, opts: Options, end: float, source: str, grid: Sequence[float]) -> dict[str, ResourceCapacity]:
+    out: dict[str, ResourceCapacity] = {}
+    for resource in RESOURCES:
+        (_, q_div), (_, a_div) = _LIMITS[resource]
+        q_hist = _scale(fig.limits.get(f"{resource}_quota", []), q_div)
+        a_hist = _scale(fig.limits.get(f"{resource}_alloc", []), a_div)
+        if source == "openstack":
+            quota, allocated = fig.cloud.get(resource, (None, math.nan))
+            alloc: float | None = None if math.isnan(allocated) else allocated
+        else:
+            quota = q_hist[-1][1] if q_hist else None
+            alloc = a_hist[-1][1] if a_hist else None
+        if quota is not None and quota < 0:
+            quota = None  # -1: unlimited
+        used = None
+        if resource in USED_RESOURCES:
+            div = 1.0 if resource == "cpu" else GIB
+            used = _used(
+                _scale(fig.used.get(f"{resource}_used", []), div),
+                _scale(fig.used.get(f"{resource}_prov", []), div),
+                opts.step,
+                fig.cpu_mean if resource == "cpu" else None,
+                grid,
+            )
+        out[resource] = _resource(resource, quota, alloc, a_hist, used, end)
+    return out
+
+
+def _flags(
+    res: Mapping[str, ResourceCapacity], opts: Options
+) -> tuple[tuple[str, ...], tuple[str, ...], bool, tuple[str, ...]]:
+    near = tuple(r for r, x in res.items() if x.days_to_quota is not None and x.days_to_quota <= opts.horizon_days)
+    over = tuple(r for r, x in res.items() if x.over_quota)
+    growing = any(
+        x.used is not None and x.used.growth_pct_30d is not None and x.used.growth_pct_30d >= opts.growth_threshold_pct
+        for r, x in res.items()
+        if r in ("cpu", "ram")
+    )
+    reclaim = tuple(
+        r for r in ("cpu", "ram") if (p := res[r].p95_utilisation_pct) is not None and p < opts.reclaim_below_pct
+    )
+    return near, over, growing, reclaim
+
+
+class CapacityService:
+    """Capacity figures from a ``MetricsPort`` (and a ``CloudPort`` for allocations when given)."""
+
+    def __init__(self, metrics: MetricsPort, cloud: CloudPort | None = None, observer: Observer | None = None) -> None:
+        self.metrics = metrics
+        self.cloud = cloud
+        self.observer = observer or NullObserver()
+
+    def _split(self, series: Iterable[Series], label: str) -> dict[str, dict[str, list[tuple[float, float]]]]:
+        """{department code: {tag: points}}."""
+        out: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        for s in series:
+            code = s.labels.get(label)
+            tag = s.labels.get(TAG)
+            if code and tag:
+                out.setdefault(code, {})[tag] = list(s.points)
+        return out
+
+    def _usage(
+        self, parts: Mapping[str, str], start: float, end: float, step: float, label: str
+    ) -> dict[str, dict[str, list[tuple[float, float]]]]:
+        """{department code: {part: points}}, the parts' range queries sent side by side."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(tag: str, promql: str) -> tuple[str, list[Series]]:
+            series = self.metrics.query_range(promql, start, end, step)
+            self.observer.advanced(tag, "ok", f"{len(series)} series")
+            return tag, series
+
+        out: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        with ThreadPoolExecutor(max_workers=USAGE_WORKERS) as pool:
+            for tag, series in pool.map(lambda kv: one(*kv), parts.items()):
+                for s in series:
+                    code = s.labels.get(label)
+                    if code:
+                        out.setdefault(code, {})[tag] = list(s.points)
+        return out
+
+    def report(self, departments: Sequence[Department], opts: Options, *, only: bool = False) -> CapacityReport:
+        """Capacity of ``departments``; ``only``: they are a selection (``--dept``), so queries are
+        filtered to them and Prometheus data of other departments is not reported as unknown."""
+        opts.check()
+        obs = self.observer
+        label = opts.label
+        codes = [d.code for d in departments] if only else None
+        end = math.floor(opts.at / opts.step) * opts.step
+        start = end - math.floor(opts.window / opts.step) * opts.step
+        day_start = end - max(1, math.floor(opts.window / fc.DAY)) * fc.DAY
+        parts = usage_queries(label, opts.step, codes)
+        total = len(parts) + 3 + (1 if self.cloud is not None else 0)
+        obs.started(total, "querying Prometheus")
+        warnings: list[str] = []
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        # the three small requests run while the usage range queries are evaluated
+        with ThreadPoolExecutor(max_workers=1) as side:
+            mean_f = side.submit(self.metrics.query, cpu_mean_query(label, end - start, codes), end)
+            limits_f = side.submit(self.metrics.query_range, limits_query(label, codes), day_start, end, fc.DAY)
+            hv_f = side.submit(self._hypervisors, end - start, end)
+            usage = self._usage(parts, start, end, opts.step, label)
+            cpu_mean = {s.labels.get(label, ""): s.value for s in mean_f.result()}
+            obs.advanced("cpu mean", "ok")
+            limits = self._split(limits_f.result(), label)
+            obs.advanced("quotas", "ok", f"{len(limits)} departments")
+            hv = hv_f.result()
+            obs.advanced("hypervisors", "ok", f"{len(hv)} hypervisors")
+
+        cloud_figures: dict[str, dict[str, tuple[float | None, float]]] = {}
+        source = "prometheus"
+        if self.cloud is not None:
+            source = "openstack"
+            cloud_figures, missing = self._cloud(departments)
+            if missing:
+                warnings.append(f"no project in the cloud for: {', '.join(missing)}")
+            obs.advanced("openstack quotas", "ok", f"{len(cloud_figures)} departments")
+
+        known = {d.code for d in departments}
+        unknown = sorted((set(usage) | set(limits)) - known)
+        if unknown and not only:
+            warnings.append(f"Prometheus has data for departments not in the departments file: {', '.join(unknown)}")
+
+        figures: dict[str, _Figures] = {}
+        for d in departments:
+            figures[d.code] = _Figures(
+                used=usage.get(d.code, {}),
+                limits=limits.get(d.code, {}),
+                cloud=cloud_figures.get(d.code, {}),
+                cpu_mean=cpu_mean.get(d.code),
+            )
+        without = [d.code for d in departments if not usage.get(d.code)]
+        if without and len(without) < len(departments):
+            warnings.append(f"no usage data in the window for: {', '.join(without)}")
+        elif without:
+            warnings.append("no usage data in the window for any department (check --at, --window, prometheus.url)")
+
+        grid = sorted({t for fig in figures.values() for pts in fig.used.values() for t, _ in pts})
+        data_end = grid[-1] if grid else None
+        if data_end is not None and data_end < end - 2 * opts.step:
+            warnings.append(
+                f"the newest usage sample is {(end - data_end) / 3600:.1f} h before the report time: "
+                "'latest' figures are from then"
+            )
+
+        rows = []
+        for d in departments:
+            res = _build(figures[d.code], opts, end, source, grid)
+            near, over, growing, reclaim = _flags(res, opts)
+            rows.append(DepartmentCapacity(d.code, d.name_zh, d.name_en, d.project, res, near, over, growing, reclaim))
+        city = _build(_city(list(figures.values())), opts, end, source, grid)
+        obs.finished()
+        return CapacityReport(
+            at=opts.at,
+            start=start,
+            end=end,
+            step=opts.step,
+            horizon_days=opts.horizon_days,
+            allocation_source=source,
+            data_end=data_end,
+            departments=tuple(rows),
+            city=city,
+            hypervisors=hv,
+            warnings=tuple(warnings),
+            queries=len(parts) + 3,
+            options=opts,
+        )
+
+    def _hypervisors(self, window: float, end: float) -> tuple[Hypervisor, ...]:
+        rows: dict[tuple[str, str], dict[str, float]] = {}
+        for s in self.metrics.query(hypervisor_query(window), end):
+            key = (s.labels.get("hostname", ""), s.labels.get("availability_zone", ""))
+            rows.setdefault(key, {})[s.labels.get(TAG, "")] = s.value
+        return tuple(
+            Hypervisor(
+                name=name,
+                az=az,
+                vcpus=v.get("vcpus", 0.0),
+                vcpus_used=v.get("vcpus_used", 0.0),
+                memory_gib=v.get("memory", 0.0) / GIB,
+                memory_used_gib=v.get("memory_used", 0.0) / GIB,
+                running_vms=v.get("running", 0.0),
+            )
+            for (name, az), v in sorted(rows.items())
+        )
+
+    def _cloud(
+        self, departments: Sequence[Department]
+    ) -> tuple[dict[str, dict[str, tuple[float | None, float]]], list[str]]:
+        from govops.cloud.quota import quota_report
+
+        assert self.cloud is not None
+        report = quota_report(self.cloud, departments)
+        out: dict[str, dict[str, tuple[float | None, float]]] = {}
+        for row in report.rows:
+            fig: dict[str, tuple[float | None, float]] = {}
+            for resource, (name, div) in _CLOUD.items():
+                u = row.quotas.get(name)
+                if u is not None:
+                    fig[resource] = (None if u.unlimited else u.limit / div, u.in_use / div)
+            out[row.department.code] = fig
+        return out, list(report.missing)
+
+
+def _city(figures: Sequence[_Figures]) -> _Figures:
+    """The city as one department: every series summed point-wise, quotas summed (unlimited wins)."""
+    city = _Figures()
+    tags = {t for f in figures for t in f.used}
+    city.used = {t: _add(f.used.get(t, []) for f in figures) for t in tags}
+    ltags = {t for f in figures for t in f.limits}
+    city.limits = {t: _add(f.limits.get(t, []) for f in figures) for t in ltags}
+    for t in ltags:
+        if t.endswith("_quota") and any(f.limits.get(t) and f.limits[t][-1][1] < 0 for f in figures):
+            city.limits[t] = [(city.limits[t][-1][0], -1.0)]  # one unlimited department: the city is too
+    means = [f.cpu_mean for f in figures if f.cpu_mean is not None]
+    city.cpu_mean = sum(means) if means else None
+    for resource in RESOURCES:
+        pairs = [f.cloud[resource] for f in figures if resource in f.cloud]
+        if pairs:
+            quotas = [q for q, _ in pairs]
+            quota = None if any(q is None for q in quotas) else sum(q for q in quotas if q is not None)
+            city.cloud[resource] = (quota, sum(a for _, a in pairs))
+    return city

@@ -1,0 +1,214 @@
+"""Capacity against the real lab Prometheus (backfilled history, real HTTP API), checked against the
+history's ground truth; and the MetricsPort contract run on the fake and on the real server alike."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from govops.capacity import service as svc
+from govops.capacity.ports import BadQuery, MetricsPort, MetricsUnreachable
+from govops.capacity.service import CapacityReport, CapacityService, Options
+from govops.departments import load_departments
+from govops.errors import ExitCode
+
+from tests.conftest import REPO, need
+from tests.fakes_metrics import FakeHypervisor, FakeMetrics, const, linear
+
+pytestmark = pytest.mark.integration
+
+DAYS, STEP, SERVERS, SEED = 30, 3600, 120, 11
+GIB = 1024**3
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, dict[str, Any]]]:
+    need(binary="prometheus")
+    need(binary="promtool")
+    need(module="prometheus_api_client")
+    from govops.lab.core import Lab, LabOptions
+    from govops.observer import NullObserver
+
+    lab = Lab(tmp_path_factory.mktemp("caplab"), REPO)
+    try:
+        options = LabOptions(seed=SEED, history_days=DAYS, step_seconds=STEP, servers=SERVERS)
+        results = lab.up(["prometheus"], options, NullObserver())
+        url = results["prometheus"].config["prometheus"]["url"]
+        yield lab.dir, url, json.loads((lab.dir / "prometheus-truth.json").read_text())
+    finally:
+        lab.down()
+
+
+@pytest.fixture(scope="module")
+def report(lab: tuple[Path, str, dict[str, Any]]) -> CapacityReport:
+    from govops.capacity.prometheus import connect
+
+    _, url, truth = lab
+    depts = list(load_departments(REPO / "inventories" / "departments.yaml"))
+    opts = Options(at=truth["window"]["end"], window=DAYS * 86400, step=STEP)
+    return CapacityService(connect(url)).report(depts, opts)
+
+
+def _by_code(report: CapacityReport) -> dict[str, svc.DepartmentCapacity]:
+    return {d.code: d for d in report.departments}
+
+
+# -- against the ground truth -------------------------------------------------------------------------
+
+
+def test_usage_matches_truth(report: CapacityReport, lab: tuple[Path, str, dict[str, Any]]) -> None:
+    truth = lab[2]["departments"]
+    rows = _by_code(report)
+    assert truth and set(truth) <= set(rows)
+    for code, t in truth.items():
+        res = rows[code].resources
+        cpu, ram = res["cpu"].used, res["ram"].used
+        assert cpu is not None and ram is not None, code
+        assert cpu.mean == pytest.approx(t["cpu_mean_cores"], rel=0.01), code
+        assert ram.latest * GIB == pytest.approx(t["memory_used_bytes_latest"], rel=1e-9, abs=1), code  # type: ignore[operator]
+        assert ram.provisioned * GIB == pytest.approx(t["memory_available_bytes_latest"], rel=1e-9, abs=1)  # type: ignore[operator]
+        assert res["storage"].allocated == t["volume_used_gb_latest"], code
+        assert res["storage"].quota == t["volume_quota_gb"], code
+    assert report.data_end == lab[2]["window"]["end"] and report.warnings == ()
+
+
+def test_near_quota_department_and_days(report: CapacityReport, lab: tuple[Path, str, dict[str, Any]]) -> None:
+    nq = lab[2]["near_quota"]
+    near = [(d.resources[r].days_to_quota, d.code, r) for d in report.departments for r in d.near_quota]
+    days, code, resource = min(near)
+    assert (code, resource) == (nq["department"], "storage")
+    assert days == pytest.approx(nq["days_to_quota"], rel=0.05)
+    vol = _by_code(report)[code].resources["storage"]
+    assert vol.allocation_growth_per_day == pytest.approx(nq["growth_gb_per_day"], rel=0.05)
+    assert vol.quota_date == nq["quota_reached_at"][:10] and code in [d.code for d in report.findings]
+
+
+def test_growing_departments(report: CapacityReport, lab: tuple[Path, str, dict[str, Any]]) -> None:
+    # A department that shut a VM off uses less however it grew: the truth's growth is then not
+    # visible in its usage, so only departments without stopped VMs are held to it.
+    truth = {c: t for c, t in lab[2]["departments"].items() if not t["stopped_vms"]}
+    rows = _by_code(report)
+    grows = {c for c, t in truth.items() if t["growing"] and t["vms"] > t["idle_vms"]}
+    assert grows, "the lab plants growing departments"
+    assert {c for c in truth if rows[c].growing} == grows
+    for c, t in truth.items():
+        cpu = rows[c].resources["cpu"].used
+        assert cpu is not None and cpu.growth_per_day == pytest.approx(t["cpu_growth_cores_per_day"], abs=0.02), c
+
+
+def test_hypervisors_and_city(report: CapacityReport, lab: tuple[Path, str, dict[str, Any]]) -> None:
+    hv = lab[2]["hypervisors"]
+    assert {h.name for h in report.hypervisors} == set(hv)
+    for h in report.hypervisors:
+        assert (h.vcpus, h.vcpus_used) == (hv[h.name]["vcpus"], hv[h.name]["vcpus_used"])
+        assert h.memory_gib * GIB == hv[h.name]["memory_bytes"]
+        assert h.running_vms == hv[h.name]["running_vms_at_end"]
+    city = report.city["cpu"].used
+    assert city is not None
+    assert city.mean == pytest.approx(sum(t["cpu_mean_cores"] for t in lab[2]["departments"].values()), rel=0.01)
+
+
+def test_cli_end_to_end(
+    cli, lab: tuple[Path, str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    lab_dir, _, truth = lab
+    monkeypatch.setenv("GOVOPS_CONFIG", str(lab_dir / "govops.yaml"))
+    end = str(truth["window"]["end"])
+    r = cli("capacity", "show", "--at", end, "-o", "json")
+    assert r.code == ExitCode.FINDINGS, r.err
+    doc = json.loads(r.out)
+    nq = truth["near_quota"]["department"]
+    assert doc["schema"] == "govops.capacity/1" and nq in doc["findings"]
+    out = tmp_path / "report.md"
+    r = cli("report", "capacity", "--at", end, "--lang", "zh", "--out", str(out))
+    assert r.code == ExitCode.FINDINGS, r.err
+    text = out.read_text(encoding="utf-8")
+    zh = load_departments(REPO / "inventories" / "departments.yaml").get(nq).name_zh
+    near = text.split("## 即将达到配额的部门")[1].split("##")[0]
+    assert f"{zh} ({nq})" in near and truth["near_quota"]["quota_reached_at"][:10] in near
+
+
+# -- the MetricsPort contract: the same assertions on the fake and on the real Prometheus ------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(params=["fake", "prometheus"])
+def port(request: pytest.FixtureRequest) -> Iterator[tuple[MetricsPort, Any, list[str], float]]:
+    """(port, a function making it unreachable, the departments with VMs running at the end of its
+    data, that end)."""
+    if request.param == "prometheus":
+        from govops.capacity.prometheus import connect
+
+        _, url, truth = request.getfixturevalue("lab")
+        real = connect(url, timeout=10)
+
+        def unreachable() -> MetricsPort:
+            return connect(f"http://127.0.0.1:{_closed_port()}", timeout=5)
+
+        running = sorted(c for c, t in truth["departments"].items() if t["vms_running_at_end"])
+        yield real, unreachable, running, float(truth["window"]["end"])
+        real.close()
+        return
+    fake = FakeMetrics()
+    end = 1796169600.0
+    for code in ("aaa", "bbb", "ccc"):
+        fake.add(code, cpu_used=linear(1.0, 0.01, end), limits={"storage": (const(100), const(10))})
+    fake.hypervisors = [FakeHypervisor("hv1")]
+
+    def down() -> MetricsPort:
+        fake.down = True
+        return fake
+
+    yield fake, down, ["aaa", "bbb", "ccc"], end
+
+
+def test_contract_range_series_on_the_grid(port: tuple[MetricsPort, Any, list[str], float]) -> None:
+    p, _, codes, end = port
+    start = end - 2 * 86400
+    queries = svc.usage_queries("department", STEP)
+    assert set(queries) == {"cpu_used", "cpu_prov", "ram_used", "ram_prov", "storage_used", "storage_prov"}
+    for promql in queries.values():
+        series = p.query_range(promql, start, end, STEP)
+        assert {s.labels["department"] for s in series} == set(codes), promql
+        for s in series:
+            assert set(s.labels) == {"department"}
+            times = [t for t, _ in s.points]
+            assert times == sorted(times) and start <= times[0] and times[-1] <= end
+            assert all((t - start) % STEP == 0 for t in times) and all(v >= 0 for _, v in s.points)
+        assert any(s.points[-1][0] == end for s in series)  # the end is inclusive
+
+
+def test_contract_instant_and_filters(port: tuple[MetricsPort, Any, list[str], float]) -> None:
+    p, _, codes, end = port
+    samples = p.query(svc.cpu_mean_query("department", 86400), end)
+    assert sorted(s.labels["department"] for s in samples) == codes
+    assert all(set(s.labels) == {"department"} and s.value > 0 for s in samples)
+    one = p.query(svc.cpu_mean_query("department", 86400, [codes[0]]), end)
+    assert [s.labels["department"] for s in one] == [codes[0]]
+    assert p.query(svc.cpu_mean_query("department", 86400, ["nosuchdept"]), end) == []
+    limits = p.query_range(svc.limits_query("department", [codes[0]]), end - 3 * 86400, end, 86400)
+    assert {s.labels["department"] for s in limits} == {codes[0]}
+    assert {"storage_quota", "storage_alloc"} <= {s.labels[svc.TAG] for s in limits}
+    assert all(len(s.points) == 4 for s in limits)
+    hv = p.query(svc.hypervisor_query(86400), end)
+    assert hv and {s.labels[svc.TAG] for s in hv} == {"vcpus", "vcpus_used", "memory", "memory_used", "running"}
+
+
+def test_contract_errors(port: tuple[MetricsPort, Any, list[str], float]) -> None:
+    p, unreachable, _, end = port
+    with pytest.raises(BadQuery) as bad:
+        p.query("sum by (department", end)
+    assert bad.value.exit_code == ExitCode.USAGE and bad.value.status == 400
+    assert "sum by (department" in str(bad.value) and "HTTP 400" in str(bad.value)
+    with pytest.raises(MetricsUnreachable) as gone:
+        unreachable().query(svc.cpu_mean_query("department", 86400), end)
+    assert gone.value.exit_code == ExitCode.ERROR and "cannot connect" in str(gone.value)
