@@ -30,6 +30,7 @@ from govops.errors import InputError, Location, NotFoundError, Problem, Validati
 from govops.observer import NullObserver, Observer
 from govops.paths import display_path
 from govops.store import Store
+from govops.yamlio import read_text
 
 RUN_KIND = "play.run"
 INPUT_RCS = frozenset({1, 4, 5})
@@ -135,14 +136,7 @@ def check_yaml_file(path: Path, what: str) -> None:
 
 
 def _yaml_nodes(path: Path, name: str, what: str = "playbook") -> tuple[yaml.Node | None, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{name}: {what} not found") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+    text = read_text(path, name, what)
     # compose, not construct: Ansible's own tags (!vault, !unsafe) are not PyYAML's to resolve
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader), text

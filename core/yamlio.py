@@ -139,18 +139,22 @@ def loads(text: str, file: str = "<string>") -> Located:
     return Located(data, file, builder.lines)
 
 
-def load(path: Path, *, display: str | None = None) -> Located:
-    """Read and parse a YAML file; a missing or unreadable file is an ``InputError``."""
-    name = display or str(path)
+def read_text(path: Path, name: str, what: str = "file") -> str:
+    """A UTF-8 text file's content; missing, unreadable or not UTF-8 is an ``InputError`` naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"{name}: file not found") from None
+        raise InputError(f"{name}: {what} not found") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror})") from None
-    return loads(text, name)
+
+
+def load(path: Path, *, display: str | None = None) -> Located:
+    """Read and parse a YAML file; a missing or unreadable file is an ``InputError``."""
+    name = display or str(path)
+    return loads(read_text(path, name), name)
 
 
 def dump(data: Any) -> str:

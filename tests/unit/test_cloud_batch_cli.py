@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes_cloud import FakeCloud
+from tests.fakes_cloud import FakeCloud, cli_on_fake_cloud
 
 SPEC = """\
 department: 公安局
@@ -22,13 +22,7 @@ vms:
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeCloud:
-    cloud = FakeCloud(build_polls=1)
-    cloud.add_project("dept-gaj", limits={"cores": 20, "instances": 10})
-    cloud.add_flavor("m1.small", 1, 2048)
-    cloud.add_image("cirros")
-    cloud.add_network("net1")
-    monkeypatch.setattr("govops.cli.cloud.open_port", lambda ctx: cloud)
-    return cloud
+    return cli_on_fake_cloud(monkeypatch)
 
 
 def _spec(tmp_path: Path, text: str = SPEC) -> str:

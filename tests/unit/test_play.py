@@ -15,7 +15,7 @@ from govops.errors import InputError, NotFoundError, ValidationFailed
 from govops.store import open_store
 
 from tests.fakes_automation import FakeRunner
-from tests.fakes_cloud import FakeCloud
+from tests.fakes_cloud import FakeCloud, cli_on_fake_cloud
 
 PLAYBOOK = """\
 ---
@@ -301,13 +301,7 @@ vms:
 
 @pytest.fixture
 def fake_cloud(monkeypatch: pytest.MonkeyPatch) -> FakeCloud:
-    cloud = FakeCloud(build_polls=1)
-    cloud.add_project("dept-gaj", limits={"cores": 20, "instances": 10})
-    cloud.add_flavor("m1.small", 1, 2048)
-    cloud.add_image("cirros")
-    cloud.add_network("net1")
-    monkeypatch.setattr("govops.cli.cloud.open_port", lambda ctx: cloud)
-    return cloud
+    return cli_on_fake_cloud(monkeypatch)
 
 
 def test_apply_post_runs_on_the_created_vms_and_keeps_them_on_failure(
