@@ -264,16 +264,36 @@ class OpenStackCloud:
         return f"v{version}{micro} at {data.url}"
 
     def find_project(self, name_or_id: str) -> Project | None:
-        with _calling("identity"):
-            p = self.conn.identity.find_project(name_or_id, ignore_missing=True)
+        try:
+            with _calling("identity"):
+                p = self.conn.identity.find_project(name_or_id, ignore_missing=True)
+        except CloudAuthError as e:
+            # Keystone lets only admins list projects; a department's own user still knows the
+            # project its token is scoped to, and that is the only one it may act on.
+            scoped = self._scoped_project(e)
+            return scoped if name_or_id in (scoped.id, scoped.name) else None
         return None if p is None else Project(p.id, p.name, p.domain_id or "default", bool(p.is_enabled))
 
     def projects(self) -> list[Project]:
+        try:
+            with _calling("identity"):
+                return [
+                    Project(p.id, p.name, p.domain_id or "default", bool(p.is_enabled))
+                    for p in self.conn.identity.projects()
+                ]
+        except CloudAuthError as e:
+            return [self._scoped_project(e)]
+
+    def _scoped_project(self, refused: CloudAuthError) -> Project:
+        """The project of this connection's token; re-raises ``refused`` when there is none (403 only)."""
+        if refused.status != 403:
+            raise refused
         with _calling("identity"):
-            return [
-                Project(p.id, p.name, p.domain_id or "default", bool(p.is_enabled))
-                for p in self.conn.identity.projects()
-            ]
+            access = self.conn.session.auth.get_access(self.conn.session)
+        if not access.project_id:
+            raise refused
+        name = access.project_name or access.project_id
+        return Project(access.project_id, name, access.project_domain_id or "default", True)
 
     # -- things to build from ---------------------------------------------------------------------------
     def find_flavor(self, name_or_id: str) -> Flavor | None:

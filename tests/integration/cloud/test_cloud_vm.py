@@ -372,3 +372,31 @@ def test_data_volume_is_created_and_deleted_with_the_vm(
                     conn.block_storage.delete_attachment(a["attachment_id"])
             with contextlib.suppress(Exception):
                 conn.block_storage.delete_volume(v.id)
+
+
+def test_a_department_user_manages_its_own_vms(cli: Any, cloud_lab: Any, env: Path, conn: Any, name: str) -> None:
+    """With a department's own (member) credentials Keystone refuses project listing: govops must
+    work from the token's project, and still refuse any other department."""
+    truth = cloud_lab.truth["cloud"]
+    code = _roomy(truth)
+    config = yaml.safe_load(env.read_text(encoding="utf-8"))
+    config["cloud"]["name"] = cloud_lab.dept_cloud(code)
+    env.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+    r = cli("cloud", "quota", "show", code, "-o", "json")
+    assert r.code == 0, r.err
+    r = cli(
+        "cloud", "vm", "create", "--dept", code, "--name", name, "--flavor", FLAVOR, "--image", IMAGE,
+        "--network", NETWORK, "--timeout", "240", "-o", "json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    [real] = _servers(conn, name)
+    assert real.project_id == _project_id(conn, truth["departments"][code]["project"])
+
+    other = next(c for c in truth["departments"] if c != code)
+    r = cli("cloud", "quota", "show", other)
+    assert r.code != 0 and "Traceback" not in r.err and other in r.err
+
+    r = cli("cloud", "vm", "delete", name, "--dept", code, "--yes", "--timeout", "180")
+    assert r.code == 0, r.err
+    assert _servers(conn, name) == []
