@@ -37,6 +37,12 @@ GOAL_S = 90.0
 GOAL_SPEEDUP = 3.0
 
 
+def load() -> str:
+    """The machine's load next to each figure: other work on the same cores skews every one."""
+    one, five, fifteen = os.getloadavg()
+    return f"[load {one:.2f} {five:.2f} {fifteen:.2f}]"
+
+
 def lab_env(lab: Path) -> dict[str, str]:
     from govops.lab.extranet.component import read_credentials_env
 
@@ -226,25 +232,26 @@ def main() -> int:
     n = len(truth["devices"])
     ssh_n = sum(1 for _h, _e, a in _targets(truth) if a["ssh"] is not None)
     faults = truth["lab"].get("faults")
-    print(f"lab {lab}: {n} devices ({ssh_n} with SSH), faults {faults}; machine: {os.cpu_count()} cores")
+    print(f"lab {lab}: {n} devices ({ssh_n} with SSH), faults {faults}; machine: {os.cpu_count()} cores {load()}")
     with tempfile.TemporaryDirectory(prefix="bench-net-audit-") as tmp:
         work = Path(tmp)
         took, doc = run_govops_audit(lab, env, args.workers, args.snmp_concurrency, work)
         right = sum(1 for d in doc["devices"] if d["status"] == truth["devices"][d["hostname"]]["expected_status"])
         print(
             f"govops net audit:        {took:7.1f} s  {n / took:6.1f} dev/s  "
-            f"statuses {dict(Counter(d['status'] for d in doc['devices']))}, {right}/{n} as the truth expects"
+            f"statuses {dict(Counter(d['status'] for d in doc['devices']))}, {right}/{n} as the truth expects {load()}"
         )
         if not args.skip_nornir:
             ntook, counts = run_nornir(truth, env, args.workers, work)
-            print(f"Nornir + nornir_netmiko: {ntook:7.1f} s  {ssh_n / ntook:6.1f} dev/s  {dict(counts)} (SSH only)")
+            rate = ssh_n / ntook
+            print(f"Nornir + nornir_netmiko: {ntook:7.1f} s  {rate:6.1f} dev/s  {dict(counts)} (SSH only) {load()}")
             speedup = ntook / took
             verdict = "met" if speedup >= GOAL_SPEEDUP and took <= GOAL_S else "NOT met"
             print(f"  govops is {speedup:.1f}x faster (goal >= {GOAL_SPEEDUP:.0f}x and <= {GOAL_S:.0f} s: {verdict})")
         stook, scounts = run_govops_snmp(truth, env, args.snmp_concurrency)
-        print(f"govops SNMP phase:       {stook:7.1f} s  {n / stook:6.1f} dev/s  {dict(scounts)}")
+        print(f"govops SNMP phase:       {stook:7.1f} s  {n / stook:6.1f} dev/s  {dict(scounts)} {load()}")
         btook, values = run_snmpbulkwalk(truth, env, args.snmp_concurrency, work)
-        print(f"snmpbulkwalk | xargs -P: {btook:7.1f} s  {n / btook:6.1f} dev/s  ({values} values)")
+        print(f"snmpbulkwalk | xargs -P: {btook:7.1f} s  {n / btook:6.1f} dev/s  ({values} values) {load()}")
         print(f"  govops' SNMP phase is {btook / stook:.1f}x faster than net-snmp processes")
     return 0
 

@@ -45,6 +45,11 @@ class Secret:
     def __hash__(self) -> int:
         return hash(self._value)
 
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        # unpickled through __init__, so a worker process that receives a secret (SSH sessions
+        # run in worker processes) scrubs it from its messages too
+        return (Secret, (self._value,))
+
 
 class _Known:
     def __init__(self) -> None:

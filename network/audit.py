@@ -5,9 +5,14 @@ sharded by county onto a task queue later), per-device failure capture (every de
 one status and a reason; one device never stops the run), results written to the store as each
 device finishes (a SIGKILL loses nothing), ``resume`` finishes a run without redoing devices.
 
-Concurrency: SNMP walks run as asyncio tasks under a semaphore; SSH sessions run in a thread pool
-(netmiko is blocking); both phases of different devices overlap. Each phase has a deadline that
-starts when that phase starts, so queueing never counts against a device.
+Concurrency: SNMP walks run as asyncio tasks under a semaphore; SSH sessions (netmiko is
+blocking) run in a pool of worker processes, one session per process at a time, or in a thread
+pool when ``ssh_processes`` is off (fakes in unit tests). Both phases of different devices overlap.
+Worker processes matter: paramiko is CPU-heavy pure Python, and in threads it shared one GIL with
+the SNMP event loop, so SNMP polls overran their deadlines. Workers get the job (plain data) and
+send back the raw outputs; the parent alone parses, evaluates and writes the store, so resume and
+once-only semantics do not depend on the workers. Each phase has a deadline that starts when that
+phase starts, so queueing never counts against a device.
 """
 
 from __future__ import annotations
@@ -15,11 +20,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
+import multiprocessing
+import os
 import random
+import select
+import signal
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -95,6 +107,10 @@ class AuditSettings:
     # whether it answers a default community: one GET per name, only on such devices.
     probe_default_communities: bool = True
     probe_timeout: float = 1.5
+    # SSH sessions in worker processes (``ssh_workers`` of them) instead of threads of this one:
+    # the collector and credentials must then be picklable (the real ones are; test fakes keep
+    # their call records in this process, so the engine's default stays threads).
+    ssh_processes: bool = False
 
 
 @dataclass(frozen=True)
@@ -248,16 +264,54 @@ class AuditEngine:
         snmp_sem = AdaptiveLimit(self.settings.snmp_concurrency)
         snmp = self.snmp_factory()
         loop = asyncio.get_running_loop()
-        pool = ThreadPoolExecutor(max_workers=self.settings.ssh_workers, thread_name_prefix="ssh")
+        # TCP probes of the IPv6 management address are cheap: threads of this process
+        probes = ThreadPoolExecutor(max_workers=self.settings.ssh_workers, thread_name_prefix="probe")
+        sessions = self._session_pool([job for _d, job in jobs]) if self.settings.ssh_processes else probes
+        clean = False
         try:
             tasks = [
-                asyncio.create_task(self._device(d, job, checks, run_id, snmp, snmp_sem, pool, loop, results))
+                asyncio.create_task(
+                    self._device(d, job, checks, run_id, snmp, snmp_sem, sessions, probes, loop, results)
+                )
                 for d, job in jobs
             ]
             await asyncio.gather(*tasks)
+            clean = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if sessions is not probes:
+                _stop_pool(sessions, wait=clean)
+            probes.shutdown(wait=True, cancel_futures=True)
             snmp.close()
+
+    def _session_pool(self, jobs: Sequence[DeviceJob]) -> Executor:
+        """Worker processes for the SSH sessions, each given the collector and the credentials once.
+
+        forkserver, not fork: this process may already run threads (progress view, SNMP), and
+        forking those is unsafe. The credentials travel in the pickled initializer arguments over
+        the pipe to each new worker, never in argv or the environment (both visible in /proc).
+        """
+        names = {job.ssh["credential"] for job in jobs if job.ssh}
+        creds: dict[str, Credential] = {}
+        for name in sorted(names):
+            try:
+                creds[name] = self.credentials.get(name)
+            except CredentialError:
+                continue  # each device using it reports the problem (as with threads)
+        ctx = multiprocessing.get_context("forkserver")
+        # imported once in the fork server, shared by every worker forked from it
+        ctx.set_forkserver_preload(["govops.network.audit", "netmiko", "paramiko"])
+        return ProcessPoolExecutor(
+            max_workers=max(1, min(self.settings.ssh_workers, sum(1 for j in jobs if j.ssh))),
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(
+                self.ssh,
+                creds,
+                self.settings,
+                {p: self.analyzer.commands(p) for p in _platforms(jobs)},
+                os.getpid(),
+            ),
+        )
 
     async def _device(
         self,
@@ -267,16 +321,25 @@ class AuditEngine:
         run_id: str,
         snmp: SnmpCollector,
         snmp_sem: AdaptiveLimit,
-        pool: ThreadPoolExecutor,
+        sessions: Executor,
+        probes: Executor,
         loop: asyncio.AbstractEventLoop,
         results: list[DeviceResult],
     ) -> None:
         t0 = time.monotonic()
         result = DeviceResult(job.hostname, job.site, job.county, job.level, job.platform, "ok", None)
-        ssh_task = loop.run_in_executor(pool, self._ssh_phase, job) if job.ssh else None
+        ssh_task = (
+            (
+                loop.run_in_executor(sessions, _worker_collect, job)
+                if self.settings.ssh_processes
+                else loop.run_in_executor(sessions, self._ssh_phase, job)
+            )
+            if job.ssh
+            else None
+        )
         snmp_task = asyncio.create_task(self._snmp_phase(job, snmp, snmp_sem)) if job.snmp else None
         probe_task = (
-            loop.run_in_executor(pool, self.ssh.probe, job.mgmt_ipv6, job.ssh["port"], self.settings.connect_timeout)
+            loop.run_in_executor(probes, self.ssh.probe, job.mgmt_ipv6, job.ssh["port"], self.settings.connect_timeout)
             if job.ssh and job.mgmt_ipv6 and job.mgmt_ipv4
             else None
         )
@@ -296,6 +359,10 @@ class AuditEngine:
                     result.collected["ssh"] = "ok" if ssh_facts is not None else "failed"
                 except CollectError as exc:
                     failures.append(("ssh", exc))
+                    result.collected["ssh"] = "failed"
+                except BrokenProcessPool:
+                    # a worker died (OOM killer, crash): this device's session is lost, not the run's
+                    failures.append(("ssh", CollectError("ssh: the worker process running this session died")))
                     result.collected["ssh"] = "failed"
             else:
                 result.collected["ssh"] = "not_applicable"
@@ -361,31 +428,7 @@ class AuditEngine:
     def _ssh_phase(self, job: DeviceJob) -> tuple[SshOutput, int]:
         assert job.ssh is not None and job.platform is not None
         cred = self._credential(job.ssh["credential"])
-        host = job.mgmt_ipv4 or job.mgmt_ipv6
-        assert host is not None
-        target = SshTarget(
-            job.hostname,
-            host,
-            job.ssh["port"],
-            job.platform,
-            job.ssh["device_type"],
-            min(job.ssh["timeout"], self.settings.connect_timeout),
-        )
-        commands = self.analyzer.commands(job.platform)
-        attempt = 0
-        start = time.monotonic()
-        deadline = start + self.settings.device_timeout
-        while True:
-            attempt += 1
-            try:
-                return self.ssh.collect(target, cred, commands, deadline), attempt
-            except CollectError as exc:
-                if not exc.retryable or attempt > self.settings.retries:
-                    raise
-                delay = self.settings.backoff * 2 ** (attempt - 1) * (1 + random.random())  # jitter
-                if time.monotonic() + delay >= deadline:
-                    raise
-                time.sleep(delay)
+        return ssh_session(self.ssh, cred, job, self.analyzer.commands(job.platform), self.settings)
 
     async def _snmp_phase(self, job: DeviceJob, snmp: SnmpCollector, sem: AdaptiveLimit) -> dict[str, Any]:
         assert job.snmp is not None
@@ -473,6 +516,110 @@ class AuditEngine:
                     CollectError(f"ssh: host key changed ({pinned[0]} {pinned[1]} pinned, {out.host_key[1]} offered)"),
                 )
             )
+
+
+def ssh_session(
+    ssh: SshCollector, cred: Credential, job: DeviceJob, commands: Sequence[str], settings: AuditSettings
+) -> tuple[SshOutput, int]:
+    """One device's SSH phase: connect, run the commands, retry connect failures with backoff."""
+    assert job.ssh is not None and job.platform is not None
+    host = job.mgmt_ipv4 or job.mgmt_ipv6
+    assert host is not None
+    target = SshTarget(
+        job.hostname,
+        host,
+        job.ssh["port"],
+        job.platform,
+        job.ssh["device_type"],
+        min(job.ssh["timeout"], settings.connect_timeout),
+    )
+    attempt = 0
+    # time.monotonic() is CLOCK_MONOTONIC: the same clock in a worker process as in the parent
+    deadline = time.monotonic() + settings.device_timeout
+    while True:
+        attempt += 1
+        try:
+            return ssh.collect(target, cred, commands, deadline), attempt
+        except CollectError as exc:
+            if not exc.retryable or attempt > settings.retries:
+                raise
+            delay = settings.backoff * 2 ** (attempt - 1) * (1 + random.random())  # jitter
+            if time.monotonic() + delay >= deadline:
+                raise
+            time.sleep(delay)
+
+
+# -- SSH worker processes ---------------------------------------------------------
+@dataclass
+class _Worker:
+    ssh: SshCollector
+    credentials: dict[str, Credential]
+    settings: AuditSettings
+    commands: dict[str, list[str]]
+
+
+_WORKER: dict[str, _Worker] = {}  # "state": set once per worker process by _worker_init
+
+
+def _worker_init(
+    ssh: SshCollector,
+    credentials: dict[str, Credential],
+    settings: AuditSettings,
+    commands: dict[str, list[str]],
+    audit_pid: int,
+) -> None:
+    # Ctrl-C reaches the whole process group: the parent decides what an interrupt means
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # paramiko logs socket errors of sessions the device closed; without a handler Python's last
+    # resort would print them on the user's terminal
+    logging.getLogger().addHandler(logging.NullHandler())
+    _WORKER["state"] = _Worker(ssh, credentials, settings, commands)
+    threading.Thread(target=_exit_with, args=(audit_pid,), name="watchdog", daemon=True).start()
+
+
+def _exit_with(audit_pid: int) -> None:
+    """End this worker as soon as the audit process is gone (kill -9 included).
+
+    A pool worker waits on its job queue, whose write end every worker holds too, so it never
+    sees EOF: without this, workers of a killed audit (and the fork server) would live on and keep
+    the terminal's pipes open. A pidfd cannot be fooled by a reused PID.
+    """
+    try:
+        fd = os.pidfd_open(audit_pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3: poll the PID instead
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(audit_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+    select.select([fd], [], [])  # readable once the process has exited
+    os._exit(1)
+
+
+def _worker_collect(job: DeviceJob) -> tuple[SshOutput, int]:
+    """Runs in a worker process: one device's session; errors come back pickled (CollectError)."""
+    assert job.ssh is not None and job.platform is not None
+    worker = _WORKER["state"]
+    cred = worker.credentials.get(job.ssh["credential"])
+    if cred is None:
+        raise CollectError(f"credential '{job.ssh['credential']}' could not be resolved")
+    return ssh_session(worker.ssh, cred, job, worker.commands[job.platform], worker.settings)
+
+
+def _platforms(jobs: Sequence[DeviceJob]) -> set[str]:
+    return {job.platform for job in jobs if job.ssh and job.platform}
+
+
+def _stop_pool(pool: Executor, *, wait: bool) -> None:
+    """After a clean run wait for the workers to exit; after an interrupt stop them at once."""
+    if wait:
+        pool.shutdown(wait=True)
+        return
+    pool.shutdown(wait=False, cancel_futures=True)
+    # sessions still running would hold the interrupted run open for up to a device deadline
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.terminate()
 
 
 class AdaptiveLimit:

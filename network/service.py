@@ -45,6 +45,7 @@ def build_audit_engine(
         connect_timeout=net.connect_timeout,
         retries=net.retries,
         host_key_policy=net.host_key_policy,
+        ssh_processes=True,  # paramiko in threads shares the GIL with the SNMP loop (see audit.py)
     )
     rule_files = [ctx.config.path(p) for p in net.rules]
     return AuditEngine(

@@ -48,6 +48,32 @@ class FakeSsh:
         return True
 
 
+class WorkerFakeSsh:
+    """A stateless fake for SSH sessions in worker processes (picklable, no call records here).
+
+    Each output starts with the PID of the process that produced it, and the session fails as ``auth`` unless the
+    credential that reached the worker holds ``password``: so a test sees where sessions ran
+    and that the secret travelled intact.
+    """
+
+    def __init__(self, password: str, behaviour: dict[str, str] | None = None) -> None:
+        self.password = password
+        self.behaviour = behaviour or {}
+
+    def collect(self, target: SshTarget, credential: Credential, commands: Sequence[str], deadline: float) -> SshOutput:
+        import os
+
+        if credential.password is None or credential.password.reveal() != self.password:
+            raise AuthFailed("ssh: authentication failed")
+        fault = self.behaviour.get(target.hostname)
+        if fault:
+            raise FAULTS[fault](f"ssh: {fault}")
+        return SshOutput({c: f"{os.getpid()} {target.hostname}" for c in commands}, ("ssh-ed25519", "SHA256:x"))
+
+    def probe(self, host: str, port: int, timeout: float) -> bool:
+        return True
+
+
 class FakeSnmp:
     def __init__(
         self,

@@ -215,6 +215,10 @@ log_file = {log / "neutron.log"}
 api_workers = 1
 rpc_workers = 0
 rpc_state_report_workers = 0
+# No DHCP agent runs here: without these, every port create and binding update still looks for DHCP
+# agents and provisioning blocks in the database and casts notifications nobody receives.
+enable_traditional_dhcp = false
+dhcp_agent_notification = false
 [database]
 connection = {db("neutron")}
 {authtoken}[oslo_concurrency]

@@ -231,7 +231,9 @@ def plan(departments: Sequence[Department], servers: int = 300, seed: int = 1) -
                 break
             chosen = FLAVORS[index]
             usage.take(chosen)
-            system = systems[len(dp.servers) % len(systems)]
+            # A system's servers share a size, as in a real estate of web tiers and databases; it also lets
+            # the seeder create them in one multi-create request (same flavor, same metadata).
+            system = systems[index % len(systems)]
             size = rng.choice(VOLUME_SIZES_GB) if rng.random() < VOLUME_SHARE else None
             if size is not None and not usage.volume(size):
                 size = None

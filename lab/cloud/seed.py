@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 from govops.lab.cloud.layout import CLOUD_NAME, REGION, Layout, Ports, write_private
-from govops.lab.cloud.plan import CloudPlan, DepartmentPlan, flavor
+from govops.lab.cloud.plan import CloudPlan, DepartmentPlan, PlannedServer, flavor
 from govops.lab.processes import LabError
 from govops.observer import Observer
 
@@ -111,6 +111,30 @@ def write_clouds_file(layout: Layout, ports: Ports, secrets: dict[str, str], pla
         )
     text = "# Written by `govops lab up`: the lab cloud's admin and one cloud per department user.\n"
     write_private(layout.clouds_file, text + yaml.safe_dump({"clouds": clouds}, sort_keys=False))
+
+
+def server_batches(servers: Iterable[PlannedServer]) -> list[list[PlannedServer]]:
+    """Servers one multi-create request can make: same flavor and same metadata (the system)."""
+    batches: dict[tuple[str, str], list[PlannedServer]] = {}
+    for s in servers:
+        batches.setdefault((s.flavor, s.system), []).append(s)
+    return list(batches.values())
+
+
+def batch_name(batch: list[PlannedServer], index: int) -> str:
+    """The name Nova gives the ``index``-th server of ``batch`` (-1: the name in the request).
+
+    One server is created under its own name; a batch under its first server's name with a suffix no
+    planned name has, which Nova extends with ``-1`` … ``-<n>``.
+    """
+    if len(batch) == 1:
+        return batch[0].name
+    return f"{batch[0].name}-batch" if index < 0 else interim_name(batch[0], index)
+
+
+def interim_name(first: PlannedServer, index: int) -> str:
+    """The name Nova gives the ``index``-th server of a batch of more than one starting with ``first``."""
+    return f"{first.name}-batch-{index + 1}"
 
 
 def _parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = WORKERS) -> list[Any]:
@@ -228,35 +252,88 @@ class Seeder:
         self.conn.set_network_quotas(project.id, floatingip=q.floating_ips, port=q.ports)
         return str(project.id)
 
-    def servers(self, dp: DepartmentPlan, password: str, image: str, net: str, flavors: dict[str, str]) -> None:
+    def servers(
+        self, dp: DepartmentPlan, password: str, image: str, net: str, flavors: dict[str, str]
+    ) -> list[dict[str, str]]:
+        """The department's servers, one multi-create request per batch of alike servers.
+
+        Nova schedules and validates a request once however many servers it makes, so batching saves
+        most of the per-request cost (network and port-quota checks in Neutron, Placement's allocation
+        candidates, the conductor's build). Nova names a batch's servers ``<name>-1`` … ``<name>-<n>``;
+        :meth:`rename` gives them their planned names once they are built. Quotas are checked for the
+        whole batch. Returns, per batch, planned name -> server id in the batch's order.
+        """
+        d = dp.department
+        conn = connect(self.ports, department_user(d.code), password, d.project)
+        existing = {s.name: s.id for s in conn.compute.servers()}
+        batches: list[dict[str, str]] = []
+        for batch in server_batches(dp.servers):
+            ids = {s.name: existing[s.name] for s in batch if s.name in existing}
+            todo = [s for s in batch if s.name not in existing]
+            # An interrupted `up` may have left a batch created but not (all) renamed: adopt it. Renaming
+            # goes last first, so the servers still to rename are the first ones of the batch as created.
+            made = {s.name: existing[n] for i, s in enumerate(todo) if (n := interim_name(todo[0], i)) in existing}
+            if todo and not made:
+                made = self._create_batch(conn, dp, todo, image, net, flavors)
+            elif len(made) != len(todo):
+                raise LabError(
+                    f"{d.project}: only {len(made)} of the {len(todo)} servers of batch {batch_name(todo, -1)} exist"
+                )
+            batches.append({s.name: ids.get(s.name) or made[s.name] for s in batch})
+            for s in batch:
+                self.obs.advanced(s.name, "created")
+        return batches
+
+    def rename(self, batches: list[dict[str, str]], found: dict[str, Any]) -> None:
+        """Planned names for servers Nova named after their batch.
+
+        Only once they are built: renaming a server still waiting for a host updates its build request,
+        which the conductor may already have read (a known race in Nova), and the rename is lost.
+        Within a batch last first: until its first server is renamed, a rerun adopts the rest.
+        """
+
+        def one(batch: dict[str, str]) -> None:
+            for name, server_id in reversed(batch.items()):
+                if found[server_id].name != name:
+                    self.conn.compute.update_server(server_id, name=name)
+
+        _parallel(one, batches)
+
+    def _create_batch(
+        self, conn: Conn, dp: DepartmentPlan, batch: list[PlannedServer], image: str, net: str, flavors: dict[str, str]
+    ) -> dict[str, str]:
+        """Create ``batch`` in one request; planned name -> id of the server Nova made for it."""
         from keystoneauth1.exceptions import ConnectFailure
         from openstack.exceptions import HttpException
 
-        d = dp.department
-        conn = connect(self.ports, department_user(d.code), password, d.project)
-        existing = {s.name for s in conn.compute.servers()}
-        for s in dp.servers:
-            for attempt in range(CREATE_ATTEMPTS):
-                if s.name in existing:
+        first = batch[0]
+        request = batch_name(batch, -1)
+        wanted = {batch_name(batch, i): s.name for i, s in enumerate(batch)}
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                conn.compute.create_server(
+                    name=request,
+                    flavor_id=flavors[first.flavor],
+                    image_id=image,
+                    networks=[{"uuid": net}],
+                    metadata={"department": dp.department.code, "owner": dp.owner, "system": first.system},
+                    min_count=len(batch),
+                    max_count=len(batch),
+                )
+                break
+            except (ConnectFailure, HttpException) as exc:
+                # An overloaded machine can drop the answer while Nova goes on creating the servers:
+                # look before asking again, so a retry never makes twins.
+                transient = isinstance(exc, ConnectFailure) or exc.status_code in (502, 503, 504)
+                if not transient or attempt + 1 == CREATE_ATTEMPTS:
+                    raise
+                time.sleep(5)
+                if any(x.name in wanted for x in conn.compute.servers()):
                     break
-                try:
-                    conn.compute.create_server(
-                        name=s.name,
-                        flavor_id=flavors[s.flavor],
-                        image_id=image,
-                        networks=[{"uuid": net}],
-                        metadata={"department": d.code, "owner": dp.owner, "system": s.system},
-                    )
-                    break
-                except (ConnectFailure, HttpException) as exc:
-                    # An overloaded machine can drop the answer while Nova goes on creating the server:
-                    # look before asking again, so a retry never makes a twin.
-                    transient = isinstance(exc, ConnectFailure) or exc.status_code in (502, 503, 504)
-                    if not transient or attempt + 1 == CREATE_ATTEMPTS:
-                        raise
-                    time.sleep(5)
-                    existing = {x.name for x in conn.compute.servers()}
-            self.obs.advanced(s.name, "created")
+        made = {x.name: x.id for x in conn.compute.servers() if x.name in wanted}
+        if len(made) != len(batch):
+            raise LabError(f"Nova made {len(made)} of the {len(batch)} servers asked for as {request}")
+        return {wanted[name]: server_id for name, server_id in made.items()}
 
     def volumes(self, dp: DepartmentPlan, password: str) -> None:
         d = dp.department
@@ -269,19 +346,20 @@ class Seeder:
                     name=name, size=s.volume_gb, metadata={"department": d.code, "server": s.name}
                 )
 
-    def wait_servers(self, names: set[str], status: str, timeout: float = BUILD_TIMEOUT) -> dict[str, Any]:
+    def wait_servers(self, ids: set[str], status: str, timeout: float = BUILD_TIMEOUT) -> dict[str, Any]:
+        """Server id -> server, once every one of ``ids`` has ``status``."""
         deadline = time.monotonic() + timeout
         while True:
-            found = {s.name: s for s in self.conn.compute.servers(details=True, all_projects=True) if s.name in names}
-            errors = [n for n, s in found.items() if s.status == "ERROR"]
+            found = {s.id: s for s in self.conn.compute.servers(details=True, all_projects=True) if s.id in ids}
+            errors = [s for s in found.values() if s.status == "ERROR"]
             if errors:
-                fault = (found[errors[0]].fault or {}).get("message", "")
-                raise LabError(f"{len(errors)} lab server(s) went to ERROR, e.g. {errors[0]}: {fault}")
+                fault = (errors[0].fault or {}).get("message", "")
+                raise LabError(f"{len(errors)} lab server(s) went to ERROR, e.g. {errors[0].name}: {fault}")
             done = sum(1 for s in found.values() if s.status == status)
-            if done == len(names):
+            if done == len(ids):
                 return found
             if time.monotonic() > deadline:
-                raise LabError(f"only {done}/{len(names)} lab servers reached {status} in {timeout:.0f} s")
+                raise LabError(f"only {done}/{len(ids)} lab servers reached {status} in {timeout:.0f} s")
             time.sleep(2)
 
     def wait_volumes(self, count: int, timeout: float = 300) -> None:
@@ -313,17 +391,24 @@ class Seeder:
         self.obs.message(f"creating {len(plan.departments)} projects with users and quotas")
         _parallel(lambda dp: self.department(dp, passwords[dp.department.code]), plan.departments)
         t = self._phase("departments", t)
-        names = {s.name for s in plan.servers}
-        self.obs.message(f"creating {len(names)} servers and their volumes")
-        self.obs.started(len(names), "creating lab servers")
-        _parallel(lambda dp: self.servers(dp, passwords[dp.department.code], image, net, flavors), plan.departments)
+        self.obs.message(f"creating {len(plan.servers)} servers and their volumes")
+        self.obs.started(len(plan.servers), "creating lab servers")
+        batches = [
+            batch
+            for made in _parallel(
+                lambda dp: self.servers(dp, passwords[dp.department.code], image, net, flavors), plan.departments
+            )
+            for batch in made
+        ]
+        ids = {name: server_id for batch in batches for name, server_id in batch.items()}
         _parallel(lambda dp: self.volumes(dp, passwords[dp.department.code]), plan.departments)
         t = self._phase("create_requests", t)
-        found = self.wait_servers(names, "ACTIVE")
-        stop = [found[s.name] for s in plan.servers if s.stopped]
+        found = self.wait_servers(set(ids.values()), "ACTIVE")
+        self.rename(batches, found)
+        stop = [ids[s.name] for s in plan.servers if s.stopped]
         _parallel(self.conn.compute.stop_server, stop)
         if stop:
-            self.wait_servers({s.name for s in stop}, "SHUTOFF")
+            self.wait_servers(set(stop), "SHUTOFF")
         self.wait_volumes(sum(1 for s in plan.servers if s.volume_gb is not None))
         self._phase("servers_active", t)
         self.obs.finished()

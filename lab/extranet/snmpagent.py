@@ -106,8 +106,13 @@ def main() -> int:
 
     from pysnmp.entity.rfc3413 import cmdrsp
     from snmpsim.commands import responder
+    from snmpsim.datafile import DataFile
 
     use_bulk_index()
+    # snmpsim keeps 31 recordings open and reopens (re-reads the index of) any other one per
+    # request: with a shard's ~1,000 devices polled in turn that was most of its CPU. One open
+    # recording per device costs a file descriptor (within the limit raised above) and its index.
+    DataFile.max_queue_entries = max(DataFile.max_queue_entries, len(policy) + 1)
 
     def select(engine: Any) -> str | None:
         ec = engine.observer.get_execution_context("rfc3412.receiveMessage:request")

@@ -12,7 +12,7 @@ from govops.network.inventory import load_inventory
 from govops.observer import RecordingObserver
 from govops.store import SqlStore
 
-from tests.fakes import FakeAnalyzer, FakeSnmp, FakeSsh
+from tests.fakes import FakeAnalyzer, FakeSnmp, FakeSsh, WorkerFakeSsh
 
 ENV = {
     f"GOVOPS_CRED_{n}_{f}": "x-value-1234"
@@ -61,6 +61,32 @@ def test_every_device_ends_with_one_status(tmp_path: Path, inv) -> None:  # type
     assert by_host[hosts[4]].status == "error" and "analyzer bug" in (by_host[hosts[4]].reason or "")
     assert sum(r.status == "ok" for r in report.results) == len(inv) - 5
     assert report.run.status == "finished" and report.run.summary["devices"] == len(inv)
+
+
+def test_ssh_sessions_run_in_worker_processes_and_results_come_back(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    hosts = [d.hostname for d in inv if d.ssh is not None]
+    ssh = WorkerFakeSsh("x-value-1234", {hosts[0]: "unreachable", hosts[1]: "timeout"})
+    eng = engine(tmp_path, ssh, FakeSnmp(), ssh_processes=True)  # type: ignore[arg-type]
+    report = eng.run(list(inv), ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    assert len(by_host) == len(inv)
+    assert by_host[hosts[0]].status == "unreachable" and by_host[hosts[0]].attempts == 0
+    assert by_host[hosts[1]].status == "timeout" and by_host[hosts[1]].reason == "ssh: timeout"
+    assert sum(r.status == "ok" for r in report.results) == len(inv) - 2
+    # the password reached the workers intact (else auth_failed), and no session ran in this process
+    outputs = {e["command"] for r in report.results for e in r.evidence if e.get("source") == "ssh"}
+    assert outputs  # evidence carries the commands the workers ran
+    pids = {int(r.facts["hostname"]) for r in report.results if r.status == "ok" and r.facts.get("hostname")}
+    assert pids and os.getpid() not in pids
+
+
+def test_wrong_secret_in_a_worker_process_is_auth_failed(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    eng = engine(tmp_path, WorkerFakeSsh("another-password"), FakeSnmp(), ssh_processes=True)  # type: ignore[arg-type]
+    report = eng.run(list(inv)[:6], ["ipv6"], {})
+    statuses = {r.status for r in report.results if r.collected.get("ssh") != "not_applicable"}
+    assert statuses == {"auth_failed"}
 
 
 def test_connect_failures_are_retried_auth_failures_are_not(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]

@@ -91,3 +91,29 @@ def test_truth_file_describes_the_plan(departments: Departments, tmp_path: Path)
     assert gaj["project"] == "dept-gaj" and gaj["cloud"] == "govops-lab-gaj" and gaj["user"] == "ops-gaj"
     assert gaj["quotas"]["cores"] == departments.get("gaj").quotas.cores
     assert sum(len(d["servers"]) for d in doc["departments"].values()) == len(cloud.servers)
+
+
+@pytest.mark.parametrize("servers", [64, 300])
+def test_servers_are_created_in_batches_nova_can_name(departments: Departments, servers: int) -> None:
+    from govops.lab.cloud.seed import batch_name, server_batches
+
+    cloud = p.plan(list(departments), servers, seed=1)
+    requests = 0
+    for dp in cloud.departments:
+        batches = server_batches(dp.servers)
+        requests += len(batches)
+        assert sorted(s.name for b in batches for s in b) == sorted(s.name for s in dp.servers)
+        planned = {s.name for s in dp.servers}
+        interim: set[str] = set()
+        for b in batches:
+            # one request: one flavor, one metadata
+            assert len({(s.flavor, s.system) for s in b}) == 1
+            if len(b) == 1:
+                assert batch_name(b, 0) == batch_name(b, -1) == b[0].name
+                continue
+            # Nova suffixes the request's name with -1 ... -n; none of those may be a planned name
+            names = [batch_name(b, i) for i in range(len(b))]
+            assert names == [f"{batch_name(b, -1)}-{i}" for i in range(1, len(b) + 1)]
+            assert not set(names) & planned and not set(names) & interim
+            interim |= set(names)
+    assert requests < len(cloud.servers)
