@@ -6,19 +6,35 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from govops.cli.application import app_of
+from govops.cli.application import Application, app_of
 from govops.cli.capacity import AtOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt, build_report
 
 app = typer.Typer(help="Reports for managers (capacity, audit results) in Chinese or English.", no_args_is_help=True)
+
+FormatOpt = Annotated[Literal["md", "html"], typer.Option("--format", "-f", help="Markdown or a standalone HTML page.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the report to this file (default: stdout).")]
+
+
+def _emit(a: Application, text: str, out: Path | None) -> None:
+    import sys
+
+    from govops.errors import InputError
+
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the report ({exc.strerror})") from None
+    a.terminal.success(f"wrote {out}")
 
 
 @app.command("capacity")
 def capacity(
     ctx: typer.Context,
-    fmt: Annotated[
-        Literal["md", "html"], typer.Option("--format", "-f", help="Markdown or a standalone HTML page.")
-    ] = "md",
-    out: Annotated[Path | None, typer.Option("--out", help="Write the report to this file (default: stdout).")] = None,
+    fmt: FormatOpt = "md",
+    out: OutOpt = None,
     window: WindowOpt = "30d",
     step: StepOpt = "1h",
     at: AtOpt = None,
@@ -27,22 +43,39 @@ def capacity(
 ) -> None:
     """A capacity report to forward: city summary, departments near quota with dates, top growers,
     over-allocated departments, every department (exit 3: quota findings)."""
-    import sys
-
-    from govops.errors import ExitCode, InputError
+    from govops.errors import ExitCode
     from govops.reports.capacity import render
 
     a = app_of(ctx)
     with a.terminal.progress("capacity") as obs:
         report = build_report(ctx, obs, dept=None, window=window, step=step, at=at, horizon=horizon, source=source)
-    text = render(report, a.t.lang, fmt)
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{out}: cannot write the report ({exc.strerror})") from None
-        a.terminal.success(f"wrote {out}")
+    _emit(a, render(report, a.t.lang, fmt), out)
     if report.findings:
+        raise typer.Exit(ExitCode.FINDINGS)
+
+
+@app.command("audit")
+def audit(
+    ctx: typer.Context,
+    run_id: Annotated[
+        str | None, typer.Argument(help="The audit run (default: the latest finished one, see `govops net runs`).")
+    ] = None,
+    fmt: FormatOpt = "md",
+    out: OutOpt = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            "--compare", help="Run to compare with (default: the previous finished run of the same selection)."
+        ),
+    ] = None,
+) -> None:
+    """A network audit report to forward: run header, IPv6 readiness index by level and county with its
+    trend, findings by severity, top failing rules, devices not audited (exit 3: findings or failed devices)."""
+    from govops.errors import ExitCode
+    from govops.reports.audit import load, render
+
+    a = app_of(ctx)
+    data = load(a.store, run_id, compare)
+    _emit(a, render(data, a.t.lang, fmt), out)
+    if data.has_findings:
         raise typer.Exit(ExitCode.FINDINGS)

@@ -8,12 +8,11 @@ both have the same keys).
 
 from __future__ import annotations
 
-import html
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from govops.capacity.service import CapacityReport, DepartmentCapacity, ResourceCapacity
+from govops.reports.render import Labels as BaseLabels
+from govops.reports.render import Section, Table, document, when
 
 TOP = 10  # rows of the "top growers" and "over-allocated" sections
 
@@ -147,13 +146,9 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-class Labels:
+class Labels(BaseLabels):
     def __init__(self, lang: str) -> None:
-        self.lang = lang if lang in LABELS else "en"
-
-    def __call__(self, key: str, **kwargs: object) -> str:
-        text = LABELS[self.lang].get(key) or LABELS["en"].get(key, key)
-        return text.format(**kwargs) if kwargs else text
+        super().__init__(LABELS, lang)
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -221,24 +216,6 @@ def hypervisor_summary(report: CapacityReport, lab: Labels) -> str:
 # -- the document --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Table:
-    headers: list[str]
-    rows: list[list[str]]
-    align_right: set[int] = field(default_factory=set)
-
-
-@dataclass
-class Section:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    table: Table | None = None
-
-
-def _when(t: float | None) -> str:
-    return "–" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _step(seconds: float) -> str:
     return f"{seconds / 3600:g} h" if seconds % 3600 == 0 else f"{seconds:g} s"
 
@@ -251,11 +228,11 @@ def build(report: CapacityReport, lang: str, now: float | None = None) -> tuple[
     intro = [
         lab(
             "generated",
-            now=_when(now),
-            at=_when(report.end),
+            now=when(now),
+            at=when(report.end),
             days=f"{(report.end - report.start) / 86400:.0f}",
-            start=_when(report.start),
-            end=_when(report.end),
+            start=when(report.start),
+            end=when(report.end),
             step=_step(report.step),
             horizon=f"{report.horizon_days:g}",
         ),
@@ -405,63 +382,7 @@ def build(report: CapacityReport, lang: str, now: float | None = None) -> tuple[
     return lab("title"), intro, sections
 
 
-# -- renderers -----------------------------------------------------------------------------------------
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(title: str, intro: Sequence[str], sections: Sequence[Section]) -> str:
-    out = [f"# {title}", "", *[p + "\n" for p in intro]]
-    for s in sections:
-        out += [f"## {s.title}", ""]
-        out += [p + "\n" for p in s.paragraphs]
-        if s.table is not None:
-            t = s.table
-            out.append("| " + " | ".join(_md_cell(h) for h in t.headers) + " |")
-            out.append("| " + " | ".join("---:" if i in t.align_right else "---" for i in range(len(t.headers))) + " |")
-            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
-            out.append("")
-    return "\n".join(out).rstrip() + "\n"
-
-
-_CSS = (
-    "body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:2em;color:#222}"
-    "table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.3em .6em}"
-    "th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}"
-)
-
-
-def to_html(title: str, intro: Sequence[str], sections: Sequence[Section], lang: str) -> str:
-    e = html.escape
-    out = [
-        "<!DOCTYPE html>",
-        f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        *[f"<p>{e(p)}</p>" for p in intro],
-    ]
-    for s in sections:
-        out.append(f"<h2>{e(s.title)}</h2>")
-        out += [f"<p>{e(p)}</p>" for p in s.paragraphs]
-        if s.table is not None:
-            t = s.table
-            out.append("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in t.headers) + "</tr></thead><tbody>")
-            for row in t.rows:
-                cells = "".join(
-                    f'<td class="n">{e(c)}</td>' if i in t.align_right else f"<td>{e(c)}</td>"
-                    for i, c in enumerate(row)
-                )
-                out.append(f"<tr>{cells}</tr>")
-            out.append("</tbody></table>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
 def render(report: CapacityReport, lang: str, fmt_: str = "md", now: float | None = None) -> str:
     """The whole report as Markdown (``md``) or a standalone HTML page (``html``)."""
     title, intro, sections = build(report, lang, now)
-    if fmt_ == "html":
-        return to_html(title, intro, sections, lang)
-    return to_markdown(title, intro, sections)
+    return document(title, intro, sections, lang, fmt_)
