@@ -21,7 +21,7 @@ from pathlib import Path
 
 from govops.lab.cloud.layout import Layout
 from govops.lab.core import Lab, LabOptions
-from govops.lab.processes import Peer, tcp_open
+from govops.lab.processes import still_listening
 from govops.observer import NullObserver
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,17 +83,6 @@ class Sampler(threading.Thread):
                 self.peak = (rss, pss, len(pids))
 
 
-def listening(peers: list[Peer]) -> list[str]:
-    out = []
-    for peer in peers:
-        for spec in peer.ports:
-            kind, _, addr = spec.partition(":")
-            host, _, port = addr.rpartition(":")
-            if kind == "tcp" and tcp_open(host.strip("[]"), int(port)):
-                out.append(f"{peer.name} {spec}")
-    return out
-
-
 def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -127,7 +116,7 @@ def main() -> None:
         t0 = time.perf_counter()
         stopped = lab.down()
         down = time.perf_counter() - t0
-        left = listening(peers)
+        left = still_listening(peers)
         alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
     total = sum(times.values())
     print(f"  total      up {total:7.1f} s   (goal < {GOAL_SECONDS} s: {'met' if total < GOAL_SECONDS else 'NOT met'})")

@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -237,6 +237,18 @@ def tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         return s.connect_ex((host, port)) == 0
+
+
+def still_listening(peers: Iterable[Peer]) -> list[str]:
+    """``"<peer> tcp:ADDR:PORT"`` for each of the peers' TCP ports that still accepts connections."""
+    out = []
+    for peer in peers:
+        for spec in peer.ports:
+            kind, _, addr = spec.partition(":")
+            host, _, port = addr.rpartition(":")
+            if kind == "tcp" and tcp_open(host.strip("[]"), int(port)):
+                out.append(f"{peer.name} {spec}")
+    return out
 
 
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:

@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from govops.lab.processes import ProcessManager, tcp_open, wait_tcp
+from govops.lab.processes import Peer, ProcessManager, still_listening, tcp_open, wait_tcp
 
 SERVER = "import socket,time\ns=socket.socket(); s.bind(('127.0.0.1', int(__import__('sys').argv[1]))); s.listen()\ntime.sleep(600)"
 
@@ -59,3 +59,20 @@ def test_stop_together_stops_each_named_peer_and_only_those(tmp_path: Path) -> N
     assert [p.name for p in pm.peers()] == ["keep"] and pm.running("keep")
     assert pm.stop_together([]) == []
     pm.stop("keep")
+
+
+def test_still_listening_names_only_open_tcp_ports(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        open_port = srv.getsockname()[1]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed_port = probe.getsockname()[1]  # bound, never listening
+            peer = Peer(
+                "p", 1, "0", ["true"], str(tmp_path / "p.log"),
+                ports=[f"tcp:127.0.0.1:{open_port}", f"tcp:127.0.0.1:{closed_port}", f"udp:127.0.0.1:{open_port}"],
+            )  # fmt: skip
+            assert still_listening([peer]) == [f"p tcp:127.0.0.1:{open_port}"]

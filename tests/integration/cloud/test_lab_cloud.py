@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from govops.departments import load_departments
 from govops.lab.core import Lab, LabOptions
-from govops.lab.processes import _start_time, tcp_open
+from govops.lab.processes import _start_time, still_listening
 from govops.observer import NullObserver
 
 from tests.conftest import REPO
@@ -290,17 +290,6 @@ def test_lab_status_reports_every_peer_up(cloud_lab: CloudLabInfo, cli: Any) -> 
         assert peers[name] == "up"
 
 
-def _listening(peers: list[Any]) -> list[str]:
-    out = []
-    for p in peers:
-        for spec in p.ports:
-            kind, _, addr = spec.partition(":")
-            host, _, port = addr.rpartition(":")
-            if kind == "tcp" and tcp_open(host.strip("[]"), int(port)):
-                out.append(f"{p.name} {spec}")
-    return out
-
-
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
@@ -353,7 +342,7 @@ def test_down_stops_every_process_and_up_brings_the_same_cloud_back(cloud_lab: C
     assert {p.name for p in peers} <= set(stopped)
     survivors = [pid for pid, started in tree if started is not None and _start_time(pid) == started]
     assert [(pid, _cmdline(pid)) for pid in survivors if not _zombie(pid)] == []
-    assert _listening(peers) == []
+    assert still_listening(peers) == []
     assert lab.processes.peers() == []
 
     started = time.monotonic()
