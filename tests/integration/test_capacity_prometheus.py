@@ -15,9 +15,11 @@ from govops.capacity.ports import BadQuery, MetricsPort, MetricsUnreachable
 from govops.capacity.service import CapacityReport, CapacityService, Options
 from govops.departments import load_departments
 from govops.errors import ExitCode
+from govops.lab.core import LabOptions
 
-from tests.conftest import REPO, need
+from tests.conftest import REPO
 from tests.fakes_metrics import FakeHypervisor, FakeMetrics, const, linear
+from tests.integration.prometheus_lab import prometheus_lab
 
 pytestmark = pytest.mark.integration
 
@@ -27,20 +29,9 @@ GIB = 1024**3
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, dict[str, Any]]]:
-    need(binary="prometheus")
-    need(binary="promtool")
-    need(module="prometheus_api_client")
-    from govops.lab.core import Lab, LabOptions
-    from govops.observer import NullObserver
-
-    lab = Lab(tmp_path_factory.mktemp("caplab"), REPO)
-    try:
-        options = LabOptions(seed=SEED, history_days=DAYS, step_seconds=STEP, servers=SERVERS)
-        results = lab.up(["prometheus"], options, NullObserver())
-        url = results["prometheus"].config["prometheus"]["url"]
-        yield lab.dir, url, json.loads((lab.dir / "prometheus-truth.json").read_text())
-    finally:
-        lab.down()
+    options = LabOptions(seed=SEED, history_days=DAYS, step_seconds=STEP, servers=SERVERS)
+    with prometheus_lab(tmp_path_factory.mktemp("caplab"), options) as (lab, url, truth):
+        yield lab.dir, url, truth
 
 
 @pytest.fixture(scope="module")

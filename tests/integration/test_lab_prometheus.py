@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from govops.lab.processes import tcp_open
 from govops.observer import NullObserver
 
 from tests.conftest import REPO, need
+from tests.integration.prometheus_lab import prometheus_lab
 
 pytestmark = pytest.mark.integration
 
@@ -22,17 +22,9 @@ DAYS, STEP = 10, 1800
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, str, dict[str, Any]]]:
-    need(binary="prometheus")
-    need(binary="promtool")
-    need(module="prometheus_api_client")
-    lab = Lab(tmp_path_factory.mktemp("lab"), REPO)
-    try:
-        results = lab.up(["prometheus"], LabOptions(seed=11, history_days=DAYS, step_seconds=STEP), NullObserver())
-        url = results["prometheus"].config["prometheus"]["url"]
-        truth = json.loads((lab.dir / "prometheus-truth.json").read_text())
-        yield lab, url, truth
-    finally:
-        lab.down()
+    options = LabOptions(seed=11, history_days=DAYS, step_seconds=STEP)
+    with prometheus_lab(tmp_path_factory.mktemp("lab"), options) as found:
+        yield found
 
 
 def _client(url: str) -> Any:
