@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +102,9 @@ def build(venv: Path) -> tuple[Path, float]:
     started = time.monotonic()
     root = found.root
     root.mkdir(parents=True, exist_ok=True)
-    scratch = root / f"build-{found.key}-{os.getpid()}"
-    shutil.rmtree(scratch, ignore_errors=True)
+    # The scratch lab lives in the temp dir, not under the venv: MariaDB's socket path must fit in
+    # sun_path (108 bytes), which a venv inside a deep checkout already overruns.
+    scratch = Path(tempfile.mkdtemp(prefix=f"govops-schema-{found.key[:8]}-"))
     layout = Layout(scratch)
     layout.record_venv(venv)
     ports = layout.ports()
@@ -120,7 +122,7 @@ def build(venv: Path) -> tuple[Path, float]:
     staging = root / f".schema-{found.key}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    (layout.mysql / "data").replace(staging / "data")
+    shutil.move(layout.mysql / "data", staging / "data")  # the temp dir may be another filesystem
     seconds = round(time.monotonic() - started, 1)
     meta = {
         "key": found.key,
