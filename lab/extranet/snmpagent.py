@@ -72,8 +72,33 @@ class BulkDumbWriter(dict[bytes, bytes]):
         Path(self.path + ".dir").write_text("".join(lines), encoding="Latin-1")
 
 
+class MemoryIndex(dict[str, bytes]):
+    """A dbm.dumb index read into memory once: dbm.dumb opens and reads its .dat file on every lookup.
+
+    snmpsim looks up an index entry for every varbind it answers, so with dbm.dumb that open/seek/read
+    was the agent's largest single cost. Read-only, like snmpsim's use of it.
+    """
+
+    @classmethod
+    def load(cls, path: str) -> MemoryIndex:
+        import ast
+
+        data = Path(path + ".dat").read_bytes()
+        index = cls()
+        for line in Path(path + ".dir").read_text(encoding="Latin-1").splitlines():
+            key, (pos, size) = ast.literal_eval(line)
+            index[key] = data[pos : pos + size]
+        return index
+
+    def __getitem__(self, key: str | bytes) -> bytes:
+        return super().__getitem__(key.decode("Latin-1") if isinstance(key, bytes) else key)
+
+    def close(self) -> None:
+        pass
+
+
 def use_bulk_index() -> None:
-    """Let snmpsim create its indexes through ``BulkDumbWriter`` when dbm.dumb is all there is."""
+    """With only dbm.dumb: snmpsim writes its indexes through ``BulkDumbWriter`` and reads them from memory."""
     import dbm
     import importlib.util
     from types import SimpleNamespace
@@ -84,7 +109,11 @@ def use_bulk_index() -> None:
 
     def open_db(path: str, flag: str = "r", mode: int = 0o666) -> Any:
         # flag comes from snmpsim as dbm's own flag string; dbm's stub types it as a Literal
-        return BulkDumbWriter(path) if flag.startswith("n") else dbm.open(path, cast(Any, flag), mode)
+        if flag.startswith("n"):
+            return BulkDumbWriter(path)
+        if flag == "r" and Path(path + ".dir").exists():
+            return MemoryIndex.load(path)
+        return dbm.open(path, cast(Any, flag), mode)
 
     database.dbm = SimpleNamespace(open=open_db, whichdb=dbm.whichdb)
 
