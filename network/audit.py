@@ -5,12 +5,16 @@ sharded by county onto a task queue later), per-device failure capture (every de
 one status and a reason; one device never stops the run), results written to the store as each
 device finishes (a SIGKILL loses nothing), ``resume`` finishes a run without redoing devices.
 
-Concurrency: SNMP walks run as asyncio tasks under a semaphore; SSH sessions (netmiko is
-blocking) run in a pool of worker processes, one session per process at a time, or in a thread
-pool when ``ssh_processes`` is off (fakes in unit tests). Both phases of different devices overlap.
-Worker processes matter: paramiko is CPU-heavy pure Python, and in threads it shared one GIL with
-the SNMP event loop, so SNMP polls overran their deadlines. Workers get the job (plain data) and
-send back the raw outputs; the parent alone parses, evaluates and writes the store, so resume and
+Concurrency: SNMP polls are asyncio tasks of this process under an adaptive semaphore; SSH
+sessions (netmiko is blocking) run in a pool of worker processes, one session per process at a
+time, or in a thread pool when ``ssh_processes`` is off (fakes in unit tests). Both phases of
+different devices overlap. Worker processes matter: paramiko is CPU-heavy pure Python, and in
+threads it shared one GIL with the SNMP event loop, so SNMP polls overran their deadlines. SSH
+workers get the job (plain data), parse what the device printed and send back the facts and the
+outputs' hashes (the raw text, configurations with secrets in them, stays there). With
+``snmp_processes`` the polls themselves (pysnmp's decoding and crypto) run in a few processes of
+their own too (``workers.SnmpWorkers``), while the scheduling (deadlines, retries, the
+concurrency limit) stays here. This process alone evaluates and writes the store, so resume and
 once-only semantics do not depend on the workers. Each phase has a deadline that starts when that
 phase starts, so queueing never counts against a device.
 """
@@ -20,23 +24,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 import multiprocessing
 import os
 import random
-import select
-import signal
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
+from multiprocessing.context import ForkServerContext
 from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
-from govops.errors import CredentialError, InputError
+from govops.errors import CredentialError, GovopsError, InputError
 from govops.network.collectors.base import (
     CollectError,
     SnmpCollector,
@@ -50,6 +51,7 @@ from govops.network.collectors.base import (
 from govops.network.facts import DeviceFacts
 from govops.network.inventory import Device
 from govops.network.platforms import platform as platform_info
+from govops.network.workers import SnmpWorkers, worker_setup
 from govops.observer import NullObserver, Observer
 from govops.store import Run, Store
 
@@ -111,6 +113,9 @@ class AuditSettings:
     # the collector and credentials must then be picklable (the real ones are; test fakes keep
     # their call records in this process, so the engine's default stays threads).
     ssh_processes: bool = False
+    # SNMP polls in this many worker processes (0: on this process's loop, as test fakes need);
+    # ``snmp_concurrency`` stays the total of polls in flight across them
+    snmp_processes: int = 0
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,23 @@ class DeviceJob:
                 "context": d.snmp.context,
             }
         return cls(d.hostname, d.platform, d.site.code, d.county, d.level, d.mgmt_ipv4, d.mgmt_ipv6, ssh, snmp)
+
+
+@dataclass
+class SessionResult:
+    """One SSH session as the audit process needs it, parsed where it ran.
+
+    The raw outputs are not sent back: only their hashes are evidence (configurations hold
+    secrets, and parsing them here would put the CPU back on the audit process).
+    """
+
+    hashes: dict[str, str]  # command -> sha256 prefix of its raw output, in the order run
+    host_key: tuple[str, str] | None
+    facts: DeviceFacts | None
+    parse_error: str | None  # the parser's message when an output was not what it expects
+    attempts: int
+    # an unexpected parser failure, re-raised by the audit after the evidence is recorded
+    parser_bug: Exception | None = None
 
 
 @dataclass
@@ -262,7 +284,7 @@ class AuditEngine:
         self, jobs: list[tuple[Device, DeviceJob]], checks: list[str], run_id: str, results: list[DeviceResult]
     ) -> None:
         snmp_sem = AdaptiveLimit(self.settings.snmp_concurrency)
-        snmp = self.snmp_factory()
+        snmp = await self._snmp_collector(jobs)
         loop = asyncio.get_running_loop()
         # TCP probes of the IPv6 management address are cheap: threads of this process
         probes = ThreadPoolExecutor(max_workers=self.settings.ssh_workers, thread_name_prefix="probe")
@@ -283,6 +305,19 @@ class AuditEngine:
             probes.shutdown(wait=True, cancel_futures=True)
             snmp.close()
 
+    async def _snmp_collector(self, jobs: Sequence[tuple[Device, DeviceJob]]) -> SnmpCollector:
+        """The factory's collector on this loop, or worker processes each running one of them."""
+        wanted = min(self.settings.snmp_processes, sum(1 for _d, job in jobs if job.snmp))
+        if wanted < 1:
+            return self.snmp_factory()
+        workers = SnmpWorkers(self.snmp_factory, wanted, _worker_context())
+        try:
+            await workers.start()
+        except BaseException:
+            workers.close()
+            raise
+        return workers
+
     def _session_pool(self, jobs: Sequence[DeviceJob]) -> Executor:
         """Worker processes for the SSH sessions, each given the collector and the credentials once.
 
@@ -297,18 +332,16 @@ class AuditEngine:
                 creds[name] = self.credentials.get(name)
             except CredentialError:
                 continue  # each device using it reports the problem (as with threads)
-        ctx = multiprocessing.get_context("forkserver")
-        # imported once in the fork server, shared by every worker forked from it
-        ctx.set_forkserver_preload(["govops.network.audit", "netmiko", "paramiko"])
         return ProcessPoolExecutor(
             max_workers=max(1, min(self.settings.ssh_workers, sum(1 for j in jobs if j.ssh))),
-            mp_context=ctx,
+            mp_context=_worker_context(),
             initializer=_worker_init,
             initargs=(
                 self.ssh,
                 creds,
                 self.settings,
                 {p: self.analyzer.commands(p) for p in _platforms(jobs)},
+                self.analyzer,
                 os.getpid(),
             ),
         )
@@ -349,13 +382,17 @@ class AuditEngine:
         try:
             if ssh_task is not None:
                 try:
-                    out, attempts = await ssh_task
-                    result.attempts = attempts
-                    result.evidence += [
-                        {"source": "ssh", "command": c, "sha256": _sha(t)} for c, t in out.outputs.items()
-                    ]
-                    self._host_key(job, out, failures)
-                    ssh_facts = self._parse_cli(job, out.outputs, failures)
+                    session: SessionResult = await ssh_task
+                    result.attempts = session.attempts
+                    result.evidence += [{"source": "ssh", "command": c, "sha256": h} for c, h in session.hashes.items()]
+                    self._host_key(job, session.host_key, failures)
+                    if session.parser_bug is not None:
+                        raise session.parser_bug
+                    if session.parse_error is not None:
+                        err = CollectError(session.parse_error)
+                        err.status = "parse_error"
+                        failures.append(("ssh", err))
+                    ssh_facts = session.facts
                     result.collected["ssh"] = "ok" if ssh_facts is not None else "failed"
                 except CollectError as exc:
                     failures.append(("ssh", exc))
@@ -425,10 +462,10 @@ class AuditEngine:
         results.append(result)
         self.observer.advanced(job.hostname, result.status, result.reason)
 
-    def _ssh_phase(self, job: DeviceJob) -> tuple[SshOutput, int]:
+    def _ssh_phase(self, job: DeviceJob) -> SessionResult:
         assert job.ssh is not None and job.platform is not None
         cred = self._credential(job.ssh["credential"])
-        return ssh_session(self.ssh, cred, job, self.analyzer.commands(job.platform), self.settings)
+        return parsed_session(self.ssh, cred, job, self.analyzer.commands(job.platform), self.settings, self.analyzer)
 
     async def _snmp_phase(self, job: DeviceJob, snmp: SnmpCollector, sem: AdaptiveLimit) -> dict[str, Any]:
         assert job.snmp is not None
@@ -488,33 +525,18 @@ class AuditEngine:
         except CredentialError as exc:
             raise CollectError(exc.message) from None
 
-    def _parse_cli(
-        self, job: DeviceJob, outputs: dict[str, str], failures: list[tuple[str, CollectError]]
-    ) -> DeviceFacts | None:
-        from govops.errors import GovopsError
-
-        assert job.platform is not None
-        try:
-            return self.analyzer.facts_from_cli(job.platform, outputs)
-        except GovopsError as exc:
-            err = CollectError(exc.message)
-            err.status = "parse_error"
-            failures.append(("ssh", err))
-            return None
-
-    def _host_key(self, job: DeviceJob, out: SshOutput, failures: list[tuple[str, CollectError]]) -> None:
-        if self.settings.host_key_policy != "pin" or out.host_key is None:
+    def _host_key(
+        self, job: DeviceJob, offered: tuple[str, str] | None, failures: list[tuple[str, CollectError]]
+    ) -> None:
+        if self.settings.host_key_policy != "pin" or offered is None:
             return
         host = job.mgmt_ipv4 or job.mgmt_ipv6 or job.hostname
         pinned = self.store.host_key(host)
         if pinned is None:
-            self.store.pin_host_key(host, *out.host_key)
-        elif pinned != out.host_key:
+            self.store.pin_host_key(host, *offered)
+        elif pinned != offered:
             failures.append(
-                (
-                    "ssh",
-                    CollectError(f"ssh: host key changed ({pinned[0]} {pinned[1]} pinned, {out.host_key[1]} offered)"),
-                )
+                ("ssh", CollectError(f"ssh: host key changed ({pinned[0]} {pinned[1]} pinned, {offered[1]} offered)"))
             )
 
 
@@ -549,13 +571,47 @@ def ssh_session(
             time.sleep(delay)
 
 
+def parsed_session(
+    ssh: SshCollector,
+    cred: Credential,
+    job: DeviceJob,
+    commands: Sequence[str],
+    settings: AuditSettings,
+    analyzer: Analyzer,
+) -> SessionResult:
+    """One device's SSH phase and the parsing of what it printed, wherever the session ran."""
+    assert job.platform is not None
+    out, attempts = ssh_session(ssh, cred, job, commands, settings)
+    hashes = {c: _sha(t) for c, t in out.outputs.items()}
+    facts = parse_error = bug = None
+    try:
+        facts = analyzer.facts_from_cli(job.platform, out.outputs)
+    except GovopsError as exc:
+        parse_error = exc.message
+    except Exception as exc:  # noqa: BLE001 - reported by the audit as this device's error
+        bug = exc
+    return SessionResult(hashes, out.host_key, facts, parse_error, attempts, bug)
+
+
 # -- SSH worker processes ---------------------------------------------------------
+def _worker_context() -> ForkServerContext:
+    """forkserver, not fork: this process may already run threads (progress view, SNMP), and
+    forking those is unsafe. The preloaded modules are imported once, in the fork server, and
+    shared by every SSH and SNMP worker forked from it."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(
+        ["govops.network.audit", "govops.network.analysis", "netmiko", "paramiko", "pysnmp.hlapi.v3arch.asyncio"]
+    )
+    return ctx
+
+
 @dataclass
 class _Worker:
     ssh: SshCollector
     credentials: dict[str, Credential]
     settings: AuditSettings
     commands: dict[str, list[str]]
+    analyzer: Analyzer
 
 
 _WORKER: dict[str, _Worker] = {}  # "state": set once per worker process by _worker_init
@@ -566,45 +622,21 @@ def _worker_init(
     credentials: dict[str, Credential],
     settings: AuditSettings,
     commands: dict[str, list[str]],
+    analyzer: Analyzer,
     audit_pid: int,
 ) -> None:
-    # Ctrl-C reaches the whole process group: the parent decides what an interrupt means
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # paramiko logs socket errors of sessions the device closed; without a handler Python's last
-    # resort would print them on the user's terminal
-    logging.getLogger().addHandler(logging.NullHandler())
-    _WORKER["state"] = _Worker(ssh, credentials, settings, commands)
-    threading.Thread(target=_exit_with, args=(audit_pid,), name="watchdog", daemon=True).start()
+    worker_setup(audit_pid, "govops-ssh")
+    _WORKER["state"] = _Worker(ssh, credentials, settings, commands, analyzer)
 
 
-def _exit_with(audit_pid: int) -> None:
-    """End this worker as soon as the audit process is gone (kill -9 included).
-
-    A pool worker waits on its job queue, whose write end every worker holds too, so it never
-    sees EOF: without this, workers of a killed audit (and the fork server) would live on and keep
-    the terminal's pipes open. A pidfd cannot be fooled by a reused PID.
-    """
-    try:
-        fd = os.pidfd_open(audit_pid)
-    except (AttributeError, OSError):  # not Linux >= 5.3: poll the PID instead
-        while True:
-            time.sleep(0.5)
-            try:
-                os.kill(audit_pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
-    select.select([fd], [], [])  # readable once the process has exited
-    os._exit(1)
-
-
-def _worker_collect(job: DeviceJob) -> tuple[SshOutput, int]:
-    """Runs in a worker process: one device's session; errors come back pickled (CollectError)."""
+def _worker_collect(job: DeviceJob) -> SessionResult:
+    """Runs in a worker process: one device's session, parsed; errors come back pickled (CollectError)."""
     assert job.ssh is not None and job.platform is not None
     worker = _WORKER["state"]
     cred = worker.credentials.get(job.ssh["credential"])
     if cred is None:
         raise CollectError(f"credential '{job.ssh['credential']}' could not be resolved")
-    return ssh_session(worker.ssh, cred, job, worker.commands[job.platform], worker.settings)
+    return parsed_session(worker.ssh, cred, job, worker.commands[job.platform], worker.settings, worker.analyzer)
 
 
 def _platforms(jobs: Sequence[DeviceJob]) -> set[str]:
@@ -616,9 +648,11 @@ def _stop_pool(pool: Executor, *, wait: bool) -> None:
     if wait:
         pool.shutdown(wait=True)
         return
+    # taken first: shutdown() drops the executor's table of processes
+    running = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     # sessions still running would hold the interrupted run open for up to a device deadline
-    for proc in list(getattr(pool, "_processes", {}).values()):
+    for proc in running:
         proc.terminate()
 
 

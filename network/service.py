@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Protocol
 
 from govops.network.audit import AuditEngine, AuditSettings
@@ -29,6 +30,14 @@ def selection_params(inv: Inventory, **filters: Any) -> dict[str, Any]:
     return {"inventory": str(inv.root), "filters": {k: v for k, v in filters.items() if v is not None}}
 
 
+def snmp_processes() -> int:
+    """One SNMP worker process per CPU this process may run on, at least one."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def build_audit_engine(
     ctx: Context, observer: Observer, *, workers: int | None = None, snmp_concurrency: int | None = None
 ) -> AuditEngine:
@@ -46,6 +55,8 @@ def build_audit_engine(
         retries=net.retries,
         host_key_policy=net.host_key_policy,
         ssh_processes=True,  # paramiko in threads shares the GIL with the SNMP loop (see audit.py)
+        # pysnmp's decoding off the audit process, which schedules, evaluates and stores (see workers.py)
+        snmp_processes=snmp_processes(),
     )
     rule_files = [ctx.config.path(p) for p in net.rules]
     return AuditEngine(

@@ -159,3 +159,72 @@ class FakeAnalyzer:
                 "evidence": {},
             }
         ]
+
+
+class WorkerFakeSnmp:
+    """A stateless SNMP fake for worker processes (made there by a picklable factory).
+
+    Answers sysName with the PID of the process that polled, so a test sees where polls ran, and
+    sysUpTime with the number of polls in flight in that process when this one started; fails
+    as ``auth`` unless the credential that reached the worker holds ``secret``. ``behaviour`` per
+    hostname: ``timeout`` (no response), ``slow`` (answers after 30 s), ``crash`` (the worker
+    process dies mid-poll).
+    """
+
+    def __init__(
+        self,
+        secret: str,
+        behaviour: dict[str, str] | None = None,
+        communities: dict[str, set[str]] | None = None,
+    ) -> None:
+        self.secret = secret
+        self.behaviour = behaviour or {}
+        self.communities = communities or {}
+        self.in_flight = 0
+
+    async def collect(
+        self, target: SnmpTarget, credential: Credential, gets: Sequence[str], walks: Sequence[str]
+    ) -> SnmpOutput:
+        import os
+
+        secret = credential.community or credential.auth_key
+        if secret is None or secret.reveal() != self.secret:
+            raise AuthFailed("snmp: wrong secret")
+        self.in_flight += 1
+        try:
+            seen = self.in_flight
+            fault = self.behaviour.get(target.hostname)
+            if fault == "crash":
+                os._exit(3)
+            if fault == "slow":
+                await asyncio.sleep(30)
+            if fault:
+                raise FAULTS[fault](f"snmp: {fault}")
+            await asyncio.sleep(0)
+            return SnmpOutput({"1.3.6.1.2.1.1.5.0": str(os.getpid()).encode(), "1.3.6.1.2.1.1.3.0": seen})
+        finally:
+            self.in_flight -= 1
+
+    async def answers_community(self, target: SnmpTarget, community: str, timeout: float) -> bool:
+        return community in self.communities.get(target.hostname, ())
+
+    def close(self) -> None:
+        pass
+
+
+class WorkerAnalyzer(FakeAnalyzer):
+    """FakeAnalyzer whose CLI parser records the PID it ran in (os_version) and rejects ``bad``."""
+
+    def __init__(self, bad: set[str] | None = None) -> None:
+        super().__init__()
+        self.bad = bad or set()
+
+    def facts_from_cli(self, platform: str, outputs: dict[str, str]) -> DeviceFacts:
+        import os
+
+        from govops.errors import GovopsError
+
+        first = next(iter(outputs.values()))
+        if first.split()[-1] in self.bad:
+            raise GovopsError("show version: not the expected format")
+        return DeviceFacts(hostname=first.split()[0], platform=platform, os_version=str(os.getpid()))

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from govops.credentials import Credentials, EnvSource
@@ -12,7 +15,7 @@ from govops.network.inventory import load_inventory
 from govops.observer import RecordingObserver
 from govops.store import SqlStore
 
-from tests.fakes import FakeAnalyzer, FakeSnmp, FakeSsh, WorkerFakeSsh
+from tests.fakes import FakeAnalyzer, FakeSnmp, FakeSsh, WorkerAnalyzer, WorkerFakeSnmp, WorkerFakeSsh
 
 ENV = {
     f"GOVOPS_CRED_{n}_{f}": "x-value-1234"
@@ -30,14 +33,15 @@ def inv(tmp_path: Path):  # type: ignore[no-untyped-def]
 def engine(
     tmp_path: Path,
     ssh: FakeSsh,
-    snmp: FakeSnmp,
+    snmp: FakeSnmp | Callable[[], WorkerFakeSnmp],
     analyzer: FakeAnalyzer | None = None,
     env: dict[str, str] | None = None,
     **settings: float,
 ) -> AuditEngine:
+    """An engine on fakes; ``snmp`` is the collector itself, or (with snmp_processes) its factory."""
     return AuditEngine(
         ssh=ssh,
-        snmp_factory=lambda: snmp,
+        snmp_factory=snmp if callable(snmp) else lambda: snmp,
         analyzer=analyzer or FakeAnalyzer(),
         credentials=Credentials([EnvSource(environ=ENV if env is None else env)]),
         store=SqlStore(f"sqlite:///{tmp_path / 'store.db'}"),
@@ -80,6 +84,100 @@ def test_ssh_sessions_run_in_worker_processes_and_results_come_back(tmp_path: Pa
     assert outputs  # evidence carries the commands the workers ran
     pids = {int(r.facts["hostname"]) for r in report.results if r.status == "ok" and r.facts.get("hostname")}
     assert pids and os.getpid() not in pids
+
+
+def test_cli_output_is_parsed_in_the_worker_and_only_hashes_come_back(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from govops.network.audit import _sha
+
+    hosts = [d.hostname for d in inv if d.ssh is not None]
+    analyzer = WorkerAnalyzer(bad={hosts[0]})
+    eng = engine(tmp_path, WorkerFakeSsh("x-value-1234"), FakeSnmp(), analyzer, ssh_processes=True)  # type: ignore[arg-type]
+    report = eng.run(list(inv), ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    bad = by_host[hosts[0]]
+    assert bad.status == "parse_error" and bad.reason == "show version: not the expected format"
+    assert bad.collected["ssh"] == "failed" and [e["command"] for e in bad.evidence if e["source"] == "ssh"]
+    good = by_host[hosts[1]]
+    assert good.status == "ok"
+    session_pid, parser_pid = good.facts["hostname"], good.facts["os_version"]
+    assert parser_pid == session_pid != str(os.getpid())  # parsed where the session ran
+    (ev,) = [e for e in good.evidence if e["source"] == "ssh"]
+    assert ev == {"source": "ssh", "command": "show version", "sha256": _sha(f"{session_pid} {hosts[1]}")}
+
+
+def test_snmp_polls_run_in_worker_processes(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+    import os
+
+    # SNMP-only devices: their facts are the SNMP worker's answer (sysName: the worker's PID)
+    boxes = [dataclasses.replace(d, ssh=None, ssh_profile=None) for d in inv if d.snmp is not None]
+    hosts = [d.hostname for d in boxes]
+    snmp = partial(WorkerFakeSnmp, "x-value-1234", {hosts[0]: "timeout", hosts[1]: "auth"})
+    report = engine(tmp_path, FakeSsh(), snmp, snmp_processes=2, retries=1).run(boxes, ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    assert len(by_host) == len(boxes)
+    assert by_host[hosts[0]].status == "timeout" and by_host[hosts[0]].reason == "snmp: timeout"
+    assert by_host[hosts[0]].collected == {"ssh": "not_applicable", "snmp": "failed"}
+    assert by_host[hosts[1]].status == "auth_failed"
+    ok = [r for r in report.results if r.status == "ok"]
+    assert len(ok) == len(boxes) - 2
+    # the secret reached the workers intact (else auth_failed), and the polls ran there, not here
+    workers = {r.facts["hostname"] for r in ok}
+    assert 1 <= len(workers) <= 2 and str(os.getpid()) not in workers
+    assert all(e["values"] == 2 for r in ok for e in r.evidence if e["source"] == "snmp")
+
+
+def test_wrong_secret_in_an_snmp_worker_is_auth_failed(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    report = engine(tmp_path, FakeSsh(), partial(WorkerFakeSnmp, "another-secret"), snmp_processes=1).run(
+        list(inv)[:6], ["ipv6"], {}
+    )
+    assert {r.status for r in report.results if r.collected.get("snmp") != "not_applicable"} == {"auth_failed"}
+
+
+class _InFlightSeen(FakeAnalyzer):
+    """SNMP facts carry WorkerFakeSnmp's count of polls in flight (as os_version)."""
+
+    def facts_from_snmp(self, values: dict[str, Any]) -> DeviceFacts:
+        return DeviceFacts(hostname=values["1.3.6.1.2.1.1.5.0"].decode(), os_version=str(values["1.3.6.1.2.1.1.3.0"]))
+
+
+def test_a_poll_past_its_deadline_is_cancelled_in_the_worker(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    boxes = [dataclasses.replace(d, ssh=None, ssh_profile=None) for d in inv if d.snmp is not None][:6]
+    slow = boxes[1].hostname
+    eng = engine(tmp_path, FakeSsh(), partial(WorkerFakeSnmp, "x-value-1234", {slow: "slow"}), _InFlightSeen())
+    eng.settings = AuditSettings(snmp_concurrency=1, snmp_processes=1, device_timeout=0.5)
+    report = eng.run(boxes, ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    assert by_host[slow].status == "timeout" and by_host[slow].reason == "snmp: device deadline reached"
+    ok = [r for r in report.results if r.status == "ok"]
+    assert len(ok) == len(boxes) - 1
+    # one poll in flight at a time: the worker stopped the slow one when its device gave up
+    assert {r.facts["os_version"] for r in ok} == {"1"}
+
+
+def test_an_snmp_worker_that_dies_fails_its_poll_not_the_run(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    hosts = [d.hostname for d in inv if d.snmp is not None]
+    snmp = partial(WorkerFakeSnmp, "x-value-1234", {hosts[0]: "crash"})
+    eng = engine(tmp_path, FakeSsh(), snmp, snmp_processes=2)
+    eng.settings = AuditSettings(ssh_workers=4, snmp_concurrency=1, snmp_processes=2)  # one poll at a time
+    report = eng.run(list(inv), ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    assert by_host[hosts[0]].status == "error"
+    assert by_host[hosts[0]].reason == "snmp: the worker process running this poll died"
+    assert sum(r.status == "ok" for r in report.results) == len(inv) - 1  # the other worker polled the rest
+
+
+def test_default_communities_are_probed_through_the_snmp_workers(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    both = [d for d in inv if d.ssh is not None and d.snmp is not None]
+    snmp = partial(WorkerFakeSnmp, "x-value-1234", communities={both[0].hostname: {"private"}})
+    report = engine(tmp_path, FakeSsh(), snmp, _CipheredCommunities(), snmp_processes=2).run(both[:2], ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    assert by_host[both[0].hostname].facts["snmp_default_community"] is True
+    assert by_host[both[1].hostname].facts["snmp_default_community"] is False
 
 
 def test_wrong_secret_in_a_worker_process_is_auth_failed(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
@@ -227,3 +325,19 @@ def test_adaptive_limit_halves_once_per_round_and_grows_back() -> None:
         return seen
 
     assert asyncio.run(scenario()) == [8.0, 4.0, 16.0]
+
+
+def test_an_interrupted_session_pool_stops_its_running_sessions() -> None:
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from govops.network.audit import _stop_pool
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+    assert pool.submit(abs, -1).result(timeout=30) == 1  # the worker is up
+    pool.submit(time.sleep, 60)  # a session that would hold the interrupted run open
+    (worker,) = pool._processes.values()  # type: ignore[union-attr]
+    _stop_pool(pool, wait=False)
+    worker.join(10)
+    assert not worker.is_alive()

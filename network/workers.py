@@ -1,0 +1,275 @@
+"""Worker processes of the audit: what SSH and SNMP workers share, and the SNMP worker pool.
+
+The audit process is the one place that schedules (deadlines, retries, the adaptive SNMP
+concurrency), evaluates and writes the store; the CPU-heavy protocol work runs in worker
+processes. SSH sessions run in a ProcessPoolExecutor (see audit.py). SNMP polls run in
+``SnmpWorkers``: a few processes (one per CPU by default), each with its own asyncio loop and one
+pysnmp engine for all its targets, many polls in flight each. pysnmp (pyasn1 BER decoding, USM
+crypto) was over half of the audit process's CPU, and that single process was what limited the
+whole audit.
+
+``SnmpWorkers`` is an ``SnmpCollector`` itself, so the engine's SNMP phase does not change: each
+``collect`` call becomes one request frame to the least busy worker, and the worker's answer
+resolves the caller's future. Frames on each worker's socketpair are a 4-byte big-endian length
+and a pickle:
+
+    parent -> worker  (id, "collect", target, credential, gets, walks)
+                      (id, "community", target, community, timeout)
+                      (id, "cancel")           the caller gave up (its device deadline passed)
+    worker -> parent  (id, True, result) or (id, False, exception)
+
+Credentials travel only in these frames (never argv or the environment, which /proc shows) and
+are never logged. Workers ignore Ctrl-C (the audit decides what it means) and exit when the audit
+process is gone: their socket reaches EOF, and a pidfd watchdog covers a parent that is stopped
+but not yet reaped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import select
+import signal
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.context import ForkServerContext, ForkServerProcess
+from typing import Any
+
+from govops.credentials import Credential
+from govops.network.collectors.base import CollectError, SnmpCollector, SnmpOutput, SnmpTarget
+
+_HEADER = struct.Struct("!I")
+_JOIN_TIMEOUT = 5.0  # a worker without work exits at once on EOF; this only bounds a stuck one
+
+
+def worker_setup(audit_pid: int, name: str) -> None:
+    """What every worker process does first: ignore Ctrl-C, stay quiet, die with the audit."""
+    # Ctrl-C reaches the whole process group: the parent decides what an interrupt means
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # paramiko and pysnmp log socket errors of peers that went away; without a handler Python's
+    # last resort would print them on the user's terminal
+    logging.getLogger().addHandler(logging.NullHandler())
+    _name_process(name)
+    threading.Thread(target=exit_with, args=(audit_pid,), name="watchdog", daemon=True).start()
+
+
+def _name_process(name: str) -> None:
+    """Show the worker's role in ps/top (comm) instead of the fork server's python."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass  # not Linux: the name is a convenience only
+
+
+def exit_with(audit_pid: int) -> None:
+    """End this worker as soon as the audit process is gone (kill -9 included).
+
+    A pool worker waits on its job queue, whose write end every worker holds too, so it never
+    sees EOF: without this, workers of a killed audit (and the fork server) would live on and keep
+    the terminal's pipes open. A pidfd cannot be fooled by a reused PID.
+    """
+    try:
+        fd = os.pidfd_open(audit_pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3: poll the PID instead
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(audit_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+    select.select([fd], [], [])  # readable once the process has exited
+    os._exit(1)
+
+
+# -- wire --------------------------------------------------------------------------------------
+def _frame(message: tuple[Any, ...]) -> bytes:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> tuple[Any, ...]:
+    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    message: tuple[Any, ...] = pickle.loads(await reader.readexactly(size))  # noqa: S301 - our own child's pipe
+    return message
+
+
+# -- parent side -------------------------------------------------------------------------------
+@dataclass(eq=False)
+class _Proc:
+    process: ForkServerProcess
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    alive: bool = True
+    listener: asyncio.Task[None] | None = None
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        # buffered by the transport, never blocks the loop; requests are bounded by the polls in flight
+        self.writer.write(_frame(message))
+
+
+class SnmpWorkers:
+    """An SnmpCollector whose polls run in ``processes`` worker processes (see the module doc).
+
+    ``factory`` makes each worker's own collector (``PysnmpCollector``); it must be picklable
+    (a class or a module-level function), since it is sent to the new processes.
+    """
+
+    def __init__(self, factory: Callable[[], SnmpCollector], processes: int, context: ForkServerContext) -> None:
+        self.factory = factory
+        self.processes = max(1, processes)
+        self.context = context
+        self._procs: list[_Proc] = []
+        self._ids = 0
+
+    async def start(self) -> None:
+        for n in range(self.processes):
+            ours, theirs = socket.socketpair()
+            process = self.context.Process(
+                target=_worker_main, args=(theirs, self.factory, os.getpid()), name=f"govops-snmp-{n}", daemon=True
+            )
+            process.start()
+            theirs.close()
+            reader, writer = await asyncio.open_connection(sock=ours)
+            proc = _Proc(process, reader, writer)
+            proc.listener = asyncio.create_task(self._listen(proc))
+            self._procs.append(proc)
+
+    async def collect(
+        self, target: SnmpTarget, credential: Credential, gets: Sequence[str], walks: Sequence[str]
+    ) -> SnmpOutput:
+        values = await self._call(("collect", target, credential, list(gets), list(walks)))
+        return SnmpOutput(values)
+
+    async def answers_community(self, target: SnmpTarget, community: str, timeout: float) -> bool:
+        answered: bool = await self._call(("community", target, community, timeout))
+        return answered
+
+    async def _call(self, request: tuple[Any, ...]) -> Any:
+        alive = [p for p in self._procs if p.alive]
+        if not alive:
+            raise CollectError("snmp: no SNMP worker process is left (they died)")
+        proc = min(alive, key=lambda p: len(p.pending))
+        self._ids += 1
+        msg_id = self._ids
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        proc.pending[msg_id] = future
+        proc.send((msg_id, *request))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # the device's deadline passed (wait_for) or the run was interrupted: stop the poll
+            # there too, so the worker's polls in flight stay within --snmp-concurrency
+            if proc.pending.pop(msg_id, None) is not None and proc.alive:
+                proc.send((msg_id, "cancel"))
+            raise
+
+    async def _listen(self, proc: _Proc) -> None:
+        try:
+            while True:
+                msg_id, ok, value = await _read_frame(proc.reader)
+                future = proc.pending.pop(msg_id, None)
+                if future is None or future.done():
+                    continue  # cancelled meanwhile
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the worker is gone
+        finally:
+            proc.alive = False
+            for future in proc.pending.values():
+                if not future.done():
+                    future.set_exception(CollectError("snmp: the worker process running this poll died"))
+            proc.pending.clear()
+
+    def close(self) -> None:
+        """Stop the workers: EOF on their sockets ends them; one that does not end is terminated."""
+        for proc in self._procs:
+            if proc.listener is not None:
+                proc.listener.cancel()
+            # shutdown() now, not at the transport's close on a later loop iteration: the joins
+            # below block this loop, and the workers must see EOF meanwhile
+            with contextlib.suppress(OSError):
+                proc.writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+            proc.writer.close()
+        for proc in self._procs:
+            proc.process.join(_JOIN_TIMEOUT)
+            if proc.process.is_alive():
+                proc.process.terminate()
+                proc.process.join(_JOIN_TIMEOUT)
+        self._procs.clear()
+
+
+# -- worker side -------------------------------------------------------------------------------
+def _worker_main(sock: socket.socket, factory: Callable[[], SnmpCollector], audit_pid: int) -> None:
+    worker_setup(audit_pid, "govops-snmp")
+    asyncio.run(_serve(sock, factory))
+
+
+async def _serve(sock: socket.socket, factory: Callable[[], SnmpCollector]) -> None:
+    # one collector, so one SnmpEngine, for every target this worker polls
+    collector = factory()
+    reader, writer = await asyncio.open_connection(sock=sock)
+    polls: dict[int, asyncio.Task[None]] = {}
+    try:
+        while True:
+            try:
+                message = await _read_frame(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return  # the audit closed its end (finished, interrupted or killed)
+            msg_id, op = message[0], message[1]
+            if op == "cancel":
+                task = polls.pop(msg_id, None)
+                if task is not None:
+                    task.cancel()
+                continue
+            polls[msg_id] = asyncio.create_task(_answer(collector, writer, msg_id, op, message[2:], polls))
+    finally:
+        for task in polls.values():
+            task.cancel()
+        await asyncio.gather(*polls.values(), return_exceptions=True)
+        collector.close()
+        writer.close()
+
+
+async def _answer(
+    collector: SnmpCollector,
+    writer: asyncio.StreamWriter,
+    msg_id: int,
+    op: str,
+    args: tuple[Any, ...],
+    polls: dict[int, asyncio.Task[None]],
+) -> None:
+    try:
+        if op == "collect":
+            target, credential, gets, walks = args
+            result: Any = (await collector.collect(target, credential, gets, walks)).values
+        else:
+            target, community, timeout = args
+            result = await collector.answers_community(target, community, timeout)
+        reply = (msg_id, True, result)
+    except asyncio.CancelledError:
+        polls.pop(msg_id, None)
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure goes back to the device that asked
+        reply = (msg_id, False, exc)
+    polls.pop(msg_id, None)
+    try:
+        frame = _frame(reply)
+    except Exception:  # noqa: BLE001 - an exception pysnmp made that does not pickle
+        bad = reply[2]
+        frame = _frame((msg_id, False, CollectError(f"snmp: {type(bad).__name__}: {bad}")))
+    with contextlib.suppress(ConnectionError):
+        writer.write(frame)
