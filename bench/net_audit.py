@@ -129,11 +129,14 @@ def run_nornir(truth: dict[str, Any], env: dict[str, str], workers: int, work: P
 
 
 def run_govops_snmp(truth: dict[str, Any], env: dict[str, str], concurrency: int) -> tuple[float, Counter[str]]:
-    """The audit's SNMP collector alone over every device, as the engine drives it."""
+    """The audit's SNMP collector alone over every device, as the engine drives it: in its worker processes."""
     from govops.credentials import Credential, Secret
     from govops.network.analysis import DefaultAnalyzer
+    from govops.network.audit import _worker_context
     from govops.network.collectors.base import CollectError, SnmpTarget
     from govops.network.collectors.snmp import PysnmpCollector
+    from govops.network.service import snmp_processes
+    from govops.network.workers import SnmpWorkers
 
     gets, walks = DefaultAnalyzer().snmp_plan()
     v3 = Credential(
@@ -146,7 +149,8 @@ def run_govops_snmp(truth: dict[str, Any], env: dict[str, str], concurrency: int
     v2 = Credential("v2", "env", community=Secret(env["GOVOPS_CRED_EXTRANET_SNMP_COMMUNITY_COMMUNITY"]))
 
     async def main() -> Counter[str]:
-        collector = PysnmpCollector()
+        collector = SnmpWorkers(PysnmpCollector, snmp_processes(), _worker_context())
+        await collector.start()
         sem = asyncio.Semaphore(concurrency)
 
         async def one(host: str, access: dict[str, Any]) -> str:

@@ -74,6 +74,10 @@ _FACT_OIDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _with_derived(facts: dict[str, Any]) -> dict[str, Any]:
+    return facts | _derived(facts)
+
+
 def _derived(facts: dict[str, Any]) -> dict[str, Any]:
     ifs = facts.get("interfaces") or []
     v6 = sorted({a for i in ifs for a in i.get("ipv6", [])})
@@ -145,10 +149,9 @@ class DefaultAnalyzer:
         extra: dict[str, Any],
         checks: Sequence[str],
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        merged = merge_facts(ssh, snmp).to_dict()
-        merged |= _derived(merged)
-        ssh_d = None if ssh is None else ssh.to_dict() | _derived(ssh.to_dict())
-        snmp_d = None if snmp is None else snmp.to_dict() | _derived(snmp.to_dict())
+        merged = _with_derived(merge_facts(ssh, snmp).to_dict())
+        ssh_d = None if ssh is None else _with_derived(ssh.to_dict())
+        snmp_d = None if snmp is None else _with_derived(snmp.to_dict())
         dev = {
             "hostname": device.hostname,
             "platform": device.platform,

