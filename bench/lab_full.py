@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import tempfile
 import threading
 import time
@@ -87,6 +88,10 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--devices", type=int, default=2297)
@@ -99,6 +104,7 @@ def main() -> None:
     lab = Lab(lab_dir, REPO)
     opts = LabOptions(devices=args.devices, history_days=args.days, step_seconds=args.step, servers=args.servers)
     print(f"whole lab in {lab_dir}: {args.devices} devices, {args.servers} servers, {args.days} d at {args.step} s")
+    print(f"uptime: {uptime()}")
     sampler = Sampler(lab)
     sampler.start()
     times: dict[str, float] = {}
@@ -136,6 +142,7 @@ def main() -> None:
     print(f"  peak memory of the lab's {procs} processes: PSS {pss / 1024:.1f} GiB (RSS summed {rss / 1024:.1f} GiB)")
     print(f"  down: {len(stopped)} peers in {down:.1f} s; still listening: {left or 'nothing'}; "
           f"processes left: {len(alive)}")  # fmt: skip
+    print(f"uptime: {uptime()}")
 
 
 if __name__ == "__main__":

@@ -174,6 +174,9 @@ vif_plugging_is_fatal = false
 vif_plugging_timeout = 0
 [api]
 auth_strategy = keystone
+# By default ("warn") Nova checks every response body against its JSON schema, which only logs a
+# warning when one does not match: CPU spent on each server of every listing the seeder polls.
+response_validation = ignore
 [wsgi]
 api_paste_config = {etc / "nova/api-paste.ini"}
 [api_database]

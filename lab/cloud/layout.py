@@ -96,7 +96,10 @@ class Layout:
             pass
         for offset in range(0, 3000, 100):
             candidate = Ports().shifted(offset)
-            if not any(tcp_open("127.0.0.1", port, 0.2) for _, port in candidate.items()):
+            # Every service binds 127.0.0.1, but RabbitMQ checks its distribution port on "localhost", which
+            # is ::1 too, where the extranet lab's SSH devices may listen (it picks its ranges at random).
+            taken = any(tcp_open("127.0.0.1", port, 0.2) for _, port in candidate.items())
+            if not taken and not _listening_on_ipv6_loopback(candidate.rabbitmq_dist):
                 self.root.mkdir(parents=True, exist_ok=True)
                 self.ports_file.write_text(json.dumps(asdict(candidate), indent=1))
                 return candidate
@@ -143,3 +146,10 @@ def current_group() -> str:
     import grp
 
     return grp.getgrgid(os.getgid()).gr_name
+
+
+def _listening_on_ipv6_loopback(port: int) -> bool:
+    try:
+        return tcp_open("::1", port, 0.2)
+    except OSError:  # a machine without IPv6 has no ::1
+        return False

@@ -6,7 +6,9 @@ services' PYTHONPATH. govops only reads it as text: nova, neutron and cinder are
 govops' environment, so importing this module there fails by design.
 
 - ``HypervisorDriver``: nova's fake driver sized like a real hypervisor (the stock MediumFakeDriver has
-  10 vCPU / 8 GiB) and surviving a nova-compute restart without reporting its servers as gone.
+  10 vCPU / 8 GiB) and surviving a nova-compute restart without reporting its servers as gone. Loading
+  it also makes the resource tracker fetch a host's allocations only when something reads them (see
+  ``_skip_unread_provider_tree_allocations``).
 - ``BindAllMechanismDriver``: an ML2 mechanism driver that binds every port on any segment, so servers
   attached to a network go ACTIVE without an L2 agent.
 - ``NoopVolumeDriver``: a cinder backend that stores nothing but reports a large pool, so volumes
@@ -30,10 +32,39 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
+def _skip_unread_provider_tree_allocations():
+    """Stop the resource tracker fetching every allocation on a host when nothing reads them.
+
+    Nova's resource tracker asks for ``get_allocations_for_provider_tree`` on every update of a host
+    (each claim, each build's end, each periodic run): one GET per provider plus one
+    GET /allocations/<consumer> per server on the host, so building n servers on a host costs O(n^2)
+    Placement requests (5,544 of them for 140 servers on 3 hosts). The answer is only read when the
+    driver reshapes its inventory (``HypervisorDriver`` never does: one flat provider per host) or when
+    PCI devices are tracked in Placement, in which case the real call is still made.
+    """
+    from nova.conf import CONF
+    from nova.scheduler.client import report
+
+    cls = report.SchedulerReportClient
+    eager = cls.get_allocations_for_provider_tree
+    if getattr(eager, "govops_skips_unread", False):
+        return
+
+    def only_when_read(self, context, nodename):
+        if CONF.pci.report_in_placement:
+            return eager(self, context, nodename)
+        return {}
+
+    only_when_read.govops_skips_unread = True
+    cls.get_allocations_for_provider_tree = only_when_read
+
+
 @functools.cache
 def _hypervisor_driver():
     from nova.compute import power_state, vm_states
     from nova.virt import fake
+
+    _skip_unread_provider_tree_allocations()
 
     class HypervisorDriver(fake.FakeDriver):
         vcpus = int(os.environ.get("GOVOPS_LAB_HV_VCPUS", "128"))

@@ -137,6 +137,11 @@ def interim_name(first: PlannedServer, index: int) -> str:
     return f"{first.name}-batch-{index + 1}"
 
 
+def _names_to_ids(conn: Conn) -> dict[str, str]:
+    """Name -> id of the servers ``conn``'s project has (a plain listing: no details, no Neutron calls)."""
+    return {s.name: s.id for s in conn.compute.servers(details=False)}
+
+
 def _parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = WORKERS) -> list[Any]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(fn, items))
@@ -161,6 +166,7 @@ class Seeder:
         self.conn = admin(ports, secrets)
         self.timings: dict[str, float] = {}
         self._member_role: Any = None
+        self._department_conns: dict[str, Conn] = {}
 
     @property
     def member_role(self) -> Any:
@@ -236,6 +242,14 @@ class Seeder:
         return str(net.id)
 
     # -- departments ---------------------------------------------------------------------------------
+    def department_conn(self, dp: DepartmentPlan, password: str) -> Conn:
+        """The department user's connection, one per department: each new one is another Keystone login."""
+        d = dp.department
+        conn = self._department_conns.get(d.code)
+        if conn is None:
+            conn = self._department_conns[d.code] = connect(self.ports, department_user(d.code), password, d.project)
+        return conn
+
     def department(self, dp: DepartmentPlan, password: str) -> str:
         ident = self.conn.identity
         d = dp.department
@@ -264,8 +278,8 @@ class Seeder:
         whole batch. Returns, per batch, planned name -> server id in the batch's order.
         """
         d = dp.department
-        conn = connect(self.ports, department_user(d.code), password, d.project)
-        existing = {s.name: s.id for s in conn.compute.servers()}
+        conn = self.department_conn(dp, password)
+        existing = _names_to_ids(conn)
         batches: list[dict[str, str]] = []
         for batch in server_batches(dp.servers):
             ids = {s.name: existing[s.name] for s in batch if s.name in existing}
@@ -328,16 +342,16 @@ class Seeder:
                 if not transient or attempt + 1 == CREATE_ATTEMPTS:
                     raise
                 time.sleep(5)
-                if any(x.name in wanted for x in conn.compute.servers()):
+                if wanted.keys() & _names_to_ids(conn).keys():
                     break
-        made = {x.name: x.id for x in conn.compute.servers() if x.name in wanted}
+        made = {name: server_id for name, server_id in _names_to_ids(conn).items() if name in wanted}
         if len(made) != len(batch):
             raise LabError(f"Nova made {len(made)} of the {len(batch)} servers asked for as {request}")
         return {wanted[name]: server_id for name, server_id in made.items()}
 
     def volumes(self, dp: DepartmentPlan, password: str) -> None:
         d = dp.department
-        conn = connect(self.ports, department_user(d.code), password, d.project)
+        conn = self.department_conn(dp, password)
         existing = {v.name for v in conn.block_storage.volumes()}
         for s in dp.servers:
             name = f"{s.name}-data"
@@ -346,16 +360,23 @@ class Seeder:
                     name=name, size=s.volume_gb, metadata={"department": d.code, "server": s.name}
                 )
 
+    def _servers_in(self, status: str, ids: set[str]) -> dict[str, Any]:
+        # Nova filters by status itself; without details it neither builds each server's full view nor
+        # asks Neutron for every server's ports and security groups, on each poll.
+        listed = self.conn.compute.servers(details=False, all_projects=True, status=status)
+        return {s.id: s for s in listed if s.id in ids}
+
     def wait_servers(self, ids: set[str], status: str, timeout: float = BUILD_TIMEOUT) -> dict[str, Any]:
-        """Server id -> server, once every one of ``ids`` has ``status``."""
+        """Server id -> server (id and name), once every one of ``ids`` has ``status``."""
         deadline = time.monotonic() + timeout
         while True:
-            found = {s.id: s for s in self.conn.compute.servers(details=True, all_projects=True) if s.id in ids}
-            errors = [s for s in found.values() if s.status == "ERROR"]
+            errors = self._servers_in("ERROR", ids)
             if errors:
-                fault = (errors[0].fault or {}).get("message", "")
-                raise LabError(f"{len(errors)} lab server(s) went to ERROR, e.g. {errors[0].name}: {fault}")
-            done = sum(1 for s in found.values() if s.status == status)
+                first = self.conn.compute.get_server(next(iter(errors)))
+                fault = (first.fault or {}).get("message", "")
+                raise LabError(f"{len(errors)} lab server(s) went to ERROR, e.g. {first.name}: {fault}")
+            found = self._servers_in(status, ids)
+            done = len(found)
             if done == len(ids):
                 return found
             if time.monotonic() > deadline:
