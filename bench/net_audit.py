@@ -132,7 +132,7 @@ def run_govops_snmp(truth: dict[str, Any], env: dict[str, str], concurrency: int
     """The audit's SNMP collector alone over every device, as the engine drives it: in its worker processes."""
     from govops.credentials import Credential, Secret
     from govops.network.analysis import DefaultAnalyzer
-    from govops.network.audit import _worker_context
+    from govops.network.audit import worker_context
     from govops.network.collectors.base import CollectError, SnmpTarget
     from govops.network.collectors.snmp import PysnmpCollector
     from govops.network.service import snmp_processes
@@ -149,7 +149,7 @@ def run_govops_snmp(truth: dict[str, Any], env: dict[str, str], concurrency: int
     v2 = Credential("v2", "env", community=Secret(env["GOVOPS_CRED_EXTRANET_SNMP_COMMUNITY_COMMUNITY"]))
 
     async def main() -> Counter[str]:
-        collector = SnmpWorkers(PysnmpCollector, snmp_processes(), _worker_context())
+        collector = SnmpWorkers(PysnmpCollector, snmp_processes(), worker_context())
         await collector.start()
         sem = asyncio.Semaphore(concurrency)
 

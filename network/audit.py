@@ -312,7 +312,7 @@ class AuditEngine:
         wanted = min(self.settings.snmp_processes, sum(1 for _d, job in jobs if job.snmp))
         if wanted < 1:
             return self.snmp_factory()
-        workers = SnmpWorkers(self.snmp_factory, wanted, _worker_context())
+        workers = SnmpWorkers(self.snmp_factory, wanted, worker_context())
         try:
             await workers.start()
         except BaseException:
@@ -336,7 +336,7 @@ class AuditEngine:
                 continue  # each device using it reports the problem (as with threads)
         return ProcessPoolExecutor(
             max_workers=max(1, min(self.settings.ssh_workers, sum(1 for j in jobs if j.ssh))),
-            mp_context=_worker_context(),
+            mp_context=worker_context(),
             initializer=_worker_init,
             initargs=(
                 self.ssh,
@@ -596,7 +596,7 @@ def parsed_session(
 
 
 # -- SSH worker processes ---------------------------------------------------------
-def _worker_context() -> ForkServerContext:
+def worker_context() -> ForkServerContext:
     """forkserver, not fork: this process may already run threads (progress view, SNMP), and
     forking those is unsafe. The preloaded modules are imported once, in the fork server, and
     shared by every SSH and SNMP worker forked from it."""

@@ -371,34 +371,20 @@ def _name(oid: str) -> Any:
     return ObjectName(oid)
 
 
-def _absent_tags() -> set[Any]:
-    try:
-        from pysnmp.proto import rfc1905
+class _LazyTags(set[Any]):
+    """pysnmp's tags of the named rfc1905 types, looked up on first membership test (keeps pysnmp import lazy)."""
 
-        return {rfc1905.NoSuchObject.tagSet, rfc1905.NoSuchInstance.tagSet, rfc1905.EndOfMibView.tagSet}
-    except ImportError:  # pragma: no cover
-        return set()
+    def __init__(self, *names: str) -> None:
+        super().__init__()
+        self.names = names
 
-
-class _Lazy(set[Any]):
-    """The "no such object" tags, computed on first membership test (keeps pysnmp import lazy)."""
-
-    def __contains__(self, item: object) -> bool:
-        if not len(self):
-            self.update(_absent_tags())
-        return super().__contains__(item)
-
-
-_ABSENT = _Lazy()
-
-
-class _LazyEnd(set[Any]):
     def __contains__(self, item: object) -> bool:
         if not len(self):
             from pysnmp.proto import rfc1905
 
-            self.add(rfc1905.EndOfMibView.tagSet)
+            self.update(getattr(rfc1905, name).tagSet for name in self.names)
         return super().__contains__(item)
 
 
-_END = _LazyEnd()
+_ABSENT = _LazyTags("NoSuchObject", "NoSuchInstance", "EndOfMibView")
+_END = _LazyTags("EndOfMibView")
