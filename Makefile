@@ -28,7 +28,9 @@ dev:
 
 $(SETUP_STAMP):
 	$(MAKE) deps dev
-	govops lab install --all --dir $(LAB_DIR)
+	@# --no-snapshot: the test suite makes the seeded-cloud snapshot of its own (smaller) cloud lab
+	@# the first time it needs it; `govops lab install --cloud` makes the full-size one.
+	govops lab install --all --no-snapshot --dir $(LAB_DIR)
 	touch $@
 
 setup: $(SETUP_STAMP)

@@ -54,6 +54,18 @@ def install(
     extranet: ExtranetOpt = False,
     cloud: CloudOpt = False,
     all_: AllOpt = False,
+    servers: Annotated[
+        int | None,
+        typer.Option("--servers", min=1, help="Servers of the seeded-cloud snapshot (default 300, as `lab up`)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the snapshot's plan, as `lab up --seed`.")] = 1,
+    snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--snapshot/--no-snapshot",
+            help="Seed a cloud once and keep it, so fresh `lab up --cloud` of that plan restore it in seconds.",
+        ),
+    ] = True,
     lab_dir: DirOpt = None,
 ) -> None:
     """Install the lab's own dependencies (apt packages, private venvs); safe to repeat."""
@@ -63,7 +75,7 @@ def install(
     lab = _lab(a, lab_dir)
     lab.dir.mkdir(parents=True, exist_ok=True)
     with a.terminal.progress("lab install") as obs:
-        lab_ctx = lab.context(LabOptions(), obs)
+        lab_ctx = lab.context(LabOptions(servers=servers, seed=seed, snapshot=snapshot), obs)
         for name in _components(extranet, cloud, all_, ("extranet",)):
             obs.message(f"installing {name} …")
             load_component(name).install(lab_ctx)
@@ -84,6 +96,13 @@ def up(
     servers: Annotated[
         int | None, typer.Option("--servers", min=1, help="Cloud servers to seed (default 300; kept per lab).")
     ] = None,
+    snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--snapshot/--no-snapshot",
+            help="A fresh cloud restores its plan's install-time snapshot if there is one, else seeds via the APIs.",
+        ),
+    ] = True,
     lab_dir: DirOpt = None,
 ) -> None:
     """Start the lab's peers in the background and write govops.yaml, inventory and credentials."""
@@ -98,6 +117,7 @@ def up(
         history_days=history_days,
         step_seconds=step,
         servers=servers,
+        snapshot=snapshot,
     )
     names = _components(extranet, cloud, all_, ("extranet",))
     with a.terminal.progress("lab up") as obs:

@@ -35,6 +35,7 @@ class LabOptions:
     history_days: int = 90
     step_seconds: int = 300
     servers: int | None = None  # cloud: how many servers to seed (None: component default)
+    snapshot: bool = True  # cloud: install makes the seeded-cloud snapshot of this plan, up restores it
 
 
 @dataclass

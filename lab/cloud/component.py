@@ -15,11 +15,12 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 from govops.departments import load_departments
-from govops.lab.cloud import configs, pins, schema
+from govops.lab.cloud import configs, pins, schema, snapshot
 from govops.lab.cloud.layout import CLOUD_NAME, PREFIX, Layout
 from govops.lab.cloud.plan import CloudPlan, plan
 from govops.lab.cloud.seed import department_cloud, department_user
@@ -31,9 +32,9 @@ DEFAULT_SERVERS = 300
 APT_PACKAGES = ("mariadb-server", "rabbitmq-server")
 
 
-def write_truth(path: Path, cloud_plan: CloudPlan) -> None:
-    """What the lab seeded, for tests and capacity checks: quotas, servers and the near-quota department."""
-    doc = {
+def truth_document(cloud_plan: CloudPlan) -> dict[str, object]:
+    """What the lab seeds, for tests and capacity checks: quotas, servers and the near-quota department."""
+    return {
         "hypervisors": [asdict(h) for h in cloud_plan.hypervisors],
         "flavors": [asdict(f) for f in cloud_plan.flavors],
         "near_quota": cloud_plan.near_quota,
@@ -48,8 +49,11 @@ def write_truth(path: Path, cloud_plan: CloudPlan) -> None:
             for dp in cloud_plan.departments
         },
     }
+
+
+def write_truth(path: Path, cloud_plan: CloudPlan) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
+    tmp.write_text(json.dumps(truth_document(cloud_plan), indent=1, ensure_ascii=False))
     tmp.replace(path)
 
 
@@ -62,6 +66,8 @@ class CloudLab:
         self._install_apt(ctx)
         self._install_venv(ctx, layout)
         self._install_schema_template(ctx, layout.venv)
+        if ctx.options.snapshot:
+            self._install_snapshot(ctx, layout)
 
     def _install_venv(self, ctx: LabContext, layout: Layout) -> None:
         venv = layout.venv
@@ -99,6 +105,28 @@ class CloudLab:
             return
         ctx.observer.message(f"schema template made in {seconds:.0f} s: {datadir.parent}")
 
+    def _install_snapshot(self, ctx: LabContext, layout: Layout) -> None:
+        servers = ctx.options.servers or DEFAULT_SERVERS
+        if schema.lookup(layout.venv).datadir is None:
+            ctx.observer.message("no schema template, so no seeded-cloud snapshot either: fresh labs will seed")
+            return
+        found = snapshot.lookup(layout.venv, self.plan_for(ctx.project_root, servers, ctx.options.seed))
+        if found is not None:
+            what = f"{servers} servers, seed {ctx.options.seed}"
+            ctx.observer.message(f"seeded-cloud snapshot up to date ({what}): {found.path}")
+            return
+        ctx.observer.message(
+            f"seeding a scratch cloud with {servers} servers once, kept as a snapshot for fresh labs "
+            f"(about {max(2, servers // 60)} minutes)"
+        )
+        try:
+            made, seconds = snapshot.build(layout.venv, ctx.project_root, servers, ctx.options.seed)
+        except (LabError, OSError) as exc:
+            # Only a speed-up: without it a fresh `up` seeds through the APIs, as it says then.
+            ctx.observer.message(f"could not make the seeded-cloud snapshot ({exc}); fresh labs will seed")
+            return
+        ctx.observer.message(f"seeded-cloud snapshot made in {seconds:.0f} s: {made.path}")
+
     @staticmethod
     def _install_apt(ctx: LabContext) -> None:
         have = Path("/usr/sbin/mariadbd").exists() and Path(RABBITMQ_SERVER).exists()
@@ -122,7 +150,13 @@ class CloudLab:
             raise LabError(f"{label} failed (exit {proc.returncode}): {' | '.join(tail)}")
 
     # -- up ----------------------------------------------------------------------------------------------
-    def _plan(self, ctx: LabContext, layout: Layout) -> CloudPlan:
+    @staticmethod
+    def plan_for(project_root: Path, servers: int, seed: int) -> CloudPlan:
+        departments = load_departments(project_root / "inventories" / "departments.yaml")
+        return plan(list(departments), servers, seed)
+
+    def plan_of(self, ctx: LabContext, layout: Layout) -> CloudPlan:
+        """The plan this lab folder was (or will be) seeded with: the first up's servers and seed are kept."""
         state_file = layout.root / "state.json"
         try:
             state = json.loads(state_file.read_text())
@@ -137,8 +171,7 @@ class CloudLab:
                 f"this lab cloud was seeded with {state['servers']} servers, seed {state['seed']}: keeping them "
                 "(`govops lab down` and remove the lab folder to seed another)"
             )
-        departments = load_departments(ctx.project_root / "inventories" / "departments.yaml")
-        return plan(list(departments), int(state["servers"]), int(state["seed"]))
+        return self.plan_for(ctx.project_root, int(state["servers"]), int(state["seed"]))
 
     def up(self, ctx: LabContext) -> ComponentResult:
         layout = Layout(ctx.dir)
@@ -147,20 +180,28 @@ class CloudLab:
         layout.record_venv(layout.venv)
         ports = layout.ports()
         secrets = layout.secrets()
-        cloud_plan = self._plan(ctx, layout)
+        cloud_plan = self.plan_of(ctx, layout)
         services = Services(layout, ports, ctx.processes, secrets)
         write_truth(layout.truth_file, cloud_plan)
         if layout.seeded_file.exists() and all(ok for _, ok, _ in services.checks()):
             return self._result(layout)
 
-        started = time.monotonic()
+        started, started_utc = time.monotonic(), datetime.now(UTC)
         hosts = [h.name for h in cloud_plan.hypervisors]
         configs.write_plugins(layout, resources.files("govops.lab.cloud").joinpath("osplugin.py").read_text())
         configs.write_all(layout, ports, secrets, hosts)
         initialized = layout.root / "initialized"
-        template = None if initialized.exists() else self._schema_template(ctx, layout)
+        restore = None if initialized.exists() else self._snapshot(ctx, layout, cloud_plan)
+        if restore is not None:
+            shutil.copytree(restore.files, layout.data, symlinks=True, dirs_exist_ok=True)
+            template: Path | None = restore.datadir
+        else:
+            template = None if initialized.exists() else self._schema_template(ctx, layout)
         ctx.observer.message("starting MariaDB and RabbitMQ")
         services.start_mariadb(template)
+        if restore is not None:
+            old_root = str(restore.meta()["data_root"])
+            services.root_sql("snapshot-paths", [snapshot.glance_locations_sql(old_root, str(layout.data))])
         rabbit = services.start_rabbitmq()
 
         def keystone_ready() -> None:
@@ -196,11 +237,22 @@ class CloudLab:
         from govops.lab.cloud import seed
 
         seed.write_clouds_file(layout, ports, secrets, cloud_plan)
-        seeder = seed.Seeder(layout, ports, secrets, cloud_plan, ctx.observer, services.discover_hosts)
+
+        def dead_computes() -> list[str]:
+            return [p.name for p in ctx.processes.peers(PREFIX + "nova-compute") if not p.alive()]
+
+        seeder = seed.Seeder(layout, ports, secrets, cloud_plan, ctx.observer, services.discover_hosts, dead_computes)
         timings = {"services": round(time.monotonic() - started, 1)}
-        if not layout.seeded_file.exists():
+        if restore is not None:
+            made = datetime.strptime(str(restore.meta()["made"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            seeder.adopt(made)
+            timings.update(seeder.timings)
+        elif not layout.seeded_file.exists():
             seeder.run()
             timings.update(seeder.timings)
+        else:
+            # A restart: the servers are usable once the scheduler sees their hosts' computes again.
+            seeder.wait_computes(started_utc)
         inventory = seeder.write_inventory()
         try:
             record = json.loads(layout.seeded_file.read_text())
@@ -213,11 +265,34 @@ class CloudLab:
                 "near_quota": cloud_plan.near_quota,
                 "ports": asdict(ports),
             }
+            if restore is not None:
+                meta = restore.meta()
+                record["restored_from"] = {"snapshot": restore.key, "made": meta["made"], "seeding": meta["seeded"]}
         else:
             # A restart over an already seeded cloud (after `lab down`): the first up's figures stay.
             record["restart_seconds"] = round(time.monotonic() - started, 1)
         layout.seeded_file.write_text(json.dumps(record, indent=1))
         return self._result(layout)
+
+    @staticmethod
+    def _snapshot(ctx: LabContext, layout: Layout, cloud_plan: CloudPlan) -> snapshot.Snapshot | None:
+        """The install-time snapshot of this plan's seeded cloud, for a lab folder that holds no cloud yet."""
+        if not ctx.options.snapshot:
+            return None
+        if (layout.mysql / "data" / "mysql").is_dir() or layout.seeded_file.exists():
+            return None  # an earlier up stopped half-way: it finishes what it started
+        found = snapshot.lookup(layout.venv, cloud_plan)
+        state = json.loads((layout.root / "state.json").read_text())  # written by plan_of
+        n, seed = state["servers"], state["seed"]
+        if found is None:
+            ctx.observer.message(
+                f"no seeded-cloud snapshot of this plan ({n} servers, seed {seed}): seeding through the APIs "
+                f"(`govops lab install --cloud --servers {n} --seed {seed}` makes one)"
+            )
+            return None
+        what = f"{len(cloud_plan.servers)} servers"
+        ctx.observer.message(f"restoring the seeded cloud ({what}) from the install-time snapshot {found.path}")
+        return found
 
     @staticmethod
     def _schema_template(ctx: LabContext, layout: Layout) -> Path | None:

@@ -7,6 +7,7 @@ hashing in Keystone (the lab's users are created and logged in hundreds of times
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -275,10 +276,21 @@ driver = noop
         if not target.exists():
             shutil.copyfile(venv_etc / src, target)
     for i, hv in enumerate(hosts, start=1):
+        # Each compute's config in a folder of its own, beside its node identity: since 2023.1 a
+        # nova-compute that has started once refuses to start again without a ``compute_id`` file in
+        # its config folders or state_path (the fake driver never writes one). Derived from the host
+        # name, so a restart and a lab restored from a snapshot find the same one.
         write_private(
-            etc / f"nova/compute-{i}.conf",
+            compute_conf(layout, i),
             f"[DEFAULT]\nhost = {hv}\nlog_file = {log / f'nova-compute-{hv}.log'}\n",
         )
+        node = uuid.uuid5(uuid.NAMESPACE_URL, f"govops-lab:{hv}")
+        (compute_conf(layout, i).parent / "compute_id").write_text(f"{node}\n")
+
+
+def compute_conf(layout: Layout, index: int) -> Path:
+    """The config of the lab's ``index``-th nova-compute (from 1), read after nova.conf."""
+    return layout.etc / "nova" / f"compute-{index}" / "nova-compute.conf"
 
 
 def write_plugins(layout: Layout, source: str) -> Path:

@@ -6,7 +6,8 @@ services' PYTHONPATH. govops only reads it as text: nova, neutron and cinder are
 govops' environment, so importing this module there fails by design.
 
 - ``HypervisorDriver``: nova's fake driver sized like a real hypervisor (the stock MediumFakeDriver has
-  10 vCPU / 8 GiB) and surviving a nova-compute restart without reporting its servers as gone. Loading
+  10 vCPU / 8 GiB), with a stable node identity, and surviving a nova-compute restart without
+  reporting its servers as gone. Loading
   it also makes the resource tracker fetch a host's allocations only when something reads them (see
   ``_skip_unread_provider_tree_allocations``).
 - ``BindAllMechanismDriver``: an ML2 mechanism driver that binds every port on any segment, so servers
@@ -66,7 +67,11 @@ def _hypervisor_driver():
 
     _skip_unread_provider_tree_allocations()
 
-    class HypervisorDriver(fake.FakeDriver):
+    # FakeDriverWithoutFakeNodes: one node per compute whose UUID is the compute's node identity
+    # (the ``compute_id`` file the lab writes), as a real single-node driver such as libvirt has. The
+    # plain FakeDriver draws a new node UUID at every start, so a restarted compute tried to create
+    # its node again and refused to start ("Duplicate compute node record").
+    class HypervisorDriver(fake.FakeDriverWithoutFakeNodes):
         vcpus = int(os.environ.get("GOVOPS_LAB_HV_VCPUS", "128"))
         memory_mb = int(os.environ.get("GOVOPS_LAB_HV_MEMORY_MB", str(1024 * 1024)))
         local_gb = int(os.environ.get("GOVOPS_LAB_HV_DISK_GB", "40000"))

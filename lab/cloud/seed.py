@@ -80,13 +80,22 @@ def register_catalog(ports: Ports, secrets: dict[str, str]) -> None:
         ("cinder", "block-storage", f"{base}:{ports.cinder}/v3"),
         ("cinderv3", "volumev3", f"{base}:{ports.cinder}/v3"),
     ]
-    existing = {s.type for s in conn.identity.services()}
+    existing = {s.type: s for s in conn.identity.services()}
+    endpoints: dict[str, list[Any]] = {}
+    if existing:
+        for ep in conn.identity.endpoints():
+            endpoints.setdefault(ep.service_id, []).append(ep)
     for name, kind, url in services:
-        if kind in existing:
-            continue
-        svc = conn.identity.create_service(name=name, type=kind, is_enabled=True)
+        svc = existing.get(kind)
+        if svc is None:
+            svc = conn.identity.create_service(name=name, type=kind, is_enabled=True)
+        have = {ep.interface: ep for ep in endpoints.get(svc.id, [])}
         for iface in ("public", "internal", "admin"):
-            conn.identity.create_endpoint(service_id=svc.id, interface=iface, url=url, region_id=REGION)
+            ep = have.get(iface)
+            if ep is None:
+                conn.identity.create_endpoint(service_id=svc.id, interface=iface, url=url, region_id=REGION)
+            elif ep.url != url:  # a cloud restored from a snapshot made with other ports
+                conn.identity.update_endpoint(ep, url=url)
     role = conn.identity.find_role("service") or conn.identity.create_role(name="service")
     conn.identity.assign_project_role_to_user(
         conn.identity.find_project("admin"), conn.identity.find_user("admin"), role
@@ -156,7 +165,9 @@ class Seeder:
         plan: CloudPlan,
         observer: Observer,
         discover_hosts: Callable[[], None],
+        dead_computes: Callable[[], list[str]] = list,
     ) -> None:
+        self.dead_computes = dead_computes  # names of nova-compute processes that exited
         self.layout = layout
         self.ports = ports
         self.secrets = secrets
@@ -433,6 +444,60 @@ class Seeder:
         self.wait_volumes(sum(1 for s in plan.servers if s.volume_gb is not None))
         self._phase("servers_active", t)
         self.obs.finished()
+
+    def wait_computes(self, since: datetime, timeout: float = 240) -> None:
+        """Until every planned host's nova-compute has reported at or after ``since``.
+
+        The scheduler only places servers on hosts whose service reported lately, and a restarted or
+        restored database still holds the heartbeats of the computes that ran before.
+        """
+        wanted = {h.name for h in self.plan.hypervisors}
+        since = since.replace(microsecond=0)  # Nova keeps whole seconds
+        deadline = time.monotonic() + timeout
+        while True:
+            fresh = set()
+            for svc in self.conn.compute.services(binary="nova-compute"):
+                try:
+                    seen = datetime.fromisoformat(str(svc.updated_at)).replace(tzinfo=UTC)
+                except ValueError:
+                    continue
+                if svc.state == "up" and seen >= since:
+                    fresh.add(svc.host)
+            if wanted <= fresh:
+                return
+            dead = self.dead_computes()
+            if dead:
+                raise LabError(f"{', '.join(dead)} exited during start-up; see the lab's logs/ and cloud/log/")
+            if time.monotonic() > deadline:
+                raise LabError(f"nova-compute did not report within {timeout:.0f} s on {sorted(wanted - fresh)}")
+            time.sleep(1)
+
+    def adopt(self, snapshot_made: datetime) -> None:
+        """Take over a cloud restored from a snapshot made at ``snapshot_made``: this lab's passwords for
+        its department users, and hosts the scheduler sees up.
+
+        Keystone's admin password and the endpoints were reset by bootstrap and ``register_catalog``;
+        everything else the plan seeds is in the restored databases already.
+        """
+        t = time.monotonic()
+        self.obs.message("waiting for the hypervisors to report")
+        self.wait_hypervisors()
+        self.wait_computes(snapshot_made)
+        t = self._phase("hypervisors", t)
+        plan = self.plan
+        passwords = self.layout.department_passwords([d.department.code for d in plan.departments])
+        ident = self.conn.identity
+        users = {u.name: u for u in ident.users(domain_id="default")}
+
+        def reset(dp: DepartmentPlan) -> None:
+            name = department_user(dp.department.code)
+            user = users.get(name)
+            if user is None:
+                raise LabError(f"the cloud snapshot has no user {name}: remake it with `govops lab install --cloud`")
+            ident.update_user(user, password=passwords[dp.department.code])
+
+        _parallel(reset, plan.departments)
+        self._phase("department_passwords", t)
 
     def inventory(self) -> dict[str, Any]:
         """The cloud as it is now, read back from its APIs (the Prometheus lab builds on this file)."""

@@ -195,15 +195,20 @@ class Services:
         if restored:
             # The template's account carries the password of the lab it was built in.
             sql = [f"ALTER USER 'os'@'127.0.0.1' IDENTIFIED BY '{pw}';", "FLUSH PRIVILEGES;"]
-            self.run("mariadb-users", ["mariadb", f"--socket={lay.mysql_socket}", "-uroot"], stdin="\n".join(sql))
+            self.root_sql("mariadb-users", sql)
         elif fresh:
             sql = [
                 f"CREATE USER IF NOT EXISTS 'os'@'127.0.0.1' IDENTIFIED BY '{pw}';",
                 "GRANT ALL ON *.* TO 'os'@'127.0.0.1';",
                 *(f"CREATE DATABASE IF NOT EXISTS {db};" for db in configs.DATABASES),
             ]
-            self.run("mariadb-users", ["mariadb", f"--socket={lay.mysql_socket}", "-uroot"], stdin="\n".join(sql))
+            self.root_sql("mariadb-users", sql)
         return peer
+
+    def root_sql(self, label: str, statements: Sequence[str]) -> None:
+        """SQL as MariaDB's root, over the lab's socket (socket authentication: no password anywhere)."""
+        argv = ["mariadb", f"--socket={self.layout.mysql_socket}", "-uroot"]
+        self.run(label, argv, stdin="\n".join(statements))
 
     def stop_mariadb(self, timeout: float = 120.0) -> None:
         """A clean shutdown (everything flushed: the lab runs without a durable log), then forget the peer."""
@@ -420,7 +425,7 @@ class Services:
         for i, (host, env) in enumerate(hosts, start=1):
             self.start(
                 f"nova-compute-{host}",
-                ["nova-compute", *nova_conf, "--config-file", str(etc / f"nova/compute-{i}.conf")],
+                ["nova-compute", *nova_conf, "--config-file", str(configs.compute_conf(self.layout, i))],
                 env=env,
             )
         for api in APIS[1:]:

@@ -30,7 +30,8 @@ changes a seeded quota. Set ``GOVOPS_TEST_CLOUD_LAB=/path/to/lab`` to reuse a la
 (e.g. ``/work/devlab``); a reused lab is never stopped. Otherwise a small lab (64 servers, 30 days of
 history at 1 h) is started in a temporary folder, with the OpenStack venv from
 ``$GOVOPS_LAB_OPENSTACK_VENV`` or the one ``govops lab install --cloud`` put in ``.govops-lab/``, and
-stopped by recorded PID at the end of the session.
+stopped by recorded PID at the end of the session. It is restored from a seeded-cloud snapshot of its
+plan, made first if the venv has none (see ``_seeded_snapshot``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from tests.conftest import IN_CI, REPO, need
 # Read at import: the autouse isolation fixture removes GOVOPS_* from each test's environment.
 REUSE = os.environ.get("GOVOPS_TEST_CLOUD_LAB", "")
 VENV = os.environ.get("GOVOPS_LAB_OPENSTACK_VENV", "")
-SERVERS, HISTORY_DAYS, STEP = 64, 30, 3600
+SERVERS, SEED, HISTORY_DAYS, STEP = 64, 5, 30, 3600
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,17 @@ def _openstack_venv() -> Path:
     return venv
 
 
+def _seeded_snapshot(venv: Path) -> None:
+    """The session lab's plan as a seeded-cloud snapshot, made once per venv (seeding runs then, for real).
+
+    The lab then comes up by restoring it, so a session exercises both: the seeding through the APIs
+    (when the snapshot is made) and the restore (``test_lab_cloud``); later sessions only restore.
+    """
+    from govops.lab.cloud import snapshot
+
+    snapshot.build_if_missing(venv, REPO, SERVERS, SEED)
+
+
 @pytest.fixture(scope="session")
 def cloud_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudLabInfo]:
     """A real OpenStack + Prometheus lab; see the module docstring for the API."""
@@ -145,7 +157,8 @@ def cloud_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudLabInfo
 
     lab = Lab(tmp_path_factory.mktemp("cloud-lab"), REPO)
     Layout(lab.dir).record_venv(venv)
-    options = LabOptions(seed=5, history_days=HISTORY_DAYS, step_seconds=STEP, servers=SERVERS)
+    options = LabOptions(seed=SEED, history_days=HISTORY_DAYS, step_seconds=STEP, servers=SERVERS)
+    _seeded_snapshot(venv)
     try:
         lab.up(["cloud", "prometheus"], options, NullObserver())
         yield load_cloud_lab(lab.dir, owned=True)

@@ -346,8 +346,36 @@ def test_down_stops_every_process_and_up_brings_the_same_cloud_back(cloud_lab: C
     assert lab.processes.peers() == []
 
     started = time.monotonic()
-    lab.up(["cloud", "prometheus"], options, NullObserver())
+    lab.up(["cloud", "prometheus"], options, NullObserver())  # waits for every nova-compute to report
     print(f"second up: {time.monotonic() - started:.1f} s")
+    assert [(p.name, p.detail) for p in lab.status() if not p.up] == []
     again = cloud_lab.connect()
     after = {s.name: s.status for s in again.compute.servers(all_projects=True)}
     assert {n: after.get(n) for n in before} == before
+
+
+def test_a_lab_restored_from_the_snapshot_has_its_own_ports_and_passwords(cloud_lab: CloudLabInfo) -> None:
+    """The session lab comes from its plan's snapshot (made by the fixture): nothing of the lab it was made in."""
+    from govops.lab.cloud.layout import Layout
+
+    layout = Layout(cloud_lab.dir)
+    record = json.loads(layout.seeded_file.read_text())
+    if "restored_from" not in record:
+        if cloud_lab.owned:
+            pytest.fail(f"the session lab was seeded, not restored from its snapshot: {record}")
+        pytest.skip("a reused lab that was seeded through the APIs")
+    ports = {port for _, port in layout.ports().items()}
+    conn = cloud_lab.connect()
+    urls = [ep.url for ep in conn.identity.endpoints()]
+    assert urls and all(urllib.parse.urlsplit(u).port in ports for u in urls), urls
+    # this lab's own passwords: every department user logs in with what its clouds.yaml holds
+    for code in cloud_lab.truth["cloud"]["departments"]:
+        cloud_lab.connect(code).authorize()
+    # Glance's image locations point into this lab's folder, where the image's bytes are
+    image = next(iter(conn.image.images()))
+    data = conn.image.download_image(image).content
+    assert len(data) == image.size > 0
+    # the servers the database puts on each fake host are adopted, in their planned states
+    planned = _planned(cloud_lab)
+    states = {s.name: s.status for s in conn.compute.servers(all_projects=True) if s.name in planned}
+    assert states == {n: "SHUTOFF" if s["stopped"] else "ACTIVE" for n, s in planned.items()}
