@@ -44,16 +44,17 @@ META = "snapshot.json"
 _SOURCES = ("seed.py", "plan.py", "osplugin.py", "configs.py")
 
 
+def code_digest() -> str:
+    """What seeds and serves a snapshot's cloud: another digest, and no snapshot made before can match."""
+    code = resources.files("govops.lab.cloud")
+    doc = {name: hashlib.sha256(code.joinpath(name).read_bytes()).hexdigest() for name in _SOURCES}
+    return hashlib.sha256(json.dumps([SNAPSHOT_VERSION, doc], sort_keys=True).encode()).hexdigest()[:16]
+
+
 def snapshot_key(cloud_plan: CloudPlan, template_key: str) -> str:
     from govops.lab.cloud.component import truth_document
 
-    code = resources.files("govops.lab.cloud")
-    doc = {
-        "version": SNAPSHOT_VERSION,
-        "template": template_key,
-        "plan": truth_document(cloud_plan),
-        "code": {name: hashlib.sha256(code.joinpath(name).read_bytes()).hexdigest() for name in _SOURCES},
-    }
+    doc = {"template": template_key, "plan": truth_document(cloud_plan), "code": code_digest()}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -91,8 +92,8 @@ def lookup(venv: Path, cloud_plan: CloudPlan) -> Snapshot | None:
 def build(venv: Path, project_root: Path, servers: int, seed: int) -> tuple[Snapshot, float]:
     """Seed a scratch lab with this plan, stop it and keep what it left; returns the snapshot and seconds spent.
 
-    Needs the schema template (``schema.build``). Snapshots made with another template can never be
-    restored again and are removed.
+    Needs the schema template (``schema.build``). Snapshots made with another template or seeding code
+    can never be restored again and are removed.
     """
     from govops.lab.cloud.component import CloudLab
     from govops.lab.core import LabContext, LabOptions
@@ -127,6 +128,7 @@ def build(venv: Path, project_root: Path, servers: int, seed: int) -> tuple[Snap
         meta = {
             "key": key,
             "template": template,
+            "code": code_digest(),
             "servers": servers,
             "seed": seed,
             "data_root": str(layout.data),  # Glance's image locations name it: rewritten at restore
@@ -135,12 +137,13 @@ def build(venv: Path, project_root: Path, servers: int, seed: int) -> tuple[Snap
             "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         (staging / META).write_text(json.dumps(meta, indent=1) + "\n")
+        # Snapshots of other plans stay; those of another template or code can never match again.
         for old in root.glob("cloud-*"):
             try:
-                stale = json.loads((old / META).read_text()).get("template") != template
+                made = json.loads((old / META).read_text())
             except (OSError, ValueError):
-                stale = True
-            if stale:
+                made = {}
+            if (made.get("template"), made.get("code")) != (template, meta["code"]):
                 shutil.rmtree(old, ignore_errors=True)
         target = root / f"cloud-{key}"
         shutil.rmtree(target, ignore_errors=True)
