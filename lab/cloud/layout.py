@@ -96,10 +96,13 @@ class Layout:
             pass
         for offset in range(0, 3000, 100):
             candidate = Ports().shifted(offset)
-            # Every service binds 127.0.0.1, but RabbitMQ checks its distribution port on "localhost", which
-            # is ::1 too, where the extranet lab's SSH devices may listen (it picks its ranges at random).
+            # Every service binds 127.0.0.1, but two also need their port on ::1, where the extranet lab's
+            # SSH devices may listen (it picks its ranges at random): RabbitMQ checks its distribution
+            # port on "localhost", and epmd always binds the loopback addresses too (and exits silently,
+            # status 0, when ::1's is taken).
             taken = any(tcp_open("127.0.0.1", port, 0.2) for _, port in candidate.items())
-            if not taken and not _listening_on_ipv6_loopback(candidate.rabbitmq_dist):
+            on_ipv6 = any(_listening_on_ipv6_loopback(port) for port in (candidate.rabbitmq_dist, candidate.epmd))
+            if not taken and not on_ipv6:
                 self.root.mkdir(parents=True, exist_ok=True)
                 self.ports_file.write_text(json.dumps(asdict(candidate), indent=1))
                 return candidate

@@ -39,6 +39,12 @@ def test_rabbitmqs_distribution_port_must_be_free_on_ipv6_loopback_too(
     assert _free_block(monkeypatch, tmp_path, {("::1", first.rabbitmq_dist)}) == first.shifted(100)
 
 
+def test_epmds_port_must_be_free_on_ipv6_loopback_too(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # epmd binds the loopback addresses besides its -address, and exits silently when ::1's is taken.
+    first = layout.Ports()
+    assert _free_block(monkeypatch, tmp_path, {("::1", first.epmd)}) == first.shifted(100)
+
+
 def test_a_real_listener_on_ipv6_loopback_is_seen() -> None:
     try:
         sock = _listener("::1")
