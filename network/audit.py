@@ -691,8 +691,14 @@ class AdaptiveLimit:
         asyncio.get_running_loop().create_task(self._wake())
 
     async def _wake(self) -> None:
+        # Wake only as many waiters as there are free slots: every device of a run waits here, and
+        # waking all of them for each answer (each to find the slots taken and sleep again) was a
+        # sixth of the audit process's CPU on the full city. A waiter that loses its slot to a
+        # newcomer is woken by that newcomer's release.
         async with self._changed:
-            self._changed.notify_all()
+            free = int(self.limit) - self.active
+            if free > 0:
+                self._changed.notify(free)
 
 
 def _attach_outputs(findings: list[dict[str, Any]], collected: list[dict[str, Any]]) -> None:

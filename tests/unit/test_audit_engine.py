@@ -327,6 +327,48 @@ def test_adaptive_limit_halves_once_per_round_and_grows_back() -> None:
     assert asyncio.run(scenario()) == [8.0, 4.0, 16.0]
 
 
+def test_adaptive_limit_wakes_waiters_for_free_slots_only_and_serves_every_one() -> None:
+    """Every device of a run waits on the limit: an answer must not wake them all (O(n^2) wake-ups)."""
+    import asyncio
+
+    from govops.network.audit import AdaptiveLimit
+
+    devices, limit = 300, 4
+
+    async def scenario() -> tuple[int, int, int]:
+        lim = AdaptiveLimit(limit)
+        cond = lim._changed
+        waits = 0
+        real_wait = cond.wait
+
+        async def counted() -> bool:
+            nonlocal waits
+            waits += 1
+            return await real_wait()
+
+        cond.wait = counted  # type: ignore[method-assign]
+        running = most = served = 0
+
+        async def poll(n: int) -> None:
+            nonlocal running, most, served
+            ticket = await lim.acquire()
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0.001 * (n % 3))
+            running -= 1
+            served += 1
+            lim.release(ticket, congested=False)
+
+        await asyncio.gather(*(poll(n) for n in range(devices)))
+        return served, most, waits
+
+    served, most, waits = asyncio.run(scenario())
+    assert served == devices
+    assert most <= limit
+    # each device sleeps about once (woken for its slot); waking all waiters per answer made it ~n/2 each
+    assert waits < 3 * devices
+
+
 def test_an_interrupted_session_pool_stops_its_running_sessions() -> None:
     import multiprocessing
     import time

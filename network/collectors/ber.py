@@ -1,0 +1,450 @@
+"""A faster BER decoder for the SNMP messages the collector receives, building pyasn1's very objects.
+
+pyasn1's decoder is generic (streams, tag maps, schema-less guessing, open types) and was about
+half of an SNMP worker's CPU, most of it on the responses' variable bindings. SNMP messages use a
+small part of BER: definite lengths, low tag numbers, SEQUENCEs without OPTIONAL or DEFAULT
+components, SEQUENCE OFs, untagged CHOICEs, and INTEGER, OCTET STRING, OBJECT IDENTIFIER and NULL
+types with at most an implicit tag. :func:`decode` reads exactly that, directed by the same
+``asn1Spec``, and builds the objects pyasn1's decoder builds: the same classes with the same
+attributes, components set by position, every value checked against its type's constraints.
+Anything else (an indefinite length, a constructed string, a tag the schema does not expect, a
+value a constraint rejects) raises :class:`Unsupported`, and the message goes to pyasn1 unchanged,
+so its errors stay pyasn1's.
+
+:func:`encode` does the same for what the collector sends. :func:`install` puts both under pysnmp's
+message processing and security modules, once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+SEQUENCE, SEQUENCE_OF, CHOICE, INTEGER, OCTETS, OID, NULL = range(7)
+
+
+class Unsupported(Exception):
+    """Not the subset of BER this decoder reads: pyasn1 decodes the message instead."""
+
+
+@dataclass(eq=False)
+class _Plan:
+    """How to decode one spec object: its kind, identifier octet, and the plans of its components."""
+
+    spec: Any
+    kind: int
+    tag: int = -1  # identifier octet of the type's single tag; -1 for an untagged CHOICE
+    children: list[_Plan] = field(default_factory=list)  # SEQUENCE: per component; SEQUENCE OF: one
+    alternatives: dict[int, tuple[int, _Plan]] = field(default_factory=dict)  # CHOICE: octet -> (position, plan)
+    # the attributes every object of this spec gets from pyasn1 (taken from the first one made):
+    # copying them is how :func:`_empty` and :func:`_simple` skip pyasn1's __init__ chain, which
+    # was half the cost of building a response's objects
+    state: dict[str, Any] = field(default_factory=dict)
+    checked: bool = False  # the spec has constraints each value must pass
+    fresh: list[str] = field(default_factory=list)  # mutable attributes each object gets a new one of
+    width: int = 0  # CHOICE: how many alternatives it has
+
+
+@functools.cache
+def _pyasn1() -> Any:
+    """pyasn1's type modules (base, tag, univ), imported on first use like every SNMP module here."""
+    from pyasn1.type import base, tag, univ  # type: ignore[import-untyped]
+
+    return base, tag, univ
+
+
+@functools.cache
+def _no_value() -> Any:
+    return _pyasn1()[0].noValue
+
+
+@functools.cache
+def _containers() -> tuple[type, ...]:
+    """The mutable attribute types of pyasn1's constructed objects (pyasn1 imported on first use)."""
+    return (list, dict, _pyasn1()[2].Sequence.DynamicNames)
+
+
+_TOP: dict[tuple[Any, ...], _Plan | None] = {}  # None: a spec left to pyasn1
+
+
+def plan_for(spec: Any) -> _Plan:
+    """The plan of a top-level spec; pysnmp makes a new spec object per message, so it is keyed by structure."""
+    key = (
+        type(spec),
+        spec.tagSet,
+        id(getattr(spec, "componentType", None)),
+        id(getattr(spec, "subtypeSpec", None)),
+        id(getattr(spec, "sizeSpec", None)),
+        id(getattr(spec, "namedValues", None)),
+    )
+    try:
+        plan = _TOP[key]
+    except KeyError:
+        try:
+            plan = _make_plan(spec)
+        except Unsupported:
+            plan = None
+        _TOP[key] = plan
+    if plan is None:
+        raise Unsupported(type(spec).__name__)
+    return plan
+
+
+def _make_plan(spec: Any) -> _Plan:
+    _base, tag, univ = _pyasn1()
+
+    if isinstance(spec, univ.Choice):
+        if len(spec.tagSet):
+            raise Unsupported("tagged CHOICE")
+        alternatives: dict[int, tuple[int, _Plan]] = {}
+        for position, named in enumerate(spec.componentType.namedTypes):
+            inner = _make_plan(named.asn1Object)
+            for octet in inner.alternatives if inner.kind == CHOICE else (inner.tag,):
+                if octet in alternatives:
+                    raise Unsupported("ambiguous CHOICE")
+                alternatives[octet] = (position, inner)
+        return _Plan(spec, CHOICE, alternatives=alternatives, width=len(spec.componentType))
+    octet = _identifier(spec.tagSet)
+    constructed = bool(octet & tag.tagFormatConstructed)
+    if isinstance(spec, univ.Sequence) and constructed:
+        named_types = spec.componentType
+        if named_types.hasOptionalOrDefault or named_types.hasOpenTypes:
+            raise Unsupported("SEQUENCE with OPTIONAL, DEFAULT or open types")
+        return _Plan(spec, SEQUENCE, octet, [_make_plan(n.asn1Object) for n in named_types.namedTypes])
+    if isinstance(spec, univ.SequenceOf) and constructed:
+        return _Plan(spec, SEQUENCE_OF, octet, [_make_plan(spec.componentType)])
+    if constructed:
+        raise Unsupported(type(spec).__name__)
+    # NULL first: pyasn1's Null is an OctetString
+    for base, kind in (
+        (univ.Null, NULL),
+        (univ.Integer, INTEGER),
+        (univ.OctetString, OCTETS),
+        (univ.ObjectIdentifier, OID),
+    ):
+        if isinstance(spec, base):
+            return _Plan(spec, kind, octet, checked=len(spec.subtypeSpec) > 0)
+    raise Unsupported(type(spec).__name__)
+
+
+def _identifier(tag_set: Any) -> int:
+    if len(tag_set) != 1:
+        raise Unsupported("untagged or explicitly tagged type")
+    t = tag_set[0]
+    if t.tagId >= 31:
+        raise Unsupported("high tag number")
+    return int(t.tagClass | t.tagFormat | t.tagId)
+
+
+def decode(data: bytes, spec: Any) -> tuple[Any, bytes]:
+    """``(value, rest)`` as ``pyasn1.codec.ber.decoder.decode(data, asn1Spec=spec)``; or raises Unsupported."""
+    data = bytes(data)
+    value, end = _value(data, 0, len(data), plan_for(spec))
+    return value, data[end:]
+
+
+def _value(data: bytes, pos: int, end: int, plan: _Plan) -> tuple[Any, int]:
+    kind = plan.kind
+    if kind == CHOICE:
+        if pos >= end:
+            raise Unsupported("truncated")
+        alternative = plan.alternatives.get(data[pos])
+        if alternative is None:
+            raise Unsupported("unexpected tag")
+        position, inner = alternative
+        component, stop = _value(data, pos, end, inner)
+        choice = _empty(plan)
+        # what setComponentByPosition leaves in a fresh CHOICE: one slot per alternative, one set
+        slots = [_no_value()] * plan.width
+        slots[position] = component
+        choice.__dict__["_componentValues"] = slots
+        choice.__dict__["_currentIdx"] = position
+        return choice, stop
+    start, stop = _header(data, pos, end, plan.tag)
+    if kind == SEQUENCE:
+        value = _empty(plan)
+        at = start
+        components = []
+        for child in plan.children:
+            component, at = _value(data, at, stop, child)
+            components.append(component)
+        if at != stop:
+            raise Unsupported("extra components")
+        value.__dict__["_componentValues"] = components  # as setComponentByPosition leaves them, in order
+        return value, stop
+    if kind == SEQUENCE_OF:
+        value = _empty(plan)
+        child = plan.children[0]
+        at = start
+        items: dict[int, Any] = {}  # SEQUENCE OF keeps its components by position in a dict
+        while at < stop:
+            items[len(items)], at = _value(data, at, stop, child)
+        if items:
+            value.__dict__["_componentValues"] = items
+        return value, stop
+    if kind == INTEGER:
+        if start == stop:
+            raise Unsupported("empty INTEGER")
+        payload: Any = int.from_bytes(data[start:stop], "big", signed=True)
+    elif kind == OCTETS:
+        payload = data[start:stop]
+    elif kind == OID:
+        payload = _oid(data, start, stop)
+    else:
+        if start != stop:
+            raise Unsupported("NULL with contents")
+        payload = b""
+    return _simple(plan, payload), stop
+
+
+def _empty(plan: _Plan) -> Any:
+    """An empty constructed value as pyasn1's decoder starts it: ``spec.clone()``, then ``clear()``
+    for a SEQUENCE (OF); each object gets its own component container and name map."""
+    if not plan.state:
+        value = plan.spec.clone()
+        if plan.kind != CHOICE:
+            value.clear()
+        plan.state = dict(value.__dict__)
+        plan.fresh = [k for k, v in plan.state.items() if k != "_readOnly" and type(v) in _containers()]
+        return value
+    value = object.__new__(type(plan.spec))
+    attributes = value.__dict__
+    attributes.update(plan.state)
+    for name in plan.fresh:
+        attributes[name] = type(plan.state[name])()
+    return value
+
+
+def _simple(plan: _Plan, payload: Any) -> Any:
+    """``spec.clone(payload)``: the payload is already what pyasn1's prettyIn returns for it."""
+    state = plan.state
+    if not state:
+        try:
+            value = plan.spec.clone(payload)
+        except Exception as exc:
+            raise Unsupported("value rejected") from exc
+        plan.state = {k: v for k, v in value.__dict__.items() if k != "_value"}
+        return value
+    if plan.checked:
+        try:
+            plan.spec.subtypeSpec(payload)
+        except Exception as exc:
+            raise Unsupported("value rejected") from exc
+    value = object.__new__(type(plan.spec))
+    attributes = value.__dict__
+    attributes.update(state)
+    attributes["_value"] = payload
+    return value
+
+
+def _header(data: bytes, pos: int, end: int, expected: int) -> tuple[int, int]:
+    """Check the identifier octet and read a definite length: (contents start, contents end)."""
+    if pos + 2 > end or data[pos] != expected:
+        raise Unsupported("unexpected tag or truncated")
+    length = data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        size = length & 0x7F
+        if not 0 < size <= 4 or pos + size > end:
+            raise Unsupported("indefinite or oversized length")
+        length = int.from_bytes(data[pos : pos + size], "big")
+        pos += size
+    if pos + length > end:
+        raise Unsupported("truncated")
+    return pos, pos + length
+
+
+def _oid(data: bytes, start: int, stop: int) -> tuple[int, ...]:
+    if start == stop:
+        raise Unsupported("empty OBJECT IDENTIFIER")
+    chunk = data[start:stop]
+    if max(chunk) < 0x80:  # every sub-identifier one octet, as in most OIDs an agent sends
+        arcs: Sequence[int] = chunk
+    else:
+        arcs = []
+        sub = 0
+        fresh = True
+        for octet in chunk:
+            if fresh and octet == 0x80:
+                raise Unsupported("non-minimal sub-identifier")  # pyasn1 rejects it
+            sub = (sub << 7) | (octet & 0x7F)
+            fresh = not octet & 0x80
+            if fresh:
+                arcs.append(sub)
+                sub = 0
+        if not fresh:
+            raise Unsupported("truncated sub-identifier")
+    first = arcs[0]  # the first sub-identifier holds the first two arcs
+    head = (0, first) if first < 40 else (1, first - 40) if first < 80 else (2, first - 80)
+    return head + tuple(arcs[1:])
+
+
+# -- encoding -----------------------------------------------------------------------------------
+def encode(value: Any) -> bytes:
+    """``pyasn1.codec.ber.encoder.encode(value)`` for the same subset of types; or raises Unsupported.
+
+    pysnmp encodes each request 4 to 5 times (scoped PDU, security parameters, whole message, and
+    again with the authentication digest); pyasn1's encoder dispatches per component like its decoder.
+    """
+    return _encoded(value)
+
+
+_KINDS: dict[type, int] = {}
+
+
+def _kind_of(cls: type) -> int:
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = _KINDS[cls] = _classify(cls)
+    return kind
+
+
+def _classify(cls: type) -> int:
+    _base, _tag, univ = _pyasn1()
+    for base, kind in (
+        (univ.Choice, CHOICE),  # before SEQUENCE: pyasn1's Choice is a Set, not a Sequence
+        (univ.Sequence, SEQUENCE),
+        (univ.SequenceOf, SEQUENCE_OF),
+        (univ.Null, NULL),  # before OCTETS: pyasn1's Null is an OctetString
+        (univ.Integer, INTEGER),
+        (univ.OctetString, OCTETS),
+        (univ.ObjectIdentifier, OID),
+    ):
+        if issubclass(cls, base):
+            return kind
+    return -1
+
+
+def _encoded(value: Any) -> bytes:
+    kind = _kind_of(type(value))
+    attributes = value.__dict__
+    if kind == CHOICE:
+        position = attributes.get("_currentIdx")
+        if len(value.tagSet) or position is None:
+            raise Unsupported("tagged or empty CHOICE")
+        return _encoded(attributes["_componentValues"][position])
+    if kind < 0:
+        raise Unsupported(type(value).__name__)
+    octet = _identifier(value.tagSet)
+    no_value = _no_value()
+    if kind == SEQUENCE:
+        components = attributes["_componentValues"]
+        named_types = value.componentType
+        if components is no_value or len(components) != len(named_types) or named_types.hasOptionalOrDefault:
+            raise Unsupported("incomplete SEQUENCE or OPTIONAL components")
+        body = b"".join(_encoded(c) for c in components)
+    elif kind == SEQUENCE_OF:
+        components = attributes["_componentValues"]
+        if components is no_value:
+            components = {}
+        if list(components) != list(range(len(components))):
+            raise Unsupported("SEQUENCE OF with holes")
+        body = b"".join(_encoded(components[i]) for i in range(len(components)))
+    else:
+        payload = attributes.get("_value", no_value)
+        if payload is no_value:
+            raise Unsupported("schema object")
+        if kind == INTEGER:
+            number = int(payload)
+            # pyasn1's length rule, not the minimal one: it gives -128 two octets (ff 80)
+            bits = number.bit_length()
+            bits += bits % 8 == 0
+            body = number.to_bytes(bits // 8 + (bits % 8 > 0), "big", signed=True)
+        elif kind == OCTETS:
+            body = bytes(payload)
+        elif kind == OID:
+            body = _oid_octets(tuple(payload))
+        else:
+            body = b""
+    return bytes((octet,)) + _length(len(body)) + body
+
+
+def _length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    size = (n.bit_length() + 7) // 8
+    return bytes((0x80 | size,)) + n.to_bytes(size, "big")
+
+
+def _oid_octets(arcs: tuple[int, ...]) -> bytes:
+    """pyasn1's encoding of an OBJECT IDENTIFIER, its checks included (as Unsupported: pyasn1 reports them)."""
+    if len(arcs) < 2:
+        raise Unsupported("short OID")
+    first, second = arcs[0], arcs[1]
+    if first not in (0, 1, 2) or (second > 39 and first != 2) or second < 0:
+        raise Unsupported("impossible first arcs")
+    out = bytearray()
+    for arc in (first * 40 + second, *arcs[2:]):
+        if arc < 0:
+            raise Unsupported("negative arc")
+        if arc < 0x80:
+            out.append(arc)
+            continue
+        chunk = [arc & 0x7F]  # base 128, most significant first, continuation bit on all but the last
+        rest = arc >> 7
+        while rest:
+            chunk.append(0x80 | (rest & 0x7F))
+            rest >>= 7
+        out.extend(reversed(chunk))
+    return bytes(out)
+
+
+class _Encoder:
+    """Stands in for ``pyasn1.codec.ber.encoder`` in pysnmp's modules: this encoder first, pyasn1's otherwise."""
+
+    def __init__(self, pyasn1_encoder: Any) -> None:
+        self._pyasn1 = pyasn1_encoder
+
+    def encode(self, value: Any, asn1Spec: Any = None, **options: Any) -> Any:
+        if asn1Spec is None and not options:
+            try:
+                return encode(value)
+            except Unsupported:
+                pass
+        return self._pyasn1.encode(value, asn1Spec=asn1Spec, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pyasn1, name)
+
+
+class _Decoder:
+    """Stands in for ``pyasn1.codec.ber.decoder`` in pysnmp's modules: this decoder first, pyasn1's otherwise."""
+
+    def __init__(self, pyasn1_decoder: Any) -> None:
+        self._pyasn1 = pyasn1_decoder
+
+    def decode(self, substrate: Any, asn1Spec: Any = None, **options: Any) -> Any:
+        if asn1Spec is not None and not options:
+            try:
+                return decode(substrate, asn1Spec)
+            except Unsupported:
+                pass
+        return self._pyasn1.decode(substrate, asn1Spec=asn1Spec, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pyasn1, name)
+
+
+# pysnmp's modules that decode what an SNMP manager receives (whole v1/v2c and v3 messages, USM's
+# security parameters and decrypted scoped PDUs) and that encode what it sends (USM, community)
+_MODULES = {
+    "pysnmp.proto.mpmod.rfc3412": ("decoder",),
+    "pysnmp.proto.mpmod.rfc2576": ("decoder",),
+    "pysnmp.proto.secmod.rfc3414.service": ("decoder", "encoder"),
+    "pysnmp.proto.secmod.rfc2576": ("encoder",),
+}
+
+
+def install() -> None:
+    """Put this codec under pysnmp's message processing and security modules (idempotent)."""
+    import importlib
+
+    for name, codecs in _MODULES.items():
+        module = importlib.import_module(name)
+        for codec in codecs:
+            current = getattr(module, codec)
+            stand_in = _Decoder if codec == "decoder" else _Encoder
+            if not isinstance(current, stand_in):
+                setattr(module, codec, stand_in(current))
