@@ -125,6 +125,7 @@ def build(venv: Path, project_root: Path, servers: int, seed: int) -> tuple[Snap
         staging.mkdir(parents=True)
         shutil.move(layout.mysql / "data", staging / "mysql")  # the temp dir may be another filesystem
         shutil.copytree(layout.data, staging / "files", symlinks=True)
+        seconds = round(time.monotonic() - started, 1)
         meta = {
             "key": key,
             "template": template,
@@ -133,7 +134,7 @@ def build(venv: Path, project_root: Path, servers: int, seed: int) -> tuple[Snap
             "seed": seed,
             "data_root": str(layout.data),  # Glance's image locations name it: rewritten at restore
             "seeded": {k: v for k, v in record.items() if k in ("seconds", "timings", "servers", "hypervisors")},
-            "seconds": round(time.monotonic() - started, 1),
+            "seconds": seconds,
             "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         (staging / META).write_text(json.dumps(meta, indent=1) + "\n")
@@ -152,7 +153,7 @@ def build(venv: Path, project_root: Path, servers: int, seed: int) -> tuple[Snap
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise LabError(f"could not keep the cloud snapshot in {target}: {exc}") from None
-        return Snapshot(key, target), float(meta["seconds"])  # type: ignore[arg-type]
+        return Snapshot(key, target), seconds
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
