@@ -89,3 +89,27 @@ def test_glance_locations_are_rewritten_with_quoted_paths(old: str, new: str) ->
     quoted_old = "'file://" + old.replace("\\", "\\\\").replace("'", "''") + "/'"
     quoted_new = "'file://" + new.replace("\\", "\\\\").replace("'", "''") + "/'"
     assert sql == f"UPDATE glance.image_locations SET value = REPLACE(value, {quoted_old}, {quoted_new});"
+
+
+def test_install_makes_the_snapshot_of_the_asked_plan_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    venv = tmp_path / "venv"
+    monkeypatch.setenv(VENV_ENV, str(venv))
+    obs = RecordingObserver()
+    ctx = LabContext(tmp_path / "lab", REPO, LabOptions(servers=100, seed=7), ProcessManager(tmp_path / "lab"), obs)
+    layout = Layout(ctx.dir)
+    built: list[tuple[Path, Path, int, int]] = []
+
+    def build(venv: Path, root: Path, servers: int, seed: int) -> tuple[snapshot.Snapshot, float]:
+        built.append((venv, root, servers, seed))
+        return snapshot.Snapshot("k", _made(venv, _plan(servers, seed))), 12.0
+
+    monkeypatch.setattr(snapshot, "build", build)
+    CloudLab()._install_snapshot(ctx, layout)
+    assert built == [] and "no schema template" in obs.events[-1][1]  # it is what a snapshot restores onto
+
+    (schema.templates_root(venv) / f"schema-{schema.lookup(venv).key}" / "data" / "mysql").mkdir(parents=True)
+    (schema.templates_root(venv) / f"schema-{schema.lookup(venv).key}" / schema.META).write_text("{}")
+    CloudLab()._install_snapshot(ctx, layout)
+    assert built == [(venv, REPO, 100, 7)] and obs.events[-1][1].startswith("seeded-cloud snapshot made in 12 s")
+    CloudLab()._install_snapshot(ctx, layout)
+    assert len(built) == 1 and "snapshot up to date (100 servers, seed 7)" in obs.events[-1][1]
