@@ -426,8 +426,8 @@ def _command_generator() -> Any:
             def answered(_engine: Any, _handle: Any, err: Any, response: Any, _ctx: Any) -> None:
                 done(err, response)
 
-            handle = engine.message_dispatcher.send_pdu(
-                engine,
+            # What send_pdu is given about the request, and the head of the row it keeps for it.
+            request = (
                 peer.domain,
                 peer.address,
                 peer.mp_model,
@@ -438,29 +438,13 @@ def _command_generator() -> Any:
                 peer.context_name,
                 1,  # PDU version: SMIv2 (v2c and v3; v1 is not used)
                 pdu,
-                True,
-                peer.timeout,
-                self.process_response_pdu,
-                (0, answered, None),
+            )
+            handle = engine.message_dispatcher.send_pdu(
+                engine, *request, True, peer.timeout, self.process_response_pdu, (0, answered, None)
             )
             engine.transport_dispatcher.job_started(id(self))
             # the row pysnmp's send_pdu keeps for process_response_pdu (retries start at 0)
-            self._CommandGenerator__pendingReqs[handle] = (
-                peer.domain,
-                peer.address,
-                peer.mp_model,
-                peer.security_model,
-                peer.security_name,
-                peer.security_level,
-                None,
-                peer.context_name,
-                1,
-                pdu,
-                peer.timeout,
-                peer.retries,
-                0,
-                0,
-            )
+            self._CommandGenerator__pendingReqs[handle] = (*request, peer.timeout, peer.retries, 0, 0)
 
     return Generator()
 
