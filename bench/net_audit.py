@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import shlex
 import shutil
 import subprocess
@@ -32,6 +33,9 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu import CpuMeter  # bench/ is not a package: its folder is put on sys.path above
 
 GOAL_S = 90.0
 GOAL_SPEEDUP = 3.0
@@ -239,23 +243,34 @@ def main() -> int:
     print(f"lab {lab}: {n} devices ({ssh_n} with SSH), faults {faults}; machine: {os.cpu_count()} cores {load()}")
     with tempfile.TemporaryDirectory(prefix="bench-net-audit-") as tmp:
         work = Path(tmp)
-        took, doc = run_govops_audit(lab, env, args.workers, args.snmp_concurrency, work)
+        with CpuMeter(lab=lab) as cpu:
+            took, doc = run_govops_audit(lab, env, args.workers, args.snmp_concurrency, work)
         right = sum(1 for d in doc["devices"] if d["status"] == truth["devices"][d["hostname"]]["expected_status"])
         print(
             f"govops net audit:        {took:7.1f} s  {n / took:6.1f} dev/s  "
             f"statuses {dict(Counter(d['status'] for d in doc['devices']))}, {right}/{n} as the truth expects {load()}"
         )
+        print(f"  {cpu.line()}")
         if not args.skip_nornir:
-            ntook, counts = run_nornir(truth, env, args.workers, work)
+            own = resource.getrusage(resource.RUSAGE_SELF)
+            with CpuMeter(lab=lab) as cpu:
+                ntook, counts = run_nornir(truth, env, args.workers, work)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            nornir_cpu = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime
             rate = ssh_n / ntook
             print(f"Nornir + nornir_netmiko: {ntook:7.1f} s  {rate:6.1f} dev/s  {dict(counts)} (SSH only) {load()}")
+            print(f"  Nornir (this process) {nornir_cpu:.1f} CPU-s; others: {cpu.line()}")
             speedup = ntook / took
             verdict = "met" if speedup >= GOAL_SPEEDUP and took <= GOAL_S else "NOT met"
             print(f"  govops is {speedup:.1f}x faster (goal >= {GOAL_SPEEDUP:.0f}x and <= {GOAL_S:.0f} s: {verdict})")
-        stook, scounts = run_govops_snmp(truth, env, args.snmp_concurrency)
+        with CpuMeter(lab=lab) as cpu:
+            stook, scounts = run_govops_snmp(truth, env, args.snmp_concurrency)
         print(f"govops SNMP phase:       {stook:7.1f} s  {n / stook:6.1f} dev/s  {dict(scounts)} {load()}")
-        btook, values = run_snmpbulkwalk(truth, env, args.snmp_concurrency, work)
+        print(f"  {cpu.line()}")
+        with CpuMeter(lab=lab) as cpu:
+            btook, values = run_snmpbulkwalk(truth, env, args.snmp_concurrency, work)
         print(f"snmpbulkwalk | xargs -P: {btook:7.1f} s  {n / btook:6.1f} dev/s  ({values} values) {load()}")
+        print(f"  {cpu.line()}")
         print(f"  govops' SNMP phase is {btook / stook:.1f}x faster than net-snmp processes")
     return 0
 

@@ -225,6 +225,35 @@ def test_huawei_initial_password_prompt_is_handled(extranet_lab: ExtranetLabInfo
         conn.disconnect()
 
 
+@pytest.mark.parametrize(
+    ("platform", "first_login_prompt"),
+    [("huawei_vrp", False), ("huawei_vrp", True), ("hp_comware", False), ("cisco_ios", False)],
+)
+def test_the_audit_collector_reads_what_netmiko_reads(
+    extranet_lab: ExtranetLabInfo, platform: str, first_login_prompt: bool
+) -> None:
+    """The collector's own prompt finding and reads against netmiko's session_preparation and send_command."""
+    from govops.credentials import Credential, Secret
+    from govops.network.collectors.base import SshTarget
+    from govops.network.collectors.ssh import NetmikoCollector
+    from govops.network.parsers import commands_for
+
+    host, entry = _pick(extranet_lab, platform=platform, expected_status="ok", first_login_prompt=first_login_prompt)
+    ssh, cred = entry["access"]["ssh"], extranet_lab.credentials["extranet-ssh"]
+    target = SshTarget(host, ssh["address"], ssh["port"], platform, NETMIKO_TYPE[platform], 10)
+    credential = Credential("ssh", "env", username=cred["username"], password=Secret(cred["password"]))
+    commands = commands_for(platform)
+    ours = NetmikoCollector().collect(target, credential, commands, time.monotonic() + 60)
+    conn = _netmiko(extranet_lab, entry)
+    try:
+        assert ours.prompt == conn.base_prompt
+        for command in commands:
+            theirs = conn.send_command(command, strip_prompt=False, strip_command=False, read_timeout=20)
+            assert ours.outputs[command].strip() == theirs.strip(), command
+    finally:
+        conn.disconnect()
+
+
 def test_huawei_save_asks_yes_no(extranet_lab: ExtranetLabInfo) -> None:
     host, entry = _pick(extranet_lab, platform="huawei_vrp", expected_status="ok", first_login_prompt=False)
     conn = _netmiko(extranet_lab, entry)
