@@ -28,6 +28,20 @@ MORE = {
 }
 # The software part of each platform's SSH identification string ("SSH-2.0-<this>").
 SSH_VERSION = {"huawei_vrp": "HUAWEI-1.5", "hp_comware": "Comware-7.1.064", "cisco_ios": "Cisco-1.25"}
+# What the devices offer in their KEXINIT, restricted to algorithms all three platforms ship. asyncssh's
+# defaults add post-quantum hybrids, chacha20, umac and zlib that no VRP/Comware/IOS release offers;
+# paramiko picked mlkem768x25519, the dearest kex for both ends.
+KEX_ALGS = [
+    "ecdh-sha2-nistp256",
+    "ecdh-sha2-nistp384",
+    "ecdh-sha2-nistp521",
+    "diffie-hellman-group-exchange-sha256",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group14-sha256",
+    "diffie-hellman-group14-sha1",
+]
+ENCRYPTION_ALGS = ["aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
+MAC_ALGS = ["hmac-sha2-256", "hmac-sha2-512", "hmac-sha1"]
 HUAWEI_LOGIN_INFO = (
     "Info: The max number of VTY users is 10, and the number\n"
     "      of current VTY users on line is 1.\n"
@@ -105,11 +119,19 @@ class Reader:
                 self.write(ch)
 
 
-class Session:
-    def __init__(self, proc: Any, dev: dict[str, Any], username: str) -> None:
-        self.proc = proc
+class Device:
+    """A device's state, parsed once for all its sessions."""
+
+    def __init__(self, dev: dict[str, Any]) -> None:
         self.st = DeviceState.from_dict(dev["state"])
-        self.cli = Cli(self.st, username, dev["community"])
+        self.community: str = dev["community"]
+
+
+class Session:
+    def __init__(self, proc: Any, device: Device, username: str) -> None:
+        self.proc = proc
+        self.st = device.st
+        self.cli = Cli(self.st, username, device.community)
         self.reader = Reader(proc)
         self.fault = self.st.fault.kind if self.st.fault else None
         self.delay = (self.st.fault.delay_s or 0.0) if self.st.fault else 0.0
@@ -245,8 +267,17 @@ def _raise_nofile(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+async def _keep_config(self: Any) -> None:
+    """Stands in for ``SSHServerConnection.reload_config``, which asyncssh runs at every login to
+    re-match sshd_config blocks against the user and client address: it rebuilds the connection's
+    options in a worker thread. The lab loads no sshd_config, so the rebuilt options always equal
+    the listener's and the thread round trip was pure per-session cost."""
+
+
 async def serve(config_path: Path) -> None:
     import asyncssh
+
+    asyncssh.SSHServerConnection.reload_config = _keep_config  # type: ignore[method-assign]
 
     cfg = json.loads(config_path.read_text())
     devices: list[dict[str, Any]] = cfg["devices"]
@@ -254,9 +285,10 @@ async def serve(config_path: Path) -> None:
     key = asyncssh.read_private_key(cfg["host_key"])
     username = cfg["username"]
     for dev in devices:
+        device = Device(dev)
 
-        def factory(proc: Any, dev: dict[str, Any] = dev) -> Any:
-            return Session(proc, dev, username).run()
+        def factory(proc: Any, device: Device = device) -> Any:
+            return Session(proc, device, username).run()
 
         await asyncssh.create_server(
             _server_class(username, dev["password"]),
@@ -269,6 +301,10 @@ async def serve(config_path: Path) -> None:
             reuse_address=True,
             server_version=SSH_VERSION[dev["state"]["platform"]],
             login_timeout=60,
+            kex_algs=KEX_ALGS,
+            encryption_algs=ENCRYPTION_ALGS,
+            mac_algs=MAC_ALGS,
+            compression_algs=["none"],
         )
     ready = config_path.with_suffix(".ready")
     ready.write_text(json.dumps({"devices": len(devices)}))
