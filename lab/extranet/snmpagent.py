@@ -12,11 +12,24 @@ UDP/IPv4, "1.3.6.1.2.1.100.1.2.<n>" for UDP/IPv6) to {"ctx": data file id, "v2c"
 allowed communities], "v3": bool}; ``data_dir``; and ``devices`` (data file id -> device state).
 The process writes its devices' recordings itself before snmpsim indexes them, so the shards
 render in parallel; unchanged files keep their mtime and snmpsim its index.
+
+The recordings are static for the process's life and use none of snmpsim's variation modules or
+subtree records, yet snmpsim re-reads and re-parses a record, and formats log lines it then drops,
+for every variable it answers: that was most of the lab's SNMP CPU. :class:`StaticRecording`
+reads a recording once and answers from memory with snmpsim's own results for it (same values,
+same errors, same end of view), each with its response VarBind built once; a recording outside
+that static subset keeps snmpsim's own code. pysnmp's message codecs are the collector's BER codec
+(``govops.network.collectors.ber``), which builds and encodes pyasn1's very objects.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
+import gc
+import itertools
 import json
+import re
 import resource
 import sys
 from pathlib import Path
@@ -118,6 +131,163 @@ def use_bulk_index() -> None:
     database.dbm = SimpleNamespace(open=open_db, whichdb=dbm.whichdb)
 
 
+class Answer(tuple[Any, Any]):
+    """An (OID, value) answer that carries the response VarBind pysnmp would build for it.
+
+    pysnmp builds every response variable binding anew through pyasn1's generic component setters,
+    which was half of the agent's CPU once snmpsim answered from memory. An answer is made once per
+    record (or per OID an error status answers), and :func:`use_prebuilt_varbinds` puts its VarBind
+    into each response as it is.
+    """
+
+    varbind: Any
+
+    def __new__(cls, oid: Any, value: Any) -> Answer:
+        answer = super().__new__(cls, (oid, value))
+        answer.varbind = varbind(oid, value)
+        return answer
+
+
+@functools.cache
+def varbind_spec() -> Any:
+    """One VarBind schema for every decode: the codec only reads it, and making one costs as much as decoding."""
+    from pysnmp.proto import rfc1905
+
+    return rfc1905.VarBind()
+
+
+def varbind(oid: Any, value: Any) -> Any:
+    """A VarBind that encodes as pysnmp's ``set_oid_value`` builds it: the BER codec decodes its encoding.
+
+    pysnmp's way costs twice as much, and a polled device's VarBinds are all made on its first
+    poll; pysnmp's own code makes any the codec does not cover.
+    """
+    from govops.network.collectors import ber
+    from pysnmp.proto import rfc1905
+    from pysnmp.proto.api import v2c
+
+    try:
+        body = ber.encode(oid) + ber.encode(value)  # set_oid_value keeps both objects as they are
+        if len(body) <= 0xFFFF:  # what a datagram holds
+            length = bytes((len(body),)) if len(body) < 0x80 else b"\x82" + len(body).to_bytes(2, "big")
+            return ber.decode(b"\x30" + length + body, varbind_spec())[0]
+    except ber.Unsupported:
+        pass
+    return v2c.apiVarBind.set_oid_value(rfc1905.VarBind(), (oid, value))
+
+
+def use_prebuilt_varbinds() -> None:
+    """Response PDUs take an :class:`Answer`'s VarBind as it is: what pysnmp would build, shared read-only."""
+    from pysnmp.proto.api import v2c
+
+    generic = v2c.apiPDU.set_varbinds
+
+    def set_varbinds(pdu: Any, var_binds: Any) -> None:
+        if not all(isinstance(vb, Answer) for vb in var_binds):
+            generic(pdu, var_binds)  # e.g. an error response echoing the request's var-binds
+            return
+        var_bind_list = pdu.setComponentByPosition(3).getComponentByPosition(3)
+        var_bind_list.clear()
+        for idx, answer in enumerate(var_binds):
+            var_bind_list.setComponentByPosition(idx, answer.varbind)
+
+    v2c.apiPDU.set_varbinds = set_varbinds
+
+
+# a recording of plain records only: canonical OID (the index key snmpsim looks a requested OID up
+# by), a tag without a variation module or subtree marker, any value; each line ending in a newline
+PLAIN_RECORDS = re.compile(rb"(?:(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*\|[^|:\n]+\|[^\n]*\n)*")
+
+
+_SHARED: dict[bytes, Answer | None] = {}  # a record line's answer, for every recording of the process
+
+
+class StaticRecording:
+    """One device's recording in memory, answering variables as snmpsim's ``DataFile`` does.
+
+    For a recording whose lines are all plain ``oid|tag|value`` records (no comments, no variation
+    module or subtree tags) with canonical OIDs in strictly ascending order, snmpsim's index lookup
+    is an exact OID match and its in-file binary search finds the first record after the OID, so
+    a dict and ``bisect`` give the same record. Each record's value is evaluated once, by snmpsim's
+    own parser, on first use.
+    """
+
+    def __init__(self, parser: Any, lines: list[bytes], oids: list[tuple[int, ...]]) -> None:
+        self._parser = parser
+        self._lines = lines
+        self._oids = oids
+        self._position = {oid: i for i, oid in enumerate(oids)}
+        self._records: dict[int, Answer | None] = {}  # by position, once evaluated; None: a data error
+        self._errors: dict[tuple[tuple[int, ...], Any], Answer] = {}  # (requested OID, error status)
+
+    @classmethod
+    def load(cls, path: str, parser: Any) -> StaticRecording | None:
+        """The recording, or None when it is not in the subset this class answers exactly like snmpsim."""
+        from snmpsim.record.snmprec import SnmprecRecord
+
+        if not isinstance(parser, SnmprecRecord) or parser.ext != SnmprecRecord.ext:
+            return None  # another format, or the bz2 variant (a subclass)
+        with open(path, "rb") as fh:
+            data = fh.read()
+        if not PLAIN_RECORDS.fullmatch(data):
+            return None  # comments, blank lines, variation or subtree tags: snmpsim's own code
+        lines = data.split(b"\n")[:-1]  # as snmpsim's readline() splits them; its parser strips the newline
+        oids = [tuple(map(int, line[: line.index(b"|")].split(b"."))) for line in lines]
+        if any(a >= b for a, b in itertools.pairwise(oids)):
+            return None  # out of order or repeated: snmpsim's binary search and index disagree
+        return cls(parser, lines, oids)
+
+    def answer(self, oid: Any, next_flag: bool, end: Any) -> Answer:
+        """snmpsim's answer to one requested OID; ``end`` is its error status for the request type."""
+        key = oid.asTuple()
+        position = self._position.get(key)
+        if position is None:
+            if not next_flag:
+                return self._error(oid, key, end)  # GET of an OID no record has
+            position = bisect.bisect_left(self._oids, key)
+        elif next_flag:
+            position += 1
+        if position >= len(self._oids):
+            return self._error(oid, key, end)  # past the last record
+        try:
+            record = self._records[position]
+        except KeyError:
+            record = self._records[position] = self._evaluate(self._lines[position])
+        return record if record is not None else self._error(oid, key, end)
+
+    def build(self) -> None:
+        """Evaluate every record now rather than on its first request."""
+        for position, line in enumerate(self._lines):
+            if position not in self._records:
+                self._records[position] = self._evaluate(line)
+
+    def _evaluate(self, line: bytes) -> Answer | None:
+        """snmpsim's evaluation of a record as an exact or next match; None where it logs a data error.
+
+        A plain record's answer depends on its line alone, and a third of a shard's lines stand
+        in more than one device's recording (interface types, MTUs, states): one answer serves them all.
+        """
+        try:
+            return _SHARED[line]
+        except KeyError:
+            pass
+        try:
+            oid, value = self._parser.evaluate(line, nextFlag=True, exactMatch=True, setFlag=False)
+            answer: Answer | None = Answer(oid, value)
+        except Exception:  # noqa: BLE001 - as snmpsim's DataFile: a data error answers the error status
+            answer = None
+        _SHARED[line] = answer
+        return answer
+
+    def _error(self, oid: Any, key: tuple[int, ...], end: Any) -> Answer:
+        """snmpsim answers an error status with the requested OID object: equal OIDs encode alike."""
+        try:
+            return self._errors[key, end]
+        except KeyError:
+            answer = self._errors[key, end] = Answer(oid, end)
+            return answer
+
+
 def main() -> int:
     if len(sys.argv) < 2:
         return 2
@@ -133,10 +303,15 @@ def main() -> int:
             resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
         )
 
+    from govops.network.collectors import ber
     from pysnmp.entity.rfc3413 import cmdrsp
+    from pysnmp.smi import exval
+    from snmpsim import controller
     from snmpsim.commands import responder
     from snmpsim.datafile import DataFile
 
+    ber.install()
+    use_prebuilt_varbinds()
     use_bulk_index()
     # snmpsim keeps 31 recordings open and reopens (re-reads the index of) any other one per
     # request: with a shard's ~1,000 devices polled in turn that was most of its CPU. One open
@@ -174,6 +349,40 @@ def main() -> int:
         def handle_management_operation(self, engine: Any, ref: Any, context: Any, pdu: Any) -> None:
             self.release_state_information(ref)  # a read-only lab: SETs go unanswered
 
+    class Static(controller.MibInstrumController):  # type: ignore[misc]
+        """Answers from the device's :class:`StaticRecording`, built when snmpsim sets the device up.
+
+        snmpsim makes one controller per recording at start-up, right after indexing it; every
+        answer is built there too, before the agent listens, as a device has its data ready when
+        polled. Built on first request instead, a lab's first audit paid for it: 12 of its 21 CPU-s.
+        """
+
+        def __init__(self, data_file: Any) -> None:
+            super().__init__(data_file)
+            self.recording: StaticRecording | None
+            try:
+                self.recording = StaticRecording.load(data_file._text_file, data_file._text_parser)
+            except OSError:
+                self.recording = None  # snmpsim's own code reports the unreadable file
+            if self.recording is not None:
+                self.recording.build()
+            # The answers live as long as the process: the cyclic collector tracing them again
+            # and again as they grew cost a third of the agent's CPU. Frozen once per device.
+            gc.freeze()
+
+        def read_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
+            recording = self.recording
+            if recording is None:
+                return cast(list[tuple[Any, Any]], super().read_variables(*var_binds, **context))
+            return [recording.answer(vb[0], False, exval.noSuchInstance) for vb in var_binds]
+
+        def read_next_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
+            recording = self.recording
+            if recording is None:
+                return cast(list[tuple[Any, Any]], super().read_next_variables(*var_binds, **context))
+            return [recording.answer(vb[0], True, exval.endOfMib) for vb in var_binds]
+
+    controller.MIB_CONTROLLERS[DataFile.layout] = Static
     responder.GetCommandResponder = Get
     responder.NextCommandResponder = Next
     responder.BulkCommandResponder = Bulk
