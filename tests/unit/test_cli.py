@@ -124,3 +124,21 @@ def test_unknown_department_suggests(cli, project) -> None:  # type: ignore[no-u
     r = cli("--project-root", str(project), "cloud", "dept", "show", "gaa")
     assert r.code == 2
     assert "unknown department 'gaa'" in r.err and "gaj" in r.err
+
+
+def test_json_output_is_what_the_plain_copy_encodes() -> None:
+    """``-o json`` encodes objects directly; it must print what encoding the ``_plain`` copy printed."""
+    import datetime
+    import json
+    from pathlib import Path
+
+    from govops.cli.terminal import _json, _plain
+
+    data = {
+        "devices": [{"name": "a", "tags": {"x"}, "pair": (1, "b"), "path": Path("/tmp/x"), 7: None}],
+        "when": datetime.date(2026, 12, 2),
+        "名称": "公安局",
+    }
+    assert _json(data) == json.dumps(_plain(data), ensure_ascii=False, indent=2)
+    odd = {(1, 2): "a key json refuses"}
+    assert _json(odd) == json.dumps(_plain(odd), ensure_ascii=False, indent=2)
