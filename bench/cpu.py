@@ -49,7 +49,7 @@ def _stat(pid: int) -> tuple[int, int]:
 class CpuMeter:
     """``with CpuMeter() as m: ...``, then ``m.by_group`` (CPU seconds) and ``m.total``."""
 
-    def __init__(self, interval: float = 0.2, lab: Path | None = None) -> None:
+    def __init__(self, interval: float = 0.5, lab: Path | None = None) -> None:
         self.interval = interval
         self.lab = str(lab.resolve()) + "/" if lab is not None else None
         self._parents: dict[int, int] = {}
@@ -68,6 +68,8 @@ class CpuMeter:
             if not entry.isdigit() or int(entry) == me:
                 continue
             pid = int(entry)
+            if self._ours.get(pid) is False:
+                continue  # not ours: read once, never again (the meter must not load the cores it measures)
             try:
                 self._parents[pid], ticks = _stat(pid)
                 if not self._counts(pid):
