@@ -48,6 +48,7 @@ class Dialect:
     ha_prefix: str | None = None  # HA state prefix netmiko strips (Huawei USG "HRP_M", Comware "RBM_P")
     max_base: int | None = None  # IOS abbreviates its prompt in config mode: netmiko keeps 16 characters
     ansi: bool = False  # VRP moves the cursor with ESC[nD: netmiko strips escape codes on Huawei
+    question: bytes | None = None  # a login banner that waits for ENTER before the prompt
 
     def base_prompt(self, prompt: str) -> str:
         """netmiko's ``set_base_prompt`` for this device type, from the prompt line."""
@@ -62,9 +63,11 @@ class Dialect:
 
 DIALECTS: dict[str, Dialect] = {
     "huawei": Dialect(">]", ha_prefix=r"^HRP_.", ansi=True),
-    "hp_comware": Dialect(">]", ha_prefix=r"^RBM_."),
+    # Comware: "Press Y or ENTER to continue, N to exit." (netmiko's driver answers it the same way)
+    "hp_comware": Dialect(">]", ha_prefix=r"^RBM_.", question=rb"to continue[^\r\n]*\Z"),
     "cisco_ios": Dialect("#>", setup=("terminal width 511",), bracketed=False, max_base=16),
 }
+GENERIC = Dialect("#>", bracketed=False)  # netmiko's BaseConnection: prompt ends in # or >, no set-up
 
 
 def fingerprint(key: Any) -> tuple[str, str]:
@@ -135,7 +138,7 @@ class NetmikoCollector:
                     key = fingerprint(transport.get_remote_server_key())
             except (AttributeError, SSHException):
                 key = None
-            shell = Shell(conn, DIALECTS.get(target.device_type, DIALECTS["cisco_ios"]), f"{target.host}:{target.port}")
+            shell = Shell(conn, DIALECTS.get(target.device_type, GENERIC), f"{target.host}:{target.port}")
             base = shell.prepare(PLATFORMS[target.platform].paging_off, deadline, target.timeout)
             outputs = {command: shell.run(command, deadline, target.timeout) for command in commands}
             return SshOutput(outputs, key, base)
@@ -170,11 +173,22 @@ class Shell:
         """Find the prompt and set the terminal up as netmiko's driver does; returns the base prompt."""
         ends = re.escape(self.dialect.terminators).encode()
         last_line = re.compile(rb"([^\r\n]*[" + ends + rb"])[ \t]*\Z")
+        question = re.compile(self.dialect.question) if self.dialect.question else None
+
+        def asks(data: bytes) -> bool:
+            return question is not None and question.search(data) is not None
+
         self._send(b"")
         buf = b""
         # A banner line may end like a prompt; the prompt is a prompt-like last line with silence after it.
         while True:
-            buf = self._read_until(lambda data: last_line.search(data) is not None, deadline, timeout, "", buf)
+            buf = self._read_until(
+                lambda data: last_line.search(data) is not None or asks(data), deadline, timeout, "", buf
+            )
+            if asks(buf):
+                self._send(b"")  # ENTER: continue to the prompt
+                buf = b""
+                continue
             if not self._wait(_QUIET_S):
                 break
             buf += self._recv("")

@@ -235,3 +235,25 @@ def test_ios_sets_the_terminal_width_and_paging_before_the_commands(
     assert shell.prepare("terminal length 0", time.monotonic() + 5, 5) == "R-1"
     shell.run("show version", time.monotonic() + 5, 5)
     assert typed == ["", "terminal width 511", "terminal length 0", "show version"]
+
+
+def test_comware_press_enter_to_continue_banner_is_answered(shell_for: Callable[[str, Device], Shell]) -> None:
+    def device(sock: socket.socket) -> None:
+        typed = lines(sock)
+        next(typed)  # whatever was typed ahead is flushed before the banner asks
+        sock.sendall(b"\r\n* Authorized users only *\r\nPress Y or ENTER to continue, N to exit.")
+        next(typed)
+        sock.sendall(b"\r\n<H3C-1>")
+        for line in typed:
+            sock.sendall((line + "\r\n<H3C-1>").encode())
+
+    shell = shell_for("hp_comware", device)
+    assert shell.prepare("screen-length disable", time.monotonic() + 5, 2) == "H3C-1"
+
+
+def test_an_unknown_device_type_gets_netmikos_generic_prompt_rules() -> None:
+    from govops.network.collectors.ssh import GENERIC
+
+    conn = netmiko_conn("generic")
+    conn.find_prompt = lambda *a, **k: "edge-7>"
+    assert GENERIC.base_prompt("edge-7>") == conn.set_base_prompt() == "edge-7"
