@@ -87,9 +87,10 @@ class CpuMeter:
             return True
         ours = self._ours.get(pid)
         if ours is None:
-            chain, up = [], pid
-            while up > 1 and up != os.getpid() and up in self._parents and len(chain) < 64:
-                chain.append(up)
+            up = pid
+            for _ in range(64):  # walk up to this process, init, or a parent not read yet
+                if up <= 1 or up == os.getpid() or up not in self._parents:
+                    break
                 up = self._parents[up]
             cmd = Path("/proc", str(pid), "cmdline").read_bytes().decode(errors="replace")
             ours = up == os.getpid() or self.lab in cmd.replace("\0", " ")
