@@ -379,6 +379,7 @@ class AuditEngine:
             else None
         )
         failures: list[tuple[str, CollectError]] = []
+        community_probe: asyncio.Task[bool | None] | None = None
         ssh_facts = snmp_facts = None
         extra: dict[str, Any] = {}
         try:
@@ -405,6 +406,17 @@ class AuditEngine:
                     result.collected["ssh"] = "failed"
             else:
                 result.collected["ssh"] = "not_applicable"
+            # The probe needs only the session's facts. Started now, its wait for an agent that
+            # does not know the community overlaps the walk instead of following it: at the end
+            # of a city audit, probes after the last walks had left the cores idle for 3 s.
+            if (
+                self.settings.probe_default_communities
+                and job.snmp is not None
+                and ssh_facts is not None
+                and ssh_facts.snmp_v2c_enabled
+                and ssh_facts.snmp_default_community is None
+            ):
+                community_probe = asyncio.create_task(self._probe_communities(job, snmp))
             if snmp_task is not None:
                 try:
                     values = await snmp_task
@@ -427,14 +439,8 @@ class AuditEngine:
             elif job.ssh and job.mgmt_ipv6 and result.collected.get("ssh") == "ok":
                 extra["mgmt_ipv6_ssh"] = True  # SSH itself ran over IPv6
             extra["mgmt_ipv6_configured"] = job.mgmt_ipv6 is not None
-            if (
-                self.settings.probe_default_communities
-                and job.snmp is not None
-                and ssh_facts is not None
-                and ssh_facts.snmp_v2c_enabled
-                and ssh_facts.snmp_default_community is None
-            ):
-                answered = await self._probe_communities(job, snmp)
+            if community_probe is not None:
+                answered = await community_probe
                 if answered is not None:
                     extra["snmp_default_community"] = answered
                     probe = "v2c GET sysObjectID as " + ", ".join(DEFAULT_COMMUNITIES)
@@ -458,6 +464,9 @@ class AuditEngine:
                 result.ipv6_ready = all(f["status"] == "pass" for f in ipv6)
         except Exception as exc:  # noqa: BLE001 - per-device isolation: one device never stops the run
             result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+        finally:
+            if community_probe is not None and not community_probe.done():
+                community_probe.cancel()  # the device ended another way (error, cancelled run)
         result.duration_s = round(time.monotonic() - t0, 3)
         # sqlite writes are quick; doing them in the loop thread keeps one writer
         self.store.record_result(run_id, job.hostname, result.status, result.reason, result.to_dict())

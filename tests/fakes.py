@@ -90,17 +90,21 @@ class FakeSnmp:
         self.communities = communities or {}  # hostname -> communities the agent answers
         self.flaky = dict(flaky or {})  # hostname -> requests that get no response before one does
         self.calls: list[str] = []
+        self.walking: set[str] = set()  # hosts whose collect is in flight
+        self.probed_while_walking: set[str] = set()
 
     async def collect(
         self, target: SnmpTarget, credential: Credential, gets: Sequence[str], walks: Sequence[str]
     ) -> SnmpOutput:
         self.calls.append(target.hostname)
         self.in_flight += 1
+        self.walking.add(target.hostname)
         try:
             overloaded = self.capacity is not None and self.in_flight > self.capacity
             await asyncio.sleep(self.delay)
         finally:
             self.in_flight -= 1
+            self.walking.discard(target.hostname)
         if overloaded:
             raise TimedOut("snmp: no response")
         if self.flaky.get(target.hostname, 0) > 0:
@@ -113,6 +117,8 @@ class FakeSnmp:
 
     async def answers_community(self, target: SnmpTarget, community: str, timeout: float) -> bool:
         self.calls.append(f"probe {target.hostname} {community}")
+        if target.hostname in self.walking:
+            self.probed_while_walking.add(target.hostname)
         return community in self.communities.get(target.hostname, ())
 
     def close(self) -> None:

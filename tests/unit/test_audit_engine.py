@@ -286,6 +286,17 @@ def test_default_communities_are_probed_only_when_the_config_hides_them(tmp_path
     assert not [c for c in snmp2.calls if c.startswith("probe")]
 
 
+def test_the_community_probe_overlaps_the_walk(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    # the probe needs only the session's facts; waiting for the walk first left a city audit's
+    # last seconds idle on probes of agents that never answer
+    both = [d for d in inv if d.ssh is not None and d.snmp is not None][:3]
+    snmp = FakeSnmp(delay=0.2, communities={both[0].hostname: {"private"}})
+    report = engine(tmp_path, FakeSsh(), snmp, _CipheredCommunities()).run(both, ["ipv6"], {})
+    assert snmp.probed_while_walking == {d.hostname for d in both}
+    by_host = {r.hostname: r for r in report.results}
+    assert [by_host[d.hostname].facts["snmp_default_community"] for d in both] == [True, False, False]
+
+
 def test_waiting_for_a_slot_does_not_count_against_the_device_deadline(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
     snmp = FakeSnmp(delay=0.02)
     eng = engine(tmp_path, FakeSsh(), snmp, device_timeout=0.3)
