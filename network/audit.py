@@ -616,6 +616,18 @@ def worker_context() -> ForkServerContext:
     return ctx
 
 
+def start_worker_server() -> None:
+    """Start the fork server now, without waiting for it.
+
+    It imports netmiko, paramiko and pysnmp (half a second) before it can fork the first worker;
+    started before the inventory is loaded, that happens on another core meanwhile.
+    """
+    from multiprocessing import forkserver
+
+    worker_context()
+    forkserver.ensure_running()
+
+
 @dataclass
 class _Worker:
     ssh: SshCollector

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
-from govops.network.audit import AuditEngine, AuditSettings
+from govops.network.audit import AuditEngine, AuditSettings, start_worker_server
 from govops.observer import Observer
 
 if TYPE_CHECKING:
@@ -36,6 +36,11 @@ def snmp_processes() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def prepare_audit() -> None:
+    """What an audit can start before it knows its devices: the worker processes' fork server."""
+    start_worker_server()
 
 
 def build_audit_engine(

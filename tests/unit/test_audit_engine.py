@@ -394,3 +394,20 @@ def test_an_interrupted_session_pool_stops_its_running_sessions() -> None:
     _stop_pool(pool, wait=False)
     worker.join(10)
     assert not worker.is_alive()
+
+
+def test_the_worker_server_starts_before_the_devices_are_known() -> None:
+    # in a process of its own: the fork server is one per process, and other tests start it
+    import subprocess
+    import sys
+
+    code = (
+        "import os, multiprocessing.forkserver as fs\n"
+        "from govops.network.audit import start_worker_server\n"
+        "assert fs._forkserver._forkserver_pid is None\n"
+        "start_worker_server()\n"
+        "os.kill(fs._forkserver._forkserver_pid, 0)\n"  # running, without a worker asked for yet
+        "print(fs._forkserver._preload_modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "paramiko" in out.stdout and "pysnmp.hlapi.v3arch.asyncio" in out.stdout

@@ -142,3 +142,15 @@ def test_json_output_is_what_the_plain_copy_encodes() -> None:
     assert _json(data) == json.dumps(_plain(data), ensure_ascii=False, indent=2)
     odd = {(1, 2): "a key json refuses"}
     assert _json(odd) == json.dumps(_plain(odd), ensure_ascii=False, indent=2)
+    # what orjson refuses goes to the standard library: non-string keys, integers beyond 64 bits
+    for refused in ({7: "x", "n": [2**70]}, {"n": 2**64}):
+        assert _json(refused) == json.dumps(_plain(refused), ensure_ascii=False, indent=2)
+    # what orjson itself encodes: the same text as the standard library
+    plain = {
+        "schema": "govops.net.audit/1",
+        "devices": [
+            {"hostname": "jn-t01-v001-acc1", "duration_s": 28.075, "ok": True, "reason": None, "n": -3},
+            {"facts": {"interfaces": [], "vars": {}}, "zh": "县级\u2028行", "ctl": 'a\x01"b\\', "pct": 100.0},
+        ],
+    }
+    assert _json(plain) == json.dumps(plain, ensure_ascii=False, indent=2)
