@@ -287,3 +287,19 @@ def test_vrp_ipv6_brief_multiple_addresses_and_unassigned() -> None:
 def test_config_without_sysname_or_interface_is_refused() -> None:
     with pytest.raises(ParseError, match="no sysname"):
         parse_vrp_like(["Error: something"], "huawei_vrp")
+
+
+def test_a_compiled_template_parses_each_output_afresh() -> None:
+    # templates are compiled once per thread and reused: no state may carry over between outputs
+    from govops.network.parsers.common import Template, textfsm_parse
+
+    def lines(name: str) -> list[str]:
+        (raw,) = sorted((NTC / "cisco_ios" / name).glob("*.raw"))
+        return raw.read_text(encoding="utf-8").splitlines()
+
+    neighbors = Template("cisco_ios_show_ipv6_neighbors")
+    first = textfsm_parse(neighbors, lines("show_ipv6_neighbors"), "cisco_ios", "show ipv6 neighbors")
+    assert first
+    assert textfsm_parse(neighbors, [], "cisco_ios", "show ipv6 neighbors") == []
+    again = textfsm_parse(neighbors, lines("show_ipv6_neighbors"), "cisco_ios", "show ipv6 neighbors")
+    assert again == first
