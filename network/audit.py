@@ -25,13 +25,11 @@ import asyncio
 import hashlib
 import json
 import multiprocessing
-import os
 import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.context import ForkServerContext
 from typing import Any, Protocol
@@ -51,7 +49,7 @@ from govops.network.collectors.base import (
 from govops.network.facts import DeviceFacts
 from govops.network.inventory import Device
 from govops.network.platforms import platform as platform_info
-from govops.network.workers import SnmpWorkers, worker_setup
+from govops.network.workers import SessionWorkers, SnmpWorkers
 from govops.observer import NullObserver, Observer
 from govops.store import Run, Store
 
@@ -290,7 +288,7 @@ class AuditEngine:
         loop = asyncio.get_running_loop()
         # TCP probes of the IPv6 management address are cheap: threads of this process
         probes = ThreadPoolExecutor(max_workers=self.settings.ssh_workers, thread_name_prefix="probe")
-        sessions = self._session_pool([job for _d, job in jobs]) if self.settings.ssh_processes else probes
+        sessions = self._session_workers([job for _d, job in jobs]) if self.settings.ssh_processes else None
         clean = False
         try:
             tasks = [
@@ -302,8 +300,8 @@ class AuditEngine:
             await asyncio.gather(*tasks)
             clean = True
         finally:
-            if sessions is not probes:
-                _stop_pool(sessions, wait=clean)
+            if sessions is not None:
+                sessions.close(wait=clean)
             probes.shutdown(wait=True, cancel_futures=True)
             snmp.close()
 
@@ -320,12 +318,12 @@ class AuditEngine:
             raise
         return workers
 
-    def _session_pool(self, jobs: Sequence[DeviceJob]) -> Executor:
+    def _session_workers(self, jobs: Sequence[DeviceJob]) -> SessionWorkers:
         """Worker processes for the SSH sessions, each given the collector and the credentials once.
 
         forkserver, not fork: this process may already run threads (progress view, SNMP), and
-        forking those is unsafe. The credentials travel in the pickled initializer arguments over
-        the pipe to each new worker, never in argv or the environment (both visible in /proc).
+        forking those is unsafe. The credentials travel in the first frame over each worker's
+        socket pair, never in argv or the environment (both visible in /proc).
         """
         names = {job.ssh["credential"] for job in jobs if job.ssh}
         creds: dict[str, Credential] = {}
@@ -334,18 +332,12 @@ class AuditEngine:
                 creds[name] = self.credentials.get(name)
             except CredentialError:
                 continue  # each device using it reports the problem (as with threads)
-        return ProcessPoolExecutor(
-            max_workers=max(1, min(self.settings.ssh_workers, sum(1 for j in jobs if j.ssh))),
-            mp_context=worker_context(),
-            initializer=_worker_init,
-            initargs=(
-                self.ssh,
-                creds,
-                self.settings,
-                {p: self.analyzer.commands(p) for p in _platforms(jobs)},
-                self.analyzer,
-                os.getpid(),
-            ),
+        return SessionWorkers(
+            max(1, min(self.settings.ssh_workers, sum(1 for j in jobs if j.ssh))),
+            worker_context(),
+            _worker_init,
+            (self.ssh, creds, self.settings, {p: self.analyzer.commands(p) for p in _platforms(jobs)}, self.analyzer),
+            _worker_collect,
         )
 
     async def _device(
@@ -356,22 +348,21 @@ class AuditEngine:
         run_id: str,
         snmp: SnmpCollector,
         snmp_sem: AdaptiveLimit,
-        sessions: Executor,
-        probes: Executor,
+        sessions: SessionWorkers | None,
+        probes: ThreadPoolExecutor,
         loop: asyncio.AbstractEventLoop,
         results: list[DeviceResult],
     ) -> None:
         t0 = time.monotonic()
         result = DeviceResult(job.hostname, job.site, job.county, job.level, job.platform, "ok", None)
-        ssh_task = (
-            (
-                loop.run_in_executor(sessions, _worker_collect, job)
-                if self.settings.ssh_processes
-                else loop.run_in_executor(sessions, self._ssh_phase, job)
+        ssh_task: asyncio.Future[SessionResult] | None = None
+        if job.ssh:
+            # a task now, not at the first await: sessions get workers in the devices' order
+            ssh_task = (
+                asyncio.ensure_future(sessions.run(job))
+                if sessions is not None
+                else loop.run_in_executor(probes, self._ssh_phase, job)
             )
-            if job.ssh
-            else None
-        )
         snmp_task = asyncio.create_task(self._snmp_phase(job, snmp, snmp_sem)) if job.snmp else None
         probe_task = (
             loop.run_in_executor(probes, self.ssh.probe, job.mgmt_ipv6, job.ssh["port"], self.settings.connect_timeout)
@@ -397,12 +388,8 @@ class AuditEngine:
                         failures.append(("ssh", err))
                     ssh_facts = session.facts
                     result.collected["ssh"] = "ok" if ssh_facts is not None else "failed"
-                except CollectError as exc:
+                except CollectError as exc:  # a worker that died (OOM killer, crash) included
                     failures.append(("ssh", exc))
-                    result.collected["ssh"] = "failed"
-                except BrokenProcessPool:
-                    # a worker died (OOM killer, crash): this device's session is lost, not the run's
-                    failures.append(("ssh", CollectError("ssh: the worker process running this session died")))
                     result.collected["ssh"] = "failed"
             else:
                 result.collected["ssh"] = "not_applicable"
@@ -646,9 +633,7 @@ def _worker_init(
     settings: AuditSettings,
     commands: dict[str, list[str]],
     analyzer: Analyzer,
-    audit_pid: int,
 ) -> None:
-    worker_setup(audit_pid, "govops-ssh")
     _WORKER["state"] = _Worker(ssh, credentials, settings, commands, analyzer)
 
 
@@ -664,19 +649,6 @@ def _worker_collect(job: DeviceJob) -> SessionResult:
 
 def _platforms(jobs: Sequence[DeviceJob]) -> set[str]:
     return {job.platform for job in jobs if job.ssh and job.platform}
-
-
-def _stop_pool(pool: Executor, *, wait: bool) -> None:
-    """After a clean run wait for the workers to exit; after an interrupt stop them at once."""
-    if wait:
-        pool.shutdown(wait=True)
-        return
-    # taken first: shutdown() drops the executor's table of processes
-    running = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    # sessions still running would hold the interrupted run open for up to a device deadline
-    for proc in running:
-        proc.terminate()
 
 
 class AdaptiveLimit:

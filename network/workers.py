@@ -1,10 +1,11 @@
-"""Worker processes of the audit: what SSH and SNMP workers share, and the SNMP worker pool.
+"""Worker processes of the audit: what SSH and SNMP workers share, and the two worker pools.
 
 The audit process is the one place that schedules (deadlines, retries, the adaptive SNMP
 concurrency), evaluates and writes the store; the CPU-heavy protocol work runs in worker
-processes. SSH sessions run in a ProcessPoolExecutor (see audit.py). SNMP polls run in
-``SnmpWorkers``: a few processes (one per CPU by default), each with its own asyncio loop and one
-pysnmp engine for all its targets, many polls in flight each. pysnmp (pyasn1 BER decoding, USM
+processes. SSH sessions run in ``SessionWorkers``: up to ``--workers`` processes, one blocking
+session each at a time. SNMP polls run in ``SnmpWorkers``: a few processes (one per CPU by
+default), each with its own asyncio loop and one pysnmp engine for all its targets, many polls
+in flight each. pysnmp (pyasn1 BER decoding, USM
 crypto) was over half of the audit process's CPU, and that single process was what limited the
 whole audit.
 
@@ -18,6 +19,10 @@ and a pickle:
                       (id, "cancel")           the caller gave up (its device deadline passed)
     worker -> parent  (id, True, result) or (id, False, exception)
 
+An SSH worker's first frame is ``(init, setup)``: it calls ``init(*setup)`` once (the collector,
+the credentials, the commands, the parsers); each later frame is one job, answered by
+``(True, result)`` or ``(False, exception)``.
+
 Credentials travel only in these frames (never argv or the environment, which /proc shows) and
 are never logged. Workers ignore Ctrl-C (the audit decides what it means) and exit when the audit
 process is gone: their socket reaches EOF, and a pidfd watchdog covers a parent that is stopped
@@ -27,6 +32,7 @@ but not yet reaped.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -210,6 +216,206 @@ class SnmpWorkers:
                 proc.process.terminate()
                 proc.process.join(_JOIN_TIMEOUT)
         self._procs.clear()
+
+
+class SessionWorkers:
+    """Blocking jobs (SSH sessions) in up to ``processes`` worker processes, one job per process at a time.
+
+    A ProcessPoolExecutor did this before. Its manager thread rebuilt a poll set of every worker
+    at each wake-up: with 50 workers that was a fifth of the audit process's CPU on the full city.
+    And one worker's death broke the whole pool, failing every device still queued. Here the
+    audit's event loop reads each worker's socket itself; a dead worker fails only the job it was
+    running, and a new process takes its place. Processes start when jobs need them, so a small
+    audit does not fork ``--workers`` of them. Jobs get workers in the order they asked.
+
+    ``init`` and ``call`` must be picklable (module-level functions): each worker runs
+    ``init(*setup)`` once, then ``call(job)`` per job.
+    """
+
+    def __init__(
+        self,
+        processes: int,
+        context: ForkServerContext,
+        init: Callable[..., None],
+        setup: tuple[Any, ...],
+        call: Callable[[Any], Any],
+        name: str = "govops-ssh",
+    ) -> None:
+        self.processes = max(1, processes)
+        self.context = context
+        self.init, self.setup, self.call = init, setup, call
+        self.name = name
+        self._procs: list[_Proc] = []  # alive or starting
+        self._idle: list[_Proc] = []
+        self._waiters: collections.deque[asyncio.Future[_Proc | None]] = collections.deque()
+        self._starting = 0
+
+    async def run(self, job: Any) -> Any:
+        proc = await self._worker()
+        while not proc.alive:  # died after it was handed to this job
+            proc = await self._worker()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        proc.pending[0] = future
+        proc.send((job,))
+        try:
+            result = await future
+        except asyncio.CancelledError:
+            raise  # the worker is still busy with the job: close() stops it
+        except BaseException:
+            self._release(proc)  # the job failed (its exception came back), or the worker died
+            raise
+        self._release(proc)
+        return result
+
+    async def _worker(self) -> _Proc:
+        while True:
+            if self._idle:
+                return self._idle.pop()
+            if len(self._procs) + self._starting < self.processes:
+                return await self._spawn()
+            waiter: asyncio.Future[_Proc | None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                proc = await waiter
+            except asyncio.CancelledError:
+                handed = waiter.result() if waiter.done() and not waiter.cancelled() else None
+                if handed is not None:
+                    self._release(handed)  # handed over as this job was cancelled
+                raise
+            if proc is not None:
+                return proc
+            # None: a worker died; start its successor for this job
+
+    async def _spawn(self) -> _Proc:
+        self._starting += 1
+        try:
+            ours, theirs = socket.socketpair()
+            process = self.context.Process(
+                target=_session_worker_main,
+                args=(theirs, self.name, os.getpid()),
+                name=f"{self.name}-{len(self._procs)}",
+                daemon=True,
+            )
+            process.start()
+            theirs.close()
+            reader, writer = await asyncio.open_connection(sock=ours)
+        finally:
+            self._starting -= 1
+        proc = _Proc(process, reader, writer)
+        # credentials are in `setup`: over this socket pair only (see the module doc)
+        proc.send((self.init, self.setup, self.call))
+        proc.listener = asyncio.create_task(self._listen(proc))
+        self._procs.append(proc)
+        return proc
+
+    def _release(self, proc: _Proc) -> None:
+        if not proc.alive:
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(proc)
+                return
+        self._idle.append(proc)
+
+    async def _listen(self, proc: _Proc) -> None:
+        try:
+            while True:
+                ok, value = await _read_frame(proc.reader)
+                future = proc.pending.pop(0, None)
+                if future is None or future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the worker is gone
+        finally:
+            proc.alive = False
+            for future in proc.pending.values():
+                if not future.done():
+                    future.set_exception(CollectError("ssh: the worker process running this session died"))
+            proc.pending.clear()
+            if proc in self._procs:
+                self._procs.remove(proc)
+            if proc in self._idle:
+                self._idle.remove(proc)
+            # a job waiting for a worker starts the dead one's successor
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    break
+
+    def close(self, *, wait: bool) -> None:
+        """After a clean run let the workers exit (EOF); after an interrupt stop busy ones at once.
+
+        A session still running would hold an interrupted run open for up to a device deadline.
+        """
+        procs = list(self._procs)
+        for proc in procs:
+            if proc.listener is not None:
+                proc.listener.cancel()
+            busy = bool(proc.pending)
+            with contextlib.suppress(OSError):
+                proc.writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+            proc.writer.close()
+            if busy and not wait:
+                proc.process.terminate()
+        for proc in procs:
+            proc.process.join(_JOIN_TIMEOUT)
+            if proc.process.is_alive():
+                proc.process.terminate()
+                proc.process.join(_JOIN_TIMEOUT)
+        self._procs.clear()
+        self._idle.clear()
+
+
+def _session_worker_main(sock: socket.socket, name: str, audit_pid: int) -> None:
+    worker_setup(audit_pid, name)
+    with sock:
+        try:
+            init, setup, call = _recv_frame(sock)
+        except EOFError:
+            return
+        init(*setup)
+        while True:
+            try:
+                (job,) = _recv_frame(sock)
+            except (EOFError, OSError):
+                return  # the audit closed its end (finished, interrupted or killed)
+            try:
+                reply: tuple[Any, ...] = (True, call(job))
+            except Exception as exc:  # noqa: BLE001 - every failure goes back to the job's device
+                reply = (False, exc)
+            try:
+                frame = _frame(reply)
+            except Exception:  # noqa: BLE001 - an exception that does not pickle
+                bad = reply[1]
+                frame = _frame((False, CollectError(f"ssh: {type(bad).__name__}: {bad}")))
+            try:
+                sock.sendall(frame)
+            except OSError:
+                return
+
+
+def _recv_frame(sock: socket.socket) -> tuple[Any, ...]:
+    """One frame, blocking (a session worker has nothing else to do meanwhile)."""
+    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+    message: tuple[Any, ...] = pickle.loads(_recv_exact(sock, size))  # noqa: S301 - our own parent's pipe
+    return message
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    chunks: list[bytes] = []
+    while size:
+        chunk = sock.recv(min(size, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 # -- worker side -------------------------------------------------------------------------------

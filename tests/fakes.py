@@ -66,6 +66,8 @@ class WorkerFakeSsh:
         if credential.password is None or credential.password.reveal() != self.password:
             raise AuthFailed("ssh: authentication failed")
         fault = self.behaviour.get(target.hostname)
+        if fault == "crash":
+            os._exit(1)  # the worker process dies mid-session (OOM killer, segfault)
         if fault:
             raise FAULTS[fault](f"ssh: {fault}")
         return SshOutput({c: f"{os.getpid()} {target.hostname}" for c in commands}, ("ssh-ed25519", "SHA256:x"))

@@ -171,6 +171,20 @@ def test_an_snmp_worker_that_dies_fails_its_poll_not_the_run(tmp_path: Path, inv
     assert sum(r.status == "ok" for r in report.results) == len(inv) - 1  # the other worker polled the rest
 
 
+def test_an_ssh_worker_that_dies_fails_its_session_not_the_run(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    # a ProcessPoolExecutor broke as a whole when one worker died, failing every queued device
+    hosts = [d.hostname for d in inv if d.ssh is not None]
+    ssh = WorkerFakeSsh("x-value-1234", {hosts[0]: "crash", hosts[3]: "crash"})
+    eng = engine(tmp_path, ssh, FakeSnmp())  # type: ignore[arg-type]
+    eng.settings = AuditSettings(ssh_workers=2, snmp_concurrency=4, ssh_processes=True)
+    report = eng.run(list(inv), ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    for host in (hosts[0], hosts[3]):
+        assert by_host[host].status == "error"
+        assert by_host[host].reason == "ssh: the worker process running this session died"
+    assert sum(r.status == "ok" for r in report.results) == len(inv) - 2  # successors ran the rest
+
+
 def test_default_communities_are_probed_through_the_snmp_workers(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
     both = [d for d in inv if d.ssh is not None and d.snmp is not None]
     snmp = partial(WorkerFakeSnmp, "x-value-1234", communities={both[0].hostname: {"private"}})
@@ -380,20 +394,32 @@ def test_adaptive_limit_wakes_waiters_for_free_slots_only_and_serves_every_one()
     assert waits < 3 * devices
 
 
+def _no_setup() -> None:
+    pass
+
+
 def test_an_interrupted_session_pool_stops_its_running_sessions() -> None:
-    import multiprocessing
+    import asyncio
     import time
-    from concurrent.futures import ProcessPoolExecutor
 
-    from govops.network.audit import _stop_pool
+    from govops.network.audit import worker_context
+    from govops.network.workers import SessionWorkers
 
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
-    assert pool.submit(abs, -1).result(timeout=30) == 1  # the worker is up
-    pool.submit(time.sleep, 60)  # a session that would hold the interrupted run open
-    (worker,) = pool._processes.values()  # type: ignore[union-attr]
-    _stop_pool(pool, wait=False)
-    worker.join(10)
-    assert not worker.is_alive()
+    async def scenario() -> list[int]:
+        pool = SessionWorkers(2, worker_context(), _no_setup, (), time.sleep)
+        await pool.run(0)  # a worker is up
+        session = asyncio.ensure_future(pool.run(60))  # would hold the interrupted run open
+        await asyncio.sleep(0.2)
+        session.cancel()
+        pids = [p.process.pid for p in pool._procs]
+        procs = [p.process for p in pool._procs]
+        t0 = time.monotonic()
+        pool.close(wait=False)
+        assert time.monotonic() - t0 < 10
+        assert not any(p.is_alive() for p in procs)
+        return pids
+
+    assert len(asyncio.run(scenario())) == 1  # the one worker served both jobs in turn
 
 
 def test_the_worker_server_starts_before_the_devices_are_known() -> None:
