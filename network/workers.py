@@ -21,7 +21,7 @@ and a pickle:
 
 An SSH worker's first frame is ``(init, setup)``: it calls ``init(*setup)`` once (the collector,
 the credentials, the commands, the parsers); each later frame is one job, answered by
-``(True, result)`` or ``(False, exception)``.
+``(0, True, result)`` or ``(0, False, exception)`` (one job per worker at a time: its id is 0).
 
 Credentials travel only in these frames (never argv or the environment, which /proc shows) and
 are never logged. Workers ignore Ctrl-C (the audit decides what it means) and exit when the audit
@@ -53,6 +53,7 @@ from govops.network.collectors.base import CollectError, SnmpCollector, SnmpOutp
 
 _HEADER = struct.Struct("!I")
 _JOIN_TIMEOUT = 5.0  # a worker without work exits at once on EOF; this only bounds a stuck one
+_JOB = 0  # a session worker's one request in flight: the id its reply frames carry
 
 
 def worker_setup(audit_pid: int, name: str) -> None:
@@ -110,6 +111,28 @@ async def _read_frame(reader: asyncio.StreamReader) -> tuple[Any, ...]:
 
 
 # -- parent side -------------------------------------------------------------------------------
+async def _deliver_replies(proc: _Proc, died: str) -> None:
+    """Resolve each reply's future until the worker's socket closes; then fail what is still pending."""
+    try:
+        while True:
+            msg_id, ok, value = await _read_frame(proc.reader)
+            future = proc.pending.pop(msg_id, None)
+            if future is None or future.done():
+                continue  # cancelled meanwhile
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass  # the worker is gone
+    finally:
+        proc.alive = False
+        for future in proc.pending.values():
+            if not future.done():
+                future.set_exception(CollectError(died))
+        proc.pending.clear()
+
+
 @dataclass(eq=False)
 class _Proc:
     process: ForkServerProcess
@@ -181,24 +204,7 @@ class SnmpWorkers:
             raise
 
     async def _listen(self, proc: _Proc) -> None:
-        try:
-            while True:
-                msg_id, ok, value = await _read_frame(proc.reader)
-                future = proc.pending.pop(msg_id, None)
-                if future is None or future.done():
-                    continue  # cancelled meanwhile
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the worker is gone
-        finally:
-            proc.alive = False
-            for future in proc.pending.values():
-                if not future.done():
-                    future.set_exception(CollectError("snmp: the worker process running this poll died"))
-            proc.pending.clear()
+        await _deliver_replies(proc, "snmp: the worker process running this poll died")
 
     def close(self) -> None:
         """Stop the workers: EOF on their sockets ends them; one that does not end is terminated."""
@@ -255,7 +261,7 @@ class SessionWorkers:
         while not proc.alive:  # died after it was handed to this job
             proc = await self._worker()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        proc.pending[0] = future
+        proc.pending[_JOB] = future
         proc.send((job,))
         try:
             result = await future
@@ -320,23 +326,8 @@ class SessionWorkers:
 
     async def _listen(self, proc: _Proc) -> None:
         try:
-            while True:
-                ok, value = await _read_frame(proc.reader)
-                future = proc.pending.pop(0, None)
-                if future is None or future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the worker is gone
+            await _deliver_replies(proc, "ssh: the worker process running this session died")
         finally:
-            proc.alive = False
-            for future in proc.pending.values():
-                if not future.done():
-                    future.set_exception(CollectError("ssh: the worker process running this session died"))
-            proc.pending.clear()
             if proc in self._procs:
                 self._procs.remove(proc)
             if proc in self._idle:
@@ -386,14 +377,14 @@ def _session_worker_main(sock: socket.socket, name: str, audit_pid: int) -> None
             except (EOFError, OSError):
                 return  # the audit closed its end (finished, interrupted or killed)
             try:
-                reply: tuple[Any, ...] = (True, call(job))
+                reply: tuple[Any, ...] = (_JOB, True, call(job))
             except Exception as exc:  # noqa: BLE001 - every failure goes back to the job's device
-                reply = (False, exc)
+                reply = (_JOB, False, exc)
             try:
                 frame = _frame(reply)
             except Exception:  # noqa: BLE001 - an exception that does not pickle
-                bad = reply[1]
-                frame = _frame((False, CollectError(f"ssh: {type(bad).__name__}: {bad}")))
+                bad = reply[2]
+                frame = _frame((_JOB, False, CollectError(f"ssh: {type(bad).__name__}: {bad}")))
             try:
                 sock.sendall(frame)
             except OSError:
