@@ -11,6 +11,11 @@ Anything else (an indefinite length, a constructed string, a tag the schema does
 value a constraint rejects) raises :class:`Unsupported`, and the message goes to pyasn1 unchanged,
 so its errors stay pyasn1's.
 
+A response's variable bindings are most of what it holds, and building their pyasn1 objects was
+most of the decoding. So a VarBindList is first read straight to plain values (:func:`plain_varbinds`
+gives them to the collector); its pyasn1 objects are built only if something asks for its components.
+A list holding anything but the usual SMIv2 values is built at once, as before.
+
 :func:`encode` does the same for what the collector sends. :func:`install` puts both under pysnmp's
 message processing and security modules, once per process.
 """
@@ -45,6 +50,8 @@ class _Plan:
     checked: bool = False  # the spec has constraints each value must pass
     fresh: list[str] = field(default_factory=list)  # mutable attributes each object gets a new one of
     width: int = 0  # CHOICE: how many alternatives it has
+    # VarBindList: how each value's identifier octet reads as a plain value (see :func:`_plain_forms`)
+    plain: dict[int, tuple[int, _Plan]] | None = None
 
 
 @functools.cache
@@ -114,7 +121,9 @@ def _make_plan(spec: Any) -> _Plan:
             raise Unsupported("SEQUENCE with OPTIONAL, DEFAULT or open types")
         return _Plan(spec, SEQUENCE, octet, [_make_plan(n.asn1Object) for n in named_types.namedTypes])
     if isinstance(spec, univ.SequenceOf) and constructed:
-        return _Plan(spec, SEQUENCE_OF, octet, [_make_plan(spec.componentType)])
+        plan = _Plan(spec, SEQUENCE_OF, octet, [_make_plan(spec.componentType)])
+        plan.plain = _plain_forms(plan)
+        return plan
     if constructed:
         raise Unsupported(type(spec).__name__)
     # NULL first: pyasn1's Null is an OctetString
@@ -175,6 +184,13 @@ def _value(data: bytes, pos: int, end: int, plan: _Plan) -> tuple[Any, int]:
         value.__dict__["_componentValues"] = components  # as setComponentByPosition leaves them, in order
         return value, stop
     if kind == SEQUENCE_OF:
+        if plan.plain is not None:
+            try:
+                plain = _read_plain(data, start, stop, plan.plain)
+            except Unsupported:
+                pass  # built now, so whatever is wrong with it goes to pyasn1 with the message
+            else:
+                return _deferred(plan, data[start:stop], plain), stop
         value = _empty(plan)
         child = plan.children[0]
         at = start
@@ -263,22 +279,240 @@ def _oid(data: bytes, start: int, stop: int) -> tuple[int, ...]:
     if max(chunk) < 0x80:  # every sub-identifier one octet, as in most OIDs an agent sends
         arcs: Sequence[int] = chunk
     else:
+        # IPv6-indexed rows have a few sub-identifiers of two octets among many of one: hop
+        # between them in C (bytes.find) rather than decode every octet in Python
+        marks = chunk.translate(_CONTINUED)
         arcs = []
-        sub = 0
-        fresh = True
-        for octet in chunk:
-            if fresh and octet == 0x80:
-                raise Unsupported("non-minimal sub-identifier")  # pyasn1 rejects it
-            sub = (sub << 7) | (octet & 0x7F)
-            fresh = not octet & 0x80
-            if fresh:
-                arcs.append(sub)
-                sub = 0
-        if not fresh:
-            raise Unsupported("truncated sub-identifier")
+        at = 0
+        while (first_octet := marks.find(1, at)) >= 0:
+            arcs.extend(chunk[at:first_octet])
+            last_octet = marks.find(0, first_octet)
+            if last_octet < 0:
+                raise Unsupported("truncated sub-identifier")
+            arcs.append(_sub_identifier(chunk[first_octet : last_octet + 1]))
+            at = last_octet + 1
+        arcs.extend(chunk[at:])
     first = arcs[0]  # the first sub-identifier holds the first two arcs
     head = (0, first) if first < 40 else (1, first - 40) if first < 80 else (2, first - 80)
     return head + tuple(arcs[1:])
+
+
+_CONTINUED = bytes(octet >> 7 for octet in range(256))  # 1 for an octet with the continuation bit
+
+
+def _sub_identifier(octets: bytes) -> int:
+    """A sub-identifier of several octets: base 128, most significant first, continuation bit on all but the last."""
+    if octets[0] == 0x80:
+        raise Unsupported("non-minimal sub-identifier")  # pyasn1 rejects it
+    sub = 0
+    for octet in octets:
+        sub = (sub << 7) | (octet & 0x7F)
+    return sub
+
+
+# -- variable bindings as plain values ----------------------------------------------------------
+class Missing:
+    """An SNMPv2 exception in place of a variable's value (RFC 3416: noSuchObject, noSuchInstance, endOfMibView)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __reduce__(self) -> str:
+        return _MISSING_NAMES[self.name]
+
+
+NO_SUCH_OBJECT = Missing("noSuchObject")
+NO_SUCH_INSTANCE = Missing("noSuchInstance")
+END_OF_MIB_VIEW = Missing("endOfMibView")
+_MISSING_NAMES = {
+    "noSuchObject": "NO_SUCH_OBJECT",
+    "noSuchInstance": "NO_SUCH_INSTANCE",
+    "endOfMibView": "END_OF_MIB_VIEW",
+}
+# RFC 3416's implicit tags of the three exceptions ([0], [1], [2] IMPLICIT NULL)
+_MISSING = {0x80: NO_SUCH_OBJECT, 0x81: NO_SUCH_INSTANCE, 0x82: END_OF_MIB_VIEW}
+
+PlainValue = int | bytes | str | Missing
+# how a value reads: INTEGER and its application types -> int, OCTET STRING -> bytes,
+# IpAddress -> "a.b.c.d", OBJECT IDENTIFIER -> "1.3.6...", an exception -> its Missing
+_AS_INT, _AS_BYTES, _AS_ADDRESS, _AS_DOTTED, _AS_MISSING = range(5)
+
+
+def plain_value(value: Any) -> PlainValue:
+    """A decoded pyasn1 value as :func:`plain_varbinds` reads it from the octets."""
+    from pysnmp.proto import rfc1902, rfc1905
+
+    for exception, missing in (
+        (rfc1905.NoSuchObject, NO_SUCH_OBJECT),
+        (rfc1905.NoSuchInstance, NO_SUCH_INSTANCE),
+        (rfc1905.EndOfMibView, END_OF_MIB_VIEW),
+    ):
+        if isinstance(value, exception):
+            return missing
+    if isinstance(value, rfc1902.ObjectIdentifier):
+        return str(value)
+    if isinstance(value, rfc1902.IpAddress):
+        return ".".join(str(b) for b in value.asOctets())
+    if isinstance(value, rfc1902.OctetString):
+        return bytes(value.asOctets())
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def plain_varbinds(pdu: Any) -> list[tuple[tuple[int, ...], PlainValue]]:
+    """A PDU's variable bindings as ``(OID arcs, plain value)``: as read from the octets when this
+    decoder deferred them and nothing has touched the list since, from its pyasn1 objects otherwise."""
+    from pysnmp.proto.api import v2c
+
+    attributes = pdu.getComponentByPosition(3).__dict__
+    if "_plain" in attributes and "_componentValues" not in attributes:
+        plain: list[tuple[tuple[int, ...], PlainValue]] = attributes["_plain"]
+        return plain
+    return [(name.asTuple(), plain_value(value)) for name, value in v2c.apiPDU.get_varbinds(pdu)]
+
+
+def _plain_forms(plan: _Plan) -> dict[int, tuple[int, _Plan]] | None:
+    """For a VarBindList (SEQUENCE OF SEQUENCE {OID, CHOICE}): each value octet's form and the plan
+    of the type it decodes to; None for any other SEQUENCE OF. Types read another way (Opaque,
+    unSpecified NULL, a type of a later SMI) are left out: a list holding one is built as before."""
+    item = plan.children[0]
+    if item.kind != SEQUENCE or len(item.children) != 2:
+        return None
+    name, value = item.children
+    if name.kind != OID or name.checked or value.kind != CHOICE:
+        return None
+    from pysnmp.proto import rfc1902
+
+    forms: dict[int, tuple[int, _Plan]] = {}
+    for octet, (_position, alternative) in value.alternatives.items():
+        leaf = alternative
+        while leaf.kind == CHOICE:  # ObjectSyntax nests CHOICEs: down to the type the octet decodes to
+            leaf = leaf.alternatives[octet][1]
+        spec = leaf.spec
+        if leaf.kind == NULL and octet in _MISSING:
+            forms[octet] = (_AS_MISSING, leaf)
+        elif leaf.kind == INTEGER:
+            forms[octet] = (_AS_INT, leaf)
+        elif leaf.kind == OID:
+            forms[octet] = (_AS_DOTTED, leaf)
+        elif leaf.kind == OCTETS and isinstance(spec, rfc1902.IpAddress):
+            forms[octet] = (_AS_ADDRESS, leaf)
+        elif leaf.kind == OCTETS and isinstance(spec, rfc1902.OctetString):
+            forms[octet] = (_AS_BYTES, leaf)
+    return forms or None
+
+
+def _read_plain(
+    data: bytes, pos: int, end: int, forms: dict[int, tuple[int, _Plan]]
+) -> list[tuple[tuple[int, ...], PlainValue]]:
+    """A VarBindList's contents as plain values, with the checks :func:`_value` makes (its constraints too)."""
+    out: list[tuple[tuple[int, ...], PlainValue]] = []
+    while pos < end:
+        start, stop = _header(data, pos, end, 0x30)
+        name_start, name_stop = _header(data, start, stop, 0x06)
+        if name_stop >= stop:
+            raise Unsupported("no value")
+        octet = data[name_stop]
+        form = forms.get(octet)
+        if form is None:
+            raise Unsupported("a value read another way")
+        value_start, value_stop = _header(data, name_stop, stop, octet)
+        if value_stop != stop:
+            raise Unsupported("extra components")
+        how, leaf = form
+        payload: Any  # what _value would give pyasn1, checked the same way
+        if how == _AS_INT:
+            if value_start == value_stop:
+                raise Unsupported("empty INTEGER")
+            payload = int.from_bytes(data[value_start:value_stop], "big", signed=True)
+        elif how == _AS_DOTTED:
+            payload = _oid(data, value_start, value_stop)
+        elif how == _AS_MISSING:
+            if value_start != value_stop:
+                raise Unsupported("NULL with contents")
+            payload = b""
+        else:
+            payload = data[value_start:value_stop]
+        if leaf.checked:
+            try:
+                leaf.spec.subtypeSpec(payload)
+            except Exception as exc:
+                raise Unsupported("value rejected") from exc
+        value: PlainValue
+        if how == _AS_MISSING:
+            value = _MISSING[octet]
+        elif how in (_AS_DOTTED, _AS_ADDRESS):
+            value = ".".join(map(str, payload))
+        else:
+            value = payload
+        out.append((_oid(data, name_start, name_stop), value))
+        pos = stop
+    return out
+
+
+def _deferred(plan: _Plan, contents: bytes, plain: list[tuple[tuple[int, ...], PlainValue]]) -> Any:
+    """A VarBindList whose pyasn1 components are built from ``contents`` on first use."""
+    value = _empty(plan)
+    attributes = value.__dict__
+    attributes.pop("_componentValues", None)
+    object.__setattr__(value, "__class__", _deferred_class(value.__class__))  # pyasn1's __setattr__ would store it
+    attributes["_plain"] = plain
+    attributes["_contents"] = (plan, contents)
+    return value
+
+
+@functools.cache
+def _deferred_class(cls: Any) -> type:
+    """``cls`` whose ``_componentValues`` (what every pyasn1 method of a SEQUENCE OF reads) is built on first read."""
+
+    def components(self: Any) -> Any:
+        attributes = self.__dict__
+        try:
+            return attributes["_componentValues"]
+        except KeyError:
+            pass
+        plan, contents = attributes.pop("_contents")
+        items: dict[int, Any] = {}
+        at, end = 0, len(contents)
+        while at < end:
+            # the plain read passed the same checks, so this cannot meet what it does not read
+            items[len(items)], at = _value(contents, at, end, plan.children[0])
+        attributes["_componentValues"] = items if items else type(plan.state["_componentValues"])()
+        return attributes["_componentValues"]
+
+    def set_components(self: Any, items: Any) -> None:  # pyasn1's own __setattr__ writes __dict__ directly
+        self.__dict__.pop("_contents", None)
+        self.__dict__["_componentValues"] = items
+
+    def reduce(self: Any, _protocol: int) -> tuple[Any, ...]:
+        components(self)
+        state = {k: v for k, v in self.__dict__.items() if k != "_plain"}
+        return (_rebuilt, (cls, state))
+
+    return type(
+        cls.__name__,
+        (cls,),
+        {
+            "_componentValues": property(components, set_components),
+            "__reduce_ex__": reduce,
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__,
+        },
+    )
+
+
+def _rebuilt(cls: type, state: dict[str, Any]) -> Any:
+    value: Any = object.__new__(cls)
+    value.__dict__.update(state)
+    return value
 
 
 # -- encoding -----------------------------------------------------------------------------------
@@ -336,7 +570,7 @@ def _encoded(value: Any) -> bytes:
             raise Unsupported("incomplete SEQUENCE or OPTIONAL components")
         body = b"".join(_encoded(c) for c in components)
     elif kind == SEQUENCE_OF:
-        components = attributes["_componentValues"]
+        components = value._componentValues  # an attribute read: a deferred VarBindList builds them
         if components is no_value:
             components = {}
         if list(components) != list(range(len(components))):

@@ -20,9 +20,9 @@ from govops.network.collectors.base import (
     CollectError,
     SnmpOutput,
     SnmpTarget,
-    SnmpValue,
     TimedOut,
 )
+from govops.network.collectors.ber import END_OF_MIB_VIEW, Missing, PlainValue
 
 # varbinds asked for per GETBULK (roots x repetitions): ~6 KB responses, within real agents' limits
 MAX_VARBINDS = 120
@@ -95,20 +95,7 @@ def plan_requests(wanted: Sequence[int], max_varbinds: int = MAX_VARBINDS) -> li
     return requests
 
 
-def _plain(value: Any) -> SnmpValue:
-    """pysnmp value -> int (numbers), str (OIDs, IP addresses) or bytes (octet strings)."""
-    from pysnmp.proto import rfc1902
-
-    if isinstance(value, rfc1902.ObjectIdentifier):
-        return str(value)
-    if isinstance(value, rfc1902.IpAddress):
-        return ".".join(str(b) for b in value.asOctets())
-    if isinstance(value, rfc1902.OctetString):
-        return bytes(value.asOctets())
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return str(value)
+Binds = Sequence[tuple[tuple[int, ...], PlainValue]]  # a response's (OID arcs, plain value) pairs
 
 
 class PysnmpCollector:
@@ -169,9 +156,9 @@ class PysnmpCollector:
         if others:
             err, status, binds = await self._request(agent, [_name(o) for o in others])
             self._check(target, err, status)
-            for oid, value in binds:
-                if value.tagSet not in _ABSENT:
-                    out.values[str(oid)] = _plain(value)
+            for arcs, value in binds:
+                if not isinstance(value, Missing):
+                    out.values[_dotted(arcs)] = value
         await self._walk(target, agent, walks, out, scalars)
         return out
 
@@ -270,17 +257,20 @@ class PysnmpCollector:
 
     async def _request(
         self, agent: _Peer, names: Sequence[Any], repetitions: int | None = None, non_repeaters: int = 0
-    ) -> tuple[Any, Any, Sequence[tuple[Any, Any]]]:
+    ) -> tuple[Any, Any, Binds]:
         """One GET (or GETBULK with ``repetitions``) of numeric OIDs, below pysnmp's hlapi.
 
         The hlapi resolves every request OID through a MIB view, which costs as much CPU as the
         rest of a poll together (and compiles the MIB parser on first use); numeric OIDs need none.
+        The answer's variable bindings come as plain values, read from the response's octets
+        (:func:`ber.plain_varbinds`) without building their pyasn1 objects.
         """
         import asyncio
 
+        from govops.network.collectors.ber import plain_varbinds
         from pysnmp.proto.api import v2c
 
-        future: asyncio.Future[tuple[Any, Any, Sequence[tuple[Any, Any]]]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[Any, Any, Binds]] = asyncio.get_running_loop().create_future()
 
         def done(err: Any, pdu: Any) -> None:
             if future.done():
@@ -288,7 +278,7 @@ class PysnmpCollector:
             if pdu is None:
                 future.set_result((err, 0, ()))
             else:
-                future.set_result((err, v2c.apiPDU.get_error_status(pdu), v2c.apiPDU.get_varbinds(pdu)))
+                future.set_result((err, v2c.apiPDU.get_error_status(pdu), plain_varbinds(pdu)))
 
         if repetitions is None:
             pdu = v2c.GetRequestPDU()
@@ -313,7 +303,7 @@ class PysnmpCollector:
         devices (:class:`RowHistory`); a subtree that did not end in a round goes on in the next
         with its rows doubled. ``scalars`` are the non-repeaters of the first round's smallest request.
         """
-        walk = _Walk([_name(r) for r in roots])
+        walk = _Walk(roots)
         wanted = [(est + 1) if (est := self.history.estimate(r)) is not None else FIRST_REPETITIONS for r in roots]
         active = list(range(len(roots)))
         pending = list(scalars)
@@ -328,11 +318,11 @@ class PysnmpCollector:
             for n, ((cols, reps), (err, status, binds)) in enumerate(zip(requests, answers, strict=True)):
                 self._check(target, err, status)
                 skip = len(pending) if n == carrier else 0
-                for (oid, value), wanted_oid in zip(binds[:skip], pending, strict=False):
-                    if value.tagSet not in _ABSENT and str(oid) == wanted_oid:
-                        out.values[wanted_oid] = _plain(value)
+                for (arcs, value), wanted_oid in zip(binds[:skip], pending, strict=False):
+                    if not isinstance(value, Missing) and _dotted(arcs) == wanted_oid:
+                        out.values[wanted_oid] = value
                 repeated = binds[skip:]
-                if cols and len(repeated) < len(cols) * reps and not any(v.tagSet in _END for _o, v in repeated):
+                if cols and len(repeated) < len(cols) * reps and not any(v is END_OF_MIB_VIEW for _a, v in repeated):
                     # The agent capped the response (pysnmp-based agents at 64 varbinds): ask no more
                     # than that from now on, so the rows it leaves out need no extra round next time.
                     self.max_varbinds = max(len(cols), min(self.max_varbinds, len(repeated)))
@@ -353,16 +343,16 @@ class PysnmpCollector:
         carrier: int,
         scalars: Sequence[str],
         discover: bool,
-    ) -> list[tuple[Any, Any, Sequence[tuple[Any, Any]]]]:
+    ) -> list[tuple[Any, Any, Binds]]:
         """Send one round's GETBULKs side by side; answers in the order of ``requests``."""
         import asyncio
 
         def send(n: int) -> Any:
             cols, reps = requests[n]
             first = [_name(o.rsplit(".", 1)[0]) for o in scalars] if n == carrier else []
-            return self._request(agent, first + [walk.cursor[i] for i in cols], reps, len(first))
+            return self._request(agent, first + [_name(walk.cursor[i]) for i in cols], reps, len(first))
 
-        answers: dict[int, tuple[Any, Any, Sequence[tuple[Any, Any]]]] = {}
+        answers: dict[int, tuple[Any, Any, Binds]] = {}
         if discover:
             # SNMPv3: the first request learns the agent's engine ID and clock; sent side by side,
             # every request would run that discovery again (a REPORT round trip each)
@@ -463,33 +453,27 @@ def _null() -> Any:
 class _Walk:
     """Where each subtree's walk stands: the last OID seen (the next request starts there) and rows taken."""
 
-    def __init__(self, prefixes: Sequence[Any]) -> None:
-        self.prefixes = list(prefixes)
-        self.cursor = list(prefixes)
+    def __init__(self, prefixes: Sequence[str]) -> None:
+        self.prefixes = [_arcs(p) for p in prefixes]
+        self.cursor = list(self.prefixes)
         self.rows = [0] * len(prefixes)
-        # the same OIDs as plain tuples: pyasn1's isPrefixOf and comparisons build an OID object
-        # per slice, and every varbind of a response is tested
-        self._prefix_arcs = [p.asTuple() for p in prefixes]
-        self._cursor_arcs = list(self._prefix_arcs)
 
-    def take(self, cols: Sequence[int], binds: Sequence[tuple[Any, Any]], out: SnmpOutput) -> set[int]:
+    def take(self, cols: Sequence[int], binds: Binds, out: SnmpOutput) -> set[int]:
         """One GETBULK's repetitions (row-major: a varbind per column and row); the columns that ended."""
         if not cols:
             return set()
         done: set[int] = set()
         progressed: set[int] = set()
-        for j, (oid, value) in enumerate(binds):
+        for j, (arcs, value) in enumerate(binds):
             col = cols[j % len(cols)]
             if col in done:
                 continue
-            arcs = oid.asTuple()
-            prefix = self._prefix_arcs[col]
-            if value.tagSet in _ABSENT or arcs[: len(prefix)] != prefix or arcs <= self._cursor_arcs[col]:
+            prefix = self.prefixes[col]
+            if isinstance(value, Missing) or arcs[: len(prefix)] != prefix or arcs <= self.cursor[col]:
                 done.add(col)
                 continue
-            out.values[".".join(map(str, arcs))] = _plain(value)  # str(oid), without the method hops
-            self.cursor[col] = oid
-            self._cursor_arcs[col] = arcs
+            out.values[_dotted(arcs)] = value
+            self.cursor[col] = arcs
             self.rows[col] += 1
             progressed.add(col)
         return done | {c for c in cols if c not in progressed}
@@ -523,26 +507,15 @@ def _transports() -> tuple[Any, Any]:
     return Udp, Udp6
 
 
-def _name(oid: str) -> Any:
+def _name(oid: str | tuple[int, ...]) -> Any:
     from pysnmp.proto.rfc1902 import ObjectName
 
     return ObjectName(oid)
 
 
-class _LazyTags(set[Any]):
-    """pysnmp's tags of the named rfc1905 types, looked up on first membership test (keeps pysnmp import lazy)."""
-
-    def __init__(self, *names: str) -> None:
-        super().__init__()
-        self.names = names
-
-    def __contains__(self, item: object) -> bool:
-        if not len(self):
-            from pysnmp.proto import rfc1905
-
-            self.update(getattr(rfc1905, name).tagSet for name in self.names)
-        return super().__contains__(item)
+def _arcs(oid: str) -> tuple[int, ...]:
+    return tuple(int(arc) for arc in oid.strip(".").split("."))
 
 
-_ABSENT = _LazyTags("NoSuchObject", "NoSuchInstance", "EndOfMibView")
-_END = _LazyTags("EndOfMibView")
+def _dotted(arcs: tuple[int, ...]) -> str:
+    return ".".join(map(str, arcs))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 from typing import Any
 
@@ -16,16 +17,25 @@ from pysnmp.proto.mpmod.rfc3412 import ScopedPDU, SNMPv3Message
 from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
 
 
+def _as_built(value: Any) -> tuple[type, dict[str, Any]]:
+    """Class and attributes of a decoded object; a deferred VarBindList as it is once its components are read."""
+    if isinstance(value, base.Asn1Item) and "_plain" in value.__dict__:
+        value._componentValues  # noqa: B018 - reading them builds them
+        return type(value).__mro__[1], {k: v for k, v in value.__dict__.items() if k != "_plain"}
+    return type(value), getattr(value, "__dict__", {})
+
+
 def _same(a: Any, b: Any, path: str = "$") -> str | None:
     """Where two decoded objects differ: class, attributes, components, payloads; None when identical."""
-    if type(a) is not type(b):
-        return f"{path}: {type(a).__name__} != {type(b).__name__}"
+    b_type, b_attributes = _as_built(b)
+    if type(a) is not b_type:
+        return f"{path}: {type(a).__name__} != {b_type.__name__}"
     if isinstance(a, base.NoValue):
         return None
     if isinstance(a, base.Asn1Item) or type(a).__name__ == "DynamicNames":
-        if a.__dict__.keys() != b.__dict__.keys():
-            return f"{path}: attributes {sorted(a.__dict__.keys() ^ b.__dict__.keys())}"
-        return next((d for k in a.__dict__ if (d := _same(a.__dict__[k], b.__dict__[k], f"{path}.{k}"))), None)
+        if a.__dict__.keys() != b_attributes.keys():
+            return f"{path}: attributes {sorted(a.__dict__.keys() ^ b_attributes.keys())}"
+        return next((d for k in a.__dict__ if (d := _same(a.__dict__[k], b_attributes[k], f"{path}.{k}"))), None)
     if isinstance(a, dict):
         if a.keys() != b.keys():
             return f"{path}: keys"
@@ -117,6 +127,54 @@ def test_decodes_to_the_objects_pyasn1_builds(index: int) -> None:
         assert _same(expected, got) is None
         assert rest == expected_rest == trailing
         assert encoder.encode(got) == data
+
+
+def _pdu_of(message: Any) -> Any:
+    """The PDU of a decoded v1/v2c message or scoped PDU (both hold it in a CHOICE at position 2)."""
+    return message.getComponentByPosition(2).getComponent()
+
+
+@pytest.mark.parametrize(
+    "index", [i for i, (_d, spec) in enumerate(_messages()) if isinstance(spec, ScopedPDU | v2c.Message)]
+)
+def test_reads_the_variable_bindings_as_plain_values_without_building_them(index: int) -> None:
+    data, spec = _messages()[index]
+    expected = _pdu_of(pyasn1_decoder.decode(data, asn1Spec=spec)[0])
+    got = _pdu_of(ber.decode(data, spec.clone())[0])
+    bindings = got.getComponentByPosition(3)
+    want = [(name.asTuple(), ber.plain_value(value)) for name, value in v2c.apiPDU.get_varbinds(expected)]
+    readable = not any(isinstance(value, rfc1902.Opaque) for _n, value in v2c.apiPDU.get_varbinds(expected))
+    # a list with an Opaque value is built at once, as before; every other one waits to be read
+    assert ("_componentValues" not in bindings.__dict__) == readable
+    assert ber.plain_varbinds(got) == want
+    assert ("_componentValues" not in bindings.__dict__) == readable
+    assert _same(expected, got) is None  # reading the components builds pyasn1's objects
+    assert ber.plain_varbinds(got) == want  # now from those objects
+
+
+def test_plain_values_keep_their_types() -> None:
+    pdu = v2c.ResponsePDU()
+    v2c.apiPDU.set_defaults(pdu)
+    values = [
+        (rfc1902.Integer32(-(2**31)), -(2**31)),
+        (rfc1902.Counter64(2**64 - 1), 2**64 - 1),
+        (rfc1902.TimeTicks(0), 0),
+        (rfc1902.OctetString("以太网接口".encode()), "以太网接口".encode()),
+        (rfc1902.IpAddress("192.0.2.255"), "192.0.2.255"),
+        (rfc1902.ObjectIdentifier("1.3.6.1.4.1.2011.2.23.600"), "1.3.6.1.4.1.2011.2.23.600"),
+        (rfc1905.noSuchObject, ber.NO_SUCH_OBJECT),
+        (rfc1905.noSuchInstance, ber.NO_SUCH_INSTANCE),
+        (rfc1905.endOfMibView, ber.END_OF_MIB_VIEW),
+    ]
+    name = (1, 3, 6, 1, 2, 1, 4, 34, 1, 3, 2, 16, 254, 128, 0, 0, 0, 0, 0, 0, 2, 255, 128, 255, 254, 128, 4, 200)
+    v2c.apiPDU.set_varbinds(pdu, [(rfc1902.ObjectName(name), value) for value, _plain in values])
+    got, _rest = ber.decode(encoder.encode(pdu), v2c.ResponsePDU())
+    assert ber.plain_varbinds(got) == [(name, plain) for _value, plain in values]
+    copied = pickle.loads(pickle.dumps(got))  # as a worker process would send it: built, same octets
+    assert "_componentValues" in copied.getComponentByPosition(3).__dict__
+    assert encoder.encode(copied) == encoder.encode(pdu)
+    assert ber.plain_varbinds(copied) == ber.plain_varbinds(got)
+    assert pickle.loads(pickle.dumps(ber.END_OF_MIB_VIEW)) is ber.END_OF_MIB_VIEW
 
 
 def test_each_object_gets_its_own_components() -> None:
