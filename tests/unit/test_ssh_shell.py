@@ -257,3 +257,30 @@ def test_an_unknown_device_type_gets_netmikos_generic_prompt_rules() -> None:
     conn = netmiko_conn("generic")
     conn.find_prompt = lambda *a, **k: "edge-7>"
     assert GENERIC.base_prompt("edge-7>") == conn.set_base_prompt() == "edge-7"
+
+
+def test_text_without_an_escape_is_what_netmikos_ansi_stripping_leaves_it() -> None:
+    """The shell skips netmiko's 36 ANSI substitutions when an output has no ESC: each needs one."""
+    from tests.unit.test_parsers import FIX
+
+    conn = netmiko_conn("huawei")
+    files = [p for p in sorted(FIX.rglob("*")) if p.is_file() and p.suffix not in (".yml", ".md")]
+    outputs = [path.read_text(errors="replace") for path in files if "LICENSE" not in path.name]
+    outputs += ["line\r\nnext\b\b  \x07[Y/N]:", "  ---- More ----", "[~HW-1-GigabitEthernet0/0/1]"]
+    assert len(outputs) > 40
+    for text in outputs:
+        assert "\x1b" in text or conn.strip_ansi_escape_codes(text) == text
+
+
+def test_packet_macs_are_compared_in_constant_time_as_paramiko_does() -> None:
+    import hmac
+
+    from govops.network.collectors.ssh import _mac_compare_in_c
+    from paramiko import util
+
+    _mac_compare_in_c()
+    assert util.constant_time_bytes_eq is hmac.compare_digest
+    mac = bytes(range(32))
+    assert util.constant_time_bytes_eq(mac, bytes(range(32)))
+    for other in (mac[:-1] + b"\x00", mac[:16], b"", bytes(32), mac + b"\x00"):
+        assert not util.constant_time_bytes_eq(mac, other)  # what paramiko's loop answers
