@@ -170,7 +170,8 @@ def varbind(oid: Any, value: Any) -> Any:
         body = ber.encode(oid) + ber.encode(value)  # set_oid_value keeps both objects as they are
         if len(body) <= 0xFFFF:  # what a datagram holds
             length = bytes((len(body),)) if len(body) < 0x80 else b"\x82" + len(body).to_bytes(2, "big")
-            return ber.decode(b"\x30" + length + body, varbind_spec())[0]
+            # shared read-only, so each response encodes it as these octets without walking it again
+            return ber.decode_read_only(b"\x30" + length + body, varbind_spec())
     except ber.Unsupported:
         pass
     return v2c.apiVarBind.set_oid_value(rfc1905.VarBind(), (oid, value))

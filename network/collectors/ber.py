@@ -154,6 +154,17 @@ def decode(data: bytes, spec: Any) -> tuple[Any, bytes]:
     return value, data[end:]
 
 
+def decode_read_only(data: bytes, spec: Any) -> Any:
+    """The value :func:`decode` makes of ``data``, for a user that never changes it: it encodes as
+    ``data`` again without walking its components (an agent's prebuilt answers, sent many times)."""
+    data = bytes(data)
+    value, end = _value(data, 0, len(data), plan_for(spec))
+    if end != len(data):
+        raise Unsupported("trailing octets")
+    value.__dict__["_read_only_octets"] = data
+    return value
+
+
 def _value(data: bytes, pos: int, end: int, plan: _Plan) -> tuple[Any, int]:
     kind = plan.kind
     if kind == CHOICE:
@@ -552,8 +563,11 @@ def _classify(cls: type) -> int:
 
 
 def _encoded(value: Any) -> bytes:
-    kind = _kind_of(type(value))
     attributes = value.__dict__
+    octets: bytes | None = attributes.get("_read_only_octets")
+    if octets is not None:
+        return octets
+    kind = _kind_of(type(value))
     if kind == CHOICE:
         position = attributes.get("_currentIdx")
         if len(value.tagSet) or position is None:

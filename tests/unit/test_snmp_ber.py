@@ -277,3 +277,19 @@ def test_what_it_does_not_encode_goes_to_pyasn1() -> None:
         ber.encode(univ.Integer())
     stand_in = ber._Encoder(encoder)
     assert stand_in.encode(rfc1902.OctetString(b"x")) == encoder.encode(rfc1902.OctetString(b"x"))
+
+
+def test_a_read_only_value_encodes_as_the_octets_it_was_decoded_from() -> None:
+    name = encoder.encode(rfc1902.ObjectName("1.3.6.1.2.1.2.2.1.2.7"))
+    value = encoder.encode(rfc1902.OctetString(b"GigabitEthernet0/0/7"))
+    data = b"\x30" + bytes([len(name) + len(value)]) + name + value
+    shared = ber.decode_read_only(data, rfc1905.VarBind())
+    expected = pyasn1_decoder.decode(data, asn1Spec=rfc1905.VarBind())[0]
+    assert v2c.apiVarBind.get_oid_value(shared) == v2c.apiVarBind.get_oid_value(expected)
+    assert ber.encode(shared) == data == encoder.encode(shared)
+    pdu = v2c.ResponsePDU()
+    v2c.apiPDU.set_defaults(pdu)
+    pdu.setComponentByPosition(3).getComponentByPosition(3).setComponentByPosition(0, shared)
+    assert ber.encode(pdu) == encoder.encode(pdu)  # inside a response, as an agent sends it
+    with pytest.raises(ber.Unsupported):
+        ber.decode_read_only(data + b"\x00", rfc1905.VarBind())
