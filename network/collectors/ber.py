@@ -609,6 +609,11 @@ def _encoded(value: Any) -> bytes:
     return bytes((octet,)) + _length(len(body)) + body
 
 
+def length_octets(n: int) -> bytes:
+    """A definite length's octets."""
+    return _length(n)
+
+
 def _length(n: int) -> bytes:
     if n < 0x80:
         return bytes((n,))

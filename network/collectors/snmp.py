@@ -154,7 +154,7 @@ class PysnmpCollector:
         scalars = [o for o in gets if o.endswith(".0")] if walks else []
         others = [o for o in gets if o not in scalars]
         if others:
-            err, status, binds = await self._request(agent, [_name(o) for o in others])
+            err, status, binds = await self._request(agent, [_arcs(o) for o in others])
             self._check(target, err, status)
             for arcs, value in binds:
                 if not isinstance(value, Missing):
@@ -256,7 +256,7 @@ class PysnmpCollector:
         return params
 
     async def _request(
-        self, agent: _Peer, names: Sequence[Any], repetitions: int | None = None, non_repeaters: int = 0
+        self, agent: _Peer, names: Sequence[tuple[int, ...]], repetitions: int | None = None, non_repeaters: int = 0
     ) -> tuple[Any, Any, Binds]:
         """One GET (or GETBULK with ``repetitions``) of numeric OIDs, below pysnmp's hlapi.
 
@@ -288,7 +288,10 @@ class PysnmpCollector:
             v2c.apiBulkPDU.set_defaults(pdu)
             v2c.apiBulkPDU.set_non_repeaters(pdu, non_repeaters)
             v2c.apiBulkPDU.set_max_repetitions(pdu, repetitions)
-        v2c.apiPDU.set_varbinds(pdu, [(n, _null()) for n in names])
+        bindings = pdu.setComponentByPosition(3).getComponentByPosition(3)  # as pysnmp's set_varbinds
+        bindings.clear()
+        for idx, name in enumerate(names):
+            bindings.setComponentByPosition(idx, _request_varbind(name))
         self._generator.send(self.engine, agent, pdu, done)
         return await future
 
@@ -349,8 +352,8 @@ class PysnmpCollector:
 
         def send(n: int) -> Any:
             cols, reps = requests[n]
-            first = [_name(o.rsplit(".", 1)[0]) for o in scalars] if n == carrier else []
-            return self._request(agent, first + [_name(walk.cursor[i]) for i in cols], reps, len(first))
+            first = [_arcs(o.rsplit(".", 1)[0]) for o in scalars] if n == carrier else []
+            return self._request(agent, first + [walk.cursor[i] for i in cols], reps, len(first))
 
         answers: dict[int, tuple[Any, Any, Binds]] = {}
         if discover:
@@ -368,7 +371,7 @@ class PysnmpCollector:
         # An agent sends nothing for a community it does not know, so a lost or late answer reads as "no":
         # one retry keeps a loaded agent from passing the weak-community check (seen once in four full-lab runs).
         once = replace(target, version="v2c", timeout=timeout, retries=1, context=None)
-        err, status, _binds = await self._request(await self._agent(once, probe), [_name(SYS_OBJECT_ID)])
+        err, status, _binds = await self._request(await self._agent(once, probe), [_arcs(SYS_OBJECT_ID)])
         return not err and not status
 
     @staticmethod
@@ -444,10 +447,32 @@ def _usm_keys(auth: Any) -> tuple[Any, ...]:
 
 
 @functools.cache
-def _null() -> Any:
-    from pysnmp.proto.rfc1902 import Null
+def _varbind_spec() -> Any:
+    from pysnmp.proto import rfc1905
 
-    return Null("")
+    return rfc1905.VarBind()
+
+
+_REQUEST_VARBINDS: dict[tuple[int, ...], Any] = {}
+_REQUEST_VARBINDS_MAX = 4096
+
+
+def _request_varbind(name: tuple[int, ...]) -> Any:
+    """The VarBind ``(name, NULL)`` of a request, shared read-only by every request that asks for ``name``.
+
+    Every device's first GETBULKs ask for the same subtrees, and pysnmp's ``set_varbinds`` built
+    each binding anew through pyasn1's generic setters and encoded it again for every message.
+    """
+    varbind = _REQUEST_VARBINDS.get(name)
+    if varbind is None:
+        from govops.network.collectors import ber
+
+        if len(_REQUEST_VARBINDS) >= _REQUEST_VARBINDS_MAX:
+            _REQUEST_VARBINDS.clear()  # walk cursors of past devices: seldom asked for again
+        body = ber.encode(_name(name)) + b"\x05\x00"
+        varbind = ber.decode_read_only(b"\x30" + ber.length_octets(len(body)) + body, _varbind_spec())
+        _REQUEST_VARBINDS[name] = varbind
+    return varbind
 
 
 class _Walk:

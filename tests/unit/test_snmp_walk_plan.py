@@ -52,3 +52,25 @@ def test_row_history_estimates_the_upper_quartile_of_recent_devices() -> None:
     for rows in [40] * 8:
         history.record("1.3.6.1.2.1.2.2.1.2", rows)
     assert history.estimate("1.3.6.1.2.1.2.2.1.2") == 40  # only the last ``size`` devices count
+
+
+def test_requests_carry_the_bytes_pysnmps_set_varbinds_gives_them() -> None:
+    from govops.network.collectors.snmp import _request_varbind
+    from pyasn1.codec.ber import encoder
+    from pysnmp.proto import rfc1902
+    from pysnmp.proto.api import v2c
+
+    names = [(1, 3, 6, 1, 2, 1, 2, 2, 1, 2), (1, 3, 6, 1, 2, 1, 4, 34, 1, 3, 2, 16, 254, 128, 0, 0, 200, 4000000)]
+    for _twice in range(2):  # built, then shared
+        ours, theirs = v2c.GetBulkRequestPDU(), v2c.GetBulkRequestPDU()
+        for pdu in (ours, theirs):
+            v2c.apiBulkPDU.set_defaults(pdu)
+            v2c.apiBulkPDU.set_request_id(pdu, 7)
+        bindings = ours.setComponentByPosition(3).getComponentByPosition(3)
+        for idx, name in enumerate(names):
+            bindings.setComponentByPosition(idx, _request_varbind(name))
+        v2c.apiPDU.set_varbinds(theirs, [(rfc1902.ObjectName(n), rfc1902.Null("")) for n in names])
+        assert encoder.encode(ours) == encoder.encode(theirs)
+        assert [(o.asTuple(), v) for o, v in v2c.apiPDU.get_varbinds(ours)] == [
+            (o.asTuple(), v) for o, v in v2c.apiPDU.get_varbinds(theirs)
+        ]
