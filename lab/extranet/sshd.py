@@ -18,13 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from govops.lab.extranet.plan import DeviceState
-from govops.lab.extranet.render import Cli
+from govops.lab.extranet.render import Cli, Result
 
 PAGE_LINES = 24
 MORE = {
     "huawei_vrp": ("  ---- More ----", "\x1b[16D                \x1b[16D"),
     "hp_comware": ("---- More ----", "\x1b[14D              \x1b[14D"),
     "cisco_ios": (" --More-- ", "\b" * 9 + " " * 9 + "\b" * 9),
+}
+# how an engineer asks each platform whether there is an IPv6 default route
+DEFAULT_ROUTE_QUERIES = {
+    "huawei_vrp": ("display ipv6 routing-table :: 0",),
+    "hp_comware": ("display ipv6 routing-table :: 0",),
+    "cisco_ios": ("show ipv6 route ::/0",),
 }
 # The software part of each platform's SSH identification string ("SSH-2.0-<this>").
 SSH_VERSION = {"huawei_vrp": "HUAWEI-1.5", "hp_comware": "Comware-7.1.064", "cisco_ios": "Cisco-1.25"}
@@ -125,12 +131,28 @@ class Device:
     def __init__(self, dev: dict[str, Any]) -> None:
         self.st = DeviceState.from_dict(dev["state"])
         self.community: str = dev["community"]
+        # A query's answer, by mode and command line: the state behind it never changes while
+        # the process runs, and rendering it anew for each session was a tenth of the sshd's CPU.
+        # A real device's stored config keeps its ciphertexts too, session after session.
+        self.answers: dict[tuple[bool, str], Result] = {}
+
+    def warm(self, username: str) -> None:
+        """Render the device's queries before the lab reports ready, as snmpsim's answers are: the
+        CPU a real device spends on its answers is not the auditing machine's, so the lab spends
+        it before an audit, not during one. Queries without arguments, and the default-route lookup."""
+        cli = Cli(self.st, username, self.community)
+        lines = [" ".join(p) for p, _h in cli.commands if p[0].startswith(("dis", "sh")) and "<" not in "".join(p)]
+        for line in [*lines, *DEFAULT_ROUTE_QUERIES.get(self.st.platform, ())]:
+            result = cli.run(line)
+            if not result.error and result.confirm is None:
+                self.answers[(False, line)] = result
 
 
 class Session:
     def __init__(self, proc: Any, device: Device, username: str) -> None:
         self.proc = proc
         self.st = device.st
+        self.device = device
         self.cli = Cli(self.st, username, device.community)
         self.reader = Reader(proc)
         self.fault = self.st.fault.kind if self.st.fault else None
@@ -182,8 +204,13 @@ class Session:
         return True
 
     async def _answer(self, cmd: str) -> bool:
-        result = self.cli.run(cmd)
+        key = (self.cli.config_mode, cmd)
+        result = self.device.answers.get(key)
+        if result is None:
+            result = self.cli.run(cmd)
         is_query = bool(cmd) and not result.error and cmd.split(maxsplit=1)[0].lower().startswith(("dis", "sh"))
+        if is_query and result.confirm is None:
+            self.device.answers[key] = result
         if self.delay and cmd:
             await asyncio.sleep(self.delay)
         out = result.output
@@ -286,6 +313,7 @@ async def serve(config_path: Path) -> None:
     username = cfg["username"]
     for dev in devices:
         device = Device(dev)
+        device.warm(username)
 
         def factory(proc: Any, device: Device = device) -> Any:
             return Session(proc, device, username).run()

@@ -250,3 +250,17 @@ def test_bulk_index_writer_writes_exactly_what_dbm_dumb_writes(tmp_path: Path) -
         assert (tmp_path / f"bulk.dbm{ext}").read_bytes() == (tmp_path / f"ref.dbm{ext}").read_bytes()
     with dbm.open(str(tmp_path / "bulk.dbm")) as db:
         assert db["1.3.6.1.2.1.299"] == b"11063,1,-1" and len(db) == len(rows)
+
+
+@pytest.mark.parametrize("platform", ["huawei_vrp", "hp_comware", "cisco_ios"])
+def test_answers_rendered_before_the_audit_are_what_a_session_renders(states: list[DeviceState], platform: str) -> None:
+    from govops.lab.extranet.sshd import Device
+
+    st = _one(states, platform)
+    device = Device({"state": st.to_dict(), "community": "c0mmunity"})
+    device.warm("audit")
+    assert len(device.answers) >= 9  # every query the audit sends, the default-route lookup included
+    for (config_mode, line), result in device.answers.items():
+        assert not config_mode
+        fresh = Cli(st, "audit", "c0mmunity").run(line)  # a session that asks only this
+        assert (result.output, result.error, result.confirm) == (fresh.output, fresh.error, fresh.confirm)
