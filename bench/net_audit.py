@@ -262,7 +262,7 @@ def main() -> int:
             print(f"  Nornir (this process) {nornir_cpu:.1f} CPU-s; others: {cpu.line()}")
             speedup = ntook / took
             verdict = "met" if speedup >= GOAL_SPEEDUP and took <= GOAL_S else "NOT met"
-            print(f"  govops is {speedup:.1f}x faster (goal >= {GOAL_SPEEDUP:.0f}x and <= {GOAL_S:.0f} s: {verdict})")
+            print(f"  govops is {speedup:.2f}x faster (goal >= {GOAL_SPEEDUP:.0f}x and <= {GOAL_S:.0f} s: {verdict})")
         with CpuMeter(lab=lab) as cpu:
             stook, scounts = run_govops_snmp(truth, env, args.snmp_concurrency)
         print(f"govops SNMP phase:       {stook:7.1f} s  {n / stook:6.1f} dev/s  {dict(scounts)} {load()}")
