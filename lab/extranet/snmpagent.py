@@ -167,11 +167,9 @@ def varbind(oid: Any, value: Any) -> Any:
     from pysnmp.proto.api import v2c
 
     try:
-        body = ber.encode(oid) + ber.encode(value)  # set_oid_value keeps both objects as they are
-        if len(body) <= 0xFFFF:  # what a datagram holds
-            length = bytes((len(body),)) if len(body) < 0x80 else b"\x82" + len(body).to_bytes(2, "big")
-            # shared read-only, so each response encodes it as these octets without walking it again
-            return ber.decode_read_only(b"\x30" + length + body, varbind_spec())
+        # set_oid_value keeps both objects as they are; shared read-only, so each response encodes
+        # it as these octets without walking it again
+        return ber.read_only_sequence(ber.encode(oid) + ber.encode(value), varbind_spec())
     except ber.Unsupported:
         pass
     return v2c.apiVarBind.set_oid_value(rfc1905.VarBind(), (oid, value))

@@ -165,6 +165,11 @@ def decode_read_only(data: bytes, spec: Any) -> Any:
     return value
 
 
+def read_only_sequence(contents: bytes, spec: Any) -> Any:
+    """:func:`decode_read_only` of the SEQUENCE (a VarBind, say) whose encoded components are ``contents``."""
+    return decode_read_only(b"\x30" + _length(len(contents)) + contents, spec)
+
+
 def _value(data: bytes, pos: int, end: int, plan: _Plan) -> tuple[Any, int]:
     kind = plan.kind
     if kind == CHOICE:
@@ -607,11 +612,6 @@ def _encoded(value: Any) -> bytes:
         else:
             body = b""
     return bytes((octet,)) + _length(len(body)) + body
-
-
-def length_octets(n: int) -> bytes:
-    """A definite length's octets."""
-    return _length(n)
 
 
 def _length(n: int) -> bytes:

@@ -469,8 +469,7 @@ def _request_varbind(name: tuple[int, ...]) -> Any:
 
         if len(_REQUEST_VARBINDS) >= _REQUEST_VARBINDS_MAX:
             _REQUEST_VARBINDS.clear()  # walk cursors of past devices: seldom asked for again
-        body = ber.encode(_name(name)) + b"\x05\x00"
-        varbind = ber.decode_read_only(b"\x30" + ber.length_octets(len(body)) + body, _varbind_spec())
+        varbind = ber.read_only_sequence(ber.encode(_name(name)) + b"\x05\x00", _varbind_spec())  # name, NULL
         _REQUEST_VARBINDS[name] = varbind
     return varbind
 
@@ -532,7 +531,7 @@ def _transports() -> tuple[Any, Any]:
     return Udp, Udp6
 
 
-def _name(oid: str | tuple[int, ...]) -> Any:
+def _name(oid: tuple[int, ...]) -> Any:
     from pysnmp.proto.rfc1902 import ObjectName
 
     return ObjectName(oid)

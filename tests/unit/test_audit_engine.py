@@ -405,19 +405,18 @@ def test_an_interrupted_session_pool_stops_its_running_sessions() -> None:
     from govops.network.audit import worker_context
     from govops.network.workers import SessionWorkers
 
-    async def scenario() -> list[int]:
+    async def scenario() -> list[Any]:
         pool = SessionWorkers(2, worker_context(), _no_setup, (), time.sleep)
         await pool.run(0)  # a worker is up
         session = asyncio.ensure_future(pool.run(60))  # would hold the interrupted run open
         await asyncio.sleep(0.2)
         session.cancel()
-        pids = [p.process.pid for p in pool._procs]
         procs = [p.process for p in pool._procs]
         t0 = time.monotonic()
         pool.close(wait=False)
         assert time.monotonic() - t0 < 10
         assert not any(p.is_alive() for p in procs)
-        return pids
+        return procs
 
     assert len(asyncio.run(scenario())) == 1  # the one worker served both jobs in turn
 

@@ -87,6 +87,7 @@ def test_answers_match_snmpsim(recording: tuple[Any, Any], next_flag: bool) -> N
 def test_response_pdus_match_pysnmp(recording: tuple[Any, Any]) -> None:
     """A response built from answers encodes as pysnmp's own set_varbinds builds it."""
     from govops.lab.extranet.snmpagent import use_prebuilt_varbinds
+    from govops.network.collectors import ber
     from pyasn1.codec.ber import encoder
     from pysnmp.proto import rfc1902
     from pysnmp.proto.api import v2c
@@ -107,11 +108,26 @@ def test_response_pdus_match_pysnmp(recording: tuple[Any, Any]) -> None:
             v2c.apiPDU.set_request_id(pdu, 7)
             v2c.apiPDU.set_varbinds(pdu, answers)
             assert encoder.encode(pdu) == encoder.encode(reference)
+            assert ber.encode(pdu) == encoder.encode(reference)  # the agent's codec: stored octets
         v2c.apiPDU.set_varbinds(pdu, [(a[0], a[1]) for a in answers[:3]])  # plain tuples: pysnmp's code
         v2c.apiPDU.set_varbinds(reference, [(a[0], a[1]) for a in answers[:3]])
         assert encoder.encode(pdu) == encoder.encode(reference)
     finally:
         v2c.apiPDU.set_varbinds = generic
+
+
+@pytest.mark.parametrize("size", [0, 100, 127, 128, 200, 255, 256, 5000])
+def test_a_prebuilt_varbind_encodes_as_pyasn1_encodes_it(size: int) -> None:
+    """Short and long form lengths alike: the stored octets are the ones pyasn1 would send."""
+    from govops.lab.extranet.snmpagent import varbind
+    from govops.network.collectors import ber
+    from pyasn1.codec.ber import encoder
+    from pysnmp.proto import rfc1902, rfc1905
+    from pysnmp.proto.api import v2c
+
+    name, value = rfc1902.ObjectName("1.3.6.1.2.1.1.1.0"), rfc1902.OctetString(b"d" * size)
+    reference = v2c.apiVarBind.set_oid_value(rfc1905.VarBind(), (name, value))
+    assert ber.encode(varbind(name, value)) == encoder.encode(reference)
 
 
 @pytest.mark.parametrize(
