@@ -139,7 +139,7 @@ def run_govops_snmp(truth: dict[str, Any], env: dict[str, str], concurrency: int
     from govops.network.audit import worker_context
     from govops.network.collectors.base import CollectError, SnmpTarget
     from govops.network.collectors.snmp import PysnmpCollector
-    from govops.network.service import snmp_processes
+    from govops.network.service import worker_processes
     from govops.network.workers import SnmpWorkers
 
     gets, walks = DefaultAnalyzer().snmp_plan()
@@ -153,7 +153,7 @@ def run_govops_snmp(truth: dict[str, Any], env: dict[str, str], concurrency: int
     v2 = Credential("v2", "env", community=Secret(env["GOVOPS_CRED_EXTRANET_SNMP_COMMUNITY_COMMUNITY"]))
 
     async def main() -> Counter[str]:
-        collector = SnmpWorkers(PysnmpCollector, snmp_processes(), worker_context())
+        collector = SnmpWorkers(PysnmpCollector, worker_processes(), worker_context())
         await collector.start()
         sem = asyncio.Semaphore(concurrency)
 

@@ -6,8 +6,8 @@ one status and a reason; one device never stops the run), results written to the
 device finishes (a SIGKILL loses nothing), ``resume`` finishes a run without redoing devices.
 
 Concurrency: SNMP polls are asyncio tasks of this process under an adaptive semaphore; SSH
-sessions (netmiko is blocking) run in a pool of worker processes, one session per process at a
-time, or in a thread pool when ``ssh_processes`` is off (fakes in unit tests). Both phases of
+sessions (netmiko is blocking) run in threads of a few worker processes (``ssh_processes``), or
+in a thread pool of this process when that is 0 (fakes in unit tests). Both phases of
 different devices overlap. Worker processes matter: paramiko is CPU-heavy pure Python, and in
 threads it shared one GIL with the SNMP event loop, so SNMP polls overran their deadlines. SSH
 workers get the job (plain data), parse what the device printed and send back the facts and the
@@ -107,10 +107,10 @@ class AuditSettings:
     # whether it answers a default community: one GET per name, only on such devices.
     probe_default_communities: bool = True
     probe_timeout: float = 1.5
-    # SSH sessions in worker processes (``ssh_workers`` of them) instead of threads of this one:
-    # the collector and credentials must then be picklable (the real ones are; test fakes keep
-    # their call records in this process, so the engine's default stays threads).
-    ssh_processes: bool = False
+    # SSH sessions in threads of this many worker processes (0: threads of this one); the
+    # collector and credentials must then be picklable (the real ones are; test fakes keep
+    # their call records in this process, so the engine's default stays 0)
+    ssh_processes: int = 0
     # SNMP polls in this many worker processes (0: on this process's loop, as test fakes need);
     # ``snmp_concurrency`` stays the total of polls in flight across them
     snmp_processes: int = 0
@@ -334,6 +334,7 @@ class AuditEngine:
                 continue  # each device using it reports the problem (as with threads)
         return SessionWorkers(
             max(1, min(self.settings.ssh_workers, sum(1 for j in jobs if j.ssh))),
+            self.settings.ssh_processes,
             worker_context(),
             _worker_init,
             (self.ssh, creds, self.settings, {p: self.analyzer.commands(p) for p in _platforms(jobs)}, self.analyzer),

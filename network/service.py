@@ -30,8 +30,8 @@ def selection_params(inv: Inventory, **filters: Any) -> dict[str, Any]:
     return {"inventory": str(inv.root), "filters": {k: v for k, v in filters.items() if v is not None}}
 
 
-def snmp_processes() -> int:
-    """One SNMP worker process per CPU this process may run on, at least one."""
+def worker_processes() -> int:
+    """One SSH and one SNMP worker process per CPU this process may run on, at least one."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
@@ -59,9 +59,10 @@ def build_audit_engine(
         connect_timeout=net.connect_timeout,
         retries=net.retries,
         host_key_policy=net.host_key_policy,
-        ssh_processes=True,  # paramiko in threads shares the GIL with the SNMP loop (see audit.py)
+        # paramiko in this process's threads would share the GIL with the SNMP loop (see audit.py)
+        ssh_processes=worker_processes(),
         # pysnmp's decoding off the audit process, which schedules, evaluates and stores (see workers.py)
-        snmp_processes=snmp_processes(),
+        snmp_processes=worker_processes(),
     )
     rule_files = [ctx.config.path(p) for p in net.rules]
     return AuditEngine(

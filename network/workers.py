@@ -2,12 +2,11 @@
 
 The audit process is the one place that schedules (deadlines, retries, the adaptive SNMP
 concurrency), evaluates and writes the store; the CPU-heavy protocol work runs in worker
-processes. SSH sessions run in ``SessionWorkers``: up to ``--workers`` processes, one blocking
-session each at a time. SNMP polls run in ``SnmpWorkers``: a few processes (one per CPU by
-default), each with its own asyncio loop and one pysnmp engine for all its targets, many polls
-in flight each. pysnmp (pyasn1 BER decoding, USM
-crypto) was over half of the audit process's CPU, and that single process was what limited the
-whole audit.
+processes. SSH sessions run in ``SessionWorkers``: a few processes (one per CPU by default),
+each running its share of the ``--workers`` blocking sessions in threads. SNMP polls run in
+``SnmpWorkers``: a few processes too, each with its own asyncio loop and one pysnmp engine for
+all its targets, many polls in flight each. pysnmp (pyasn1 BER decoding, USM crypto) was over
+half of the audit process's CPU, and that single process was what limited the whole audit.
 
 ``SnmpWorkers`` is an ``SnmpCollector`` itself, so the engine's SNMP phase does not change: each
 ``collect`` call becomes one request frame to the least busy worker, and the worker's answer
@@ -19,9 +18,9 @@ and a pickle:
                       (id, "cancel")           the caller gave up (its device deadline passed)
     worker -> parent  (id, True, result) or (id, False, exception)
 
-An SSH worker's first frame is ``(init, setup)``: it calls ``init(*setup)`` once (the collector,
-the credentials, the commands, the parsers); each later frame is one job, answered by
-``(0, True, result)`` or ``(0, False, exception)`` (one job per worker at a time: its id is 0).
+An SSH worker's first frame is ``(init, setup, call)``: it calls ``init(*setup)`` once (the
+collector, the credentials, the commands, the parsers); each later frame is ``(id, job)``, run as
+``call(job)`` in a thread and answered by ``(id, True, result)`` or ``(id, False, exception)``.
 
 Credentials travel only in these frames (never argv or the environment, which /proc shows) and
 are never logged. Workers ignore Ctrl-C (the audit decides what it means) and exit when the audit
@@ -53,7 +52,6 @@ from govops.network.collectors.base import CollectError, SnmpCollector, SnmpOutp
 
 _HEADER = struct.Struct("!I")
 _JOIN_TIMEOUT = 5.0  # a worker without work exits at once on EOF; this only bounds a stuck one
-_JOB = 0  # a session worker's one request in flight: the id its reply frames carry
 
 
 def worker_setup(audit_pid: int, name: str) -> None:
@@ -146,25 +144,29 @@ def _stop_workers(procs: Sequence[_Proc], *, stop_busy: bool) -> None:
             proc.process.join(_JOIN_TIMEOUT)
 
 
-async def _deliver_replies(proc: _Proc, died: str) -> None:
-    """Resolve each reply's future until the worker's socket closes; then fail what is still pending."""
+async def _deliver_replies(
+    proc: _Proc, died: str, answered: Callable[[], None] | None = None, lost: type[CollectError] = CollectError
+) -> None:
+    """Resolve each reply's future until the worker's socket closes; then fail what is still pending
+    with ``lost(died)``. ``answered`` runs after each reply, its job's slot free again."""
     try:
         while True:
             msg_id, ok, value = await _read_frame(proc.reader)
             future = proc.pending.pop(msg_id, None)
-            if future is None or future.done():
-                continue  # cancelled meanwhile
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+            if future is not None and not future.done():  # else cancelled meanwhile
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+            if answered is not None:
+                answered()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass  # the worker is gone
     finally:
         proc.alive = False
         for future in proc.pending.values():
             if not future.done():
-                future.set_exception(CollectError(died))
+                future.set_exception(lost(died))
         proc.pending.clear()
 
 
@@ -176,6 +178,12 @@ class _Proc:
     pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
     alive: bool = True
     listener: asyncio.Task[None] | None = None
+    reserved: int = 0  # slots handed to jobs that have not sent their job yet (SessionWorkers)
+    suspects_reserved: int = 0  # of those, the suspects' (SessionWorkers._pick)
+
+    @property
+    def load(self) -> int:
+        return len(self.pending) + self.reserved
 
     def send(self, message: tuple[Any, ...]) -> None:
         # buffered by the transport, never blocks the loop; requests are bounded by the polls in flight
@@ -240,22 +248,34 @@ class SnmpWorkers:
         self._procs.clear()
 
 
+class WorkerLost(CollectError):
+    """The worker process running a job died (OOM killer, crash) before it answered."""
+
+
 class SessionWorkers:
-    """Blocking jobs (SSH sessions) in up to ``processes`` worker processes, one job per process at a time.
+    """Blocking jobs (SSH sessions) in threads of a few worker processes: up to ``sessions`` at once.
 
-    A ProcessPoolExecutor did this before. One worker's death broke the whole pool, failing every
-    device still queued, and its manager and feeder threads woke for every job (the audit process
-    used ≈ 0.2 CPU-s more per city audit). Here the audit's event loop reads each worker's socket
-    itself; a dead worker fails only the job it was running, and a new process takes its place.
-    Processes start when jobs need them, so a small audit does not fork ``--workers`` of them.
-    Jobs get workers in the order they asked.
+    Each process runs up to ``ceil(sessions / processes)`` jobs, each in a thread of its own, as
+    nornir's threaded runner does within one process. One process per job cost a third more CPU
+    for the same sessions (measured on the city lab, 50 sessions at once: 16.3 against 12.2 CPU-s
+    in 10 processes, 11.4 in 2 or 4): 50 processes on a few cores spend it on context switches,
+    cold caches, and the copy-on-write faults of each process touching the fork server's modules.
 
-    ``init`` and ``call`` must be picklable (module-level functions): each worker runs
-    ``init(*setup)`` once, then ``call(job)`` per job.
+    The audit's event loop reads each worker's socket itself. A worker that dies (OOM killer, a
+    crash) costs no job by itself: each job it was running is run once more (a session is
+    read-only, so running it again is safe), in a process with no other such job, and fails
+    only if it is lost again. So the job that kills its worker fails, with the reason, and the
+    ones that merely shared its process finish. A new process takes the dead one's place.
+    Processes start when jobs need them, so a small audit does not fork all of them. Jobs get
+    slots in the order they asked.
+
+    ``init`` and ``call`` must be picklable (module-level functions), and ``call`` thread-safe:
+    each worker runs ``init(*setup)`` once, then ``call(job)`` per job, in its job's thread.
     """
 
     def __init__(
         self,
+        sessions: int,
         processes: int,
         context: ForkServerContext,
         init: Callable[..., None],
@@ -263,89 +283,140 @@ class SessionWorkers:
         call: Callable[[Any], Any],
         name: str = "govops-ssh",
     ) -> None:
-        self.processes = max(1, processes)
+        self.sessions = max(1, sessions)
+        self.processes = max(1, min(processes, self.sessions))
+        self.per_process = -(-self.sessions // self.processes)
         self.context = context
         self.init, self.setup, self.call = init, setup, call
         self.name = name
-        self._procs: list[_Proc] = []  # alive or starting
-        self._idle: list[_Proc] = []
-        self._waiters: collections.deque[asyncio.Future[_Proc | None]] = collections.deque()
+        self._procs: list[_Proc] = []  # alive; a dead one leaves at once
+        # jobs waiting for a slot, and whether each is a suspect (see _pick)
+        self._waiters: collections.deque[tuple[asyncio.Future[_Proc], bool]] = collections.deque()
+        self._suspects: set[int] = set()  # ids of the jobs sent as suspects
         self._starting = 0
+        self._started = 0
+        self._ids = 0
 
     async def run(self, job: Any) -> Any:
-        proc = await self._worker()
-        while not proc.alive:  # died after it was handed to this job
-            proc = await self._worker()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        proc.pending[_JOB] = future
-        proc.send((job,))
-        try:
-            result = await future
-        except asyncio.CancelledError:
-            raise  # the worker is still busy with the job: close() stops it
-        except BaseException:
-            self._release(proc)  # the job failed (its exception came back), or the worker died
-            raise
-        self._release(proc)
-        return result
-
-    async def _worker(self) -> _Proc:
+        suspect = False
         while True:
-            if self._idle:
-                return self._idle.pop()
-            if len(self._procs) + self._starting < self.processes:
-                return await self._spawn()
-            waiter: asyncio.Future[_Proc | None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
+            proc = await self._slot(suspect)
+            proc.reserved -= 1  # the slot becomes this job's pending reply
+            self._ids += 1
+            msg_id = self._ids
+            if suspect:
+                proc.suspects_reserved -= 1
+                self._suspects.add(msg_id)
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            proc.pending[msg_id] = future
+            proc.send((msg_id, job))
             try:
-                proc = await waiter
-            except asyncio.CancelledError:
-                handed = waiter.result() if waiter.done() and not waiter.cancelled() else None
-                if handed is not None:
-                    self._release(handed)  # handed over as this job was cancelled
-                raise
-            if proc is not None:
-                return proc
-            # None: a worker died; start its successor for this job
+                # a cancelled job keeps its slot until its thread answers: close() stops a busy worker
+                return await future
+            except WorkerLost:
+                if suspect:
+                    raise
+                suspect = True
 
-    async def _spawn(self) -> _Proc:
+    async def _slot(self, suspect: bool) -> _Proc:
+        """A process with a free slot, reserved for the caller (``proc.reserved``)."""
+        if not self._waiters:
+            proc = self._pick(suspect)
+            # every process busy: start another rather than double up, while the limit allows
+            if proc is not None and not (proc.load and self._room()):
+                self._reserve(proc, suspect)
+                return proc
+        waiter: asyncio.Future[_Proc] = asyncio.get_running_loop().create_future()
+        self._waiters.append((waiter, suspect))
+        if self._room():
+            self._grow()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                proc = waiter.result()  # handed over as this job was cancelled
+                proc.reserved -= 1
+                proc.suspects_reserved -= suspect
+                self._hand()
+            raise
+
+    def _pick(self, suspect: bool) -> _Proc | None:
+        """The least busy process with a free slot, unless ``sessions`` jobs are running already.
+
+        A job lost with a dead worker (a suspect: it may be what killed it) runs again in a
+        process that runs no other suspect, so one job that kills its worker cannot take an
+        innocent one with it twice.
+        """
+        if sum(p.load for p in self._procs) >= self.sessions:
+            return None
+        free = [
+            p
+            for p in self._procs
+            if p.alive
+            and p.load < self.per_process
+            and not (suspect and (p.suspects_reserved or any(m in self._suspects for m in p.pending)))
+        ]
+        return min(free, key=lambda p: p.load) if free else None
+
+    @staticmethod
+    def _reserve(proc: _Proc, suspect: bool) -> None:
+        proc.reserved += 1
+        proc.suspects_reserved += suspect
+
+    def _room(self) -> bool:
+        return len(self._procs) + self._starting < self.processes
+
+    def _hand(self) -> None:
+        """Free slots to the jobs waiting, in the order they asked (a suspect may wait longer)."""
+        i = 0
+        while i < len(self._waiters):
+            waiter, suspect = self._waiters[i]
+            if waiter.done():  # cancelled meanwhile
+                del self._waiters[i]
+                continue
+            proc = self._pick(suspect)
+            if proc is None:
+                if suspect:
+                    i += 1  # it waits for a process without a suspect; the jobs after it need not
+                    continue
+                return
+            self._reserve(proc, suspect)
+            del self._waiters[i]
+            waiter.set_result(proc)
+
+    def _grow(self) -> None:
         self._starting += 1
+        asyncio.get_running_loop().create_task(self._spawn())
+
+    async def _spawn(self) -> None:
         try:
             proc = await _start_worker(
-                self.context, _session_worker_main, (self.name,), f"{self.name}-{len(self._procs)}"
+                self.context, _session_worker_main, (self.name, self.per_process), f"{self.name}-{self._started}"
             )
-        finally:
+        except Exception as exc:  # noqa: BLE001 - the jobs waiting for it report why
             self._starting -= 1
+            for waiter, _suspect in self._waiters:
+                if not waiter.done():
+                    waiter.set_exception(CollectError(f"ssh: cannot start a worker process ({exc})"))
+            self._waiters.clear()
+            return
+        self._starting -= 1
+        self._started += 1
         # credentials are in `setup`: over this socket pair only (see the module doc)
         proc.send((self.init, self.setup, self.call))
         proc.listener = asyncio.create_task(self._listen(proc))
         self._procs.append(proc)
-        return proc
-
-    def _release(self, proc: _Proc) -> None:
-        if not proc.alive:
-            return
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(proc)
-                return
-        self._idle.append(proc)
+        self._hand()
 
     async def _listen(self, proc: _Proc) -> None:
         try:
-            await _deliver_replies(proc, "ssh: the worker process running this session died")
+            await _deliver_replies(proc, "ssh: the worker process running this session died", self._hand, WorkerLost)
         finally:
             if proc in self._procs:
                 self._procs.remove(proc)
-            if proc in self._idle:
-                self._idle.remove(proc)
-            # a job waiting for a worker starts the dead one's successor
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
-                    break
+            # jobs waiting for a slot (the dead one's jobs among them) get its successor
+            if self._waiters and self._room():
+                self._grow()
 
     def close(self, *, wait: bool) -> None:
         """After a clean run let the workers exit (EOF); after an interrupt stop busy ones at once.
@@ -354,10 +425,11 @@ class SessionWorkers:
         """
         _stop_workers(list(self._procs), stop_busy=not wait)
         self._procs.clear()
-        self._idle.clear()
 
 
-def _session_worker_main(sock: socket.socket, name: str, audit_pid: int) -> None:
+def _session_worker_main(sock: socket.socket, name: str, threads: int, audit_pid: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     worker_setup(audit_pid, name)
     with sock:
         try:
@@ -365,24 +437,29 @@ def _session_worker_main(sock: socket.socket, name: str, audit_pid: int) -> None
         except EOFError:
             return
         init(*setup)
-        while True:
+        sending = threading.Lock()
+
+        def answer(msg_id: int, job: Any) -> None:
             try:
-                (job,) = _recv_frame(sock)
-            except (EOFError, OSError):
-                return  # the audit closed its end (finished, interrupted or killed)
-            try:
-                reply: tuple[Any, ...] = (_JOB, True, call(job))
+                reply: tuple[Any, ...] = (msg_id, True, call(job))
             except Exception as exc:  # noqa: BLE001 - every failure goes back to the job's device
-                reply = (_JOB, False, exc)
+                reply = (msg_id, False, exc)
             try:
                 frame = _frame(reply)
             except Exception:  # noqa: BLE001 - an exception that does not pickle
                 bad = reply[2]
-                frame = _frame((_JOB, False, CollectError(f"ssh: {type(bad).__name__}: {bad}")))
-            try:
+                frame = _frame((msg_id, False, CollectError(f"ssh: {type(bad).__name__}: {bad}")))
+            with sending, contextlib.suppress(OSError):
                 sock.sendall(frame)
-            except OSError:
-                return
+
+        # the parent sends no more jobs than there are threads: none waits in the pool's queue
+        with ThreadPoolExecutor(threads, thread_name_prefix="session") as pool:
+            while True:
+                try:
+                    msg_id, job = _recv_frame(sock)
+                except (EOFError, OSError):
+                    return  # the audit closed its end (finished, interrupted or killed)
+                pool.submit(answer, msg_id, job)
 
 
 def _recv_frame(sock: socket.socket) -> tuple[Any, ...]:

@@ -72,7 +72,7 @@ def test_ssh_sessions_run_in_worker_processes_and_results_come_back(tmp_path: Pa
 
     hosts = [d.hostname for d in inv if d.ssh is not None]
     ssh = WorkerFakeSsh("x-value-1234", {hosts[0]: "unreachable", hosts[1]: "timeout"})
-    eng = engine(tmp_path, ssh, FakeSnmp(), ssh_processes=True)  # type: ignore[arg-type]
+    eng = engine(tmp_path, ssh, FakeSnmp(), ssh_processes=2)  # type: ignore[arg-type]
     report = eng.run(list(inv), ["ipv6"], {})
     by_host = {r.hostname: r for r in report.results}
     assert len(by_host) == len(inv)
@@ -93,7 +93,7 @@ def test_cli_output_is_parsed_in_the_worker_and_only_hashes_come_back(tmp_path: 
 
     hosts = [d.hostname for d in inv if d.ssh is not None]
     analyzer = WorkerAnalyzer(bad={hosts[0]})
-    eng = engine(tmp_path, WorkerFakeSsh("x-value-1234"), FakeSnmp(), analyzer, ssh_processes=True)  # type: ignore[arg-type]
+    eng = engine(tmp_path, WorkerFakeSsh("x-value-1234"), FakeSnmp(), analyzer, ssh_processes=2)  # type: ignore[arg-type]
     report = eng.run(list(inv), ["ipv6"], {})
     by_host = {r.hostname: r for r in report.results}
     bad = by_host[hosts[0]]
@@ -176,7 +176,7 @@ def test_an_ssh_worker_that_dies_fails_its_session_not_the_run(tmp_path: Path, i
     hosts = [d.hostname for d in inv if d.ssh is not None]
     ssh = WorkerFakeSsh("x-value-1234", {hosts[0]: "crash", hosts[3]: "crash"})
     eng = engine(tmp_path, ssh, FakeSnmp())  # type: ignore[arg-type]
-    eng.settings = AuditSettings(ssh_workers=2, snmp_concurrency=4, ssh_processes=True)
+    eng.settings = AuditSettings(ssh_workers=2, snmp_concurrency=4, ssh_processes=2)
     report = eng.run(list(inv), ["ipv6"], {})
     by_host = {r.hostname: r for r in report.results}
     for host in (hosts[0], hosts[3]):
@@ -195,7 +195,7 @@ def test_default_communities_are_probed_through_the_snmp_workers(tmp_path: Path,
 
 
 def test_wrong_secret_in_a_worker_process_is_auth_failed(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
-    eng = engine(tmp_path, WorkerFakeSsh("another-password"), FakeSnmp(), ssh_processes=True)  # type: ignore[arg-type]
+    eng = engine(tmp_path, WorkerFakeSsh("another-password"), FakeSnmp(), ssh_processes=2)  # type: ignore[arg-type]
     report = eng.run(list(inv)[:6], ["ipv6"], {})
     statuses = {r.status for r in report.results if r.collected.get("ssh") != "not_applicable"}
     assert statuses == {"auth_failed"}
@@ -406,7 +406,7 @@ def test_an_interrupted_session_pool_stops_its_running_sessions() -> None:
     from govops.network.workers import SessionWorkers
 
     async def scenario() -> list[Any]:
-        pool = SessionWorkers(2, worker_context(), _no_setup, (), time.sleep)
+        pool = SessionWorkers(2, 1, worker_context(), _no_setup, (), time.sleep)
         await pool.run(0)  # a worker is up
         session = asyncio.ensure_future(pool.run(60))  # would hold the interrupted run open
         await asyncio.sleep(0.2)
@@ -419,6 +419,71 @@ def test_an_interrupted_session_pool_stops_its_running_sessions() -> None:
         return procs
 
     assert len(asyncio.run(scenario())) == 1  # the one worker served both jobs in turn
+
+
+def _timed_job(job: tuple[str, float]) -> tuple[int, float, float]:
+    """A session stand-in: runs ``job[1]`` seconds; "crash" kills its worker process half-way."""
+    import os
+    import time
+
+    kind, seconds = job
+    t0 = time.monotonic()
+    time.sleep(seconds / 2)
+    if kind == "crash":
+        os._exit(3)
+    time.sleep(seconds / 2)
+    return os.getpid(), t0, time.monotonic()
+
+
+def _most_at_once(spans: list[tuple[float, float]]) -> int:
+    edges = sorted([(t0, 1) for t0, _ in spans] + [(t1, -1) for _, t1 in spans], key=lambda e: (e[0], e[1]))
+    now = most = 0
+    for _t, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_session_workers_run_their_share_of_sessions_in_threads() -> None:
+    import asyncio
+
+    from govops.network.audit import worker_context
+    from govops.network.workers import SessionWorkers
+
+    async def scenario() -> list[tuple[int, float, float]]:
+        pool = SessionWorkers(5, 2, worker_context(), _no_setup, (), _timed_job)
+        try:
+            return list(await asyncio.gather(*(pool.run(("ok", 0.4)) for _ in range(12))))
+        finally:
+            pool.close(wait=True)
+
+    done = asyncio.run(scenario())
+    assert len({pid for pid, _t0, _t1 in done}) == 2  # two processes, three threads at most each
+    assert _most_at_once([(t0, t1) for _pid, t0, t1 in done]) == 5  # the cap, and no more
+    for pid in {pid for pid, _t0, _t1 in done}:
+        assert _most_at_once([(t0, t1) for p, t0, t1 in done if p == pid]) <= 3
+
+
+def test_a_dying_session_worker_fails_the_job_that_killed_it_and_reruns_the_others() -> None:
+    import asyncio
+
+    from govops.network.audit import worker_context
+    from govops.network.workers import SessionWorkers, WorkerLost
+
+    async def scenario() -> list[Any]:
+        pool = SessionWorkers(3, 1, worker_context(), _no_setup, (), _timed_job)
+        try:
+            jobs = [("ok", 0.6), ("crash", 0.2), ("ok", 0.6)]  # all three in one process at once
+            return list(await asyncio.gather(*(pool.run(job) for job in jobs), return_exceptions=True))
+        finally:
+            pool.close(wait=True)
+
+    first, crashed, third = asyncio.run(scenario())
+    assert isinstance(crashed, WorkerLost)
+    assert str(crashed) == "ssh: the worker process running this session died"
+    # All three were lost with the first process and ran again one at a time: the first job in
+    # the second process, which the crashing job then killed; the third job in a third process.
+    assert isinstance(first, tuple) and isinstance(third, tuple) and first[0] != third[0]
 
 
 def test_the_worker_server_starts_before_the_devices_are_known() -> None:
