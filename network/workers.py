@@ -257,8 +257,8 @@ class SessionWorkers:
 
     Each process runs up to ``ceil(sessions / processes)`` jobs, each in a thread of its own, as
     nornir's threaded runner does within one process. One process per job cost a third more CPU
-    for the same sessions (measured on the city lab, 50 sessions at once: 16.3 against 12.2 CPU-s
-    in 10 processes, 11.4 in 2 or 4): 50 processes on a few cores spend it on context switches,
+    for the same sessions (the city lab, 50 sessions at once: 15.9-16.8 CPU-s in 50 processes,
+    12.5-12.8 in 10, 11.1-11.4 in 2 or 4): 50 processes on a few cores spend it on context switches,
     cold caches, and the copy-on-write faults of each process touching the fork server's modules.
 
     The audit's event loop reads each worker's socket itself. A worker that dies (OOM killer, a
