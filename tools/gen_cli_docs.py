@@ -69,7 +69,7 @@ DESCRIPTIONS: dict[str, str] = {
     "with backoff and jitter; authentication failures are never retried.",
     "network.known_hosts": "The known_hosts file for `host_key_policy: strict`.",
     "network.host_key_policy": "`accept`: any SSH host key; `pin`: the first key seen is recorded in the "
-    "store and a different one later fails the device (\"host key changed\"); `strict`: `known_hosts` only.",
+    'store and a different one later fails the device ("host key changed"); `strict`: `known_hosts` only.',
     "network.rules": "Your own rule files (paths relative to govops.yaml), selected with `--checks`: "
     "[Writing a rule](../guides/network/writing-rules.md).",
     "store.url": "The results store: `sqlite:///path` (relative to the config file's folder) or "
@@ -202,7 +202,9 @@ def render_config() -> str:
         )
     stale = sorted(set(DESCRIPTIONS) - {k for k, _ in config_keys()})
     if stale:
-        raise SystemExit("DESCRIPTIONS in tools/gen_cli_docs.py name keys govops.yaml no longer has: " + ", ".join(stale))
+        raise SystemExit(
+            "DESCRIPTIONS in tools/gen_cli_docs.py name keys govops.yaml no longer has: " + ", ".join(stale)
+        )
     lines += ["", CONFIG_END]
     return "\n".join(lines)
 
