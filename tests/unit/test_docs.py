@@ -174,3 +174,22 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "site" / "reference" / "cli.html").is_file()
+
+
+def _shell_commands(page: Path) -> list[str]:
+    from tests.docblocks import _split_comment
+
+    text = page.read_text(encoding="utf-8")
+    out = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        for line in block.split("\n"):
+            code = _split_comment(line)[0].strip()
+            if code:
+                out.append(code)
+    return out
+
+
+def test_the_chinese_getting_started_runs_the_same_commands_as_the_tested_english_one() -> None:
+    english = _shell_commands(DOCS / "getting-started.md")
+    assert len(english) > 15
+    assert _shell_commands(DOCS / "zh" / "getting-started.md") == english
