@@ -193,3 +193,20 @@ def test_the_chinese_getting_started_runs_the_same_commands_as_the_tested_englis
     english = _shell_commands(DOCS / "getting-started.md")
     assert len(english) > 15
     assert _shell_commands(DOCS / "zh" / "getting-started.md") == english
+
+
+@pytest.mark.parametrize(
+    ("page", "first_key"),
+    [
+        ("reference/configuration.md", "version: 1"),
+        ("guides/managers/capacity.md", "prometheus:"),
+        ("guides/network/writing-rules.md", "# govops.yaml"),
+    ],
+)
+def test_the_config_examples_in_the_docs_are_valid_configs(page: str, first_key: str) -> None:
+    from govops.config import GovopsConfig
+
+    text = (DOCS / page).read_text(encoding="utf-8")
+    examples = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith(first_key)]
+    assert examples, f"{page}: no govops.yaml example starting with {first_key!r}"
+    GovopsConfig.model_validate(yaml.safe_load(examples[0]))
