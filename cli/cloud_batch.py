@@ -86,7 +86,7 @@ def _summary(plan: Plan) -> str:
 
 
 def plan_cmd(ctx: typer.Context, spec: SpecArg) -> None:
-    """Show create/keep/change/orphan per VM of a spec; exit 0 when the cloud matches, 2 on drift."""
+    """Show create/keep/change/orphan per VM of a spec; exit 0 when the cloud matches, 4 on drift, 2 on bad input."""
     from govops.cloud.batch import make_plan
 
     a = app_of(ctx)
@@ -94,7 +94,7 @@ def plan_cmd(ctx: typer.Context, spec: SpecArg) -> None:
     plan = make_plan(_port(ctx), batch, dept)
     a.terminal.render(_plan_view(plan, _summary(plan)))
     if plan.drift:
-        raise typer.Exit(ExitCode.USAGE)  # Terraform's -detailed-exitcode: 2 means "changes pending"
+        raise typer.Exit(ExitCode.CHANGES)
 
 
 def _outcome_view(result: ApplyResult) -> TableView:
