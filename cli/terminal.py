@@ -24,10 +24,15 @@ MAX_PROBLEMS = 50
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a table. Only free text (details, reasons, descriptions) wraps: IDs, names,
+    addresses and numbers stay on one line, so a run ID or a township's name is never cut in two
+    on an 80-column terminal."""
+
     key: str
     label: str
     justify: Literal["left", "right", "center"] = "left"
     style: str | None = None
+    wrap: bool = False
 
 
 @dataclass
@@ -192,9 +197,24 @@ class Terminal:
                 self.out.print()
                 self._render_human(section)
             return
-        table = Table(title=view.title, caption=view.caption, header_style="bold")
+        from rich import box
+
+        # no side borders and one space of padding between columns: the widest tables (audit
+        # runs, VM lists) fit an 80-column terminal without cutting an ID
+        table = Table(
+            title=view.title,
+            caption=view.caption,
+            header_style="bold",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
         for c in view.columns:
-            table.add_column(c.label, justify=c.justify, style=c.style, overflow="fold")
+            if c.wrap:
+                table.add_column(c.label, justify=c.justify, style=c.style, overflow="fold")
+            else:
+                table.add_column(c.label, justify=c.justify, style=c.style, no_wrap=True, overflow="ellipsis")
         for row in view.rows:
             table.add_row(*(redact(self._cell_text(row.get(c.key))) for c in view.columns))
         self.out.print(table)

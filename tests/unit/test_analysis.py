@@ -273,3 +273,13 @@ def test_bad_extra_rule_file_exits_2_with_file_and_line(tmp_path: Path, monkeypa
     assert r.code == 2
     assert "rules.yaml:6 rules[0].check: a fact condition takes exactly one comparison" in r.err
     assert "Traceback" not in r.err
+
+
+def test_audit_tables_name_the_counties_and_fit_80_columns(audit_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COLUMNS", "80")
+    r = audit_cli()
+    assert r.code == 3, r.err
+    gen = generate_inventory(sites=40, seed=3)
+    names = {s["name"] for s in gen.sites.values() if s["level"] == "county"}
+    assert any(n in r.out for n in names), r.out
+    assert all(len(line) <= 80 for line in r.out.splitlines()), r.out
