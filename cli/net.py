@@ -210,7 +210,7 @@ def audit(
 ) -> None:
     """Audit IPv6 readiness and the security baseline of the selected devices over SSH and SNMP."""
     from govops.errors import ExitCode
-    from govops.network.service import build_audit_engine, prepare_audit, selection_params
+    from govops.network.service import prepare_audit, selection_params
 
     a = app_of(ctx)
     prepare_audit()  # its imports overlap loading the inventory
@@ -229,7 +229,7 @@ def audit(
 
         raise InputError("no device matches the filters")
     with a.terminal.progress("audit") as obs:
-        engine = build_audit_engine(a, obs, workers=workers, snmp_concurrency=snmp_concurrency)
+        engine = a.audit_engine(obs, workers=workers, snmp_concurrency=snmp_concurrency)
         params = selection_params(
             inv, site=site, county=county, level=level, platform=platform, group=group, limit=limit
         )

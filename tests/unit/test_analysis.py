@@ -193,9 +193,7 @@ FINDING_KEYS = {"rule", "pack", "title", "severity", "status", "reason", "readin
 
 
 @pytest.fixture
-def audit_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli):  # type: ignore[no-untyped-def]
-    import govops.network.service as service
-
+def audit_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli, ports):  # type: ignore[no-untyped-def]
     generate_inventory(sites=40, seed=3).write(tmp_path / "inv")
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
@@ -211,7 +209,7 @@ def audit_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli):  # type: ig
             observer=observer,
         )
 
-    monkeypatch.setattr(service, "build_audit_engine", build)
+    ports.audit_engine = build
 
     def run(*args: str):  # type: ignore[no-untyped-def]
         return cli(*args, "net", "audit", "-i", str(tmp_path / "inv"), "--platform", "huawei_vrp", "--limit", "5")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from govops.cli.application import Ports
 
 from tests.fakes_cloud import FakeCloud, cli_on_fake_cloud
 
@@ -21,8 +22,8 @@ vms:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeCloud:
-    return cli_on_fake_cloud(monkeypatch)
+def fake(ports: Ports) -> FakeCloud:
+    return cli_on_fake_cloud(ports)
 
 
 def _spec(tmp_path: Path, text: str = SPEC) -> str:
