@@ -51,7 +51,9 @@ def list_cmd(ctx: typer.Context) -> None:
         Column("path", a.t("col.path"), wrap=True),
     ]
     where = ", ".join(display_path(d) for d in dirs) or a.t("play.list.none")
-    a.terminal.render(TableView(cols, rows, title=a.t("play.list.title", where=where)))
+    # the folders on stderr, not in the title: a long path in a title folds inside its words
+    a.terminal.info(a.t("play.list.title", where=where))
+    a.terminal.render(TableView(cols, rows, title=f"{a.t('col.playbook')} ({len(rows)})"))
 
 
 @app.command("run")

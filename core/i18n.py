@@ -91,6 +91,8 @@ EN: dict[str, str] = {
     "net.audit.failed": "failed devices ({count})",
     "net.diff.caption": "{regressions} regression(s), {fixes} fix(es)",
     "net.readiness.title": "IPv6 readiness index by {by} (%)",
+    "cloud.plan.summary": "{spec} ({dept}): {create} to create, {change} to change in place, {replace} to replace, "
+    "{orphan} orphaned, {keep} unchanged",
     "cloud.orphans.title": "orphans ({count})",
     "cloud.orphans.title_dept": "orphans ({count}) of {dept}",
     "play.list.title": "playbooks ({where})",
@@ -199,6 +201,7 @@ ZH: dict[str, str] = {
     "net.audit.failed": "失败设备({count})",
     "net.diff.caption": "{regressions} 项退化,{fixes} 项修复",
     "net.readiness.title": "IPv6 就绪指数(按{by},%)",
+    "cloud.plan.summary": "{spec}({dept}):新建 {create},原地变更 {change},重建 {replace},孤立 {orphan},不变 {keep}",
     "cloud.orphans.title": "可回收资源({count})",
     "cloud.orphans.title_dept": "{dept} 的可回收资源({count})",
     "play.list.title": "剧本({where})",

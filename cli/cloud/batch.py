@@ -60,12 +60,18 @@ def _plan_view(plan: Plan, title: str, t: Translator) -> TableView:
     return TableView(cols, rows, title=title, data=plan.to_dict())
 
 
-def _summary(plan: Plan) -> str:
+def _summary(plan: Plan, t: Translator) -> str:
     c = plan.counts()
     replace = sum(1 for i in plan.of("change") if i.replace)
-    return (
-        f"{plan.spec.name} ({plan.department.code}): {c['create']} to create, {c['change'] - replace} to change "
-        f"in place, {replace} to replace, {c['orphan']} orphaned, {c['keep']} unchanged"
+    return t(
+        "cloud.plan.summary",
+        spec=plan.spec.name,
+        dept=plan.department.code,
+        create=c["create"],
+        change=c["change"] - replace,
+        replace=replace,
+        orphan=c["orphan"],
+        keep=c["keep"],
     )
 
 
@@ -76,7 +82,7 @@ def plan_cmd(ctx: typer.Context, spec: SpecArg) -> None:
     a = app_of(ctx)
     batch, dept = _load(a, spec)
     plan = make_plan(a.cloud(), batch, dept)
-    a.terminal.render(_plan_view(plan, _summary(plan), a.t))
+    a.terminal.render(_plan_view(plan, _summary(plan, a.t), a.t))
     if plan.drift:
         raise typer.Exit(ExitCode.CHANGES)
 
@@ -125,7 +131,7 @@ def apply_cmd(
     port = a.cloud()
     plan = make_plan(port, batch, dept)
     term = a.terminal
-    term.info(_summary(plan))
+    term.info(_summary(plan, a.t))
     deletions = [i for i in plan.of("change") if i.replace] + (plan.of("orphan") if prune else [])
     if deletions:
         names = ", ".join(f"{i.name} ({i.server.id})" for i in deletions if i.server)
