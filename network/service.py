@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -67,7 +68,8 @@ def build_audit_engine(
     rule_files = [ctx.config.path(p) for p in net.rules]
     return AuditEngine(
         ssh=NetmikoCollector(known_hosts),
-        snmp_factory=PysnmpCollector,
+        # a partial of a class pickles: each SNMP worker process makes its collector with this codec
+        snmp_factory=functools.partial(PysnmpCollector, net.snmp_codec),
         analyzer=DefaultAnalyzer(extra_rule_files=rule_files),
         credentials=ctx.credentials,
         store=ctx.store,

@@ -12,7 +12,7 @@ import ipaddress
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from govops.credentials import Credential
 from govops.network.collectors.base import (
@@ -98,12 +98,28 @@ def plan_requests(wanted: Sequence[int], max_varbinds: int = MAX_VARBINDS) -> li
 Binds = Sequence[tuple[tuple[int, ...], PlainValue]]  # a response's (OID arcs, plain value) pairs
 
 
-class PysnmpCollector:
-    def __init__(self) -> None:
+Codec = Literal["fast", "pyasn1"]
+
+
+def use_codec(codec: Codec) -> None:
+    """The one switch of the SNMP codec, for this process: ``fast`` puts govops' BER codec
+    (network/collectors/ber.py) under pysnmp's message and security modules, ``pyasn1`` leaves
+    pysnmp as it is. The codec, once installed, stays for the process (pysnmp's modules are
+    shared), so a process audits with one codec: each SNMP worker process chooses its own."""
+    if codec == "fast":
         from govops.network.collectors import ber
-        from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
         ber.install()
+    elif codec != "pyasn1":
+        raise ValueError(f"unknown SNMP codec {codec!r}")
+
+
+class PysnmpCollector:
+    def __init__(self, codec: Codec = "fast") -> None:
+        from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+
+        use_codec(codec)
+        self.codec = codec
         self.engine = SnmpEngine()
         self.history = RowHistory()
         self.max_varbinds = MAX_VARBINDS
@@ -290,8 +306,9 @@ class PysnmpCollector:
             v2c.apiBulkPDU.set_max_repetitions(pdu, repetitions)
         bindings = pdu.setComponentByPosition(3).getComponentByPosition(3)  # as pysnmp's set_varbinds
         bindings.clear()
+        fast = self.codec == "fast"
         for idx, name in enumerate(names):
-            bindings.setComponentByPosition(idx, _request_varbind(name))
+            bindings.setComponentByPosition(idx, _request_varbind(name) if fast else _pyasn1_varbind(name))
         self._generator.send(self.engine, agent, pdu, done)
         return await future
 
@@ -471,6 +488,15 @@ def _request_varbind(name: tuple[int, ...]) -> Any:
             _REQUEST_VARBINDS.clear()  # walk cursors of past devices: seldom asked for again
         varbind = ber.read_only_sequence(ber.encode(_name(name)) + b"\x05\x00", _varbind_spec())  # name, NULL
         _REQUEST_VARBINDS[name] = varbind
+    return varbind
+
+
+def _pyasn1_varbind(name: tuple[int, ...]) -> Any:
+    """The VarBind ``(name, NULL)`` built by pysnmp and pyasn1 themselves (the ``pyasn1`` codec)."""
+    from pysnmp.proto.api import v2c
+
+    varbind = v2c.VarBind()
+    v2c.apiVarBind.set_oid_value(varbind, (v2c.ObjectIdentifier(name), v2c.null))
     return varbind
 
 
