@@ -210,14 +210,31 @@ class Terminal:
             pad_edge=False,
             collapse_padding=True,
         )
+        cells = [[redact(self._cell_text(row.get(c.key))) for c in view.columns] for row in view.rows]
+        # IDs, names and numbers stay whole when the table can fit the terminal that way; a table
+        # too wide even so folds every column (nothing is cut off: the old way)
+        keep_whole = self._fits_unwrapped(view.columns, cells)
         for c in view.columns:
-            if c.wrap:
+            if c.wrap or not keep_whole:
                 table.add_column(c.label, justify=c.justify, style=c.style, overflow="fold")
             else:
-                table.add_column(c.label, justify=c.justify, style=c.style, no_wrap=True, overflow="ellipsis")
-        for row in view.rows:
-            table.add_row(*(redact(self._cell_text(row.get(c.key))) for c in view.columns))
+                table.add_column(c.label, justify=c.justify, style=c.style, no_wrap=True)
+        for row_cells in cells:
+            table.add_row(*row_cells)
         self.out.print(table)
+
+    def _fits_unwrapped(self, columns: Sequence[Column], cells: list[list[str]]) -> bool:
+        from rich.cells import cell_len
+
+        min_free = 12  # a free-text column gets at least this many cells before the rest is cut
+        width = 2 * (len(columns) - 1)  # the separator and padding between two columns
+        for i, c in enumerate(columns):
+            longest = max(
+                (max((cell_len(part) for part in row[i].splitlines()), default=0) for row in cells), default=0
+            )
+            header = max((cell_len(part) for part in c.label.splitlines()), default=0)
+            width += max(header, min(longest, min_free)) if c.wrap else max(header, longest)
+        return width <= self.out.width
 
     # -- messages (stderr, so stdout stays clean for -o json) ------------------
     def info(self, text: str) -> None:
