@@ -6,7 +6,10 @@ import functools
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
+from govops.network.analysis import DefaultAnalyzer
 from govops.network.audit import AuditEngine, AuditSettings, start_worker_server
+from govops.network.collectors.snmp import PysnmpCollector
+from govops.network.collectors.ssh import NetmikoCollector
 from govops.observer import Observer
 
 if TYPE_CHECKING:
@@ -47,10 +50,6 @@ def prepare_audit() -> None:
 def build_audit_engine(
     ctx: Context, observer: Observer, *, workers: int | None = None, snmp_concurrency: int | None = None
 ) -> AuditEngine:
-    from govops.network.analysis import DefaultAnalyzer
-    from govops.network.collectors.snmp import PysnmpCollector
-    from govops.network.collectors.ssh import NetmikoCollector
-
     net = ctx.config.config.network
     known_hosts = str(ctx.config.path(net.known_hosts)) if net.known_hosts and net.host_key_policy == "strict" else None
     settings = AuditSettings(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from govops.credentials import Credential
+from govops.network.collectors import ber
 from govops.network.collectors.base import (
     AuthFailed,
     CollectError,
@@ -22,7 +23,7 @@ from govops.network.collectors.base import (
     SnmpTarget,
     TimedOut,
 )
-from govops.network.collectors.ber import END_OF_MIB_VIEW, Missing, PlainValue
+from govops.network.collectors.ber import END_OF_MIB_VIEW, Missing, PlainValue, plain_varbinds
 
 # varbinds asked for per GETBULK (roots x repetitions): ~6 KB responses, within real agents' limits
 MAX_VARBINDS = 120
@@ -107,8 +108,6 @@ def use_codec(codec: Codec) -> None:
     pysnmp as it is. The codec, once installed, stays for the process (pysnmp's modules are
     shared), so a process audits with one codec: each SNMP worker process chooses its own."""
     if codec == "fast":
-        from govops.network.collectors import ber
-
         ber.install()
     elif codec != "pyasn1":
         raise ValueError(f"unknown SNMP codec {codec!r}")
@@ -283,7 +282,6 @@ class PysnmpCollector:
         """
         import asyncio
 
-        from govops.network.collectors.ber import plain_varbinds
         from pysnmp.proto.api import v2c
 
         future: asyncio.Future[tuple[Any, Any, Binds]] = asyncio.get_running_loop().create_future()
@@ -482,8 +480,6 @@ def _request_varbind(name: tuple[int, ...]) -> Any:
     """
     varbind = _REQUEST_VARBINDS.get(name)
     if varbind is None:
-        from govops.network.collectors import ber
-
         if len(_REQUEST_VARBINDS) >= _REQUEST_VARBINDS_MAX:
             _REQUEST_VARBINDS.clear()  # walk cursors of past devices: seldom asked for again
         varbind = ber.read_only_sequence(ber.encode(_name(name)) + b"\x05\x00", _varbind_spec())  # name, NULL
