@@ -227,7 +227,7 @@ def audit(
     if not devices:
         from govops.errors import InputError
 
-        raise InputError("no device matches the filters")
+        raise InputError(a.t("net.err.no_device"))
     with a.terminal.progress("audit") as obs:
         engine = a.audit_engine(obs, workers=workers, snmp_concurrency=snmp_concurrency)
         params = selection_params(
@@ -351,9 +351,16 @@ def _render_audit(a: Application, report: Any, inventory: Inventory | None = Non
                 title=a.t("net.audit.failed", count=len(failed)),
             )
         )
+    ready = s["ipv6_ready_pct"] if s["ipv6_ready_pct"] is not None else "-"
     a.terminal.info(
-        f"run {report.run.id}: {s['devices']} devices, {s['status'].get('ok', 0)} ok, {len(failed)} failed, "
-        f"IPv6-ready {s['ipv6_ready_pct'] if s['ipv6_ready_pct'] is not None else '-'}%"
+        a.t(
+            "net.audit.summary",
+            run=report.run.id,
+            devices=s["devices"],
+            ok=s["status"].get("ok", 0),
+            failed=len(failed),
+            ready=ready,
+        )
         + (f" ({report.skipped} finished before resume)" if report.skipped else "")
     )
 
@@ -411,7 +418,7 @@ def _results(a: Application, run_id: str) -> list[Any]:
     if run.kind != RUN_KIND:
         from govops.errors import InputError
 
-        raise InputError(f"run {run_id} is a {run.kind} run, not an audit")
+        raise InputError(a.t("net.err.not_audit", run=run_id, kind=run.kind))
     return [DeviceResult.from_dict(r.data) for r in a.store.results(run_id) if r.data]
 
 
@@ -472,10 +479,10 @@ def readiness(
         "site": lambda r: r.site,
     }
     if by not in keys:
-        raise InputError(f"--by must be one of: {', '.join(keys)}")
+        raise InputError(a.t("net.err.by", choices=", ".join(keys)))
     runs_ = [r for r in a.store.runs(RUN_KIND, limit=100) if r.status == "finished"][:trend]
     if not runs_:
-        raise InputError("no finished audit run in the store", hint="run `govops net audit` first")
+        raise InputError(a.t("net.err.no_run"), hint=a.t("net.hint.audit_first"))
     runs_.reverse()
     table: dict[str, dict[str, Any]] = {}
     for r in runs_:

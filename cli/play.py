@@ -85,7 +85,7 @@ def run_cmd(
 
     a = app_of(ctx)
     if (inventory is None) == (hosts is None):
-        raise InputError("give exactly one of --inventory FILE or --hosts a,b")
+        raise InputError(a.t("play.err.inventory"))
     inv: Path | Mapping[str, Any] = inventory if inventory is not None else hosts_inventory((hosts or "").split(","))
     request = build_request(
         a.config,

@@ -137,12 +137,12 @@ def apply_cmd(
         names = ", ".join(f"{i.name} ({i.server.id})" for i in deletions if i.server)
         question = f"delete {len(deletions)} server(s) once the new ones are up: {names}?"
         if not term.confirm(question, assume_yes=yes):
-            raise InputError("deletions not confirmed: nothing was changed", hint="answer yes, or pass --yes")
+            raise InputError(a.t("cloud.err.not_confirmed"), hint=a.t("cloud.hint.confirm"))
     in_place = [i for i in plan.of("change") if not i.replace]
     if not plan.to_build and not in_place and not deletions:
         orphans = len(plan.of("orphan"))
         kept = f" ({orphans} orphaned server(s) kept: --prune deletes them)" if orphans else ""
-        term.success(f"{batch.name}: nothing to do{kept}")
+        term.success(a.t("cloud.apply.nothing", spec=batch.name) + kept)
         if post_req is not None:
             term.info(f"--post {post_req.playbook.name}: no new VM, not run")
         return
@@ -170,7 +170,7 @@ def apply_cmd(
     if result.status == "partial":
         term.warn(f"run {result.run_id} finished partly: {result.error}")
         raise typer.Exit(ExitCode.FINDINGS)
-    term.success(f"{batch.name}: applied in {result.seconds:.1f} s (run {result.run_id})")
+    term.success(a.t("cloud.apply.done", spec=batch.name, seconds=f"{result.seconds:.1f}", run=result.run_id))
 
 
 def _render_post(a: Application, result: ApplyResult, request: PlayRequest, post: PostApply) -> None:

@@ -79,3 +79,12 @@ def test_tables_fit_80_columns_with_ids_whole(
     ids = [s.id for s in fake.servers()]
     r = cli(*root, "cloud", "plan", str(spec))
     assert all(i in r.out for i in ids), r.out  # server IDs on one line each
+
+
+def test_errors_and_hints_of_these_commands_speak_chinese(cli: Any, fake: FakeCloud, project: Path) -> None:
+    r = cli("--lang", "zh", "net", "readiness")
+    assert r.code == 2 and "结果库中没有已完成的审计运行" in r.err and "请先运行" in r.err, r.err
+    r = cli("--lang", "zh", "net", "readiness", "--by", "planet")
+    assert r.code == 2 and "--by 只能是" in r.err, r.err
+    r = cli("--lang", "zh", "play", "run", "x.yml")
+    assert r.code == 2 and "须且只须给出一个" in r.err, r.err
