@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 import typer
 from govops.cli.terminal import Terminal
+from govops.errors import ConfigError, CredentialError
 from govops.i18n import default_lang
+from govops.paths import data_dir, display_path, project_root
 
 if TYPE_CHECKING:
     from govops.automation.ports import PlaybookRunner
@@ -103,7 +105,6 @@ class Application:
 
     @property
     def root(self) -> Path:
-        from govops.paths import project_root
 
         return project_root(self.project_root)
 
@@ -162,7 +163,6 @@ class Application:
             return self.ports.metrics
         if self._metrics is None:
             from govops.capacity.prometheus import connect
-            from govops.errors import ConfigError
 
             section = self.config.config.prometheus
             if not section.url:
@@ -178,7 +178,6 @@ class Application:
         if self.ports.runner is not None:
             return self.ports.runner
         from govops.automation.ansible import AnsibleRunner
-        from govops.paths import data_dir
 
         return AnsibleRunner(data_dir() / "ansible")
 
@@ -199,14 +198,12 @@ class Application:
 
     def departments(self) -> Departments:
         from govops.departments import load_departments
-        from govops.paths import display_path
 
         path = self.config.departments_file
         return load_departments(path, display=display_path(path))
 
     def inventory(self, override: Path | None = None) -> Inventory:
         from govops.network.inventory import load_inventory
-        from govops.paths import display_path
 
         path = (override or self.config.inventory_dir).resolve()
         inv = self._inventories.get(path)
@@ -224,7 +221,6 @@ def build_credentials(config: LoadedConfig) -> Credentials:
     import os
 
     from govops.credentials import Credentials, CredentialSource, EnvSource, KeyringSource, VaultSource
-    from govops.errors import CredentialError
 
     section = config.config.credentials
     sources: list[CredentialSource] = []

@@ -9,6 +9,7 @@ import typer
 from govops.cli.application import Application, app_of
 from govops.cli.options import CountyOpt, GroupOpt, InventoryOpt, LevelOpt, LimitOpt, PlatformOpt, SiteOpt
 from govops.cli.terminal import Column, RecordView, TableView
+from govops.errors import ExitCode, GovopsError, InputError
 
 if TYPE_CHECKING:
     from govops.network.inventory import Inventory
@@ -149,7 +150,6 @@ def generate(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing inventory.")] = False,
 ) -> None:
     """Write a realistic sample inventory: 1 city, 7 districts, ~70 townships, villages."""
-    from govops.errors import InputError
     from govops.network.generate import generate_inventory
 
     a = app_of(ctx)
@@ -209,7 +209,6 @@ def audit(
     ] = None,
 ) -> None:
     """Audit IPv6 readiness and the security baseline of the selected devices over SSH and SNMP."""
-    from govops.errors import ExitCode
     from govops.network.service import prepare_audit, selection_params
 
     a = app_of(ctx)
@@ -225,8 +224,6 @@ def audit(
         inv = a.inventory(inventory)
         devices = inv.select(site=site, county=county, level=level, platform=platform, group=group, limit=limit)
     if not devices:
-        from govops.errors import InputError
-
         raise InputError(a.t("net.err.no_device"))
     with a.terminal.progress("audit") as obs:
         engine = a.audit_engine(obs, workers=workers, snmp_concurrency=snmp_concurrency)
@@ -254,7 +251,6 @@ def _county_label(a: Application, names: dict[str, str], code: str) -> str:
 
 def _run_inventory(a: Application, params: dict[str, Any]) -> Inventory | None:
     """The inventory a stored run audited, for its county names; None when it cannot be read."""
-    from govops.errors import GovopsError
 
     where = params.get("inventory")
     if not where:
@@ -416,8 +412,6 @@ def _results(a: Application, run_id: str) -> list[Any]:
 
     run = a.store.get_run(run_id)
     if run.kind != RUN_KIND:
-        from govops.errors import InputError
-
         raise InputError(a.t("net.err.not_audit", run=run_id, kind=run.kind))
     return [DeviceResult.from_dict(r.data) for r in a.store.results(run_id) if r.data]
 
@@ -429,7 +423,6 @@ def diff_cmd(
     run_b: Annotated[str, typer.Argument(help="The later run.")],
 ) -> None:
     """Regressions and fixes per device and rule between two audit runs (exit 3 on regressions)."""
-    from govops.errors import ExitCode
     from govops.network.audit import diff
 
     a = app_of(ctx)
@@ -468,7 +461,6 @@ def readiness(
     trend: Annotated[int, typer.Option("--trend", min=1, help="How many recent finished runs to show.")] = 5,
 ) -> None:
     """IPv6 readiness index (% of assessed devices that pass every IPv6 rule) and its trend across runs."""
-    from govops.errors import InputError
     from govops.network.audit import RUN_KIND, DeviceResult, group_summary
 
     a = app_of(ctx)

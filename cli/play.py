@@ -14,6 +14,7 @@ from govops.cli.application import app_of
 from govops.cli.terminal import Column, TableView
 from govops.cli.views import recap_view, result_line
 from govops.errors import ExitCode, InputError
+from govops.paths import display_path
 
 app = typer.Typer(
     help="Playbooks for post-provisioning and remediation, run through ansible-runner.", no_args_is_help=True
@@ -40,7 +41,6 @@ VaultFileOpt = Annotated[
 def list_cmd(ctx: typer.Context) -> None:
     """Playbooks in ./playbooks and the configured playbooks folder, with their description."""
     from govops.automation.play import list_playbooks
-    from govops.paths import display_path
 
     a = app_of(ctx)
     dirs = a.playbook_dirs()

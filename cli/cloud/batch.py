@@ -12,6 +12,7 @@ from govops.cli.options import PostOpt, PostTimeoutOpt, PostVarsOpt, YesOpt
 from govops.cli.terminal import Column, TableView
 from govops.errors import ExitCode, InputError, NotFoundError, Problem, ValidationFailed
 from govops.i18n import Translator
+from govops.paths import display_path
 
 if TYPE_CHECKING:
     from govops.automation.cloud import PostApply
@@ -25,7 +26,6 @@ SpecArg = Annotated[Path, typer.Argument(help="The department's batch spec (YAML
 
 def _load(a: Application, spec_file: Path) -> tuple[BatchSpec, Department]:
     from govops.cloud.spec import load_spec
-    from govops.paths import display_path
 
     spec = load_spec(spec_file, display=display_path(spec_file))
     try:

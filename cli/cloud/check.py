@@ -6,13 +6,12 @@ import typer
 from govops.cli.application import app_of
 from govops.cli.cloud.labels import label
 from govops.cli.terminal import Column, TableView
-from govops.errors import ExitCode
+from govops.errors import ExitCode, GovopsError
 
 
 def check(ctx: typer.Context) -> None:
     """Verify credentials, the catalog and each API govops needs, with the fix for each failure."""
     from govops.cloud.check import CheckItem, run_checks
-    from govops.errors import GovopsError
 
     a = app_of(ctx)
     try:

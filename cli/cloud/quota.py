@@ -9,7 +9,7 @@ from govops.cli.application import app_of
 from govops.cli.cloud.labels import label, num, resource_label
 from govops.cli.options import YesOpt
 from govops.cli.terminal import Column, RecordView, TableView
-from govops.errors import ExitCode
+from govops.errors import ExitCode, NotFoundError
 
 app = typer.Typer(help="Department quotas: limit, in use, reserved and free; sync from the file.", no_args_is_help=True)
 
@@ -22,7 +22,6 @@ def quota_show(
     """Limit, in use, reserved and free per resource (cores, RAM, instances, volumes, GiB, floating IPs, ports)."""
     from govops.cloud.ports import as_dict
     from govops.cloud.quota import RESOURCES, quota_report
-    from govops.errors import NotFoundError
 
     a = app_of(ctx)
     departments = a.departments()

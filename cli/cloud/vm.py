@@ -12,7 +12,7 @@ from govops.cli.cloud.labels import label
 from govops.cli.options import PostOpt, PostTimeoutOpt, PostVarsOpt, YesOpt
 from govops.cli.terminal import Column, RecordView, TableView
 from govops.cli.views import recap_view
-from govops.errors import ExitCode
+from govops.errors import ExitCode, InputError
 
 if TYPE_CHECKING:
     from govops.cloud.ports import Server
@@ -117,7 +117,6 @@ def vm_create(
     from govops.automation.cloud import post_create
     from govops.automation.request import post_request
     from govops.cloud.vms import VmSpec, create_recorded, create_run, parse_tags
-    from govops.errors import InputError
 
     a = app_of(ctx)
     d = a.departments().get(dept)
