@@ -46,7 +46,8 @@ def stats(ctx: typer.Context, inventory: InventoryOpt = None) -> None:
     ):
         for key, count in s[section].items():
             label = a.t(f"level.{key}") if section.endswith("_level") else key
-            rows.append({"section": section, "key": label, "count": count})
+            shown = a.t(f"net.stats.{section}") if _for_people(a) else section
+            rows.append({"section": shown, "key": label, "count": count})
     view = TableView(
         [
             Column("section", a.t("col.field")),
@@ -54,7 +55,7 @@ def stats(ctx: typer.Context, inventory: InventoryOpt = None) -> None:
             Column("count", a.t("col.count"), justify="right"),
         ],
         rows,
-        title=f"{inv.name}: {s['sites']} sites, {s['devices']} devices",
+        title=a.t("net.stats.title", name=inv.name, sites=s["sites"], devices=s["devices"]),
         data=s,
     )
     a.terminal.render(view)
@@ -138,7 +139,8 @@ def show(
             "access",
         )
     ]
-    a.terminal.render(TableView(cols, rows, caption=f"{len(rows)} / {len(inv)}"))
+    shown = [{**r, "level": _level_label(a, r["level"])} for r in rows] if _for_people(a) else rows
+    a.terminal.render(TableView(cols, shown, caption=f"{len(rows)} / {len(inv)}", data=rows))
 
 
 @inventory_app.command("generate")
@@ -185,6 +187,11 @@ def export(
 
 # -- audit ---------------------------------------------------------------------------------------
 ChecksOpt = Annotated[str, typer.Option("--checks", help="Comma-separated rule packs: ipv6, baseline.")]
+
+
+def _for_people(a: Application) -> bool:
+    """A table on the terminal: labels may be translated and shortened. csv keeps the values."""
+    return a.terminal.output == "table"
 
 
 def _level_label(a: Application, level: str) -> str:
@@ -387,6 +394,7 @@ def runs(
     # the table shows the start to the minute (the run ID has the second) and leaves the end to
     # -o json/csv: an 80-column terminal keeps each run ID whole
     shown = [{**row, "started": _minute(row["started"]), "status": _run_status(a, row["status"])} for row in rows]
+    shown = shown if _for_people(a) else rows
     cols = [
         Column("id", a.t("col.run")),
         Column("status", a.t("col.status")),
@@ -431,7 +439,7 @@ def diff_cmd(
         {"hostname": c.hostname, "rule": c.rule, "before": c.before, "after": c.after, "change": c.kind}
         for c in changes
     ]
-    rows = [{**row, "change": a.t(f"change.{row['change']}")} for row in data]
+    rows = [{**row, "change": a.t(f"change.{row['change']}")} for row in data] if _for_people(a) else data
     cols = [
         Column("change", a.t("col.change")),
         Column("hostname", a.t("col.hostname")),
@@ -481,13 +489,18 @@ def readiness(
         res = [DeviceResult.from_dict(x.data) for x in a.store.results(r.id) if x.data]
         for name, s in group_summary(res, keys[by]).items():
             table.setdefault(name, {"group": name})[r.id] = s["ipv6_ready_pct"]
-    names = county_names(_run_inventory(a, runs_[-1].params)) if by == "county" else {}
+    names = county_names(_run_inventory(a, runs_[-1].params)) if by == "county" and _for_people(a) else {}
     rows = []
     for name, row in sorted(table.items()):
         vals = [row.get(r.id) for r in runs_]
         last = [v for v in vals if v is not None]
         delta = (last[-1] - last[-2]) if len(last) >= 2 else None
-        label = _level_label(a, name) if by == "level" else _county_label(a, names, name) if by == "county" else name
+        if not _for_people(a):
+            label = name
+        elif by == "level":
+            label = _level_label(a, name)
+        else:
+            label = _county_label(a, names, name) if by == "county" else name
         rows.append(
             {
                 "group": label,

@@ -76,9 +76,7 @@ def quota_show(
         TableView(cols, rows, title=f"{label(a, 'quota.title')} ({len(rows)})", data=data, caption=caption)
     )
     if report.missing:
-        a.terminal.warn(
-            f"{len(report.missing)} department(s) have no project in the cloud: {', '.join(report.missing)}"
-        )
+        a.terminal.warn(a.t("cloud.quota.missing", count=len(report.missing), codes=", ".join(report.missing)))
         raise typer.Exit(ExitCode.FINDINGS)
 
 

@@ -121,3 +121,13 @@ def test_readiness_by_county_shows_names_and_trend(
 def test_readiness_without_runs_is_bad_input(cli: Any) -> None:
     r = cli("net", "readiness")
     assert r.code == 2 and "govops net audit" in r.err
+
+
+def test_csv_keeps_the_values_the_table_translates(cli: Any, audits: tuple[Inventory, list[str]]) -> None:
+    _, (first, second) = audits
+    r = cli("--lang", "zh", "net", "runs", "-o", "csv")
+    assert ",finished," in r.out and "已完成" not in r.out
+    r = cli("--lang", "zh", "net", "diff", first, second, "-o", "csv")
+    assert "regression" in r.out and "退化" not in r.out
+    r = cli("--lang", "zh", "net", "readiness", "-o", "csv")
+    assert "江" not in r.out  # county codes, not names

@@ -34,8 +34,15 @@ def fake(ports: Ports) -> FakeCloud:
 
 
 def test_net_commands_speak_chinese(cli: Any, audits: Any) -> None:  # noqa: F811 - the fixture
-    _, (first, second) = audits
-    for args in (("net", "runs"), ("net", "readiness"), ("net", "diff", first, second)):
+    inv, (first, second) = audits
+    inv_dir = str(inv.root)
+    for args in (
+        ("net", "runs"),
+        ("net", "readiness"),
+        ("net", "diff", first, second),
+        ("net", "inventory", "show", "-i", inv_dir, "--limit", "5"),
+        ("net", "inventory", "stats", "-i", inv_dir),
+    ):
         assert _english(cli, *args) == set(), args
 
 
@@ -49,6 +56,8 @@ def test_cloud_and_play_commands_speak_chinese(cli: Any, fake: FakeCloud, projec
     root = ("--project-root", str(project))
     for args in (
         (*root, "cloud", "dept", "list"),
+        (*root, "cloud", "quota", "show"),
+        (*root, "cloud", "quota", "show", "gaj"),
         (*root, "cloud", "plan", str(spec)),
         (*root, "cloud", "orphans"),
         (*root, "play", "list"),
