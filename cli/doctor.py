@@ -121,6 +121,7 @@ def run_checks(a: Application) -> list[Check]:
         return Check(t("doctor.store"), "ok", f"{s.display_url} (schema v{s.schema_version()})")
 
     out.append(_guard(t("doctor.store"), store))
+    out.append(_guard(t("doctor.host_keys"), lambda: _host_keys_check(a)))
     out.append(_guard(t("doctor.cloud"), lambda: _cloud_check(a)))
     out.append(_guard(t("doctor.prometheus"), lambda: _prometheus_check(a)))
     pb = cfg.playbooks_dir
@@ -168,6 +169,25 @@ def _cloud_check(a: Application) -> Check:
         f"{cloud}: {auth_url} {detail}",
         "" if ok else "is the cloud up? `govops lab status` for the lab",
     )
+
+
+def _host_keys_check(a: Application) -> Check:
+    from govops.network.service import host_key_policy
+
+    name = a.t("doctor.host_keys")
+    policy = a.config.config.network.host_key_policy
+    if policy == "accept":
+        return Check(name, "warn", a.t("host_keys.accept_insecure"), "set network.host_key_policy: accept-new")
+    path = host_key_policy(a.config).path  # strict without its file fails here (ConfigError)
+    assert path is not None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            entries = sum(1 for line in f if line.strip() and not line.lstrip().startswith("#"))
+    except FileNotFoundError:
+        return Check(name, "ok", a.t("host_keys.no_file_yet", policy=policy, path=path))
+    except OSError as exc:
+        return Check(name, "fail", f"{path}: {exc.strerror}", "check the file's permissions")
+    return Check(name, "ok", a.t("host_keys.summary", policy=policy, path=path, entries=entries))
 
 
 def _prometheus_check(a: Application) -> Check:

@@ -225,6 +225,8 @@ def audit(
         from govops.errors import InputError
 
         raise InputError("no device matches the filters")
+    if a.config.config.network.host_key_policy == "accept":
+        a.terminal.warn(a.t("host_keys.accept_insecure"))
     with a.terminal.progress("audit") as obs:
         engine = build_audit_engine(a, obs, workers=workers, snmp_concurrency=snmp_concurrency)
         params = selection_params(

@@ -63,9 +63,17 @@ class NetworkSection(_Section):
     device_timeout: float = Field(60.0, gt=0)
     connect_timeout: float = Field(10.0, gt=0)
     retries: int = Field(2, ge=0, le=10)
+    # OpenSSH-format file of the devices' host keys; default: <data dir>/known_hosts
     known_hosts: Path | None = None
-    host_key_policy: Literal["accept", "pin", "strict"] = "accept"
+    # accept-new: pin on first use, refuse a changed key (OpenSSH's StrictHostKeyChecking=accept-new);
+    # strict: the key must be in known_hosts; accept: any key (insecure). "pin" is the old name of accept-new.
+    host_key_policy: Literal["accept", "accept-new", "strict"] = "accept-new"
     rules: list[Path] = Field(default_factory=list)
+
+    @field_validator("host_key_policy", mode="before")
+    @classmethod
+    def _old_pin(cls, value: object) -> object:
+        return "accept-new" if value == "pin" else value
 
 
 class StoreSection(_Section):
@@ -133,6 +141,11 @@ class LoadedConfig:
             # sqlite:///relative.db is relative to the config file, like every other path here
             return f"sqlite:///{self.path(Path(url[len('sqlite:///') :]))}"
         return url
+
+    @property
+    def known_hosts_file(self) -> Path:
+        f = self.config.network.known_hosts
+        return self.path(f) if f is not None else paths.data_dir() / "known_hosts"
 
     @property
     def clouds_file(self) -> Path | None:
