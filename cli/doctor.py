@@ -118,7 +118,11 @@ def run_checks(a: Application) -> list[Check]:
 
     def store() -> Check:
         s = a.store
-        return Check(t("doctor.store"), "ok", f"{s.display_url} (schema v{s.schema_version()})")
+        detail = f"{s.display_url} (schema v{s.schema_version()})"
+        loose = s.loose_permissions()
+        if loose:
+            return Check(t("doctor.store"), "warn", f"{detail}; {loose}", f"chmod 600 {s.file}")
+        return Check(t("doctor.store"), "ok", detail)
 
     out.append(_guard(t("doctor.store"), store))
     out.append(_guard(t("doctor.host_keys"), lambda: _host_keys_check(a)))
@@ -195,5 +199,8 @@ def _prometheus_check(a: Application) -> Check:
     url = a.config.config.prometheus.url
     if not url:
         return Check(name, "skip", "no URL configured", "set prometheus.url in govops.yaml")
+    from govops.credentials import redact, redact_url
+
     ok, detail = _http_ok(url + "/-/ready")
-    return Check(name, "ok" if ok else "fail", f"{url} {detail}", "" if ok else "is Prometheus running?")
+    shown = f"{redact_url(url)} {redact(detail)}"
+    return Check(name, "ok" if ok else "fail", shown, "" if ok else "is Prometheus running?")

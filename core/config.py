@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from govops import paths, yamlio
+from govops.credentials import register_url_secrets
 from govops.errors import ConfigError, Location, Problem, ValidationFailed
 from govops.validation import validate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -194,4 +195,7 @@ def load_config(explicit: Path | None = None, project_root: Path | None = None) 
     if not isinstance(data, dict):
         raise ValidationFailed([Problem("a config file must be a mapping of sections", Location(str(source), 1))])
     config = validate(GovopsConfig, data, located)
+    # a password written into a URL is a secret like any other: scrubbed from every message
+    register_url_secrets(config.store.url)
+    register_url_secrets(config.prometheus.url)
     return LoadedConfig(config, source, source.resolve().parent)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from govops.credentials import Credential
+from govops.credentials import Credential, redact
 from govops.network.collectors.base import (
     AuthFailed,
     CollectError,
@@ -311,5 +311,5 @@ def tcp_probe(host: str, port: int, timeout: float) -> bool:
 def _short(exc: BaseException) -> str:
     """The first sentence of an exception's text: netmiko appends a paragraph of "common causes"."""
     text = " ".join(str(exc).split())
-    text = text.split(". Common causes", 1)[0].rstrip(".")
+    text = redact(text.split(". Common causes", 1)[0].rstrip("."))  # masked before it is cut
     return text[:160] if text else type(exc).__name__
