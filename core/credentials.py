@@ -83,8 +83,8 @@ def redact(text: str) -> str:
     return _KNOWN.scrub(text)
 
 
-# Query parameters that carry a credential (libpq's password/sslpassword, API tokens, keys).
-_SECRET_PARAM = re.compile(r"pass|pwd|secret|token|api[-_]?key|auth|credential|community", re.IGNORECASE)
+# Names of URL query parameters and variables that carry a credential (libpq password, API tokens, keys).
+SECRET_NAME = re.compile(r"pass|pwd|secret|token|api[-_]?key|auth|credential|community", re.IGNORECASE)
 MASK = "******"
 
 
@@ -105,7 +105,7 @@ def _secret_params(url: str) -> list[tuple[str, str]]:
     out = []
     for piece in query.split("&"):
         key, sep, value = piece.partition("=")
-        if sep and value and _SECRET_PARAM.search(unquote(key)):
+        if sep and value and SECRET_NAME.search(unquote(key)):
             out.append((key, value))
     return out
 
