@@ -229,9 +229,14 @@ class HostKeyPolicy:
             return
         file = known_hosts(Path(self.path))
         name = host_entry_name(host, port)
-        verdict, entry = file.check(name, key_type, blob)
-        if verdict == "unknown" and self.mode == "accept-new":
-            verdict, entry = file.pin(name, key_type, blob)
+        try:
+            verdict, entry = file.check(name, key_type, blob)
+            if verdict == "unknown" and self.mode == "accept-new":
+                verdict, entry = file.pin(name, key_type, blob)
+        except OSError as exc:
+            # not a connection failure (that would be retried): the file cannot be read or written
+            reason = f"ssh: cannot check the host key of {name} in {self.path} ({exc.strerror}); no password sent"
+            raise HostKeyRefused(CollectError(reason)) from None
         if verdict in ("known", "pinned"):
             return
         offered = f"{key_type} {fingerprint_of(blob)}"

@@ -123,3 +123,14 @@ def test_pin_is_the_old_name_of_accept_new(tmp_path: Path) -> None:
     assert loaded.config.network.host_key_policy == "accept-new"
     assert loaded.known_hosts_file.name == "known_hosts"
     assert load_config(None).config.network.host_key_policy == "accept-new"  # the default
+
+
+def test_a_key_that_cannot_be_pinned_is_refused_not_retried(tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    if os.access(ro, os.W_OK):  # root ignores the mode: make the path's parent a file instead
+        ro = tmp_path / "file"
+        ro.write_text("")
+    with pytest.raises(HostKeyRefused) as err:
+        HostKeyPolicy("accept-new", str(ro / "kh")).check("10.0.0.1", 22, "ssh-ed25519", BLOB_A)
+    assert "cannot check the host key" in err.value.error.reason and not err.value.error.retryable
