@@ -70,6 +70,9 @@ class NetworkSection(_Section):
     # strict: the key must be in known_hosts; accept: any key (insecure). "pin" is the old name of accept-new.
     host_key_policy: Literal["accept", "accept-new", "strict"] = "accept-new"
     rules: list[Path] = Field(default_factory=list)
+    # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
+    # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
+    snmp_codec: Literal["fast", "pyasn1"] = "fast"
 
     @field_validator("host_key_policy", mode="before")
     @classmethod

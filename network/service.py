@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
+from govops.errors import ConfigError
+from govops.network.analysis import DefaultAnalyzer
 from govops.network.audit import AuditEngine, AuditSettings, start_worker_server
+from govops.network.collectors.known_hosts import HostKeyPolicy
+from govops.network.collectors.snmp import PysnmpCollector
+from govops.network.collectors.ssh import NetmikoCollector
 from govops.observer import Observer
 
 if TYPE_CHECKING:
     from govops.config import LoadedConfig
     from govops.credentials import Credentials
-    from govops.network.collectors.known_hosts import HostKeyPolicy
     from govops.network.inventory import Inventory
     from govops.store import Store
 
@@ -47,9 +52,6 @@ def prepare_audit() -> None:
 def host_key_policy(config: LoadedConfig) -> HostKeyPolicy:
     """How the audit checks devices' SSH host keys; ``strict`` without a known_hosts file is a
     config error raised before any connection (it would refuse every device)."""
-    from govops.errors import ConfigError
-    from govops.network.collectors.known_hosts import HostKeyPolicy
-
     net = config.config.network
     path = config.known_hosts_file
     if net.host_key_policy == "strict" and not path.is_file():
@@ -65,10 +67,6 @@ def host_key_policy(config: LoadedConfig) -> HostKeyPolicy:
 def build_audit_engine(
     ctx: Context, observer: Observer, *, workers: int | None = None, snmp_concurrency: int | None = None
 ) -> AuditEngine:
-    from govops.network.analysis import DefaultAnalyzer
-    from govops.network.collectors.snmp import PysnmpCollector
-    from govops.network.collectors.ssh import NetmikoCollector
-
     net = ctx.config.config.network
     host_keys = host_key_policy(ctx.config)
     settings = AuditSettings(
@@ -85,7 +83,8 @@ def build_audit_engine(
     rule_files = [ctx.config.path(p) for p in net.rules]
     return AuditEngine(
         ssh=NetmikoCollector(host_keys),
-        snmp_factory=PysnmpCollector,
+        # a partial of a class pickles: each SNMP worker process makes its collector with this codec
+        snmp_factory=functools.partial(PysnmpCollector, net.snmp_codec),
         analyzer=DefaultAnalyzer(extra_rule_files=rule_files),
         credentials=ctx.credentials,
         store=ctx.store,
