@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from govops import paths, yamlio
+from govops.credentials import register_url_secrets
 from govops.errors import ConfigError, Location, Problem, ValidationFailed
 from govops.validation import validate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -63,12 +64,20 @@ class NetworkSection(_Section):
     device_timeout: float = Field(60.0, gt=0)
     connect_timeout: float = Field(10.0, gt=0)
     retries: int = Field(2, ge=0, le=10)
+    # OpenSSH-format file of the devices' host keys; default: <data dir>/known_hosts
     known_hosts: Path | None = None
-    host_key_policy: Literal["accept", "pin", "strict"] = "accept"
+    # accept-new: pin on first use, refuse a changed key (OpenSSH's StrictHostKeyChecking=accept-new);
+    # strict: the key must be in known_hosts; accept: any key (insecure). "pin" is the old name of accept-new.
+    host_key_policy: Literal["accept", "accept-new", "strict"] = "accept-new"
     rules: list[Path] = Field(default_factory=list)
     # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
     # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
     snmp_codec: Literal["fast", "pyasn1"] = "fast"
+
+    @field_validator("host_key_policy", mode="before")
+    @classmethod
+    def _old_pin(cls, value: object) -> object:
+        return "accept-new" if value == "pin" else value
 
 
 class StoreSection(_Section):
@@ -138,6 +147,11 @@ class LoadedConfig:
         return url
 
     @property
+    def known_hosts_file(self) -> Path:
+        f = self.config.network.known_hosts
+        return self.path(f) if f is not None else paths.data_dir() / "known_hosts"
+
+    @property
     def clouds_file(self) -> Path | None:
         f = self.config.cloud.clouds_file
         return self.path(f) if f is not None else None
@@ -184,4 +198,7 @@ def load_config(explicit: Path | None = None, project_root: Path | None = None) 
     if not isinstance(data, dict):
         raise ValidationFailed([Problem("a config file must be a mapping of sections", Location(str(source), 1))])
     config = validate(GovopsConfig, data, located)
+    # a password written into a URL is a secret like any other: scrubbed from every message
+    register_url_secrets(config.store.url)
+    register_url_secrets(config.prometheus.url)
     return LoadedConfig(config, source, source.resolve().parent)

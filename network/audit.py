@@ -102,7 +102,6 @@ class AuditSettings:
     connect_timeout: float = 10.0
     retries: int = 2
     backoff: float = 0.5
-    host_key_policy: str = "accept"  # accept | pin | strict (known_hosts via the collector)
     # When the configuration hides its v2c communities as ciphers (VRP), ask the agent itself
     # whether it answers a default community: one GET per name, only on such devices.
     probe_default_communities: bool = True
@@ -380,7 +379,6 @@ class AuditEngine:
                     session: SessionResult = await ssh_task
                     result.attempts = session.attempts
                     result.evidence += [{"source": "ssh", "command": c, "sha256": h} for c, h in session.hashes.items()]
-                    self._host_key(job, session.host_key, failures)
                     if session.parser_bug is not None:
                         raise session.parser_bug
                     if session.parse_error is not None:
@@ -523,20 +521,6 @@ class AuditEngine:
             return self.credentials.get(name)
         except CredentialError as exc:
             raise CollectError(exc.message) from None
-
-    def _host_key(
-        self, job: DeviceJob, offered: tuple[str, str] | None, failures: list[tuple[str, CollectError]]
-    ) -> None:
-        if self.settings.host_key_policy != "pin" or offered is None:
-            return
-        host = job.mgmt_ipv4 or job.mgmt_ipv6 or job.hostname
-        pinned = self.store.host_key(host)
-        if pinned is None:
-            self.store.pin_host_key(host, *offered)
-        elif pinned != offered:
-            failures.append(
-                ("ssh", CollectError(f"ssh: host key changed ({pinned[0]} {pinned[1]} pinned, {offered[1]} offered)"))
-            )
 
 
 def ssh_session(

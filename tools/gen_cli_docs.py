@@ -70,9 +70,13 @@ DESCRIPTIONS: dict[str, str] = {
     "network.connect_timeout": "Seconds to open a TCP connection (SSH) to a device.",
     "network.retries": "Retries of a device after a retryable failure (unreachable, SNMP no-response), "
     "with backoff and jitter; authentication failures are never retried.",
-    "network.known_hosts": "The known_hosts file for `host_key_policy: strict`.",
-    "network.host_key_policy": "`accept`: any SSH host key; `pin`: the first key seen is recorded in the "
-    'store and a different one later fails the device ("host key changed"); `strict`: `known_hosts` only.',
+    "network.known_hosts": "The devices' SSH host keys, OpenSSH known_hosts format (`[host]:port` off port 22, "
+    "hashed names): read by every policy but `accept`, appended to by `accept-new`; empty: "
+    "`$XDG_DATA_HOME/govops/known_hosts`. [Security](security.md#ssh-host-keys).",
+    "network.host_key_policy": "Checked during the key exchange, before any password is sent. `accept-new`: "
+    "a new device's key is pinned in `known_hosts`, a changed key refuses the device; `strict`: only keys "
+    "already in `known_hosts` (the file must exist); `accept`: any key (insecure, warns). `pin` is read as "
+    "`accept-new`.",
     "network.rules": "Your own rule files (paths relative to govops.yaml), selected with `--checks`: "
     "[Writing a rule](../guides/network/writing-rules.md).",
     "store.url": "The results store: `sqlite:///path` (relative to the config file's folder) or "
