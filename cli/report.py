@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from govops.cli import sources
 from govops.cli.application import Application, app_of
-from govops.cli.capacity import AtOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt, build_report
+from govops.cli.options import AtOpt, ConfidenceOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt
 
 app = typer.Typer(help="Reports for managers (capacity, audit results) in Chinese or English.", no_args_is_help=True)
 
@@ -40,16 +41,39 @@ def capacity(
     at: AtOpt = None,
     horizon: HorizonOpt = "90d",
     source: SourceOpt = "auto",
+    confidence: ConfidenceOpt = 80.0,
 ) -> None:
     """A capacity report to forward: city summary, departments near quota with dates, top growers,
-    over-allocated departments, every department (exit 3: quota findings)."""
-    from govops.errors import ExitCode
+    over-allocated departments, every department (exit 3: quota findings; 1: a source failed)."""
+    from govops.capacity.assemble import ReportRequest, build_report
+    from govops.errors import ExitCode, GovopsError
     from govops.reports.capacity import render
 
     a = app_of(ctx)
+    try:
+        store = a.store
+    except GovopsError as exc:
+        a.terminal.warn(f"results store: {exc}: no snapshots used")
+        store = None
+    cloud = sources.open_cloud(ctx, source)
+    request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=cloud is not None)
     with a.terminal.progress("capacity") as obs:
-        report = build_report(ctx, obs, dept=None, window=window, step=step, at=at, horizon=horizon, source=source)
+        report = build_report(
+            a.departments(),
+            sources.open_metrics(ctx),
+            cloud,
+            request,
+            labelling=sources.labelling(ctx),
+            host_label=sources.host_label(ctx),
+            observer=obs,
+            store=store,
+            rightsize=True,
+        )
+    for w in report.warnings:
+        a.terminal.warn(w)
     _emit(a, render(report, a.t.lang, fmt), out)
+    if report.failed_sources:
+        raise typer.Exit(ExitCode.ERROR)
     if report.findings:
         raise typer.Exit(ExitCode.FINDINGS)
 

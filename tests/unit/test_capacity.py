@@ -278,7 +278,7 @@ def fake(project: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMetrics:
     metrics = FakeMetrics()
     for d in load_departments(project / "inventories" / "departments.yaml"):
         metrics.add(d.code, limits=limits())
-    import govops.cli.capacity as mod
+    import govops.cli.sources as mod
 
     monkeypatch.setattr(mod, "open_metrics", lambda ctx: metrics)
     monkeypatch.setattr(mod, "open_cloud", lambda ctx, source: None)
@@ -350,7 +350,7 @@ def test_cli_allocations_from_the_cloud(cli, fake: FakeMetrics, project: Path, m
         cloud.add_project(d.project)
     gaj = cloud.find_project("dept-gaj")
     cloud.limits[gaj.id].update(cores=64, ram_mb=131072)  # type: ignore[union-attr]
-    import govops.cli.capacity as mod
+    import govops.cli.sources as mod
 
     monkeypatch.setattr(mod, "open_cloud", lambda ctx, source: cloud)
     r = cli("capacity", "show", *AT_OPT, "--dept", "gaj", "-o", "json")
