@@ -124,9 +124,10 @@ MAX_DAYS = 3650.0  # a range end beyond ten years is reported as none
 def days_range(
     current: float, limit: float | None, f: Fit | None, confidence: float
 ) -> tuple[float | None, float | None]:
-    """(earliest, latest) days until ``current`` reaches ``limit`` at the fit's growth, taking the
-    ``confidence`` prediction interval of one future value around that line: the earliest is where its
-    upper bound reaches the limit (conservative), the latest where its lower bound does (aggressive).
+    """(earliest, latest) days until the fitted line reaches ``limit``, taking the ``confidence``
+    prediction interval of one future daily value around it: the earliest is where its upper bound
+    reaches the limit (conservative), the latest where its lower bound does (aggressive). ``current``
+    at or over the limit: (0, 0).
     None: no limit, no growth, no interval, or beyond ``MAX_DAYS``."""
     if limit is None or f is None:
         return None, None
@@ -136,9 +137,12 @@ def days_range(
         return None, None
     t = t_quantile(0.5 + confidence / 2, max(1, f.dof))
 
+    # around the fitted line, not the last (noisy) value: the interval is the line's
+    level = f.level
+
     def band(h: float, sign: float) -> float:
         sd = f.prediction_sd(h) or 0.0
-        return current + f.slope_per_day * h + sign * t * sd
+        return level + f.slope_per_day * h + sign * t * sd
 
     def first(sign: float) -> float | None:
         if band(0.0, sign) >= limit:

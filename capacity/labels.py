@@ -71,13 +71,16 @@ class Labelling:
         """Department codes are ``[a-z][a-z0-9-]*`` and go as they are; project names are escaped."""
         return "|".join(values) if self.department_from == "label" else _alternatives(values)
 
-    def vm(self, expr: str, values: Sequence[str] | None = None) -> str:
-        """A per-VM expression carrying the VM key: itself, or joined to the info metric."""
+    def vm(self, expr: str, values: Sequence[str] | None = None, lookback: str | None = None) -> str:
+        """A per-VM expression carrying the VM key: itself, or joined to the info metric (its latest
+        sample within ``lookback``, so a VM gone before the evaluation time still finds its project)."""
         if not self.joined:
             return expr
         info = self.info_metric or ""
         if values:
             info = f'{info}{{{self.vm_key}=~"{self.alternatives(values)}"}}'
+        if lookback:
+            info = f"last_over_time({info}[{lookback}])"
         return (
             f"({expr}) * on ({self.join_on}) group_left({self.vm_key}) max by ({self.join_on}, {self.vm_key}) ({info})"
         )

@@ -154,7 +154,7 @@ def vm_query(lab: Labelling, window: float, step: float, host_label: str, values
         "now": f"last_over_time({sel(m.VCPUS)}[{duration(2 * step)}])",
     }
     return " or ".join(
-        f'label_replace({by} ({lab.vm(expr, values)}), "{TAG}", "{tag}", "", "")' for tag, expr in parts.items()
+        f'label_replace({by} ({lab.vm(expr, values, w)}), "{TAG}", "{tag}", "", "")' for tag, expr in parts.items()
     )
 
 

@@ -252,9 +252,11 @@ def _selector(metric: str, label: str, codes: Sequence[str] | None) -> str:
     return f'{metric}{{{label}=~"{"|".join(codes)}"}}'
 
 
-def _vm_part(lab: Labelling, codes: Sequence[str] | None) -> tuple[str, Callable[[str], str], Callable[[str], str]]:
+def _vm_part(
+    lab: Labelling, codes: Sequence[str] | None, lookback: str
+) -> tuple[str, Callable[[str], str], Callable[[str], str]]:
     """(the ``by`` label, a selector maker, a per-VM wrapper) for VM expressions under ``lab``."""
-    return lab.vm_key, (lambda metric: lab.vm_selector(metric, codes)), (lambda expr: lab.vm(expr, codes))
+    return lab.vm_key, (lambda metric: lab.vm_selector(metric, codes)), (lambda expr: lab.vm(expr, codes, lookback))
 
 
 def union(parts: Mapping[str, str]) -> str:
@@ -266,7 +268,7 @@ def usage_queries(label: str | Labelling, step: float, codes: Sequence[str] | No
     """The usage series, one range query each. Not one union: Prometheus evaluates ``or`` between
     range results step by step, which made the six-part union 4-5x slower than its parts. ``codes``:
     values of the grouping label to keep (department codes, or project names/IDs)."""
-    key, s, j = _vm_part(Labelling.of(label), codes)
+    key, s, j = _vm_part(Labelling.of(label), codes, duration(2 * step))
     by = f"sum by ({key})"
     last = duration(step)
     # a range just short of two steps holds two samples at the step's resolution whether Prometheus
@@ -285,7 +287,7 @@ def usage_queries(label: str | Labelling, step: float, codes: Sequence[str] | No
 
 def cpu_mean_query(label: str | Labelling, window: float, codes: Sequence[str] | None = None) -> str:
     """Mean cores over the whole window, exact from the counter (not from the sampled series)."""
-    key, s, j = _vm_part(Labelling.of(label), codes)
+    key, s, j = _vm_part(Labelling.of(label), codes, duration(window))
     return f"sum by ({key}) ({j(f'rate({s(m.CPU_SECONDS)}[{duration(window)}])')})"
 
 
