@@ -10,11 +10,11 @@ Sources, each behind its port:
   memory used (available - usable), disk written (block allocation), each with what the running
   VMs were given (vCPUs, memory, disk capacity).
 
-Queries are batched by department (``sum by (department)``): nine requests give every figure of
-every department, whatever their number: six usage range queries (sent side by side), the CPU mean,
-and the quota/allocation history and the hypervisors, each of those two one request for several
-metrics told apart by a ``label_replace`` tag. The service never prints: it returns a
-``CapacityReport`` and reports each request to the observer.
+Queries are batched by department (``sum by (department)``): seven requests give every figure of
+every department, whatever their number: three usage range queries (sent side by side), the sizes
+the running VMs were given at the end, the CPU mean, and the quota/allocation history and the
+hypervisors, each of the unions one request for several metrics told apart by a ``label_replace``
+tag. The service never prints: it returns a ``CapacityReport`` and reports each request to the observer.
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ def union(parts: Mapping[str, str]) -> str:
 
 def usage_queries(label: str | Labelling, step: float, codes: Sequence[str] | None = None) -> dict[str, str]:
     """The usage series, one range query each. Not one union: Prometheus evaluates ``or`` between
-    range results step by step, which made the six-part union 4-5x slower than its parts. ``codes``:
+    range results step by step, which made the union several times slower than its parts. ``codes``:
     values of the grouping label to keep (department codes, or project names/IDs)."""
     key, s, j = _vm_part(Labelling.of(label), codes, duration(2 * step))
     by = f"sum by ({key})"
@@ -277,12 +277,23 @@ def usage_queries(label: str | Labelling, step: float, codes: Sequence[str] | No
     mem_used = f"last_over_time({s(m.MEM_AVAILABLE)}[{last}]) - last_over_time({s(m.MEM_USABLE)}[{last}])"
     return {
         "cpu_used": f"{by} ({j(f'rate({s(m.CPU_SECONDS)}[{rate}])')})",
-        "cpu_prov": f"{by} ({j(f'last_over_time({s(m.VCPUS)}[{last}])')})",
         "ram_used": f"{by} ({j(mem_used)})",
-        "ram_prov": f"{by} ({j(f'last_over_time({s(m.MEM_AVAILABLE)}[{last}])')})",
         "storage_used": f"{by} ({j(f'last_over_time({s(m.DISK_ALLOCATION)}[{last}])')})",
-        "storage_prov": f"{by} ({j(f'last_over_time({s(m.DISK_CAPACITY)}[{last}])')})",
     }
+
+
+def provisioned_query(label: str | Labelling, step: float, codes: Sequence[str] | None = None) -> str:
+    """What the running VMs were given at the report time (vCPUs, memory, disk size): one instant
+    request. Only the latest value is reported, so no range query carries it over the window."""
+    lookback = duration(2 * step)
+    key, s, j = _vm_part(Labelling.of(label), codes, lookback)
+    by = f"sum by ({key})"
+    parts = {
+        "cpu_prov": f"{by} ({j(f'last_over_time({s(m.VCPUS)}[{lookback}])')})",
+        "ram_prov": f"{by} ({j(f'last_over_time({s(m.MEM_AVAILABLE)}[{lookback}])')})",
+        "storage_prov": f"{by} ({j(f'last_over_time({s(m.DISK_CAPACITY)}[{lookback}])')})",
+    }
+    return union(parts)
 
 
 def cpu_mean_query(label: str | Labelling, window: float, codes: Sequence[str] | None = None) -> str:
@@ -352,7 +363,7 @@ def _used(
     exact_mean: float | None,
     grid: Sequence[float],
 ) -> Used | None:
-    points, prov = _fill(points, grid), _fill(prov, grid)
+    points = _fill(points, grid)
     if not points:
         return None
     values = [v for _, v in points]
@@ -366,7 +377,7 @@ def _used(
         mean=exact_mean if exact_mean is not None else sum(values) / len(values),
         p95=percentile(values, P95),
         latest=values[-1],
-        provisioned=prov[-1][1] if prov else None,
+        provisioned=prov[-1][1] if prov else 0.0,  # none at the end: every VM was gone
         growth_per_day=growth,
         growth_pct_30d=pct,
         days=f.days if f else len(daily),
@@ -556,7 +567,7 @@ class CapacityService:
         start = end - math.floor(opts.window / opts.step) * opts.step
         day_start = end - max(1, math.floor(opts.window / fc.DAY)) * fc.DAY
         parts = usage_queries(lab, opts.step, codes)
-        total = len(parts) + 3 + (1 if self.cloud is not None else 0)
+        total = len(parts) + 4 + (1 if self.cloud is not None else 0)
         obs.started(total, "querying Prometheus")
         warnings: list[str] = []
 
@@ -573,7 +584,13 @@ class CapacityService:
                 mean_f = side.submit(self.metrics.query, cpu_mean_query(lab, end - start, codes), end)
                 limits_f = side.submit(self.metrics.query_range, limits_query(lab, codes), day_start, end, fc.DAY)
                 hv_f = side.submit(self._hypervisors, end - start, end)
+                prov_f = side.submit(self.metrics.query, provisioned_query(lab, opts.step, codes), end)
                 usage = self._usage(parts, start, end, opts.step, lab.vm_key, code_of)
+                for sample in prov_f.result():
+                    k, tag = sample.labels.get(lab.vm_key), sample.labels.get(TAG)
+                    if k and tag:
+                        usage.setdefault(code_of.get(k, k), {})[tag] = [(end, sample.value)]
+                obs.advanced("provisioned", "ok")
                 cpu_mean = {code_of.get(k, k): s.value for s in mean_f.result() if (k := s.labels.get(lab.vm_key, ""))}
                 obs.advanced("cpu mean", "ok")
                 limits = self._split(limits_f.result(), lab.tenant_key, code_of)
@@ -627,7 +644,9 @@ class CapacityService:
         elif without:
             warnings.append("no usage data in the window for any department (check --at, --window, prometheus.url)")
 
-        grid = sorted({t for fig in figures.values() for pts in fig.used.values() for t, _ in pts})
+        grid = sorted(
+            {t for fig in figures.values() for tag, pts in fig.used.items() if tag.endswith("_used") for t, _ in pts}
+        )
         data_end = grid[-1] if grid else None
         if data_end is not None and data_end < end - 2 * opts.step:
             warnings.append(
@@ -656,7 +675,7 @@ class CapacityService:
             city=city,
             hypervisors=hv,
             warnings=tuple(warnings),
-            queries=len(parts) + 3,
+            queries=len(parts) + 4,
             options=opts,
             allocation_history=history,
             snapshot_days=snapshot_days,

@@ -68,13 +68,14 @@ def test_steady_department_figures() -> None:
     assert r.allocation_source == "prometheus" and r.warnings == ()  # type: ignore[attr-defined]
 
 
-def test_every_department_in_nine_requests() -> None:
+def test_every_department_in_seven_requests() -> None:
     fake = FakeMetrics()
     depts = [dept(f"d{i:02d}") for i in range(50)]
     for d in depts:
         fake.add(d.code, limits=limits())
     r = run(fake, depts)
-    assert len(fake.requests) == 9 == r.queries and len(r.departments) == 50  # type: ignore[attr-defined]
+    # three usage range queries, the provisioned sizes, the CPU mean, quota history, hypervisors
+    assert len(fake.requests) == 7 == r.queries and len(r.departments) == 50  # type: ignore[attr-defined]
     assert all("sum by (department)" in q or "sum by (hostname" in q for q in fake.requests)
     # a selection filters on the server, not after the fact
     fake.requests.clear()
