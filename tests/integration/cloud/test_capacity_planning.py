@@ -404,3 +404,33 @@ def test_snapshot_command_is_idempotent_per_day(
     r = cli("capacity", "snapshot", "--at", at, "-o", "json")
     second = json.loads(r.out)
     assert second["written"] == [] and sorted(second["kept"]) == sorted(first["written"])
+
+
+# -- failures: one line each, the other figures still shown ----------------------------------------------------
+
+
+def test_prometheus_down_and_an_unknown_department(
+    cli: Any, cloud_lab: CloudLabInfo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    extra = "- code: zzz\n  name_zh: 新设局\n  name_en: New Bureau\n  project: dept-zzz\n  quotas: {cores: 10}\n"
+    depts = tmp_path / "departments.yaml"
+    depts.write_text((REPO / "inventories" / "departments.yaml").read_text(encoding="utf-8") + extra, encoding="utf-8")
+    _env(cloud_lab, monkeypatch, tmp_path, url=f"http://127.0.0.1:{port}")
+    import yaml
+
+    cfg = yaml.safe_load((tmp_path / "govops.yaml").read_text())
+    cfg["departments"] = str(depts)
+    (tmp_path / "govops.yaml").write_text(yaml.safe_dump(cfg))
+    r = cli("capacity", "show", "--at", str(_end(cloud_lab)), "-o", "json")
+    assert r.code == ExitCode.ERROR and "Traceback" not in r.err
+    assert len([x for x in r.err.splitlines() if "Prometheus" in x and "cannot connect" in x]) == 1, r.err
+    assert any("dept-zzz" in x or "zzz" in x for x in r.err.splitlines()), r.err  # no project in the cloud
+    doc = json.loads(r.out)
+    gaj = next(d for d in doc["departments"] if d["code"] == "gaj")
+    assert doc["allocation_source"] == "openstack" and gaj["resources"]["cpu"]["quota"] == 2032
+    assert gaj["resources"]["cpu"]["used"] is None and doc["failed_sources"] == ["prometheus"]
