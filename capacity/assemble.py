@@ -81,7 +81,7 @@ def build_report(
     chosen = [departments.get(request.dept)] if request.dept else list(departments)
     service = CapacityService(metrics, cloud, obs, store=store)
     report = service.report(chosen, opts, only=request.dept is not None)
-    if request.cloud_full and request.dept is None:
+    if request.cloud_full and request.dept is None and cloud is not None:
         from govops.capacity.cloudfull import add_cloud_full
 
         report = add_cloud_full(report, cloud, metrics, obs)

@@ -229,7 +229,7 @@ def forecast(
         if report.cloud_full:
             from govops.cli.capacity_views import cloud_full_table
 
-            a.terminal.render(cloud_full_table(report))
+            a.terminal.render(cloud_full_table(report, a.t.lang))
     _exit_for_findings(a, report)
 
 
@@ -279,10 +279,10 @@ def cloud(
         a.terminal.render(views.headroom_csv(result))
     else:
         if hosts:
-            a.terminal.render(views.hosts_table(result))
-        a.terminal.render(views.zones_table(result))
+            a.terminal.render(views.hosts_table(result, a.t.lang))
+        a.terminal.render(views.zones_table(result, a.t.lang))
         if result.flavors:
-            a.terminal.render(views.slots_table(result))
+            a.terminal.render(views.slots_table(result, a.t.lang))
     if not result.complete:
         raise typer.Exit(ExitCode.ERROR)
 
@@ -356,7 +356,7 @@ def whatif(
     if a.terminal.output in ("json", "yaml"):
         a.terminal.render(TableView([], [], data=document(when, whatif=whatif_dict(result))))
     else:
-        a.terminal.render(views.whatif_table(result, a.terminal.output == "csv"))
+        a.terminal.render(views.whatif_table(result, a.terminal.output == "csv", a.t.lang))
         if a.terminal.output != "csv":
             (a.terminal.success if result.fits else a.terminal.warn)(describe(result))
     if not result.fits:
@@ -420,7 +420,7 @@ def rightsize(
     else:
         a.terminal.render(views.rightsize_table(result, a.t.lang))
         if a.terminal.output != "csv" and result.totals:
-            a.terminal.render(views.rightsize_totals_table(result))
+            a.terminal.render(views.rightsize_totals_table(result, a.t.lang))
     if result.failed_sources or metrics is None:
         raise typer.Exit(ExitCode.ERROR)
     if result.findings:

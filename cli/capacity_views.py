@@ -13,6 +13,60 @@ if TYPE_CHECKING:
     from govops.capacity.whatif import WhatIf
 
 
+# zh of every header and title below (English is the key)
+ZH = {
+    "zone": "可用区",
+    "hosts": "主机数",
+    "host": "主机",
+    "vCPU alloc/cap": "vCPU 已分配/容量",
+    "free": "剩余",
+    "ratio": "超分比",
+    "res.": "预留",
+    "RAM GiB alloc/cap": "内存 GiB 已分配/容量",
+    "disk GB free": "磁盘 GB 剩余",
+    "cores used": "实用核数",
+    "GiB used": "实用内存 GiB",
+    "VMs": "虚拟机",
+    "Cloud headroom (Placement; used: Prometheus)": "云平台余量（Placement；实用：Prometheus）",
+    "Hypervisors": "宿主机",
+    "flavor": "规格",
+    "size": "大小",
+    "total": "合计",
+    "bound by": "受限于",
+    "Free slots: more VMs of each flavor that fit, host by host": "可再创建的虚拟机数（按宿主机逐台计算）",
+    "resource": "资源",
+    "needed": "需要",
+    "short": "缺口",
+    "fits": "满足",
+    "days to quota now": "当前到达配额天数",
+    "with the VMs": "新增后天数",
+    "days earlier": "提前天数",
+    "kind": "类别",
+    "department": "部门",
+    "VM": "虚拟机",
+    "CPU p95 %": "CPU p95 %",
+    "RAM p95 %": "内存 p95 %",
+    "suggested": "建议",
+    "frees cores": "释放核数",
+    "frees GiB": "释放内存 GiB",
+    "stopped days": "关机天数",
+    "idle": "闲置",
+    "oversized": "规格过大",
+    "stopped": "长期关机",
+    "Quota freed per department": "各部门可释放配额",
+    "allocated / effective capacity": "已分配/有效容量",
+    "growth / day": "日增长",
+    "days to full": "到满天数",
+    "date": "日期",
+    "forecast": "预测",
+    "When the cloud is full (Placement's effective capacity)": "云平台何时满（Placement 有效容量）",
+}
+
+
+def tr(text: str, lang: str) -> str:
+    return ZH.get(text, text) if lang == "zh" else text
+
+
 def _r(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits) + 0.0
 
@@ -56,41 +110,42 @@ def _zone_row(z: ZoneHeadroom, name: str) -> dict[str, Any]:
     }
 
 
-_ZONE_COLUMNS = [
-    Column("name", "zone"),
-    _num("hosts", "hosts"),
-    _num("vcpu", "vCPU alloc/cap"),
-    _num("vcpu_free", "free"),
-    _num("vcpu_ratio", "ratio"),
-    _num("vcpu_reserved", "res."),
-    _num("ram", "RAM GiB alloc/cap"),
-    _num("ram_free", "free"),
-    _num("ram_reserved", "res."),
-    _num("disk_free", "disk GB free"),
-    _num("cpu_used", "cores used"),
-    _num("ram_used", "GiB used"),
-    _num("vms", "VMs"),
-]
+def _zone_columns(lang: str) -> list[Column]:
+    return [
+        Column("name", tr("zone", lang)),
+        _num("hosts", tr("hosts", lang)),
+        _num("vcpu", tr("vCPU alloc/cap", lang)),
+        _num("vcpu_free", tr("free", lang)),
+        _num("vcpu_ratio", tr("ratio", lang)),
+        _num("vcpu_reserved", tr("res.", lang)),
+        _num("ram", tr("RAM GiB alloc/cap", lang)),
+        _num("ram_free", tr("free", lang)),
+        _num("ram_reserved", tr("res.", lang)),
+        _num("disk_free", tr("disk GB free", lang)),
+        _num("cpu_used", tr("cores used", lang)),
+        _num("ram_used", tr("GiB used", lang)),
+        _num("vms", tr("VMs", lang)),
+    ]
 
 
-def zones_table(h: CloudHeadroom) -> TableView:
+def zones_table(h: CloudHeadroom, lang: str = "en") -> TableView:
     rows = [_zone_row(z, z.name) for z in h.zones]
     if h.total is not None:
         rows.append(_zone_row(h.total, "cloud"))
-    return TableView(_ZONE_COLUMNS, rows, title="Cloud headroom (Placement; used: Prometheus)")
+    return TableView(_zone_columns(lang), rows, title=tr("Cloud headroom (Placement; used: Prometheus)", lang))
 
 
-def hosts_table(h: CloudHeadroom) -> TableView:
+def hosts_table(h: CloudHeadroom, lang: str = "en") -> TableView:
     rows = []
     for x in h.hosts:
         row = _zone_row(type("Z", (), {"hosts": 1, "resources": x.resources, "used": x.used})(), x.name)
         row["hosts"] = x.az
         rows.append(row)
-    cols = [Column("name", "host"), Column("hosts", "zone"), *_ZONE_COLUMNS[2:]]
-    return TableView(cols, rows, title="Hypervisors")
+    cols = [Column("name", tr("host", lang)), Column("hosts", tr("zone", lang)), *_zone_columns(lang)[2:]]
+    return TableView(cols, rows, title=tr("Hypervisors", lang))
 
 
-def slots_table(h: CloudHeadroom) -> TableView:
+def slots_table(h: CloudHeadroom, lang: str = "en") -> TableView:
     zones = sorted({az for f in h.flavors for az in f.per_az})
     rows = []
     for f in h.flavors:
@@ -102,10 +157,10 @@ def slots_table(h: CloudHeadroom) -> TableView:
         row["total"] = f.total
         row["limited_by"] = f.limited_by
         rows.append(row)
-    cols = [Column("flavor", "flavor"), Column("size", "size")]
+    cols = [Column("flavor", tr("flavor", lang)), Column("size", tr("size", lang))]
     cols += [_num(f"az:{z}", z) for z in zones]
-    cols += [_num("total", "total"), Column("limited_by", "bound by")]
-    return TableView(cols, rows, title="Free slots: more VMs of each flavor that fit, host by host")
+    cols += [_num("total", tr("total", lang)), Column("limited_by", tr("bound by", lang))]
+    return TableView(cols, rows, title=tr("Free slots: more VMs of each flavor that fit, host by host", lang))
 
 
 def headroom_csv(h: CloudHeadroom) -> TableView:
@@ -158,7 +213,7 @@ def headroom_csv(h: CloudHeadroom) -> TableView:
     return TableView([Column(k, k) for k in keys], rows)
 
 
-def whatif_table(w: WhatIf, csv: bool = False) -> TableView:
+def whatif_table(w: WhatIf, csv: bool = False, lang: str = "en") -> TableView:
     later = {e.resource: e for e in w.earlier}
     rows = []
     for q in w.quota:
@@ -188,14 +243,14 @@ def whatif_table(w: WhatIf, csv: bool = False) -> TableView:
                 }
             )
     cols = [
-        Column("resource", "resource"),
-        _num("needed", "needed"),
-        _num("free", "free"),
-        _num("short", "short"),
-        Column("fits", "fits"),
-        _num("days_before", "days to quota now"),
-        _num("days_after", "with the VMs"),
-        _num("days_earlier", "days earlier"),
+        Column("resource", tr("resource", lang)),
+        _num("needed", tr("needed", lang)),
+        _num("free", tr("free", lang)),
+        _num("short", tr("short", lang)),
+        Column("fits", tr("fits", lang)),
+        _num("days_before", tr("days to quota now", lang)),
+        _num("days_after", tr("with the VMs", lang)),
+        _num("days_earlier", tr("days earlier", lang)),
     ]
     title = f"What-if for {w.department} ({w.project}); runs out first: {w.runs_out_first or '–'}"
     return TableView(cols, rows, title=None if csv else title)
@@ -219,22 +274,22 @@ def rightsize_table(r: RightsizeReport, lang: str = "en") -> TableView:
         for i in r.items
     ]
     cols = [
-        Column("kind", "kind"),
-        Column("department", "department"),
-        Column("name", "VM"),
-        Column("id", "id"),
-        Column("flavor", "flavor"),
+        Column("kind", tr("kind", lang)),
+        Column("department", tr("department", lang)),
+        Column("name", tr("VM", lang)),
+        Column("id", tr("id", lang)),
+        Column("flavor", tr("flavor", lang)),
         _num("cpu_p95", "CPU p95 %"),
         _num("mem_p95", "RAM p95 %"),
-        Column("suggested", "suggested"),
-        _num("frees_cores", "frees cores"),
-        _num("frees_ram_gib", "frees GiB"),
-        _num("idle_days", "stopped days"),
+        Column("suggested", tr("suggested", lang)),
+        _num("frees_cores", tr("frees cores", lang)),
+        _num("frees_ram_gib", tr("frees GiB", lang)),
+        _num("idle_days", tr("stopped days", lang)),
     ]
     return TableView(cols, rows, title=f"Rightsizing ({len(rows)} of {r.vms_seen} VMs seen)")
 
 
-def rightsize_totals_table(r: RightsizeReport) -> TableView:
+def rightsize_totals_table(r: RightsizeReport, lang: str = "en") -> TableView:
     rows = [
         {
             "department": code or "?",
@@ -247,17 +302,17 @@ def rightsize_totals_table(r: RightsizeReport) -> TableView:
         for code, t in r.totals.items()
     ]
     cols = [
-        Column("department", "department"),
-        _num("idle", "idle"),
-        _num("oversized", "oversized"),
-        _num("stopped", "stopped"),
-        _num("cores", "frees cores"),
-        _num("ram", "frees GiB"),
+        Column("department", tr("department", lang)),
+        _num("idle", tr("idle", lang)),
+        _num("oversized", tr("oversized", lang)),
+        _num("stopped", tr("stopped", lang)),
+        _num("cores", tr("frees cores", lang)),
+        _num("ram", tr("frees GiB", lang)),
     ]
-    return TableView(cols, rows, title="Quota freed per department")
+    return TableView(cols, rows, title=tr("Quota freed per department", lang))
 
 
-def cloud_full_table(report: CapacityReport) -> TableView:
+def cloud_full_table(report: CapacityReport, lang: str = "en") -> TableView:
     rows = [
         {
             "resource": c.resource,
@@ -274,13 +329,13 @@ def cloud_full_table(report: CapacityReport) -> TableView:
         for c in report.cloud_full.values()
     ]
     cols = [
-        Column("resource", "resource"),
-        _num("allocated", "allocated / effective capacity"),
-        _num("pct", "%"),
-        _num("growth", "growth / day"),
-        _num("days", "days to full"),
-        Column("date", "date"),
+        Column("resource", tr("resource", lang)),
+        _num("allocated", tr("allocated / effective capacity", lang)),
+        _num("pct", tr("%", lang)),
+        _num("growth", tr("growth / day", lang)),
+        _num("days", tr("days to full", lang)),
+        Column("date", tr("date", lang)),
         Column("range", f"{report.options.confidence:.0%} range"),
-        Column("forecast", "forecast"),
+        Column("forecast", tr("forecast", lang)),
     ]
-    return TableView(cols, rows, title="When the cloud is full (Placement's effective capacity)")
+    return TableView(cols, rows, title=tr("When the cloud is full (Placement's effective capacity)", lang))
