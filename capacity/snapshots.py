@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from govops.capacity.headroom import CloudHeadroom
+    from govops.capacity.labels import Labelling
+    from govops.capacity.ports import MetricsPort
     from govops.capacity.service import CapacityReport
+    from govops.cloud.ports import CloudPort
+    from govops.departments import Departments
+    from govops.observer import Observer
     from govops.store import Store
 
 SCOPE_DEPARTMENT = "capacity.department"
@@ -102,3 +107,30 @@ def load_daily(store: Store, scope: str, start: float, end: float) -> dict[str, 
         if first <= day <= last:
             out.setdefault(str(s["subject"]), {}).setdefault(day, s["data"])
     return out
+
+
+def take_snapshot(
+    store: Store,
+    departments: Departments,
+    metrics: MetricsPort,
+    cloud: CloudPort | None,
+    *,
+    at: str | None = None,
+    step: str = "1h",
+    labelling: Labelling | None = None,
+    host_label: str = "host",
+    observer: Observer | None = None,
+) -> tuple[SnapshotResult, CapacityReport, CloudHeadroom | None]:
+    """The day ending at ``at``: its capacity report (window 1 d) and the cloud's headroom, stored
+    unless that day is stored already."""
+    from govops.capacity.assemble import ReportRequest, build_report
+    from govops.capacity.headroom import HeadroomService
+
+    request = ReportRequest(window="1d", step=step, at=at)
+    report = build_report(departments, metrics, cloud, request, labelling=labelling, observer=observer)
+    headroom = None
+    if cloud is not None:
+        headroom = HeadroomService(cloud, metrics, observer, host_label=host_label).headroom(
+            report.end, step=report.step
+        )
+    return record(store, report, headroom), report, headroom

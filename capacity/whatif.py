@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from govops.capacity.headroom import CloudHeadroom, HostHeadroom, flavor_needs
-from govops.errors import InputError
+from govops.errors import GovopsError, InputError
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
+    from govops.capacity.labels import Labelling
+    from govops.capacity.ports import MetricsPort
     from govops.capacity.service import CapacityReport
     from govops.cloud.ports import CloudPort, Flavor
     from govops.cloud.spec import BatchSpec
-    from govops.departments import Department
+    from govops.departments import Department, Departments
 
 _ADD = re.compile(r"^\s*(\d+)\s*[x×*]\s*(\S+)\s*$")
 # quota resource -> capacity report resource and factor from the quota's unit to the report's
@@ -294,3 +296,39 @@ def describe(w: WhatIf) -> str:
             "cloud: " + ", ".join(f"{n} {f} find no host" for f, n in sorted(w.placement.unplaced.items()) if n)
         )
     return "does not fit: " + "; ".join(parts)
+
+
+def run_whatif(
+    departments: Departments,
+    department: Department,
+    additions: Sequence[Addition],
+    cloud: CloudPort,
+    metrics: MetricsPort | None,
+    *,
+    at: float,
+    window: str = "30d",
+    labelling: Labelling | None = None,
+    host_label: str = "host",
+    observer: Observer | None = None,
+    warnings: Sequence[str] = (),
+) -> WhatIf:
+    """The what-if with its inputs gathered: the department's growth from its capacity report
+    (Prometheus; a failure leaves the growth unknown, one note), the cloud's headroom (Placement;
+    forbidden leaves the cloud part unknown, one note), then the check."""
+    from govops.capacity.assemble import ReportRequest, build_report
+    from govops.capacity.headroom import HeadroomService
+
+    obs = observer or NullObserver()
+    notes = list(warnings)
+    report = None
+    if metrics is not None:
+        try:
+            request = ReportRequest(dept=department.code, window=window, at=str(at))
+            report = build_report(departments, metrics, cloud, request, labelling=labelling, observer=obs)
+        except GovopsError as exc:
+            if isinstance(exc, InputError):
+                raise
+            notes.append(f"{exc}: the department's growth is unknown")
+    step = report.step if report is not None else 3600.0
+    headroom = HeadroomService(cloud, metrics, obs, host_label=host_label).headroom(at, step=step)
+    return WhatIfService(cloud, obs).whatif(department, additions, headroom=headroom, report=report, warnings=notes)

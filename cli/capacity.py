@@ -307,11 +307,9 @@ def whatif(
     fit is unknown (Placement forbidden) though the quota fits."""
     from pathlib import Path
 
-    from govops.capacity.assemble import ReportRequest, build_report
-    from govops.capacity.headroom import HeadroomService
     from govops.capacity.schema import document, whatif_dict
     from govops.capacity.timespec import parse_time
-    from govops.capacity.whatif import WhatIfService, additions_of_spec, describe, parse_add
+    from govops.capacity.whatif import additions_of_spec, describe, parse_add, run_whatif
     from govops.cli import capacity_views as views
     from govops.errors import GovopsError, InputError
 
@@ -334,22 +332,24 @@ def whatif(
     assert cloud_port is not None
     when = parse_time(at)
     notes: list[str] = []
-    with a.terminal.progress("capacity") as obs:
-        report = None
+    try:
+        metrics = sources.open_metrics(ctx)
+    except GovopsError as exc:
+        notes.append(f"{exc}: the department's growth is unknown")
         metrics = None
-        try:
-            metrics = sources.open_metrics(ctx)
-            request = ReportRequest(dept=department.code, window=window, at=at)
-            report = build_report(
-                departments, metrics, cloud_port, request, labelling=sources.labelling(ctx), observer=obs
-            )
-        except GovopsError as exc:
-            notes.append(f"{exc}: the department's growth is unknown")
-        headroom = HeadroomService(cloud_port, metrics, obs, host_label=sources.host_label(ctx)).headroom(
-            when, step=report.step if report else 3600.0
-        )
-        result = WhatIfService(cloud_port, obs).whatif(
-            department, items, headroom=headroom, report=report, warnings=notes
+    with a.terminal.progress("capacity") as obs:
+        result = run_whatif(
+            departments,
+            department,
+            items,
+            cloud_port,
+            metrics,
+            at=when,
+            window=window,
+            labelling=sources.labelling(ctx),
+            host_label=sources.host_label(ctx),
+            observer=obs,
+            warnings=notes,
         )
     for w in result.warnings:
         a.terminal.warn(w)
@@ -438,25 +438,25 @@ def snapshot(
     the results store, once per UTC day (run again: nothing is written). Reports use them for the part of
     a window Prometheus no longer holds. Timer: `govops capacity snapshot` daily, e.g. cron
     `15 0 * * * govops capacity snapshot`."""
-    from govops.capacity.assemble import ReportRequest, build_report
-    from govops.capacity.headroom import HeadroomService
-    from govops.capacity.snapshots import record
+    from govops.capacity.snapshots import take_snapshot
 
     a = app_of(ctx)
-    departments = a.departments()
     metrics = sources.open_metrics(ctx)
     cloud_port = sources.open_cloud(ctx, source)
-    request = ReportRequest(window="1d", step=step, at=at)
     with a.terminal.progress("capacity") as obs:
-        report = build_report(departments, metrics, cloud_port, request, labelling=sources.labelling(ctx), observer=obs)
-        headroom = (
-            HeadroomService(cloud_port, metrics, obs, host_label=sources.host_label(ctx)).headroom(report.end)
-            if cloud_port is not None
-            else None
+        result, report, headroom = take_snapshot(
+            a.store,
+            a.departments(),
+            metrics,
+            cloud_port,
+            at=at,
+            step=step,
+            labelling=sources.labelling(ctx),
+            host_label=sources.host_label(ctx),
+            observer=obs,
         )
     for w in report.warnings + (headroom.warnings if headroom else ()):
         a.terminal.warn(w)
-    result = record(a.store, report, headroom)
     data = {
         "day": result.day,
         "written": list(result.written),
