@@ -29,7 +29,7 @@ from govops.lab.processes import LabError
 from govops.lab.prometheus import metrics as m
 from govops.lab.prometheus.inventory import CloudInventory, Hypervisor, Server, department_index
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DAY = 86400
 LOCAL_OFFSET = 8 * 3600  # the city's time zone (UTC+8): office hours drive the load
 MIB = 1024 * 1024
@@ -40,7 +40,7 @@ HOST_RESERVED_MB = 512  # nova's reserved_host_memory_mb, counted in a hyperviso
 # openstack's defaults when a department leaves a quota unset
 DEFAULT_QUOTAS = {"cores": 20, "ram_gb": 50, "instances": 10, "volume_gb": 1000}
 NEAR_QUOTA_START, NEAR_QUOTA_END = 0.62, 0.91  # volume use / quota at the window's start and end
-NEAR_QUOTA_NOISE = 0.01  # +- share of the quota around that line: a forecast's range must hold the date
+NEAR_QUOTA_NOISE = 0.003  # +- share of the quota around that line: a forecast's range must hold the date
 # Workloads are planted so that a rightsizing rule (p95 x headroom 1.3 fits the smallest flavor) finds
 # exactly the oversized servers: those use a small share of their flavor (two sizes above need), every
 # other busy server too much of its RAM for a flavor half its size, and of its vCPUs for one a quarter.
