@@ -107,6 +107,7 @@ class CloudHeadroom:
     warnings: tuple[str, ...]
     placement: bool  # Placement answered
     metrics: bool  # Prometheus answered
+    aggregates: tuple[ZoneHeadroom, ...] = ()  # every host aggregate (AZ or not), by its name
 
     @property
     def complete(self) -> bool:
@@ -266,6 +267,7 @@ class HeadroomService:
         warnings: list[str] = []
         providers: list[ResourceProvider] = []
         zones_of: dict[str, str] = {}
+        members: dict[str, tuple[str, ...]] = {}  # aggregate name -> hosts
         flavors: list[Flavor] = []
         placement_ok = False
         if self.cloud is None:
@@ -273,7 +275,9 @@ class HeadroomService:
         else:
             try:
                 providers = [p for p in self.cloud.resource_providers() if p.inventories]
-                zones_of = az_of_hosts(self.cloud.aggregates())
+                aggs = self.cloud.aggregates()
+                zones_of = az_of_hosts(aggs)
+                members = {a.name: tuple(a.hosts) for a in aggs if a.name}
                 flavors = self.cloud.flavors()
                 placement_ok = True
                 obs.advanced("placement", "ok", f"{len(providers)} resource providers")
@@ -320,6 +324,16 @@ class HeadroomService:
             else None
         )
         slots = flavor_slots([h for h in hosts if h.resources], flavors) if placement_ok else []
+        aggregates = []
+        for name, names in sorted(members.items()):
+            keys = {_host_key(n) for n in names}
+            mine = [h for h in hosts if h.name in names or _host_key(h.name) in keys]
+            if mine:
+                aggregates.append(
+                    ZoneHeadroom(
+                        name, len(mine), sum_resources([h.resources for h in mine]), _add_use([h.used for h in mine])
+                    )
+                )
         obs.finished()
         return CloudHeadroom(
             at=at,
@@ -330,4 +344,5 @@ class HeadroomService:
             warnings=tuple(warnings),
             placement=placement_ok,
             metrics=metrics_ok,
+            aggregates=tuple(aggregates),
         )

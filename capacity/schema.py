@@ -230,6 +230,7 @@ def headroom_dict(h: CloudHeadroom) -> dict[str, Any]:
             for x in h.hosts
         ],
         "zones": [zone(z) for z in h.zones],
+        "aggregates": [zone(a) for a in h.aggregates],
         "total": zone(h.total) if h.total else None,
         "free_slots": [
             {

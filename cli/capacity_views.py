@@ -190,6 +190,8 @@ def headroom_csv(h: CloudHeadroom) -> TableView:
         add("host", x.name, x.az, x.resources)
     for z in h.zones:
         add("zone", z.name, z.name, z.resources)
+    for g in h.aggregates:
+        add("aggregate", g.name, "", g.resources)
     if h.total is not None:
         add("cloud", "cloud", "", h.total.resources)
     for f in h.flavors:

@@ -50,6 +50,7 @@ def test_capacity_is_placements_formula_and_slots_are_per_host() -> None:
     assert hosts["hv2"].resources["VCPU"].capacity == 120 and hosts["hv2"].resources["VCPU"].free == 2
     assert hosts["hv1"].resources["MEMORY_MB"].free == 4 * 1024
     assert h.zone("az1").resources["VCPU"].free == 56 + 2  # type: ignore[union-attr]
+    assert [(a.name, a.hosts) for a in h.aggregates] == [("az1", 2), ("az2", 1)]
     slots = {f.flavor: f for f in h.flavors}
     # m1.large: hv1 has 56 vCPUs but RAM for 0; hv2 RAM plenty but 2 vCPUs: 0 in az1, not 58 // 4
     assert slots["m1.large"].per_az == {"az1": 0, "az2": 2}
