@@ -44,3 +44,12 @@ ConfidenceOpt = Annotated[
         "bound reaches the limit, aggressive = latest (its lower bound).",
     ),
 ]
+PostOpt = Annotated[
+    str | None,
+    typer.Option("--post", help="Then run this playbook on the new VMs (a file, or a name in a playbooks folder)."),
+]
+PostVarsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--post-extra-vars", help="Extra variables for --post: NAME=VALUE or @FILE.yml; repeatable."),
+]
+PostTimeoutOpt = Annotated[float, typer.Option("--post-timeout", min=1, help="Seconds the --post playbook may take.")]
