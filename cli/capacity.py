@@ -15,6 +15,7 @@ from govops.cli.terminal import Column, TableView
 from govops.errors import ExitCode
 
 if TYPE_CHECKING:
+    from govops.capacity.planner import Source
     from govops.capacity.service import CapacityReport
     from govops.observer import Observer
 
@@ -30,41 +31,12 @@ ReclaimOpt = Annotated[
 ]
 
 
-def _report(
-    ctx: typer.Context,
-    observer: Observer,
-    request: Any,
-    source: sources.Source,
-) -> CapacityReport:
-    """The capacity report service with this command line's ports and configuration."""
-    from govops.capacity.assemble import build_report
-
-    a = app_of(ctx)
-    departments = a.departments()
-    report = build_report(
-        departments,
-        sources.open_metrics(ctx),
-        sources.open_cloud(ctx, source),
-        request,
-        labelling=sources.labelling(ctx),
-        host_label=sources.host_label(ctx),
-        observer=observer,
-        store=_store_or_none(a),
-    )
+def _report(ctx: typer.Context, observer: Observer, request: Any, source: Source) -> CapacityReport:
+    """The capacity report on this command line's ports; its notes shown as warnings."""
+    report = sources.planner(ctx, observer).report(request, source)
     for w in report.warnings:
-        a.terminal.warn(w)
+        app_of(ctx).terminal.warn(w)
     return report
-
-
-def _store_or_none(a: Application) -> Any:
-    """The results store for snapshots, or None when it cannot be opened (a warning, not an error)."""
-    from govops.errors import GovopsError
-
-    try:
-        return a.store
-    except GovopsError as exc:
-        a.terminal.warn(f"results store: {exc}: no snapshots used")
-        return None
 
 
 def _labels(a: Application) -> Any:
@@ -253,24 +225,15 @@ def cloud(
     """The cloud's headroom from Placement: per host, zone and total, capacity = (total - reserved) x
     allocation_ratio, allocated, free, next to physical use (Prometheus); how many more VMs of each flavor
     fit, host by host (exit 1: Placement or Prometheus failed, what the other gave is shown)."""
-    from govops.capacity.headroom import HeadroomService
     from govops.capacity.schema import document, headroom_dict
     from govops.capacity.timespec import parse_duration, parse_time
     from govops.cli import capacity_views as views
-    from govops.errors import GovopsError
 
     a = app_of(ctx)
     when = parse_time(at)
     step_s = parse_duration(step, "--step")
-    cloud_port = sources.open_cloud(ctx, "auto")
-    try:
-        metrics = sources.open_metrics(ctx)
-    except GovopsError as exc:
-        a.terminal.warn(str(exc))
-        metrics = None
     with a.terminal.progress("capacity") as obs:
-        service = HeadroomService(cloud_port, metrics, obs, host_label=sources.host_label(ctx))
-        result = service.headroom(when, step=step_s, az=az)
+        result = sources.planner(ctx, obs, store=False).headroom(when, step=step_s, az=az)
     for w in result.warnings:
         a.terminal.warn(w)
     if a.terminal.output in ("json", "yaml"):
@@ -309,47 +272,14 @@ def whatif(
 
     from govops.capacity.schema import document, whatif_dict
     from govops.capacity.timespec import parse_time
-    from govops.capacity.whatif import additions_of_spec, describe, parse_add, run_whatif
+    from govops.capacity.whatif import describe
     from govops.cli import capacity_views as views
-    from govops.errors import GovopsError, InputError
 
     a = app_of(ctx)
-    departments = a.departments()
-    items = [parse_add(x, az) for x in add or []]
-    if spec:
-        from govops.cloud.spec import load_spec
-        from govops.paths import display_path
-
-        batch = load_spec(Path(spec), display=display_path(Path(spec)))
-        if dept and departments.get(dept).code != departments.get(batch.department).code:
-            raise InputError(f"--dept {dept} but {spec} is for department {batch.department}")
-        dept = dept or batch.department
-        items += additions_of_spec(batch)
-    if not dept:
-        raise InputError("--dept is required (or --spec, whose department is used)")
-    department = departments.get(dept)
-    cloud_port = sources.open_cloud(ctx, "openstack")
-    assert cloud_port is not None
     when = parse_time(at)
-    notes: list[str] = []
-    try:
-        metrics = sources.open_metrics(ctx)
-    except GovopsError as exc:
-        notes.append(f"{exc}: the department's growth is unknown")
-        metrics = None
     with a.terminal.progress("capacity") as obs:
-        result = run_whatif(
-            departments,
-            department,
-            items,
-            cloud_port,
-            metrics,
-            at=when,
-            window=window,
-            labelling=sources.labelling(ctx),
-            host_label=sources.host_label(ctx),
-            observer=obs,
-            warnings=notes,
+        result = sources.planner(ctx, obs, store=False).whatif(
+            dept, add or [], az=az, spec=Path(spec) if spec else None, window=window, at=when
         )
     for w in result.warnings:
         a.terminal.warn(w)
@@ -383,15 +313,12 @@ def rightsize(
     """Idle VMs (p95 CPU below --idle-below % all window), oversized VMs (a smaller flavor holds p95 x
     --headroom), VMs stopped for more than --stopped-days; each with its department, flavor, suggestion and
     the quota it frees, and totals per department (exit 3 when any is found, 1 when a source failed)."""
-    from govops.capacity.rightsize import RightsizeOptions, RightsizeService
+    from govops.capacity.rightsize import RightsizeOptions
     from govops.capacity.schema import document, rightsize_dict
     from govops.capacity.timespec import parse_duration, parse_time
     from govops.cli import capacity_views as views
-    from govops.errors import GovopsError
 
     a = app_of(ctx)
-    departments = a.departments()
-    department = departments.get(dept) if dept else None
     opts = RightsizeOptions(
         at=parse_time(at),
         window=parse_duration(window, "--window"),
@@ -400,19 +327,8 @@ def rightsize(
         headroom=headroom,
         stopped_days=stopped_days,
     )
-    opts.check()
-    try:
-        metrics = sources.open_metrics(ctx)
-    except GovopsError as exc:
-        a.terminal.warn(str(exc))
-        metrics = None
-    cloud_port = sources.open_cloud(ctx, "auto")
-    service = RightsizeService(
-        metrics, cloud_port, labelling=sources.labelling(ctx), host_label=sources.host_label(ctx)
-    )
     with a.terminal.progress("capacity") as obs:
-        service.observer = obs
-        result = service.rightsize(departments, opts, department=department)
+        result = sources.planner(ctx, obs, store=False).rightsize(opts, dept)
     for w in result.warnings:
         a.terminal.warn(w)
     if a.terminal.output in ("json", "yaml"):
@@ -421,7 +337,7 @@ def rightsize(
         a.terminal.render(views.rightsize_table(result, a.t.lang))
         if a.terminal.output != "csv" and result.totals:
             a.terminal.render(views.rightsize_totals_table(result, a.t.lang))
-    if result.failed_sources or metrics is None:
+    if result.failed_sources:
         raise typer.Exit(ExitCode.ERROR)
     if result.findings:
         raise typer.Exit(ExitCode.FINDINGS)
@@ -438,25 +354,12 @@ def snapshot(
     the results store, once per UTC day (run again: nothing is written). Reports use them for the part of
     a window Prometheus no longer holds. Timer: `govops capacity snapshot` daily, e.g. cron
     `15 0 * * * govops capacity snapshot`."""
-    from govops.capacity.snapshots import take_snapshot
-
     a = app_of(ctx)
-    metrics = sources.open_metrics(ctx)
-    cloud_port = sources.open_cloud(ctx, source)
     with a.terminal.progress("capacity") as obs:
-        result, report, headroom = take_snapshot(
-            a.store,
-            a.departments(),
-            metrics,
-            cloud_port,
-            at=at,
-            step=step,
-            labelling=sources.labelling(ctx),
-            host_label=sources.host_label(ctx),
-            observer=obs,
-        )
-    for w in report.warnings + (headroom.warnings if headroom else ()):
+        outcome = sources.planner(ctx, obs).snapshot(at=at, step=step, source=source)
+    for w in outcome.warnings:
         a.terminal.warn(w)
+    result = outcome.result
     data = {
         "day": result.day,
         "written": list(result.written),
@@ -471,5 +374,5 @@ def snapshot(
             f"snapshot of {result.day}: {len(result.written)} department(s) written, {len(result.kept)} already "
             f"stored{', cloud headroom' if result.cloud else ''} ({data['store']})"
         )
-    if report.failed_sources:
+    if outcome.failed:
         raise typer.Exit(ExitCode.ERROR)

@@ -45,30 +45,14 @@ def capacity(
 ) -> None:
     """A capacity report to forward: city summary, departments near quota with dates, top growers,
     over-allocated departments, every department (exit 3: quota findings; 1: a source failed)."""
-    from govops.capacity.assemble import ReportRequest, build_report
-    from govops.errors import ExitCode, GovopsError
+    from govops.capacity.assemble import ReportRequest
+    from govops.errors import ExitCode
     from govops.reports.capacity import render
 
     a = app_of(ctx)
-    try:
-        store = a.store
-    except GovopsError as exc:
-        a.terminal.warn(f"results store: {exc}: no snapshots used")
-        store = None
-    cloud = sources.open_cloud(ctx, source)
-    request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=cloud is not None)
+    request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=True)
     with a.terminal.progress("capacity") as obs:
-        report = build_report(
-            a.departments(),
-            sources.open_metrics(ctx),
-            cloud,
-            request,
-            labelling=sources.labelling(ctx),
-            host_label=sources.host_label(ctx),
-            observer=obs,
-            store=store,
-            rightsize=True,
-        )
+        report = sources.planner(ctx, obs).report(request, source, rightsize=True)
     for w in report.warnings:
         a.terminal.warn(w)
     _emit(a, render(report, a.t.lang, fmt), out)

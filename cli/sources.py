@@ -1,62 +1,36 @@
-"""The capacity commands' ports, opened from the configuration (shared by ``capacity`` and ``report``).
+"""The capacity service wired to the Application's ports (shared by ``capacity`` and ``report``).
 
-Not a command module: ``cli/capacity.py`` and ``cli/report.py`` both use it, and unit tests replace
-``open_metrics`` / ``open_cloud`` here.
+Not a command module: ``cli/capacity.py`` and ``cli/report.py`` both ask it for a ``CapacityPlanner``;
+the ports themselves come from the composition root (``app.metrics()``, ``app.cloud()``,
+``app.cloud_configured()``, ``app.store``), so unit tests put fakes in through the ``ports`` fixture.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import typer
 from govops.cli.application import app_of
 
 if TYPE_CHECKING:
+    from govops.capacity.planner import CapacityPlanner
+    from govops.observer import Observer
+
+
+def planner(ctx: typer.Context, observer: Observer | None = None, *, store: bool = True) -> CapacityPlanner:
+    """A planner on this command line's ports and the ``prometheus`` section's labelling."""
     from govops.capacity.labels import Labelling
-    from govops.capacity.ports import MetricsPort
-    from govops.cloud.ports import CloudPort
-
-Source = Literal["auto", "openstack", "prometheus"]
-
-
-def open_metrics(ctx: typer.Context) -> MetricsPort:
-    """The configured Prometheus; unit tests replace this."""
-    from govops.capacity.prometheus import connect
-    from govops.errors import ConfigError
+    from govops.capacity.planner import CapacityPlanner, CapacityPorts
 
     a = app_of(ctx)
-    section = a.config.config.prometheus
-    if not section.url:
-        raise ConfigError(
-            f"no Prometheus configured ({a.config.describe_source()})",
-            hint="set prometheus.url in govops.yaml (e.g. http://prometheus.example:9090)",
-        )
-    return connect(section.url, timeout=section.timeout)
-
-
-def open_cloud(ctx: typer.Context, source: Source) -> CloudPort | None:
-    """The cloud for allocations, or None to read them from Prometheus; unit tests replace this."""
-    import os
-
-    if source == "prometheus":
-        return None
-    a = app_of(ctx)
-    configured = a.config.config.cloud.name or os.environ.get("OS_CLOUD") or os.environ.get("OS_AUTH_URL")
-    if source == "auto" and not configured:
-        return None
-    from govops.cloud.connection import resolve_target
-    from govops.cloud.openstack import connect
-
-    return connect(resolve_target(None, a.config, None))
-
-
-def labelling(ctx: typer.Context) -> Labelling:
-    """How series name departments (``prometheus.department_from``, ``department_label``, ``info_metric``)."""
-    from govops.capacity.labels import Labelling
-
-    p = app_of(ctx).config.config.prometheus
-    return Labelling(p.department_from, p.department_label, p.info_metric)
-
-
-def host_label(ctx: typer.Context) -> str:
-    return app_of(ctx).config.config.prometheus.host_label
+    p = a.config.config.prometheus
+    ports = CapacityPorts(
+        departments=a.departments,
+        metrics=a.metrics,
+        cloud=a.cloud,
+        cloud_configured=a.cloud_configured,
+        store=(lambda: a.store) if store else None,
+        labelling=Labelling(p.department_from, p.department_label, p.info_metric),
+        host_label=p.host_label,
+    )
+    return CapacityPlanner(ports, observer)

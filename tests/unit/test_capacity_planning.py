@@ -266,7 +266,7 @@ def test_snapshots_are_idempotent_per_day_and_read_back(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def fakes(project: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FakeCloud, FakeMetrics]:
+def fakes(project: Path, monkeypatch: pytest.MonkeyPatch, ports) -> tuple[FakeCloud, FakeMetrics]:  # type: ignore[no-untyped-def]
     from govops.departments import load_departments
 
     (project / "govops.yaml").write_text(
@@ -279,10 +279,7 @@ def fakes(project: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FakeCloud, Fa
     for d in load_departments(project / "inventories" / "departments.yaml"):
         metrics.add(d.code)
         cloud.add_project(d.project, limits={"cores": 20, "instances": 10, "ram_mb": 51200})
-    import govops.cli.sources as mod
-
-    monkeypatch.setattr(mod, "open_metrics", lambda ctx: metrics)
-    monkeypatch.setattr(mod, "open_cloud", lambda ctx, source: None if source == "prometheus" else cloud)
+    ports.metrics, ports.cloud = metrics, cloud
     return cloud, metrics
 
 
@@ -309,3 +306,59 @@ def test_cli_cloud_whatif_rightsize_snapshot(cli, fakes: tuple[FakeCloud, FakeMe
     assert len(json.loads(r.out)["written"]) == 50
     r = cli("capacity", "snapshot", *at, "--source", "prometheus", "-o", "json")
     assert json.loads(r.out)["written"] == [] and len(json.loads(r.out)["kept"]) == 50
+
+
+# -- the planner: which sources each command opens, and what a missing one becomes -----------------------------
+
+
+def _planner(cloud: FakeCloud | None, metrics: FakeMetrics | None, departments_file: Path) -> object:
+    from govops.capacity.planner import CapacityPlanner, CapacityPorts
+    from govops.departments import load_departments
+    from govops.errors import ConfigError
+
+    def no_metrics() -> FakeMetrics:
+        raise ConfigError("no Prometheus configured (built-in defaults)")
+
+    def no_cloud() -> FakeCloud:
+        raise AssertionError("the cloud must not be opened")
+
+    ports = CapacityPorts(
+        departments=lambda: load_departments(departments_file),
+        metrics=(lambda: metrics) if metrics is not None else no_metrics,
+        cloud=(lambda: cloud) if cloud is not None else no_cloud,
+        cloud_configured=lambda: cloud is not None,
+    )
+    return CapacityPlanner(ports)
+
+
+def test_planner_opens_only_what_the_command_needs(project: Path) -> None:
+    from govops.capacity.assemble import ReportRequest
+    from govops.capacity.planner import CapacityPlanner
+    from govops.capacity.rightsize import RightsizeOptions
+    from govops.errors import ConfigError
+
+    deps = project / "inventories" / "departments.yaml"
+    metrics = FakeMetrics()
+    metrics.add("gaj")
+    # no cloud configured: auto reads allocations from Prometheus and never opens the cloud
+    p = _planner(None, metrics, deps)
+    assert isinstance(p, CapacityPlanner)
+    assert p.cloud_for("auto") is None and p.cloud_for("prometheus") is None
+    report = p.report(ReportRequest(dept="gaj", at=str(AT), cloud_full=True))
+    assert report.allocation_source == "prometheus" and report.cloud_full == {}
+    # no Prometheus: show/forecast cannot do without it (exit 2 upstream); cloud and rightsize note it
+    cloud = _cloud()
+    for d in p.departments:
+        cloud.add_project(d.project)
+    q = _planner(cloud, None, deps)
+    assert isinstance(q, CapacityPlanner)
+    with pytest.raises(ConfigError):
+        q.report(ReportRequest(at=str(AT)))
+    h = q.headroom(AT)
+    assert h.placement and not h.metrics and not h.complete
+    assert [w for w in h.warnings if "Prometheus" in w] == ["no Prometheus configured (built-in defaults)"]
+    r = q.rightsize(RightsizeOptions(at=AT, window=7 * DAY, step=3600.0))
+    assert r.failed_sources == ("prometheus",) and r.items == ()
+    assert any(w.startswith("no Prometheus configured (built-in defaults)") for w in r.warnings)
+    w = q.whatif("gaj", ["1xm1.small"], at=AT)
+    assert w.quota_fits and any("growth is unknown" in n for n in w.warnings)
