@@ -61,7 +61,11 @@ def cloud_full(report: CapacityReport, headroom: CloudHeadroom) -> dict[str, Clo
         growth = f.slope_per_day if f else None
         days = fc.days_to_limit(allocated, capacity, growth)
         low, high = (
-            fc.days_range(allocated, capacity, f, report.options.confidence) if days is not None else (None, None)
+            # the history (the departments' summed allocation) may sit below Placement's figure (projects
+            # outside the departments, allocations of deleted servers): the range starts from Placement's
+            fc.days_range(allocated, capacity, f, report.options.confidence, level=allocated)
+            if days is not None
+            else (None, None)
         )
         if allocated >= capacity:
             status = "full"

@@ -122,7 +122,7 @@ MAX_DAYS = 3650.0  # a range end beyond ten years is reported as none
 
 
 def days_range(
-    current: float, limit: float | None, f: Fit | None, confidence: float
+    current: float, limit: float | None, f: Fit | None, confidence: float, *, level: float | None = None
 ) -> tuple[float | None, float | None]:
     """(earliest, latest) days until the fitted line reaches ``limit``, taking the ``confidence``
     prediction interval of one future daily value around it: the earliest is where its upper bound
@@ -137,8 +137,10 @@ def days_range(
         return None, None
     t = t_quantile(0.5 + confidence / 2, max(1, f.dof))
 
-    # around the fitted line, not the last (noisy) value: the interval is the line's
-    level = f.level
+    # around the fitted line, not the last (noisy) value: the interval is the line's. ``level``: where
+    # the line stands now when the fitted series is another measure of the same thing (the cloud's
+    # Placement allocation against the departments' summed quota usage): the line is moved there.
+    level = f.level if level is None else level
 
     def band(h: float, sign: float) -> float:
         sd = f.prediction_sd(h) or 0.0

@@ -190,6 +190,40 @@ def test_report_carries_ranges_and_the_cloud_full_date() -> None:
     assert full["cpu"].forecast == "ok" and full["cpu"].full_date is not None
 
 
+def test_the_report_shows_every_planning_figure_in_both_languages() -> None:
+    from dataclasses import replace
+
+    from govops.capacity.rightsize import RightsizeOptions, RightsizeReport, RightsizeTotals
+    from govops.reports.capacity import render
+    from govops.reports.capacity_planning import LABELS
+
+    assert set(LABELS["en"]) == set(LABELS["zh"])
+    fake = FakeMetrics()
+    fake.add("aaa", limits={"cpu": (const(150), linear(100, 2.0, AT)), "ram": (const(1e6), const(1024))})
+    d = Department(code="aaa", name_zh="甲", name_en="A", project="dept-aaa")
+    report = CapacityService(fake).report([d], Options(at=AT))
+    cloud = _cloud()
+    headroom = HeadroomService(cloud, None).headroom(AT)
+    rs = RightsizeReport(AT, RightsizeOptions(at=AT), (), 3, totals={"aaa": RightsizeTotals(idle=2, frees_cores=6)})
+    report = replace(report, headroom=headroom, cloud_full=cloud_full(report, headroom), rightsize=rs, snapshot_days=4)
+    cpu = report.departments[0].resources["cpu"]
+    assert cpu.quota_date_conservative and cpu.quota_date_aggressive
+    # Placement's 318 allocated cores, not the departments' 100, is where the cloud-full range starts
+    full = report.cloud_full["cpu"]
+    assert full.allocated == 318 and full.days_to_full == pytest.approx(33, abs=0.1)
+    assert full.full_date_conservative == full.full_date == full.full_date_aggressive  # a noiseless line
+    en = render(report, "en", "md", now=AT)
+    assert f"{cpu.quota_date_conservative} … {cpu.quota_date_aggressive}" in en  # the near-quota range
+    for title in ("Cloud headroom (Placement)", "Free slots per flavor", "When the cloud is full", "Forecast method"):
+        assert f"## {title}" in en, title
+    assert "| az1 | 2 | 318 / 376 | 58 |" in en  # hv1 256 + hv2 120 capacity; 200 + 118 allocated
+    assert "| A (aaa) | 2 | 0 | 0 | 6 | 0 |" in en and "4 day(s) of the window" in en
+    assert "80 % prediction interval" not in en and "80% prediction interval" in en
+    zh = render(report, "zh", "html", now=AT)
+    for title in ("云平台余量", "各规格可再创建的云主机数", "云平台何时满", "规格优化", "预测方法"):
+        assert title in zh, title
+
+
 # -- 4. rightsizing rule -------------------------------------------------------------------------------------------
 
 
