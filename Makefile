@@ -18,13 +18,14 @@ deps:
 	  made_policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
 	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1; fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2 openssh-server; rc=$$?; \
+	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2 openssh-server \
+	    fonts-noto-cjk poppler-utils; rc=$$?; \
 	  if [ -n "$$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$rc; \
 	fi
 
 dev:
 	$(PIP) install -q --upgrade "pip>=24" "setuptools>=75"
-	$(PIP) install -q -e ".[lab,dev,postgres]" --config-settings editable_mode=strict
+	$(PIP) install -q -e ".[lab,dev,postgres,reports]" --config-settings editable_mode=strict
 
 $(SETUP_STAMP):
 	$(MAKE) deps dev
@@ -70,6 +71,9 @@ demo: deps dev lab-up
 	eval "$$(govops lab env --dir $(LAB_DIR))" && govops net inventory stats
 	eval "$$(govops lab env --dir $(LAB_DIR))" && { govops net audit; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]; }
 	eval "$$(govops lab env --dir $(LAB_DIR))" && govops net readiness --by county
+	@# the document a city IT department sends: the audit report as a Chinese PDF
+	eval "$$(govops lab env --dir $(LAB_DIR))" && { govops --lang zh report audit --format pdf --out $(LAB_DIR)/audit-report-zh.pdf; \
+	  rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]; } && echo "audit report: $$(realpath $(LAB_DIR)/audit-report-zh.pdf)"
 
 clean:
 	rm -rf build .mypy_cache .ruff_cache .hypothesis

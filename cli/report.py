@@ -158,8 +158,12 @@ def metrics(
         str | None, typer.Option("--run", help="The audit run (default: the latest finished one).")
     ] = None,
     capacity: Annotated[
-        bool, typer.Option("--capacity/--no-capacity", help="Also the capacity flags (needs Prometheus).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--capacity/--no-capacity",
+            help="Also the departments' capacity figures and flags (default: when prometheus.url is configured).",
+        ),
+    ] = None,
 ) -> None:
     """Readiness index (city, county, level), failed checks by severity and, with --capacity, the
     departments' capacity flags in Prometheus' text format for node_exporter's textfile collector."""
@@ -168,6 +172,8 @@ def metrics(
 
     a = app_of(ctx)
     text = audit_metrics(audit_data(a, run_id, None))
+    if capacity is None:
+        capacity = bool(a.config.config.prometheus.url)
     if capacity:
         with a.terminal.progress("capacity") as obs:
             report = build_report(ctx, obs, dept=None, window="30d", step="1h", at=None, horizon="90d", source="auto")

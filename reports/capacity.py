@@ -401,8 +401,13 @@ def _step(seconds: float) -> str:
     return f"{seconds / 3600:g} h" if seconds % 3600 == 0 else f"{seconds:g} s"
 
 
-def _num(value: float | None, digits: int = 1) -> float | None:
-    return None if value is None else round(float(value), digits) + 0.0
+def _num(value: float | None, digits: int = 1) -> float | int | None:
+    """A figure rounded for the report: whole numbers as ``int`` (shown and stored without decimals)."""
+    if value is None:
+        return None
+    if digits == 0:
+        return round(float(value))
+    return round(float(value), digits) + 0.0  # + 0.0: no "-0.0" for a tiny decline
 
 
 class _Ctx:
