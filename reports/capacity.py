@@ -491,15 +491,18 @@ def _per_department_chart(c: _Ctx, depts: Sequence[DepartmentCapacity], key: str
         return None
     rows.sort(key=lambda x: (-x[2], -x[1], x[0]))
     top, rest = rows[:TOP_CHART], rows[TOP_CHART:]
+    quotas: list[float | None] = [x[1] or None for x in top]
     if rest:
-        top.append((c.lab("others", count=len(rest)), *[sum(x[i] for x in rest) for i in (1, 2, 3)]))
+        # the others' quotas are not summed: dozens of unused quotas would dwarf every bar
+        top.append((c.lab("others", count=len(rest)), 0.0, *[sum(x[i] for x in rest) for i in (2, 3)]))
+        quotas.append(None)
     series = [
-        Series(c.lab("series.quota"), [x[1] for x in top]),
+        Series(c.lab("series.quota"), quotas),
         Series(c.lab("series.allocated"), [x[2] for x in top]),
     ]
     if key != "storage":
         series.append(Series(c.lab("series.used"), [x[3] for x in top]))
-    return Chart("bars", c.lab("chart.res", res=c.res(key)), [x[0] for x in top], series=series)
+    return Chart("quota", c.lab("chart.res", res=c.res(key)), [x[0] for x in top], series=series)
 
 
 def _history_chart(c: _Ctx, report: CapacityReport, key: str) -> Chart | None:

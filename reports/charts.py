@@ -93,6 +93,36 @@ def _draw_bars(ax: Any, c: Chart) -> None:
         ax.legend(fontsize=8, frameon=False)
 
 
+def _draw_quota(ax: Any, c: Chart) -> None:
+    """Allocated (bar) and used (thin bar) per category, the quota as a tick; a quota far beyond
+    every allocation is written at the edge instead of squashing the bars to nothing."""
+    from matplotlib.lines import Line2D
+
+    quota, alloc = c.series[0], c.series[1]
+    used = c.series[2] if len(c.series) > 2 else None
+    y = list(range(len(c.categories)))[::-1]
+    a = [v or 0.0 for v in alloc.values]
+    ax.barh(y, a, height=0.62, color=PALETTE[0], label=alloc.name)
+    if used is not None:
+        ax.barh(y, [v or 0.0 for v in used.values], height=0.28, color=PALETTE[2], label=used.name)
+    top = max([*a, *[v or 0.0 for v in (used.values if used else [])]], default=0.0)
+    limit = top * 1.6 if top else 1.0
+    for yy, q in zip(y, quota.values, strict=True):
+        if q is None:
+            continue
+        if q <= limit:
+            ax.plot([q, q], [yy - 0.42, yy + 0.42], color=PALETTE[3], linewidth=2)
+        else:
+            ax.text(limit, yy, f"{quota.name} {q:,.0f} »", ha="right", va="center", fontsize=7, color=PALETTE[3])
+    ax.set_xlim(0, limit)
+    ax.set_yticks(y, c.categories)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([0], [0], color=PALETTE[3], linewidth=2, label=quota.name))
+    ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
+    if c.unit:
+        ax.set_xlabel(c.unit)
+
+
 def _draw_lines(ax: Any, c: Chart, tz: tzinfo = UTC) -> None:
     import matplotlib.dates as mdates
 
@@ -141,16 +171,16 @@ def svg(c: Chart, lang: str, tz: tzinfo = UTC) -> str:
     plt = _pyplot()
     with plt.rc_context(_rc(lang)):
         height = 2.6
-        if c.kind == "barh":
+        if c.kind in ("barh", "quota"):
             height = max(1.4, 0.26 * len(c.categories) + 0.8)
         fig, ax = plt.subplots(figsize=(6.0, height))
         try:
             if c.kind == "lines":
                 _draw_lines(ax, c, tz)
             else:
-                {"barh": _draw_barh, "bars": _draw_bars}[c.kind](ax, c)
+                {"barh": _draw_barh, "bars": _draw_bars, "quota": _draw_quota}[c.kind](ax, c)
             ax.set_title(c.title, loc="left")
-            ax.grid(axis="x" if c.kind == "barh" else "y", color="#e3e7eb", linewidth=0.6)
+            ax.grid(axis="x" if c.kind in ("barh", "quota") else "y", color="#e3e7eb", linewidth=0.6)
             ax.set_axisbelow(True)
             fig.tight_layout()
             buf = io.StringIO()

@@ -57,6 +57,11 @@ def _render(families: Iterable[_Family]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def _ratio(summary: dict[str, Any]) -> float | None:
+    """The index from its counts (the summaries' percentage is rounded to 0.1)."""
+    return round(summary["ipv6_ready"] / summary["ipv6_assessed"], 4) if summary["ipv6_assessed"] else None
+
+
 def audit_metrics(data: AuditReportData) -> str:
     """Readiness index (city, county, level), devices by status and failed checks by severity."""
     run, results = data.current.run, data.current.results
@@ -74,13 +79,12 @@ def audit_metrics(data: AuditReportData) -> str:
     def groups(scope: str, summary: dict[str, dict[str, Any]], name: Any) -> None:
         for key, s in summary.items():
             labels = {"scope": scope, scope: key, "name": name(key)}
-            pct = s["ipv6_ready_pct"]
-            index.add(None if pct is None else round(pct / 100, 4), **labels)
+            index.add(_ratio(s), **labels)
             ready.add(s["ipv6_ready"], **labels)
             assessed.add(s["ipv6_assessed"], **labels)
 
     city = summarize(results)
-    index.add(None if city["ipv6_ready_pct"] is None else round(city["ipv6_ready_pct"] / 100, 4), scope="city")
+    index.add(_ratio(city), scope="city")
     ready.add(city["ipv6_ready"], scope="city")
     assessed.add(city["ipv6_assessed"], scope="city")
     groups("county", group_summary(results, lambda r: r.county or "city"), lambda k: names.get(k, k))

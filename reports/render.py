@@ -58,7 +58,8 @@ class Series:
 class Chart:
     """What a chart shows; ``reports/charts.py`` draws it (matplotlib, SVG)."""
 
-    kind: str  # barh | bars (grouped bars per category) | lines (x = time)
+    # barh | bars (grouped bars per category) | quota (series: quota, allocated[, used]) | lines (x = time)
+    kind: str
     title: str
     categories: list[str] = field(default_factory=list)  # bars: one per category
     x: list[float] = field(default_factory=list)  # lines: Unix times
@@ -199,7 +200,8 @@ section.appendix{break-before:page;page-break-before:always}
  @top-right{content:"%(period)s";font-size:8pt;color:#5b6673;font-family:%(cjk)s,sans-serif}
  @bottom-center{content:"%(page)s" counter(page) "%(of)s" counter(pages)%(after)s;font-size:8pt;color:#5b6673;
   font-family:%(cjk)s,sans-serif}}
-@media print{body{margin:0;max-width:none;padding:0;font-size:10pt}.charts .chart{flex:1 1 45%%}
+@media print{body{margin:0;max-width:none;padding:0;font-size:10pt}.charts .chart{flex:1 1 100%%}
+ .chart img{max-width:88%%}
  .fig{min-width:7em}}
 """
 
