@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 LAB_DIR ?= .govops-lab
 LAB_DEVICES ?= 2297
 
-.PHONY: dev deps setup test test-unit test-integration lint docs bench demo lab-up lab-down clean
+.PHONY: dev deps setup test test-unit test-integration lint docs bench demo lab-up lab-down clean previews
 
 # Everything the tests need on a fresh machine: apt packages, govops, the lab's own dependencies
 # (the OpenStack venv among them). Done once; `rm $(SETUP_STAMP)` or `make setup -B` redoes it.
@@ -74,6 +74,19 @@ demo: deps dev lab-up
 	@# the document a city IT department sends: the audit report as a Chinese PDF
 	eval "$$(govops lab env --dir $(LAB_DIR))" && { govops --lang zh report audit --format pdf --out $(LAB_DIR)/audit-report-zh.pdf; \
 	  rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]; } && echo "audit report: $$(realpath $(LAB_DIR)/audit-report-zh.pdf)"
+
+# The first PDF page of each report in Chinese, from the lab (extranet audit, lab cloud), for the docs;
+# plus a headless Chromium screenshot of each HTML page when chromium is installed (not committed).
+PREVIEWS := build/previews
+previews:
+	mkdir -p $(PREVIEWS) docs/images
+	eval "$$(govops lab env --dir $(LAB_DIR))" && { govops net runs -o json | grep -q '"finished"' || govops -q net audit >/dev/null || [ $$? -eq 3 ]; }
+	eval "$$(govops lab env --dir $(LAB_DIR))" && for r in audit capacity; do for f in pdf html; do \
+	  govops -q --lang zh report $$r -f $$f --out $(PREVIEWS)/report-$$r-zh.$$f; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc; done; \
+	  pdftoppm -png -r 80 -f 1 -l 1 -singlefile $(PREVIEWS)/report-$$r-zh.pdf docs/images/report-$$r-zh; \
+	  if command -v chromium >/dev/null; then chromium --headless --no-sandbox --disable-gpu --window-size=1200,1600 \
+	    --screenshot=$(PREVIEWS)/report-$$r-zh-html.png file://$(CURDIR)/$(PREVIEWS)/report-$$r-zh.html 2>/dev/null; fi; done
+	@ls -l docs/images/report-*-zh.png
 
 clean:
 	rm -rf build .mypy_cache .ruff_cache .hypothesis

@@ -66,6 +66,7 @@ LABELS: dict[str, dict[str, str]] = {
         "allocated is what the departments' VMs were given; used is the mean actually used.",
         "exec.deadline": "{dept}: {res} reaches its quota on {date} (in {days} days).",
         "exec.over": "{dept}: {res} is over quota ({alloc} allocated, quota {quota}).",
+        "exec.at_quota": "{dept}: {res} is at its quota ({alloc} allocated).",
         "exec.none": "No department is over quota or reaches one within {horizon} days.",
         "period": "Figures at {at}; usage over {days} days ({start} to {end})",
         "source.text": "capacity at {at}, window {days} days, allocations from {source}",
@@ -199,6 +200,7 @@ LABELS: dict[str, dict[str, str]] = {
         "实际使用为统计期内的平均用量。",
         "exec.deadline": "{dept}:{res} 将于 {date} 达到配额({days} 天后)。",
         "exec.over": "{dept}:{res} 已超配额(已分配 {alloc},配额 {quota})。",
+        "exec.at_quota": "{dept}:{res} 已达到配额(已分配 {alloc})。",
         "exec.none": "没有部门超配额,也没有部门会在 {horizon} 天内达到配额。",
         "period": "统计时点 {at};用量统计 {days} 天({start} 至 {end})",
         "source.text": "容量统计时点 {at},统计 {days} 天,分配数据来自 {source}",
@@ -662,6 +664,9 @@ def build(
         key=lambda x: (x[2].days_to_quota or 0.0, x[0].code),
     )
     for d, k, r in near:
+        if r.days_to_quota is not None and r.days_to_quota <= 0:
+            summary.bullets.append(lab("exec.at_quota", dept=c.dept(d), res=c.res(k), alloc=loc.num(r.allocated)))
+            continue
         summary.bullets.append(
             lab(
                 "exec.deadline",
@@ -911,10 +916,27 @@ def build(
             )
     cols = ["col.department", "col.code", "col.resource", "col.quota", "col.allocated", "col.quota_pct", "col.used"]
     cols += ["col.p95", "col.util", "col.days", "col.date", "col.flags"]
+    # on paper: one row per department (used / allocated / quota per resource), as the report had
+    compact = []
+    for d in depts:
+        disk = d.resources["storage"].used
+        compact.append(
+            [
+                c.dept(d),
+                used_alloc_quota(d.resources["cpu"], lab),
+                used_alloc_quota(d.resources["ram"], lab),
+                used_alloc_quota(d.resources["storage"], lab),
+                f"{fmt(disk.mean if disk else None)} / {fmt(disk.provisioned if disk else None)}",
+                used_alloc_quota(d.resources["instances"], lab),
+                flag_text(d, lab),
+            ]
+        )
+    heads = ["col.department", "col.cpu", "col.ram", "col.storage", "col.disk", "col.instances", "col.flags"]
     sections.append(
         Section(
             lab("departments"),
             table=Table([lab(k) for k in cols], rows, set(range(3, 10)), code={1}),
+            paper_table=Table([lab(k) for k in heads], compact, {1, 2, 3, 4, 5}),
             sheet=lab("sheet.departments"),
         )
     )
