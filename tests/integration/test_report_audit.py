@@ -127,6 +127,13 @@ def test_every_format_of_a_real_audit_run(extranet_lab: ExtranetLabInfo, tmp_pat
             for o in f["evidence"].get("outputs", [])
         }
         assert {(r[0], r[1]): r[3] for r in rows} == hashes
+    # the PDF's pages as images (what `make previews` commits for the first page)
+    pages = subprocess.run(
+        ["pdftoppm", "-png", "-r", "40", str(tmp_path / "audit-zh.pdf"), str(tmp_path / "page")],
+        capture_output=True,
+        check=True,
+    )
+    assert pages.returncode == 0 and len(list(tmp_path.glob("page-*.png"))) >= 3
     _screenshot(tmp_path / "audit-zh.html", tmp_path)
     prom = tmp_path / "govops.prom"
     r = govops(extranet_lab, store, "report", "metrics", "--out", str(prom))
