@@ -167,17 +167,32 @@ def metrics(
 ) -> None:
     """Readiness index (city, county, level), failed checks by severity and, with --capacity, the
     departments' capacity flags in Prometheus' text format for node_exporter's textfile collector."""
-    from govops.errors import InputError
+    from govops.errors import GovopsError, InputError
     from govops.reports.metrics import audit_metrics, capacity_metrics, write_atomic
 
     a = app_of(ctx)
-    text = audit_metrics(audit_data(a, run_id, None))
+    try:
+        text = audit_metrics(audit_data(a, run_id, None))
+    except InputError:
+        if run_id is not None or capacity is False or not a.config.config.prometheus.url:
+            raise
+        text = ""  # no audit yet: the capacity figures alone
+        a.terminal.warn("no finished audit run in the store: capacity metrics only")
+    asked = capacity
     if capacity is None:
         capacity = bool(a.config.config.prometheus.url)
     if capacity:
-        with a.terminal.progress("capacity") as obs:
-            report = build_report(ctx, obs, dept=None, window="30d", step="1h", at=None, horizon="90d", source="auto")
-        text += capacity_metrics(report)
+        try:
+            with a.terminal.progress("capacity") as obs:
+                report = build_report(
+                    ctx, obs, dept=None, window="30d", step="1h", at=None, horizon="90d", source="auto"
+                )
+            text += capacity_metrics(report)
+        except GovopsError as exc:
+            if asked:
+                raise
+            # not asked for: the audit's metrics still go to Grafana, without the capacity ones
+            a.terminal.warn(f"capacity metrics left out: {exc}")
     try:
         write_atomic(out, text)
     except OSError as exc:

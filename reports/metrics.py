@@ -103,11 +103,14 @@ def audit_metrics(data: AuditReportData) -> str:
 
 
 def capacity_metrics(report: Any) -> str:
-    """Per department and resource: quota, allocated, used, days to quota and the flags (1/0)."""
+    """Per department and resource: quota, allocated, used, time to quota and the flags (1/0)."""
     quota = _Family("govops_capacity_quota", "Department quota (cores, GiB, VMs).")
     alloc = _Family("govops_capacity_allocated", "Allocated against the quota (cores, GiB, VMs).")
     used = _Family("govops_capacity_used_mean", "Mean actually used over the report window (cores, GiB).")
-    days = _Family("govops_capacity_days_to_quota", "Days until the allocation reaches the quota (0: at or over).")
+    # seconds, Prometheus' base unit (promtool's lint refuses days)
+    days = _Family(
+        "govops_capacity_time_to_quota_seconds", "Time until the allocation reaches the quota (0: at or over)."
+    )
     flag = _Family("govops_capacity_flag", "Capacity flags of a department (1 set, 0 not set).")
     for d in report.departments:
         for key, r in d.resources.items():
@@ -115,7 +118,7 @@ def capacity_metrics(report: Any) -> str:
             quota.add(r.quota, **labels)
             alloc.add(r.allocated, **labels)
             used.add(r.used.mean if r.used is not None else None, **labels)
-            days.add(r.days_to_quota, **labels)
+            days.add(None if r.days_to_quota is None else round(r.days_to_quota * 86400), **labels)
         for name, on in (
             ("over_quota", bool(d.over_quota)),
             ("near_quota", bool(d.near_quota)),

@@ -249,7 +249,10 @@ def test_capacity_metrics_and_optional_planning_figures(tmp_path: Path) -> None:
     report = capacity_fixture()
     text = capacity_metrics(report)
     assert 'govops_capacity_flag{department="gaj",flag="near_quota"} 1' in text
-    assert 'govops_capacity_days_to_quota{department="gaj",resource="storage"} 20' in text
+    assert 'govops_capacity_time_to_quota_seconds{department="gaj",resource="storage"} 1728000' in text
+    if shutil.which("promtool"):
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
     lab = capacity_report.Labels("en")
     plain = capacity_report.build(report, "en", now=AT)  # type: ignore[arg-type]
     titles = [s.title for s in plain.sections]
