@@ -68,7 +68,7 @@ LABELS: dict[str, dict[str, str]] = {
         "pp": "{delta} pp",
         "top5": "Fixing these rules would raise the index most:",
         "top5.item": "{title} ({rule}): +{gain} pp, {devices} device(s) ready once fixed; fails on {failing} device(s)",
-        "top5.none": "No IPv6 rule keeps a device from being ready.",
+        "top5.none": "No single IPv6 rule, fixed alone, would make a device ready.",
         "regressions.head": "Regressions since run {id}:",
         "regressions.item": "{device}: {what}",
         "regressions.more": "… and {more} more (see the worklist).",
@@ -174,7 +174,7 @@ LABELS: dict[str, dict[str, str]] = {
         "top5": "修复以下检查项对提升就绪指数作用最大:",
         "top5.item": "{title}({rule}):修复后指数提升 {gain} 个百分点,{devices} 台设备即可就绪;"
         "共 {failing} 台设备未通过",
-        "top5.none": "没有导致设备未就绪的 IPv6 检查项。",
+        "top5.none": "没有单独修复即可使设备就绪的 IPv6 检查项。",
         "regressions.head": "较批次 {id} 变差的项目:",
         "regressions.item": "{device}:{what}",
         "regressions.more": "……另有 {more} 项(见整改清单)。",
@@ -533,7 +533,8 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
     summary.paragraphs.append(
         lab("readiness.text", pct=loc.num(s["ipv6_ready_pct"], 1), ready=s["ipv6_ready"], assessed=s["ipv6_assessed"])
     )
-    gains = [g for g in index_gains(results) if g[1] > 0 or g[2] > 0][:TOP_GAIN]
+    # only rules that, fixed alone, make devices ready: a rule failing next to others raises nothing by itself
+    gains = [g for g in index_gains(results) if g[1] > 0][:TOP_GAIN]
     assessed = s["ipv6_assessed"] or 0
     if gains:
         summary.bullets.append(lab("top5"))
