@@ -66,6 +66,9 @@ class NetworkSection(_Section):
     known_hosts: Path | None = None
     host_key_policy: Literal["accept", "pin", "strict"] = "accept"
     rules: list[Path] = Field(default_factory=list)
+    # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
+    # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
+    snmp_codec: Literal["fast", "pyasn1"] = "fast"
 
 
 class StoreSection(_Section):
@@ -82,7 +85,12 @@ class StoreSection(_Section):
 class ReportSection(_Section):
     """Manager reports: times are shown in this IANA zone (default: the machine's)."""
 
-    timezone: str | None = None
+    timezone: str | None = Field(
+        None,
+        description="IANA time zone of the times in `govops report` documents, e.g. `Asia/Shanghai`; "
+        "empty: the machine's zone. The zone's name is printed in each report's header: "
+        "[Report formats](../guides/managers/report-formats.md).",
+    )
 
     @field_validator("timezone")
     @classmethod

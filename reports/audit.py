@@ -538,11 +538,11 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
     assessed = s["ipv6_assessed"] or 0
     if gains:
         summary.bullets.append(lab("top5"))
-        for rule, ready_if_fixed, failing, meta in gains:
+        for rule, ready_if_fixed, failing, rule_meta in gains:
             summary.bullets.append(
                 lab(
                     "top5.item",
-                    title=_title(meta, c.lang),
+                    title=_title(rule_meta, c.lang),
                     rule=rule,
                     gain=loc.num(100 * ready_if_fixed / assessed if assessed else 0.0, 1),
                     devices=ready_if_fixed,
@@ -643,7 +643,7 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
             ]
             for rule, n in top
         ]
-        heads = ("col.rule", "col.rule_title", "col.severity", "col.affected", "col.share")
+        heads: tuple[str, ...] = ("col.rule", "col.rule_title", "col.severity", "col.affected", "col.share")
         sec.table = Table([lab(h) for h in heads], rows, {3, 4}, digits={4: 1}, code={0})
     else:
         sec.paragraphs.append(lab("rules.none"))
@@ -725,12 +725,12 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
         sec.table = Table([lab(h) for h in heads], rows, code={2, 3, 6})
         # on paper: one row per rule with the devices per county (a city has thousands of failing
         # checks; a page holds about forty rows)
-        per_rule: dict[str, Counter[str]] = defaultdict(Counter)
+        by_rule: dict[str, Counter[str]] = defaultdict(Counter)
         first: dict[str, dict[str, Any]] = {}
         for r, f in work:
-            per_rule[f["rule"]][c.county(r.county)] += 1
+            by_rule[f["rule"]][c.county(r.county)] += 1
             first.setdefault(f["rule"], f)
-        paper = [
+        paper: list[list[Any]] = [
             [
                 rule,
                 _title(first[rule], c.lang),
@@ -739,7 +739,7 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
                 lab("sep").join(f"{name} {n}" for name, n in sorted(counties.items(), key=lambda kv: (-kv[1], kv[0]))),
                 c.fix(rule) or "–",
             ]
-            for rule, counties in per_rule.items()
+            for rule, counties in by_rule.items()
         ]
         paper.sort(key=lambda row: (SEVERITY_RANK.get(first[str(row[0])]["severity"], 9), -int(row[3]), row[0]))
         heads = ("col.rule", "col.rule_title", "col.severity", "col.affected", "col.county", "col.fix")

@@ -19,7 +19,7 @@ from typing import Any
 
 from govops.capacity.service import CapacityReport, DepartmentCapacity, ResourceCapacity
 from govops.reports.locale import Locale, parse_iso
-from govops.reports.render import Chart, Document, Section, Series, Table, to_html, to_markdown
+from govops.reports.render import Cell, Chart, Document, Section, Series, Table, to_html, to_markdown
 from govops.reports.render import Labels as BaseLabels
 
 TOP = 10  # rows of the "top growers" and "over-allocated" sections
@@ -496,7 +496,7 @@ def _per_department_chart(c: _Ctx, depts: Sequence[DepartmentCapacity], key: str
     quotas: list[float | None] = [x[1] or None for x in top]
     if rest:
         # the others' quotas are not summed: dozens of unused quotas would dwarf every bar
-        top.append((c.lab("others", count=len(rest)), 0.0, *[sum(x[i] for x in rest) for i in (2, 3)]))
+        top.append((c.lab("others", count=len(rest)), 0.0, sum(x[2] for x in rest), sum(x[3] for x in rest)))
         quotas.append(None)
     series = [
         Series(c.lab("series.quota"), quotas),
@@ -540,7 +540,7 @@ def _history_chart(c: _Ctx, report: CapacityReport, key: str) -> Chart | None:
         series = [Series(c.lab("series.allocated"), values + pad)]
         fseries = Series(c.lab("series.forecast"), [None] * len(xs) + fc, kind="dashed")
         if band is not None:
-            fseries.band = ([None] * len(xs) + band[0], [None] * len(xs) + band[1])  # type: ignore[operator]
+            fseries.band = ([None] * len(xs) + band[0], [None] * len(xs) + band[1])
         series.append(fseries)
         if cap is not None:
             series.append(Series(c.lab("series.capacity"), [float(cap)] * len(xs_all)))
@@ -894,30 +894,30 @@ def build(
     rows = []
     for d in depts:
         for k in RESOURCES:
-            r = d.resources.get(k)
-            if r is None:
+            res = d.resources.get(k)
+            if res is None:
                 continue
-            used = r.used.mean if r.used is not None else None
+            used = res.used.mean if res.used is not None else None
             rows.append(
                 [
                     c.dept(d),
                     d.code,
                     c.res(k),
-                    lab("unlimited") if r.quota is None and r.allocated is not None else _num(r.quota, 0),
-                    _num(r.allocated, 0),
-                    _num(r.quota_pct),
+                    lab("unlimited") if res.quota is None and res.allocated is not None else _num(res.quota, 0),
+                    _num(res.allocated, 0),
+                    _num(res.quota_pct),
                     _num(used),
-                    _num(r.used.p95 if r.used is not None else None),
-                    _num(r.utilisation_pct),
-                    _num(r.days_to_quota),
-                    loc.iso_date(r.quota_date) if r.quota_date else "–",
+                    _num(res.used.p95 if res.used is not None else None),
+                    _num(res.utilisation_pct),
+                    _num(res.days_to_quota),
+                    loc.iso_date(res.quota_date) if res.quota_date else "–",
                     c.flags(d, k),
                 ]
             )
     cols = ["col.department", "col.code", "col.resource", "col.quota", "col.allocated", "col.quota_pct", "col.used"]
     cols += ["col.p95", "col.util", "col.days", "col.date", "col.flags"]
     # on paper: one row per department (used / allocated / quota per resource), as the report had
-    compact = []
+    compact: list[list[Cell]] = []
     for d in depts:
         disk = d.resources["storage"].used
         compact.append(
@@ -949,19 +949,19 @@ def build(
             if not prev:
                 continue
             for k in ("cpu", "ram", "storage"):
-                r = d.resources.get(k)
+                res = d.resources.get(k)
                 before = (prev.get("allocated") or {}).get(k)
-                if r is None or before is None or r.allocated is None:
+                if res is None or before is None or res.allocated is None:
                     continue
                 used_before = (prev.get("used_mean") or {}).get(k)
-                used_now = r.used.mean if r.used is not None else None
+                used_now = res.used.mean if res.used is not None else None
                 rows.append(
                     [
                         c.dept(d),
                         c.res(k),
                         _num(before, 0),
-                        _num(r.allocated, 0),
-                        _num(r.allocated - before, 0),
+                        _num(res.allocated, 0),
+                        _num(res.allocated - before, 0),
                         _num(used_before),
                         _num(used_now),
                         _num(used_now - used_before) if used_now is not None and used_before is not None else None,

@@ -157,8 +157,10 @@ def _draw_lines(ax: Any, c: Chart, tz: tzinfo = UTC) -> None:
                     linewidth=0,
                 )
     span = (max(c.x) - min(c.x)) if c.x else 0.0
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M" if span < 3 * 86400 else "%m-%d", tz=tz))
+    # matplotlib.dates has no annotations
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))  # type: ignore[no-untyped-call]
+    fmt = "%m-%d %H:%M" if span < 3 * 86400 else "%m-%d"
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt, tz=tz))  # type: ignore[no-untyped-call]
     if c.percent:
         ax.set_ylim(0, 100)
     if c.unit:

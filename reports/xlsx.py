@@ -33,7 +33,7 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 def _rows(s: Section) -> tuple[list[str], list[Sequence[Cell]], dict[int, int]]:
     """(headers, rows, decimals per column) of a section: its table, or its key figures."""
     if s.table is not None:
-        return s.table.headers, s.table.rows, s.table.digits
+        return s.table.headers, list(s.table.rows), s.table.digits
     rows: list[Sequence[Cell]] = [[k, v] for k, v in s.figures]
     rows += [[p] for p in s.paragraphs] + [[b] for b in s.bullets]
     return [s.title], rows, {}
