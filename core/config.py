@@ -97,6 +97,29 @@ class StoreSection(_Section):
         return value
 
 
+class ReportSection(_Section):
+    """Manager reports: times are shown in this IANA zone (default: the machine's)."""
+
+    timezone: str | None = Field(
+        None,
+        description="IANA time zone of the times in `govops report` documents, e.g. `Asia/Shanghai`; "
+        "empty: the machine's zone. The zone's name is printed in each report's header: "
+        "[Report formats](../guides/managers/report-formats.md).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone '{value}' (an IANA name such as Asia/Shanghai)") from None
+        return value
+
+
 class CredentialsSection(_Section):
     sources: list[CredentialSourceName] = Field(default_factory=lambda: list(_ALL_SOURCES))
     env_prefix: str = "GOVOPS_CRED_"
@@ -115,6 +138,7 @@ class GovopsConfig(_Section):
     prometheus: PrometheusSection = Field(default_factory=PrometheusSection)
     network: NetworkSection = Field(default_factory=NetworkSection)
     store: StoreSection = Field(default_factory=StoreSection)
+    report: ReportSection = Field(default_factory=ReportSection)
     credentials: CredentialsSection = Field(default_factory=CredentialsSection)
 
 

@@ -52,6 +52,7 @@ from govops.network.platforms import platform as platform_info
 from govops.network.workers import SessionWorkers, SnmpWorkers
 from govops.observer import NullObserver, Observer
 from govops.store import Run, Store
+from govops.store import now as store_now
 
 RUN_KIND = "net.audit"
 CHECKS = ("ipv6", "baseline")
@@ -378,7 +379,11 @@ class AuditEngine:
                 try:
                     session: SessionResult = await ssh_task
                     result.attempts = session.attempts
-                    result.evidence += [{"source": "ssh", "command": c, "sha256": h} for c, h in session.hashes.items()]
+                    # "at": when the outputs were in (the session's end), for the report's evidence appendix
+                    at = store_now()
+                    result.evidence += [
+                        {"source": "ssh", "command": c, "sha256": h, "at": at} for c, h in session.hashes.items()
+                    ]
                     if session.parser_bug is not None:
                         raise session.parser_bug
                     if session.parse_error is not None:
@@ -409,7 +414,13 @@ class AuditEngine:
                     digest = _sha(json.dumps(sorted((k, repr(v)) for k, v in values.items())))
                     transport = "udp6" if ":" in _snmp_host(job) else "udp"
                     result.evidence.append(
-                        {"source": "snmp", "transport": transport, "values": len(values), "sha256": digest}
+                        {
+                            "source": "snmp",
+                            "transport": transport,
+                            "values": len(values),
+                            "sha256": digest,
+                            "at": store_now(),
+                        }
                     )
                     snmp_facts = self.analyzer.facts_from_snmp(values)
                     result.collected["snmp"] = "ok"
