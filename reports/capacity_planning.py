@@ -72,8 +72,7 @@ LABELS: dict[str, dict[str, str]] = {
         "到达配额的日期(t 分布;假设残差独立、正态分布,增长为线性):保守 = 最早,激进 = 最晚。"
         "完整历史不足 3 天:历史数据不足。",
         "method.range": "本报告中的区间:保守(最早)至激进(最晚)日期。",
-        "snapshots": "统计窗口中有 {days} 天的数据来自每日快照:"
-        "Prometheus 已不再保存这些数据;按日均值和 p95 计入。",
+        "snapshots": "统计窗口中有 {days} 天的数据来自每日快照:Prometheus 已不再保存这些数据;按日均值和 p95 计入。",
         "headroom": "云平台余量(Placement)",
         "headroom.text": "容量 =(总量 − 预留)× 超分比,按 Placement 资源提供者计算并按可用区汇总;"
         "已分配 = Placement 用量;剩余 = 容量 − 已分配。",
