@@ -115,7 +115,7 @@ def build_credentials(config: LoadedConfig) -> Credentials:
     import os
 
     from govops.credentials import Credentials, CredentialSource, EnvSource, KeyringSource, VaultSource
-    from govops.errors import CredentialError
+    from govops.errors import CredentialError, InputError
 
     section = config.config.credentials
     sources: list[CredentialSource] = []
@@ -127,12 +127,17 @@ def build_credentials(config: LoadedConfig) -> Credentials:
         elif name == "vault" and config.vault_file is not None:
             password = os.environ.get(section.vault_password_env)
             if password is None and config.vault_password_file is not None:
+                from govops.yamlio import read_text
+
                 try:
-                    password = config.vault_password_file.read_text(encoding="utf-8").strip()
-                except OSError as exc:
-                    raise CredentialError(
-                        f"{config.vault_password_file}: cannot read vault password ({exc.strerror})"
-                    ) from None
+                    password = read_text(
+                        config.vault_password_file,
+                        str(config.vault_password_file),
+                        "vault password file",
+                        limit=64 * 1024,
+                    ).strip()
+                except InputError as exc:
+                    raise CredentialError(exc.message) from None
             if password is None:
                 raise CredentialError(
                     f"vault file {config.vault_file} is configured but no vault password was given",

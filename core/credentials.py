@@ -156,18 +156,24 @@ class VaultSource:
 
     def _load(self) -> dict[str, dict[str, str]]:
         if self._data is None:
-            import yaml
+            from govops.errors import InputError, ValidationFailed
             from govops.vault import VaultError, decrypt
+            from govops.yamlio import loads, read_bytes
 
             try:
-                plain = decrypt(self.path.read_bytes(), self._password)
-            except FileNotFoundError:
-                raise CredentialError(f"{self.path}: vault file not found") from None
+                # read_bytes: a folder, a FIFO or a huge file is a clear error, not a hang
+                plain = decrypt(read_bytes(self.path, str(self.path), "vault file"), self._password)
+            except InputError as exc:
+                raise CredentialError(exc.message) from None
             except VaultError as exc:
                 raise CredentialError(f"{self.path}: {exc}") from None
+            except UnicodeDecodeError:
+                raise CredentialError(f"{self.path}: decrypted vault is not UTF-8 text") from None
             try:
-                data = yaml.safe_load(plain)
-            except yaml.YAMLError:
+                # the project's loader: aliases are bounded there ("billion laughs")
+                data = loads(plain, str(self.path)).data
+            except ValidationFailed:
+                # the loader's message may quote the decrypted text: say only that it is broken
                 raise CredentialError(f"{self.path}: decrypted vault is not valid YAML") from None
             if not isinstance(data, dict):
                 raise CredentialError(f"{self.path}: vault must hold a mapping of credential names")
