@@ -188,6 +188,11 @@ class VaultSource:
         return self._load().get(credential)
 
 
+class CredentialNotFound(CredentialError):
+    """No configured source has the credential (as opposed to a source that failed, e.g. a vault
+    with the wrong password, which ``describe`` must not hide as "not found")."""
+
+
 class Credentials:
     """Resolves credential names through the configured sources, first hit wins, cached."""
 
@@ -213,16 +218,16 @@ class Credentials:
                     self._cache[name] = cred
                     return cred
         tried = ", ".join(s.name for s in self.sources) or "no sources configured"
-        raise CredentialError(
+        raise CredentialNotFound(
             f"credential '{name}' not found (tried: {tried})",
             hint=f"export {env_var_name(name, 'username')} and {env_var_name(name, 'password')}, "
             "or add it to the vault file",
         )
 
     def describe(self, name: str) -> tuple[str | None, list[str]]:
-        """(source, fields) for doctor, without revealing any value."""
+        """(source, fields) for doctor, without revealing any value; a failing source raises."""
         try:
             cred = self.get(name)
-        except CredentialError:
+        except CredentialNotFound:
             return None, []
         return cred.source, [f for f in FIELDS if getattr(cred, f) is not None]
