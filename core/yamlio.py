@@ -169,8 +169,13 @@ def loads(text: str, file: str = "<string>") -> Located:
         line = min(mark.line + 1, _last_line(text)) if mark is not None else None
         msg = (exc.problem or exc.context or "malformed YAML").strip()
         raise ValidationFailed([Problem(f"malformed YAML: {msg}", Location(file, line))]) from None
-    except yaml.YAMLError as exc:  # reader errors (bad bytes) carry no mark
-        raise ValidationFailed([Problem(f"malformed YAML: {exc}", Location(file))]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, most controls): no mark
+        line = text.count("\n", 0, max(0, exc.position)) + 1
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise ValidationFailed([Problem(f"malformed YAML: character {what} is not allowed", Location(file, line))]) from None
+    except yaml.YAMLError as exc:
+        text1 = " ".join(str(exc).split())  # one line, whatever the parser put in it
+        raise ValidationFailed([Problem(f"malformed YAML: {text1}", Location(file))]) from None
     if node is None:
         return Located(None, file, {})
     written = _count_nodes(node)
