@@ -172,7 +172,8 @@ def loads(text: str, file: str = "<string>") -> Located:
     except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, most controls): no mark
         line = text.count("\n", 0, max(0, exc.position)) + 1
         what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
-        raise ValidationFailed([Problem(f"malformed YAML: character {what} is not allowed", Location(file, line))]) from None
+        problem = Problem(f"malformed YAML: character {what} is not allowed", Location(file, line))
+        raise ValidationFailed([problem]) from None
     except yaml.YAMLError as exc:
         text1 = " ".join(str(exc).split())  # one line, whatever the parser put in it
         raise ValidationFailed([Problem(f"malformed YAML: {text1}", Location(file))]) from None

@@ -10,6 +10,8 @@ stuck test run. What counts as a clean end is ``Outcome.problem``.
 from __future__ import annotations
 
 import contextlib
+import contextlib
+import functools
 import io
 import os
 import re
@@ -131,14 +133,9 @@ def run_isolated(
     return Outcome(code, out, err, seconds, timed_out, sig)
 
 
-_PRELOADED = False
-
-
+@functools.cache
 def preload() -> None:
     """Import what the commands import lazily, once in the parent, so each forked case is cheap."""
-    global _PRELOADED
-    if _PRELOADED:
-        return
     import importlib
 
     for name in (
@@ -158,11 +155,9 @@ def preload() -> None:
         "cryptography.hazmat.primitives.ciphers",
         "cryptography.hazmat.primitives.padding",
     ):
-        try:
+        # an optional extra not installed: the child imports (or fails to) by itself
+        with contextlib.suppress(ImportError):
             importlib.import_module(name)
-        except ImportError:  # an optional extra not installed: the child imports (or not) itself
-            pass
-    _PRELOADED = True
 
 
 def govops(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, **limits: float) -> Outcome:
