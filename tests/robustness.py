@@ -10,7 +10,6 @@ stuck test run. What counts as a clean end is ``Outcome.problem``.
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import functools
 import io
 import os
