@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from govops.errors import CredentialError
+from govops.errors import CredentialError, ExitCode
 
 FIELDS = ("username", "password", "community", "auth_key", "priv_key", "enable")
 
@@ -144,6 +144,12 @@ class KeyringSource:
         return found or None
 
 
+class VaultFileError(CredentialError):
+    """The vault file is unusable (a folder, damaged, wrong password, not UTF-8 or YAML): bad input."""
+
+    exit_code = ExitCode.USAGE
+
+
 class VaultSource:
     """An ansible-vault encrypted YAML file: ``credential-name: {username: .., password: ..}``."""
 
@@ -164,19 +170,19 @@ class VaultSource:
                 # read_bytes: a folder, a FIFO or a huge file is a clear error, not a hang
                 plain = decrypt(read_bytes(self.path, str(self.path), "vault file"), self._password)
             except InputError as exc:
-                raise CredentialError(exc.message) from None
+                raise VaultFileError(exc.message) from None
             except VaultError as exc:
-                raise CredentialError(f"{self.path}: {exc}") from None
+                raise VaultFileError(f"{self.path}: {exc}") from None
             except UnicodeDecodeError:
-                raise CredentialError(f"{self.path}: decrypted vault is not UTF-8 text") from None
+                raise VaultFileError(f"{self.path}: decrypted vault is not UTF-8 text") from None
             try:
                 # the project's loader: aliases are bounded there ("billion laughs")
                 data = loads(plain, str(self.path)).data
             except ValidationFailed:
                 # the loader's message may quote the decrypted text: say only that it is broken
-                raise CredentialError(f"{self.path}: decrypted vault is not valid YAML") from None
+                raise VaultFileError(f"{self.path}: decrypted vault is not valid YAML") from None
             if not isinstance(data, dict):
-                raise CredentialError(f"{self.path}: vault must hold a mapping of credential names")
+                raise VaultFileError(f"{self.path}: vault must hold a mapping of credential names")
             self._data = {
                 str(k): {str(f): str(v) for f, v in (val or {}).items()}
                 for k, val in data.items()
