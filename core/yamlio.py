@@ -28,8 +28,11 @@ KeyPath = tuple[str | int, ...]
 # Limits that keep a broken or hostile input file from hanging govops or exhausting memory. The
 # largest real inputs are the 2,297-device inventory's devices.yaml (311 KB, ~40,000 values) and the
 # 50-department file (15 KB); the limits sit two orders of magnitude above them.
-MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = 8 * 1024 * 1024
 """Largest YAML input file read (inventory files, departments, specs, rules, the vault)."""
+MAX_NODES = 1_000_000
+"""Most YAML nodes a document may be written with (composing one costs ~450 bytes: 1 M is ~0.5 GB)."""
+_PRESCAN_BYTES = 512 * 1024  # smaller texts cannot hold MAX_NODES nodes, so skip the extra pass
 MAX_CONFIG_BYTES = 1024 * 1024
 """Largest govops.yaml: a real one is about 1 KB."""
 MAX_VALUES = 2_000_000
@@ -160,9 +163,20 @@ def _last_line(text: str) -> int:
     return max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
 
 
+def _refuse_too_many_nodes(text: str, file: str) -> None:
+    """Count parser events (constant memory) before composing, which holds every node at once."""
+    for count, event in enumerate(yaml.parse(text, Loader=_Loader), 1):
+        if count > MAX_NODES:
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            problem = Problem(f"too large: more than {MAX_NODES:,} YAML nodes", Location(file, line))
+            raise ValidationFailed([problem])
+
+
 def loads(text: str, file: str = "<string>") -> Located:
     """Parse one YAML document; malformed YAML or duplicate keys raise ``ValidationFailed``."""
     try:
+        if len(text) > _PRESCAN_BYTES:
+            _refuse_too_many_nodes(text, file)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

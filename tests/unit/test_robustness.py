@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 from govops.credentials import VaultFileError
 from govops.errors import StoreError, ValidationFailed
 from govops.network.inventory import load_inventory
@@ -154,7 +155,18 @@ def test_the_real_files_are_far_below_the_limits() -> None:
     from tests.conftest import REPO
 
     biggest = max(p.stat().st_size for p in (REPO / "inventories").rglob("*.yaml"))
-    assert biggest * 50 < yamlio.MAX_FILE_BYTES  # 311 KB devices.yaml of 2,297 devices
+    assert biggest * 25 < yamlio.MAX_FILE_BYTES  # 311 KB devices.yaml of 2,297 devices
+    devices = (REPO / "inventories" / "extranet" / "devices.yaml").read_text()
+    assert sum(1 for _ in yaml.parse(devices)) * 25 < yamlio.MAX_NODES
+
+
+def test_a_file_of_millions_of_tiny_values_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    f = tmp_path / "departments.yaml"
+    f.write_text("departments: [" + "1," * 2_000_000 + "1]\n")  # 4 MiB: under the size limit
+    (tmp_path / "govops.yaml").write_text("departments: departments.yaml\n")
+    out = govops(["--config", "govops.yaml", "cloud", "dept", "list"], cwd=tmp_path, timeout=30, memory_mb=400)
+    assert out.problem(files=("departments.yaml",)) is None, out.err
+    assert "departments.yaml:1: too large: more than 1,000,000 YAML nodes" in out.err, out.err
 
 
 # -- item 11: clean errors instead of internal ones -----------------------------------------------
