@@ -150,7 +150,11 @@ class _Signals:
 
     def _on_term(self, signum: int, frame: object) -> None:
         self.received = "SIGTERM"
-        signal.raise_signal(signal.SIGINT)
+        if callable(signal.getsignal(signal.SIGINT)):
+            # through SIGINT's own handler: asyncio's (in an audit) cancels the run's tasks cleanly
+            signal.raise_signal(signal.SIGINT)
+        else:  # SIGINT ignored (a background job of a script): SIGTERM must still stop govops
+            raise KeyboardInterrupt
 
     def __enter__(self) -> _Signals:
         try:

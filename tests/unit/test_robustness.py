@@ -307,3 +307,30 @@ def test_ordinary_keys_are_not_mistaken_for_secrets(tmp_path: Path) -> None:
 
     devices = DEVICES.replace("role: agg}", "role: agg, data: {key_name: k, monkey: 1, credential_ref: x}}")
     load_inventory(make(tmp_path, devices_yaml=devices))
+
+
+# -- item 13, the part without a lab (the audit itself: tests/integration/test_interrupt.py) -------
+SLOW_MAIN = """
+import signal, sys, time
+if sys.argv[1] == "ignore-sigint":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job of a shell script
+import govops.cli.app as m
+m.app = lambda *a, **k: time.sleep(60)  # a command that takes long
+print("ready", flush=True)
+sys.exit(m.main([]))
+"""
+
+
+@pytest.mark.parametrize("sigint", ["default", "ignore-sigint"])
+def test_sigterm_stops_govops_with_130_and_says_so(sigint: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    p = subprocess.Popen(
+        [sys.executable, "-c", SLOW_MAIN, sigint], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130 and "interrupted (SIGTERM)" in err, (p.returncode, err)
