@@ -35,14 +35,14 @@ from tests.robustness import Outcome, call_clean, govops
 
 EXAMPLES = int(os.environ.get("GOVOPS_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(
-    max_examples=EXAMPLES or 40,
+    max_examples=EXAMPLES or 60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=not EXAMPLES,  # CI: the same cases every run; make fuzz: new ones each time
 )
-PROJECT_FUZZ = settings(FUZZ, max_examples=EXAMPLES or 25)
+PROJECT_FUZZ = settings(FUZZ, max_examples=EXAMPLES or 40)
 
-STATS: Counter[str] = Counter()
+STATS: Counter[str] = Counter({"hangs": 0, "tracebacks": 0, "internal_errors": 0, "other": 0})
 
 
 @pytest.fixture(scope="module", autouse=True)
