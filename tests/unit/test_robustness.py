@@ -314,8 +314,10 @@ import signal, sys, time
 if sys.argv[1] == "ignore-sigint":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job of a shell script
 import govops.cli.app as m
-m.app = lambda *a, **k: time.sleep(60)  # a command that takes long
-print("ready", flush=True)
+def slow_command(*args, **kwargs):  # a command that takes long; main's signal handlers are in place
+    print("ready", flush=True)
+    time.sleep(60)
+m.app = slow_command
 sys.exit(m.main([]))
 """
 
