@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from govops.cli import capacity, cloud, config_cmd, doctor, lab, net, play, report
-from govops.cli.application import Application
+from govops.cli.application import Application, Ports
 from govops.cli.terminal import OutputFormat, Terminal
 from govops.errors import ExitCode, GovopsError, Interrupted
 
@@ -168,9 +168,10 @@ class _Signals:
             signal.signal(signal.SIGTERM, self._previous)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run govops and return its exit code: the only place errors become messages and codes."""
-    state = Application(terminal=Terminal())
+def main(argv: list[str] | None = None, *, ports: Ports | None = None) -> int:
+    """Run govops and return its exit code: the only place errors become messages and codes.
+    ``ports``: adapters to use instead of the configured ones (tests' fakes)."""
+    state = Application(terminal=Terminal(), ports=ports or Ports())
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     signals = _Signals()
     try:

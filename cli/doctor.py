@@ -93,8 +93,8 @@ def run_checks(a: Application) -> list[Check]:
         for ssh in inv.profiles.ssh.values():
             needs.setdefault(ssh.credential, set()).update(("username", "password"))
         for snmp in inv.profiles.snmp.values():
-            wanted = ("community",) if snmp.version == "v2c" else ("username", "auth_key", "priv_key")
-            needs.setdefault(snmp.credential, set()).update(wanted)
+            snmp_fields = ("community",) if snmp.version == "v2c" else ("username", "auth_key", "priv_key")
+            needs.setdefault(snmp.credential, set()).update(snmp_fields)
         names = sorted(needs)
         try:
             creds = a.credentials

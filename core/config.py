@@ -70,6 +70,9 @@ class NetworkSection(_Section):
     known_hosts: Path | None = None
     host_key_policy: Literal["accept", "pin", "strict"] = "accept"
     rules: list[Path] = Field(default_factory=list)
+    # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
+    # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
+    snmp_codec: Literal["fast", "pyasn1"] = "fast"
 
 
 class StoreSection(_Section):
