@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from govops.cli.terminal import Terminal
-from govops.errors import ConfigError, CredentialError
+from govops.errors import ConfigError, CredentialError, InputError
 from govops.i18n import default_lang
 from govops.paths import data_dir, display_path, project_root
 
@@ -232,12 +232,17 @@ def build_credentials(config: LoadedConfig) -> Credentials:
         elif name == "vault" and config.vault_file is not None:
             password = os.environ.get(section.vault_password_env)
             if password is None and config.vault_password_file is not None:
+                from govops.yamlio import read_text
+
                 try:
-                    password = config.vault_password_file.read_text(encoding="utf-8").strip()
-                except OSError as exc:
-                    raise CredentialError(
-                        f"{config.vault_password_file}: cannot read vault password ({exc.strerror})"
-                    ) from None
+                    password = read_text(
+                        config.vault_password_file,
+                        str(config.vault_password_file),
+                        "vault password file",
+                        limit=64 * 1024,
+                    ).strip()
+                except InputError as exc:
+                    raise CredentialError(exc.message) from None
             if password is None:
                 raise CredentialError(
                     f"vault file {config.vault_file} is configured but no vault password was given",

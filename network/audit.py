@@ -35,7 +35,7 @@ from multiprocessing.context import ForkServerContext
 from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
-from govops.errors import CredentialError, GovopsError, InputError
+from govops.errors import CredentialError, GovopsError, InputError, Interrupted
 from govops.network.collectors.base import (
     CollectError,
     SnmpCollector,
@@ -264,13 +264,20 @@ class AuditEngine:
         self.observer.started(len(todo), f"audit {run.id}")
         results: list[DeviceResult] = []
         status = "interrupted"
+        stopped = False
         try:
             asyncio.run(self._run_all(list(jobs.values()), list(checks), run.id, results))
             status = "finished"
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into SIGINT)
+            stopped = True
         finally:
             self.observer.finished()
             all_results = [DeviceResult.from_dict(r.data) for r in self.store.results(run.id) if r.data]
             self.store.finish_run(run.id, status, summarize(all_results))
+        if stopped:
+            raise Interrupted(
+                run.id, f"govops net audit --resume {run.id}", done=len(all_results), total=len(done) + len(todo)
+            )
         return AuditReport(self.store.get_run(run.id), all_results, skipped=len(done))
 
     def _check_credentials(self, devices: Sequence[Device]) -> None:
