@@ -204,6 +204,10 @@ def audit(
     snmp_concurrency: Annotated[
         int | None, typer.Option("--snmp-concurrency", min=1, help="Concurrent SNMP walks.")
     ] = None,
+    executor: Annotated[
+        Literal["local", "celery"] | None,
+        typer.Option("--executor", help="Where devices are audited: local, or celery workers (network.executor)."),
+    ] = None,
 ) -> None:
     """Audit IPv6 readiness and the security baseline of the selected devices over SSH and SNMP."""
     from govops.errors import ExitCode
@@ -227,6 +231,10 @@ def audit(
         raise InputError("no device matches the filters")
     with a.terminal.progress("audit") as obs:
         engine = build_audit_engine(a, obs, workers=workers, snmp_concurrency=snmp_concurrency)
+        if (executor or a.config.config.network.executor) == "celery":
+            from govops.network.distributed import build_executor
+
+            engine.executor = build_executor(a.config, a.store)
         params = selection_params(
             inv, site=site, county=county, level=level, platform=platform, group=group, limit=limit
         )

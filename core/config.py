@@ -66,6 +66,23 @@ class NetworkSection(_Section):
     known_hosts: Path | None = None
     host_key_policy: Literal["accept", "pin", "strict"] = "accept"
     rules: list[Path] = Field(default_factory=list)
+    # Scale-out (docs/guides/network/scale-out.md): where the per-device work runs. `celery`
+    # hands batches of devices to `govops worker` processes through the broker; results meet in
+    # the (PostgreSQL) store.
+    executor: Literal["local", "celery"] = "local"
+    broker: str | None = None  # redis://host:port/db or amqp://user@host:port//
+    routes: dict[str, str] = Field(default_factory=dict)  # county, site or group -> queue
+    batch_size: int = Field(10, ge=1, le=1000)  # devices per task
+    # Redis/SQS redeliver a task not acknowledged within this (a lost worker's), so it must
+    # exceed the longest batch
+    visibility_timeout: float = Field(3600.0, gt=0)
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+            raise ValueError("broker URL must start with redis:// or amqp://")
+        return value
 
 
 class StoreSection(_Section):
