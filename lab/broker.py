@@ -40,6 +40,18 @@ def redis_config(port: int, data_dir: Path) -> str:
     )
 
 
+def _previous_port(conf: Path) -> int | None:
+    try:
+        lines = conf.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("port "):
+            port = int(line.split()[1])
+            return None if tcp_open(HOST, port) else port
+    return None
+
+
 class BrokerLab:
     name = "broker"
 
@@ -83,8 +95,9 @@ class BrokerLab:
             base = self._base(ctx)
             data = base / "data"
             data.mkdir(parents=True, exist_ok=True)
-            port = free_port(HOST)
             conf = base / "redis.conf"
+            # the same port again after `lab down --broker`: workers and coordinators reconnect
+            port = _previous_port(conf) or free_port(HOST)
             conf.write_text(redis_config(port, data), encoding="utf-8")
             ctx.observer.message(f"starting redis-server on {HOST}:{port} …")
             peer = ctx.processes.start(PEER, [binary, str(conf)], ports=[f"tcp:{HOST}:{port}"])

@@ -173,7 +173,6 @@ def celery_app(settings: CelerySettings) -> Celery:
         task_create_missing_queues=True,
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )
     return app
@@ -234,9 +233,14 @@ class CeleryExecutor:
 
     def _ensure_consumers(self, run: Run, queues: list[str]) -> None:
         """Fail early when no worker reads a queue this run needs (else it would wait forever)."""
-        replies = self.app.control.inspect(timeout=WORKER_CHECK_TIMEOUT).active_queues() or {}
-        served = {q["name"] for qs in replies.values() for q in qs}
-        missing = [q for q in queues if q not in served]
+        missing = queues
+        # workers that just (re)connected to the broker may answer late: ask again, waiting longer
+        for wait in (WORKER_CHECK_TIMEOUT, 2 * WORKER_CHECK_TIMEOUT, 6 * WORKER_CHECK_TIMEOUT):
+            replies = self.app.control.inspect(timeout=wait).active_queues() or {}
+            served = {q["name"] for qs in replies.values() for q in qs}
+            missing = [q for q in queues if q not in served]
+            if not missing:
+                return
         if missing:
             raise GovopsError(
                 f"no govops worker reads queue(s) {', '.join(missing)} on broker {self.broker_display}; "
@@ -368,6 +372,8 @@ def _engine() -> AuditEngine:
 def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[str, Any]]) -> dict[str, Any]:
     """The Celery task: one batch of a run, each device recorded in the store once."""
     t0 = time.monotonic()
+    # which worker audited which device: in its log, for the operator (and the tests)
+    log.info("run %s: batch started: %s", run_id, " ".join(d["hostname"] for d in devices))
     try:
         engine = _engine()
         try:
@@ -387,13 +393,13 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
         raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
     ok = sum(1 for r in results if r.status == "ok")
     log.info(
-        "run %s: %d devices (%d ok, %d failed, %d already recorded) in %.1f s",
+        "run %s: batch done in %.1f s, %d ok, %d failed, %d recorded before: %s",
         run_id,
-        len(results),
+        time.monotonic() - t0,
         ok,
         len(results) - ok,
         len(devices) - len(results),
-        time.monotonic() - t0,
+        " ".join(r.hostname for r in results),
     )
     return {"run": run_id, "devices": [r.hostname for r in results]}
 
@@ -405,6 +411,9 @@ def _store_display(engine: AuditEngine) -> str:
 
 def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
     """The Celery application of ``govops worker``, with the audit task bound to this config."""
+    # one INFO line per SSH login and socket would bury the batches' lines
+    for noisy in ("paramiko", "netmiko", "pysnmp", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     app = celery_app(CelerySettings.from_config(config))
     _FACTORY[:] = [engine_factory(config, credentials)]
     app.task(name=AUDIT_TASK, bind=True)(audit_batch)
