@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -336,6 +337,7 @@ class _WorkerContext:
 
 EngineFactory = Callable[[], "AuditEngine"]
 _FACTORY: list[EngineFactory] = []  # set once by the worker command, before the pool forks
+_STORE_URL: list[str] = []  # the same time: where a batch the engine could not run is recorded
 _ENGINES: dict[int, AuditEngine] = {}  # per worker process: the store connection must not cross a fork
 
 
@@ -391,6 +393,14 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
         log.warning("run %s: store error (%s), batch retried", run_id, exc.message)
         _ENGINES.pop(os.getpid(), None)
         raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
+    except Exception as exc:
+        # the batch's devices end with the reason and the run goes on (a bad rule file or
+        # credential source on this worker, a bug): without a result each device would keep the
+        # coordinator waiting
+        log.exception("run %s: batch failed", run_id)
+        detail = exc.message if isinstance(exc, GovopsError) else f"{type(exc).__name__}: {exc}"
+        _record_failed(run_id, devices, f"worker {socket.gethostname()}: {detail}")
+        return {"run": run_id, "failed": len(devices)}
     ok = sum(1 for r in results if r.status == "ok")
     log.info(
         "run %s: batch done in %.1f s, %d ok, %d failed, %d recorded before: %s",
@@ -402,6 +412,17 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
         " ".join(r.hostname for r in results),
     )
     return {"run": run_id, "devices": [r.hostname for r in results]}
+
+
+def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> None:
+    from govops.network.audit import DeviceResult
+
+    engine = _ENGINES.get(os.getpid())
+    store = engine.store if engine is not None else OnceStore(_STORE_URL[0])
+    for data in devices:
+        d = device_from_data(data)
+        result = DeviceResult(d.hostname, d.site.code, d.county, d.level, d.platform, "error", reason)
+        store.record_result(run_id, d.hostname, "error", reason, result.to_dict())
 
 
 def _store_display(engine: AuditEngine) -> str:
@@ -416,6 +437,7 @@ def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     app = celery_app(CelerySettings.from_config(config))
     _FACTORY[:] = [engine_factory(config, credentials)]
+    _STORE_URL[:] = [config.store_url]
     app.task(name=AUDIT_TASK, bind=True)(audit_batch)
     return app
 

@@ -171,3 +171,69 @@ def test_an_executor_that_raises_leaves_the_run_interrupted_and_resumable(tmp_pa
     [run] = store.runs("net.audit")
     assert run.status == "interrupted" and run.summary["devices"] == 3
     assert len(store.done_targets(run.id)) == 3
+
+
+class FakeTask:
+    def __init__(self) -> None:
+        self.retries: list[int] = []
+
+    def retry(self, countdown: int, max_retries: int) -> Exception:
+        self.retries.append(countdown)
+        return RuntimeError("retry")
+
+
+def _worker(monkeypatch: pytest.MonkeyPatch, url: str, factory: object) -> None:
+    from govops.network import distributed
+
+    monkeypatch.setattr(distributed, "_FACTORY", [factory])
+    monkeypatch.setattr(distributed, "_STORE_URL", [url])
+    monkeypatch.setattr(distributed, "_ENGINES", {})
+
+
+def test_a_batch_the_worker_cannot_run_ends_its_devices_with_the_reason(
+    tmp_path: Path, inv: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govops.errors import ConfigError
+    from govops.network.distributed import audit_batch
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = SqlStore(url)
+    run = store.start_run("net.audit", {})
+
+    def broken() -> AuditEngine:
+        raise ConfigError("rules.yaml:3: unknown key 'sevrity'")
+
+    _worker(monkeypatch, url, broken)
+    devices = [device_to_data(d) for d in list(inv)[:3]]
+    audit_batch(FakeTask(), run.id, ["ipv6"], devices)
+    statuses = store.result_statuses(run.id)
+    assert set(statuses) == {d["hostname"] for d in devices}
+    assert all(s == "error" and r is not None and "rules.yaml:3" in r for s, r in statuses.values())
+
+
+def test_a_batch_of_a_run_no_longer_running_is_skipped_and_a_store_error_retried(
+    tmp_path: Path, inv: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govops.errors import StoreError
+    from govops.network.distributed import audit_batch
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = OnceStore(url)
+    run = store.start_run("net.audit", {})
+    store.finish_run(run.id, "interrupted", {})
+    eng = _engine(tmp_path, store, FakeSsh())
+    _worker(monkeypatch, url, lambda: eng)
+    devices = [device_to_data(d) for d in list(inv)[:3]]
+    out = audit_batch(FakeTask(), run.id, ["ipv6"], devices)
+    assert out["skipped"] == 3 and store.result_statuses(run.id) == {}
+
+    store.reopen_run(run.id)
+
+    def down(*_a: object, **_k: object) -> set[str]:
+        raise StoreError("store error: connection lost")
+
+    monkeypatch.setattr(store, "done_targets", down)
+    task = FakeTask()
+    with pytest.raises(RuntimeError, match="retry"):
+        audit_batch(task, run.id, ["ipv6"], devices)
+    assert task.retries == [3]
