@@ -203,8 +203,11 @@ def _comparable(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_celery_audit_equals_a_local_one_and_a_county_worker_gets_only_its_county(cluster: Cluster) -> None:
-    local = cluster.audit("-o", "json", config=cluster.local_config)
+    # side by side: each waits mostly on the lab's slow and unreachable devices
+    started = cluster.audit("-o", "json", config=cluster.local_config, wait=False)
     remote = cluster.audit("--executor", "celery", "-o", "json")
+    out, err = started.communicate(timeout=300)
+    local = subprocess.CompletedProcess(started.args, started.returncode, out.decode(), err.decode())
     assert remote.returncode == local.returncode == 3, remote.stderr[-2000:]
     a, b = _by_host(local.stdout), _by_host(remote.stdout)
     assert set(a) == set(b) == set(cluster.lab.truth["devices"])
