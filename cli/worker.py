@@ -20,7 +20,7 @@ def worker(
     ] = None,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", min=1, help="Batches run at once, one process each (default: one per CPU)."),
+        typer.Option("--concurrency", min=1, help="Batches run at once, one process each (default: 4 per CPU)."),
     ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="Worker name in logs and `celery inspect` (default: govops-PID@host).")
@@ -57,4 +57,6 @@ def worker(
     verbose = a.terminal.verbose
     loglevel = "WARNING" if a.terminal.quiet else "DEBUG" if verbose >= 2 else "INFO"
     node = name or f"govops-{os.getpid()}@%h"
-    app.worker_main(worker_argv(wanted, concurrency or worker_processes(), loglevel, node))
+    # a batch mostly waits on its devices (SSH prompts, SNMP answers, timeouts of the dead ones):
+    # several per CPU keep the cores busy, and a batch stuck on a slow device holds one process only
+    app.worker_main(worker_argv(wanted, concurrency or 4 * worker_processes(), loglevel, node))

@@ -29,12 +29,13 @@ Celery is imported only here and only when used (``govops --help`` stays fast).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -332,42 +333,42 @@ class _WorkerContext:
 
     config: LoadedConfig
     credentials: Credentials
-    store: SqlStore
+    store: Any  # each pool process opens its own (``_engine``)
 
 
-EngineFactory = Callable[[], "AuditEngine"]
-_FACTORY: list[EngineFactory] = []  # set once by the worker command, before the pool forks
-_STORE_URL: list[str] = []  # the same time: where a batch the engine could not run is recorded
+_PARENT: list[tuple[AuditEngine, str]] = []  # set once by the worker command, before the pool forks
 _ENGINES: dict[int, AuditEngine] = {}  # per worker process: the store connection must not cross a fork
 
 
-def engine_factory(config: LoadedConfig, credentials: Credentials) -> EngineFactory:
-    """Each worker process's engine: its own store connection, sessions in its own threads."""
+def prepare_engine(config: LoadedConfig, credentials: Credentials) -> AuditEngine:
+    """The worker's engine without a store, built once before the pool forks.
 
-    def build() -> AuditEngine:
-        from govops.network.service import build_audit_engine
+    Its processes then share netmiko, paramiko, pysnmp and the parsed rules (copy-on-write)
+    instead of each importing and loading them at its first batch (a CPU-second or two each).
+    """
+    from govops.network.service import build_audit_engine
 
-        store = OnceStore(config.store_url)
-        engine = build_audit_engine(_WorkerContext(config, credentials, store), NullObserver())
-        # Celery's pool processes are this worker's processes: a batch runs in its process's
-        # threads and event loop rather than in more processes of its own
-        engine.settings = dataclasses.replace(
-            engine.settings,
-            ssh_processes=0,
-            snmp_processes=0,
-            # a batch's sessions and its IPv6 probes share this thread pool: none waits for a thread
-            ssh_workers=2 * config.config.network.batch_size,
-        )
-        return engine
-
-    return build
+    engine = build_audit_engine(_WorkerContext(config, credentials, None), NullObserver())
+    # Celery's pool processes are this worker's processes: a batch runs in its process's
+    # threads and event loop rather than in more processes of its own
+    engine.settings = dataclasses.replace(
+        engine.settings,
+        ssh_processes=0,
+        snmp_processes=0,
+        # a batch's sessions and its IPv6 probes share this thread pool: none waits for a thread
+        ssh_workers=2 * config.config.network.batch_size,
+    )
+    return engine
 
 
 def _engine() -> AuditEngine:
     pid = os.getpid()
     engine = _ENGINES.get(pid)
     if engine is None:
-        engine = _ENGINES[pid] = _FACTORY[0]()
+        shared, url = _PARENT[0]
+        engine = copy.copy(shared)
+        engine.store = OnceStore(url)
+        _ENGINES[pid] = engine
     return engine
 
 
@@ -418,7 +419,7 @@ def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> N
     from govops.network.audit import DeviceResult
 
     engine = _ENGINES.get(os.getpid())
-    store = engine.store if engine is not None else OnceStore(_STORE_URL[0])
+    store = engine.store if engine is not None else OnceStore(_PARENT[0][1])
     for data in devices:
         d = device_from_data(data)
         result = DeviceResult(d.hostname, d.site.code, d.county, d.level, d.platform, "error", reason)
@@ -436,8 +437,7 @@ def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
     for noisy in ("paramiko", "netmiko", "pysnmp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     app = celery_app(CelerySettings.from_config(config))
-    _FACTORY[:] = [engine_factory(config, credentials)]
-    _STORE_URL[:] = [config.store_url]
+    _PARENT[:] = [(prepare_engine(config, credentials), config.store_url)]
     app.task(name=AUDIT_TASK, bind=True)(audit_batch)
     return app
 

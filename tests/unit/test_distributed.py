@@ -182,11 +182,10 @@ class FakeTask:
         return RuntimeError("retry")
 
 
-def _worker(monkeypatch: pytest.MonkeyPatch, url: str, factory: object) -> None:
+def _worker(monkeypatch: pytest.MonkeyPatch, url: str, engine: AuditEngine) -> None:
     from govops.network import distributed
 
-    monkeypatch.setattr(distributed, "_FACTORY", [factory])
-    monkeypatch.setattr(distributed, "_STORE_URL", [url])
+    monkeypatch.setattr(distributed, "_PARENT", [(engine, url)])
     monkeypatch.setattr(distributed, "_ENGINES", {})
 
 
@@ -200,10 +199,12 @@ def test_a_batch_the_worker_cannot_run_ends_its_devices_with_the_reason(
     store = SqlStore(url)
     run = store.start_run("net.audit", {})
 
-    def broken() -> AuditEngine:
+    def broken(*_a: object) -> list[DeviceResult]:
         raise ConfigError("rules.yaml:3: unknown key 'sevrity'")
 
-    _worker(monkeypatch, url, broken)
+    eng = _engine(tmp_path, store, FakeSsh())
+    monkeypatch.setattr(eng, "run_batch", broken)
+    _worker(monkeypatch, url, eng)
     devices = [device_to_data(d) for d in list(inv)[:3]]
     audit_batch(FakeTask(), run.id, ["ipv6"], devices)
     statuses = store.result_statuses(run.id)
@@ -222,7 +223,7 @@ def test_a_batch_of_a_run_no_longer_running_is_skipped_and_a_store_error_retried
     run = store.start_run("net.audit", {})
     store.finish_run(run.id, "interrupted", {})
     eng = _engine(tmp_path, store, FakeSsh())
-    _worker(monkeypatch, url, lambda: eng)
+    _worker(monkeypatch, url, eng)
     devices = [device_to_data(d) for d in list(inv)[:3]]
     out = audit_batch(FakeTask(), run.id, ["ipv6"], devices)
     assert out["skipped"] == 3 and store.result_statuses(run.id) == {}
@@ -232,7 +233,7 @@ def test_a_batch_of_a_run_no_longer_running_is_skipped_and_a_store_error_retried
     def down(*_a: object, **_k: object) -> set[str]:
         raise StoreError("store error: connection lost")
 
-    monkeypatch.setattr(store, "done_targets", down)
+    monkeypatch.setattr(OnceStore, "done_targets", down)
     task = FakeTask()
     with pytest.raises(RuntimeError, match="retry"):
         audit_batch(task, run.id, ["ipv6"], devices)
