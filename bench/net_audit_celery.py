@@ -124,7 +124,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lab", type=Path, required=True, help="folder of a running `govops lab up --extranet`")
     ap.add_argument("--batch-size", type=int, default=10, help="devices per Celery task")
-    ap.add_argument("--concurrency", type=int, default=os.cpu_count() or 1, help="pool processes per worker")
+    ap.add_argument("--concurrency", type=int, default=4 * (os.cpu_count() or 1), help="pool processes per worker")
     ap.add_argument("--nornir", action="store_true", help="add the Nornir baseline's CPU-s per device")
     args = ap.parse_args()
     from govops.lab.core import Lab, LabOptions
