@@ -238,3 +238,30 @@ def test_a_batch_of_a_run_no_longer_running_is_skipped_and_a_store_error_retried
     with pytest.raises(RuntimeError, match="retry"):
         audit_batch(task, run.id, ["ipv6"], devices)
     assert task.retries == [3]
+
+
+def _config(tmp: Path, project: Path, store: str, network: str) -> Path:
+    cfg = tmp / "govops.yaml"
+    cfg.write_text(
+        f"version: 1\nstore:\n  url: {store}\nnetwork:\n  inventory: {project / 'inventories' / 'extranet'}\n"
+        + network,
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_the_celery_executor_refuses_a_sqlite_store_and_a_missing_broker(cli, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = _config(tmp_path, project, f"sqlite:///{tmp_path / 's.db'}", "  broker: redis://127.0.0.1:1/0\n")
+    r = cli("--config", str(cfg), "net", "audit", "--executor", "celery", "--limit", "2")
+    assert r.code == 2 and "PostgreSQL" in r.err and "Traceback" not in r.err
+    r = cli("--config", str(cfg), "worker")
+    assert r.code == 2 and "PostgreSQL" in r.err
+    cfg = _config(tmp_path, project, "postgresql://govops@127.0.0.1:1/govops", "  executor: celery\n")
+    r = cli("--config", str(cfg), "worker")
+    assert r.code != 0 and "Traceback" not in r.err
+
+
+def test_a_bad_broker_url_is_a_config_error(cli, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = _config(tmp_path, project, f"sqlite:///{tmp_path / 's.db'}", "  broker: http://127.0.0.1:1/\n")
+    r = cli("--config", str(cfg), "net", "audit", "--executor", "celery")
+    assert r.code == 2 and "broker" in r.err
