@@ -168,8 +168,8 @@ def cluster(extranet_lab: ExtranetLabInfo, tmp_path_factory: pytest.TempPathFact
             local = _write_config(extranet_lab, work / "local.yaml", f"sqlite:///{work / 'local.db'}", {})
             c = Cluster(extranet_lab, work, cfg, local, pg_url, broker_lab)
             try:
-                c.start_worker(COUNTY, f"county-{COUNTY}", 1)
-                c.start_worker("a", "govops", 2)
+                c.start_worker(COUNTY, f"county-{COUNTY}", 2)
+                c.start_worker("a", "govops", 4)
                 yield c
             finally:
                 for w in c.workers.values():
