@@ -289,16 +289,27 @@ class AuditEngine:
             self.store.finish_run(run.id, status, summarize(all_results))
         return AuditReport(self.store.get_run(run.id), all_results, skipped=len(done))
 
-    def run_batch(self, run_id: str, devices: Sequence[Device], checks: Sequence[str]) -> list[DeviceResult]:
+    def run_batch(
+        self,
+        run_id: str,
+        devices: Sequence[Device],
+        checks: Sequence[str],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> list[DeviceResult]:
         """A batch of a distributed run, on a worker: the devices not recorded yet, as ``run`` does them.
 
-        The run itself (its start, summary and finish) belongs to the coordinator.
+        The run itself (its start, summary and finish) belongs to the coordinator. ``loop``: the
+        worker process's own, kept across batches with what lives on it (its SNMP engine).
         """
         done = self.store.done_targets(run_id)
         jobs = [(d, DeviceJob.from_device(d)) for d in devices if d.hostname not in done]
         results: list[DeviceResult] = []
         if jobs:
-            asyncio.run(self._run_all(jobs, list(checks), run_id, results))
+            work = self._run_all(jobs, list(checks), run_id, results)
+            if loop is None:
+                asyncio.run(work)
+            else:
+                loop.run_until_complete(work)
         return results
 
     def _check_credentials(self, devices: Sequence[Device]) -> None:
