@@ -409,6 +409,24 @@ def _engine() -> AuditEngine:
     return engine
 
 
+def _warm_up(**_: Any) -> None:
+    """A new pool process gets its store connection and SNMP engine now, before its first batch.
+
+    A long-running worker pays them once at start rather than in the first run it serves.
+    """
+    try:
+        engine = _engine()
+        kept = engine.snmp_factory
+        if isinstance(kept, _KeptSnmp):
+
+            async def make() -> None:
+                kept._get()
+
+            _loop().run_until_complete(make())
+    except Exception as exc:  # noqa: BLE001 - the first batch meets (and reports) the same problem
+        log.warning("pool process warm-up failed: %s", exc)
+
+
 def _loop() -> asyncio.AbstractEventLoop:
     loop = _LOOPS.get(os.getpid())
     if loop is None:
@@ -483,6 +501,9 @@ def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
     app = celery_app(CelerySettings.from_config(config))
     _PARENT[:] = [(prepare_engine(config, credentials), config.store_url)]
     app.task(name=AUDIT_TASK, bind=True)(audit_batch)
+    from celery.signals import worker_process_init
+
+    worker_process_init.connect(_warm_up)
     return app
 
 
