@@ -48,6 +48,8 @@ lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy
+	@# the import contracts in pyproject.toml ([tool.importlinter]): docs/design/layers.md
+	$(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
 	$(PYTHON) tools/gen_cli_docs.py --check
 	$(MKDOCS) build --strict --quiet --site-dir build/site
 

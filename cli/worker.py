@@ -6,7 +6,7 @@ import os
 from typing import Annotated
 
 import typer
-from govops.cli.application import app_of, build_credentials
+from govops.cli.application import app_of
 
 
 def worker(
@@ -35,7 +35,6 @@ def worker(
     from govops.errors import InputError
     from govops.network.distributed import DEFAULT_QUEUE, worker_app, worker_argv
     from govops.network.service import worker_processes
-    from govops.store import open_store
 
     a = app_of(ctx)
     cfg = a.config
@@ -48,10 +47,10 @@ def worker(
         raise InputError(
             "govops worker needs the PostgreSQL store the coordinator uses (store.url: postgresql://…)",
         )
-    open_store(url).close()  # opened per pool process later: a connection must not cross a fork
-    credentials = build_credentials(cfg)
+    a.store  # noqa: B018 - fails now if unreachable; each pool process opens its own later
+    a.close()  # a connection must not cross the pool's fork
     try:
-        app = worker_app(cfg, credentials)
+        app = worker_app(cfg, a.credentials)
     except ImportError:
         raise InputError("govops worker needs Celery: pip install 'govops[celery]'") from None
     verbose = a.terminal.verbose

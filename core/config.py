@@ -66,6 +66,9 @@ class NetworkSection(_Section):
     known_hosts: Path | None = None
     host_key_policy: Literal["accept", "pin", "strict"] = "accept"
     rules: list[Path] = Field(default_factory=list)
+    # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
+    # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
+    snmp_codec: Literal["fast", "pyasn1"] = "fast"
     # Scale-out (docs/guides/network/scale-out.md): where the per-device work runs. `celery`
     # hands batches of devices to `govops worker` processes through the broker; results meet in
     # the (PostgreSQL) store.

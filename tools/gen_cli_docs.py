@@ -41,6 +41,9 @@ and a unit test fail when it differs from the code, so it cannot drift. Global o
 # The meaning of each govops.yaml key whose pydantic field has no ``description``. A new key needs
 # one (here or as ``Field(description=...)``): the generator refuses to leave a key unexplained.
 DESCRIPTIONS: dict[str, str] = {
+    "network.snmp_codec": "How SNMP messages are encoded and decoded: `fast` (govops' own BER codec "
+    "under pysnmp, about half the SNMP workers' CPU) or `pyasn1` (pysnmp untouched): "
+    "[Layers and contracts](../design/layers.md).",
     "version": "Version of the file's format; only `1` exists.",
     "lang": "Language of messages and report labels, `zh` or `en`. `--lang` and `$GOVOPS_LANG` win; "
     "unset everywhere: the locale (`zh_*` gives Chinese), else English.",
