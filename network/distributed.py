@@ -182,6 +182,18 @@ def celery_app(settings: CelerySettings) -> Celery:
     return app
 
 
+def broker_problem(app: Celery) -> str | None:
+    """Why the broker cannot be reached (one connection attempt, a few seconds at most), or None."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.2, timeout=3)
+    except (OperationalError, OSError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
 # -- coordinator ---------------------------------------------------------------------------------
 class CeleryExecutor:
     """The engine's ``Executor`` that publishes batches to workers and follows the store."""
@@ -218,14 +230,7 @@ class CeleryExecutor:
         return f"resume it once the broker is back: govops net audit --executor celery --resume {run.id}"
 
     def _broker_problem(self) -> str | None:
-        from kombu.exceptions import OperationalError
-
-        try:
-            with self.app.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.2, timeout=3)
-        except (OperationalError, OSError) as exc:
-            return str(exc) or type(exc).__name__
-        return None
+        return broker_problem(self.app)
 
     def _ensure_broker(self, run: Run) -> None:
         problem = self._broker_problem()
@@ -498,7 +503,17 @@ def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
     # one INFO line per SSH login and socket would bury the batches' lines
     for noisy in ("paramiko", "netmiko", "pysnmp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    app = celery_app(CelerySettings.from_config(config))
+    settings = CelerySettings.from_config(config)
+    app = celery_app(settings)
+    # A worker started while its broker is down says so and stops (systemd's Restart= tries again)
+    # rather than Celery retrying forever behind a screen of reconnect tracebacks. Once running,
+    # Celery reconnects by itself when the broker comes back.
+    problem = broker_problem(app)
+    if problem is not None:
+        raise BrokerError(
+            f"broker {display_broker(settings.broker)} is unreachable ({problem}); the worker did not start",
+            hint="check network.broker in govops.yaml and that the broker runs and is reachable from this machine",
+        )
     _PARENT[:] = [(prepare_engine(config, credentials), config.store_url)]
     app.task(name=AUDIT_TASK, bind=True)(audit_batch)
     from celery.signals import worker_process_init

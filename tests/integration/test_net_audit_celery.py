@@ -11,6 +11,7 @@ device goes to ``govops``, read by the other workers.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -202,10 +203,37 @@ def _comparable(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def broker_traffic(cluster: Cluster) -> Iterator[list[str]]:
+    """Everything written to the broker meanwhile (Redis MONITOR), task bodies base64-decoded."""
+    from urllib.parse import urlsplit
+
+    need(binary="redis-cli")
+    url = urlsplit(cluster.broker_lab.state()["components"]["broker"]["config"]["network"]["broker"])
+    log = cluster.dir / "monitor.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            ["redis-cli", "-h", str(url.hostname), "-p", str(url.port), "monitor"], stdout=fh, stderr=subprocess.STDOUT
+        )
+    out: list[str] = []
+    try:
+        time.sleep(0.3)  # MONITOR registered before the first command worth seeing
+        yield out
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    out.append(text)
+    for token in re.findall(r"[A-Za-z0-9+/]{24,}={0,2}", text):
+        with contextlib.suppress(ValueError):
+            out.append(base64.b64decode(token, validate=True).decode("utf-8", errors="replace"))
+
+
 def test_a_celery_audit_equals_a_local_one_and_a_county_worker_gets_only_its_county(cluster: Cluster) -> None:
     # side by side: each waits mostly on the lab's slow and unreachable devices
     started = cluster.audit("-o", "json", config=cluster.local_config, wait=False)
-    remote = cluster.audit("--executor", "celery", "-o", "json")
+    with broker_traffic(cluster) as traffic:
+        remote = cluster.audit("--executor", "celery", "-o", "json")
     out, err = started.communicate(timeout=300)
     local = subprocess.CompletedProcess(started.args, started.returncode, out.decode(), err.decode())
     assert remote.returncode == local.returncode == 3, remote.stderr[-2000:]
@@ -221,6 +249,24 @@ def test_a_celery_audit_equals_a_local_one_and_a_county_worker_gets_only_its_cou
     assert county_hosts
     assert cluster.workers[COUNTY].hosts(run_id) == county_hosts
     assert not cluster.workers["a"].hosts(run_id) & county_hosts
+    # no secret went through the broker (each worker has its own), nor into the shared store;
+    # the traffic did carry the run's task messages, with the credentials' names
+    secrets = {
+        v
+        for fields in cluster.lab.credentials.values()
+        for k, v in fields.items()
+        if k in ("password", "auth_key", "priv_key", "community")
+    }
+    assert len(secrets) == 4
+    sent = "\n".join(traffic)
+    assert run_id in sent and next(iter(county_hosts)) in sent
+    assert '"credential": "extranet-ssh"' in sent  # every device's SSH credential, by name
+    stored = "\n".join(
+        str(row) for row in cluster.sql("SELECT target, reason, data::text FROM results WHERE run_id = %s", run_id)
+    )
+    for secret in secrets:
+        assert secret not in sent
+        assert secret not in stored
 
 
 def test_kill_9_of_a_worker_mid_run_loses_nothing_and_duplicates_nothing(cluster: Cluster) -> None:
@@ -294,3 +340,30 @@ def test_the_broker_going_away_ends_the_run_resumable_and_resume_finishes_it(clu
     for host, d in devices.items():
         assert d["status"] == cluster.lab.truth["devices"][host]["expected_status"], host
     assert json.loads(resumed.stdout)["run"]["status"] == "finished"
+
+
+def test_an_unreachable_broker_stops_the_coordinator_and_a_worker_with_one_clear_line(cluster: Cluster) -> None:
+    from govops.lab.processes import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    cfg = _write_config(cluster.lab, cluster.dir / "dead-broker.yaml", cluster.pg_url, {"broker": dead})
+    worker = subprocess.run(
+        [sys.executable, "-m", "govops", "--config", str(cfg), "worker"],
+        capture_output=True,
+        text=True,
+        env=cluster.env(),
+        timeout=60,
+        check=False,
+    )
+    assert worker.returncode == 1, worker.stderr[-2000:]
+    assert f"broker {dead} is unreachable" in worker.stderr and "did not start" in worker.stderr
+    assert "Traceback" not in worker.stderr
+    before = cluster.latest_run()
+    coord = cluster.audit("--executor", "celery", "--limit", "3", config=cfg)
+    assert coord.returncode == 1, coord.stderr[-2000:]
+    run_id = cluster.latest_run()
+    assert run_id not in (before, None)
+    assert f"broker {dead} is unreachable" in coord.stderr and f"--resume {run_id}" in coord.stderr
+    assert "Traceback" not in coord.stderr
+    [(status,)] = cluster.sql("SELECT status FROM runs WHERE id = %s", run_id)
+    assert status == "interrupted"
