@@ -18,14 +18,14 @@ deps:
 	  made_policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
 	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1; fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2 openssh-server \
+	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2 openssh-server redis-server \
 	    fonts-noto-cjk poppler-utils; rc=$$?; \
 	  if [ -n "$$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$rc; \
 	fi
 
 dev:
 	$(PIP) install -q --upgrade "pip>=24" "setuptools>=75"
-	$(PIP) install -q -e ".[lab,dev,postgres,docs,reports]" --config-settings editable_mode=strict
+	$(PIP) install -q -e ".[lab,dev,postgres,docs,reports,celery]" --config-settings editable_mode=strict
 
 $(SETUP_STAMP):
 	$(MAKE) deps dev

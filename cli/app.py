@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from govops.cli import capacity, cloud, config_cmd, doctor, lab, net, play, report
+from govops.cli import worker as worker_cmd
 from govops.cli.application import Application, Ports
 from govops.cli.terminal import OutputFormat, Terminal
 from govops.errors import ExitCode, GovopsError, Interrupted
@@ -30,6 +31,7 @@ app.add_typer(play.app, name="play")
 app.add_typer(lab.app, name="lab")
 app.add_typer(config_cmd.app, name="config")
 app.command("doctor")(doctor.doctor)
+app.command("worker")(worker_cmd.worker)
 
 
 def _version(value: bool) -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from govops.credentials import Credentials
     from govops.departments import Departments
     from govops.i18n import Translator
-    from govops.network.audit import AuditEngine
+    from govops.network.audit import AuditEngine, Executor
     from govops.network.inventory import Inventory
     from govops.observer import Observer
     from govops.store import SqlStore
@@ -50,6 +50,7 @@ class Ports:
     audit_engine: AuditEngineFactory | None = None
     store: SqlStore | None = None
     credentials: Credentials | None = None
+    executor: Executor | None = None  # the audit's executor when it is `celery`
 
 
 @dataclass
@@ -182,14 +183,34 @@ class Application:
         return AnsibleRunner(data_dir() / "ansible")
 
     def audit_engine(
-        self, observer: Observer, *, workers: int | None = None, snmp_concurrency: int | None = None
+        self,
+        observer: Observer,
+        *,
+        workers: int | None = None,
+        snmp_concurrency: int | None = None,
+        executor: str | None = None,
     ) -> AuditEngine:
-        """The audit engine: SSH and SNMP collectors, the analyzer with the configured rules."""
-        if self.ports.audit_engine is not None:
-            return self.ports.audit_engine(self, observer, workers=workers, snmp_concurrency=snmp_concurrency)
-        from govops.network.service import build_audit_engine
+        """The audit engine: SSH and SNMP collectors, the analyzer with the configured rules.
 
-        return build_audit_engine(self, observer, workers=workers, snmp_concurrency=snmp_concurrency)
+        ``executor`` (``--executor``, else ``network.executor``): ``celery`` hands the per-device
+        work to ``govops worker``s through the broker (``audit_executor``)."""
+        if self.ports.audit_engine is not None:
+            engine = self.ports.audit_engine(self, observer, workers=workers, snmp_concurrency=snmp_concurrency)
+        else:
+            from govops.network.service import build_audit_engine
+
+            engine = build_audit_engine(self, observer, workers=workers, snmp_concurrency=snmp_concurrency)
+        if (executor or self.config.config.network.executor) == "celery":
+            engine.executor = self.audit_executor()
+        return engine
+
+    def audit_executor(self) -> Executor:
+        """The Celery executor (the one adapter of the broker): batches to the workers' queues."""
+        if self.ports.executor is not None:
+            return self.ports.executor
+        from govops.network.distributed import build_executor
+
+        return build_executor(self.config, self.store)
 
     def playbook_dirs(self) -> list[Path]:
         from govops.automation.request import playbook_dirs

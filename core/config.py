@@ -83,6 +83,41 @@ class NetworkSection(_Section):
     # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
     # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
     snmp_codec: Literal["fast", "pyasn1"] = "fast"
+    # Scale-out (docs/guides/network/scale-out.md): where the per-device work runs. `celery`
+    # hands batches of devices to `govops worker` processes through the broker; results meet in
+    # the (PostgreSQL) store.
+    executor: Literal["local", "celery"] = Field(
+        "local",
+        description="Where `net audit` audits the devices: `local` (this machine's processes) or `celery` "
+        "(`govops worker`s, through `network.broker`; `--executor`): "
+        "[Scale-out](../guides/network/scale-out.md).",
+    )
+    broker: str | None = Field(
+        None,
+        description="The Celery broker of `--executor celery` and `govops worker`: `redis://host:6379/0` "
+        "(or `amqp://user@host:5672//`).",
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="County code, site code or inventory group -> queue (first match in file order; "
+        "else queue `govops`): a city's devices go only to the workers reading its queue.",
+    )
+    batch_size: int = Field(10, ge=1, le=1000, description="Devices per Celery task (`--executor celery`).")
+    # Redis redelivers a task not acknowledged within this (a lost worker's), so it must exceed
+    # the longest batch
+    visibility_timeout: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds after which Redis hands an unacknowledged task (its worker was lost) to "
+        "another worker; longer than the slowest batch.",
+    )
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+            raise ValueError("broker URL must start with redis:// or amqp://")
+        return value
 
     @field_validator("host_key_policy", mode="before")
     @classmethod

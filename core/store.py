@@ -305,6 +305,26 @@ class SqlStore:
             (run_id, target, status, redact(reason) if reason else reason, _dumps(data), now()),
         )
 
+    def record_result_once(
+        self, run_id: str, target: str, status: str, reason: str | None, data: dict[str, Any]
+    ) -> bool:
+        """Record a target's result unless one is recorded already; True if this call wrote it.
+
+        Workers of a distributed run may run a device twice (a redelivered task after a lost
+        worker): the first result written stays, so each (run, target) is written exactly once.
+        """
+        cur = self._exec(
+            "INSERT INTO results (run_id, target, status, reason, data, finished_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, target) DO NOTHING",
+            (run_id, target, status, redact(reason) if reason else reason, _dumps(data), now()),
+        )
+        return bool(cur.rowcount == 1)
+
+    def result_statuses(self, run_id: str) -> dict[str, tuple[str, str | None]]:
+        """Each recorded target's (status, reason), without the result data: cheap to poll."""
+        rows = self._rows("SELECT target, status, reason FROM results WHERE run_id = ?", (run_id,))
+        return {r[0]: (r[1], r[2]) for r in rows}
+
     def results(self, run_id: str) -> list[TargetResult]:
         rows = self._rows(
             "SELECT run_id, target, status, reason, data, finished_at FROM results WHERE run_id = ? ORDER BY target",
