@@ -332,16 +332,19 @@ def runs(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs to list.")] = 20,
 ) -> None:
-    """Audit runs in the results store, newest first."""
+    """Audit and remediation runs in the results store, newest first."""
     from govops.network.audit import RUN_KIND
+    from govops.network.remediation.engine import RUN_KIND as REMEDIATE_KIND
 
     a = app_of(ctx)
     rows = []
-    for r in a.store.runs(RUN_KIND, limit=limit):
+    both = a.store.runs(RUN_KIND, limit=limit) + a.store.runs(REMEDIATE_KIND, limit=limit)
+    for r in sorted(both, key=lambda r: r.started_at, reverse=True)[:limit]:
         s = r.summary
         rows.append(
             {
                 "id": r.id,
+                "kind": "remediate" if r.kind == REMEDIATE_KIND else "audit",
                 "status": r.status,
                 "started": r.started_at,
                 "finished": r.finished_at or "",
@@ -352,6 +355,7 @@ def runs(
         )
     cols = [
         Column("id", "Run"),
+        Column("kind", "Kind"),
         Column("status", a.t("col.status")),
         Column("started", "Started"),
         Column("finished", "Finished"),

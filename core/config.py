@@ -66,6 +66,7 @@ class NetworkSection(_Section):
     known_hosts: Path | None = None
     host_key_policy: Literal["accept", "pin", "strict"] = "accept"
     rules: list[Path] = Field(default_factory=list)
+    fixes: list[Path] = Field(default_factory=list)  # extra fix template files (govops net remediate)
 
 
 class StoreSection(_Section):

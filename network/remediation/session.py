@@ -1,0 +1,174 @@
+"""A configuration session on one device: netmiko's connection and the SSH collector's shell.
+
+The connection is opened exactly as the audit's collector opens it (same netmiko parameters,
+same error mapping, same host-key options), and the collector's ``Shell`` reads each answer up
+to the prompt. On top of it: configuration lines with the device's own error text checked,
+and the platform's save dialogue (VRP/Comware ``save`` asks ``[Y/N]``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from types import TracebackType
+from typing import Any
+
+from govops.credentials import Credential
+from govops.network.collectors.base import AuthFailed, CollectError, SshTarget, TimedOut, Unreachable
+from govops.network.collectors.ssh import DIALECTS, GENERIC, Shell, _mac_compare_in_c, _short, fingerprint
+from govops.network.platforms import PLATFORMS
+from govops.network.remediation.plan import SYNTAX
+
+_QUESTION = re.compile(rb"(\[Y/N\]|\[yes/no\]|\[confirm\]|\? \[[^\]\n]*\])\s*:?\s*\Z", re.I)
+
+
+class ConfigSession:
+    """``with ConfigSession(...) as s:`` an open, prepared shell; closed (TCP) on exit."""
+
+    def __init__(
+        self, target: SshTarget, credential: Credential, deadline: float, known_hosts: str | None = None
+    ) -> None:
+        self.target = target
+        self.credential = credential
+        self.deadline = deadline
+        self.known_hosts = known_hosts
+        self.conn: Any = None
+        self.shell: Shell | None = None
+        self.host_key: tuple[str, str] | None = None
+        self.syntax = SYNTAX[target.platform]
+        self._error = re.compile(self.syntax.error, re.M)
+
+    def __enter__(self) -> ConfigSession:
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def _open(self) -> None:
+        from netmiko import ConnectHandler
+        from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout
+        from paramiko.ssh_exception import SSHException
+
+        target, credential = self.target, self.credential
+        if credential.password is None:
+            raise CollectError(f"credential '{credential.name}' has no password for SSH")
+        _mac_compare_in_c()
+        remaining = max(1.0, self.deadline - time.monotonic())
+        params: dict[str, Any] = {
+            "device_type": target.device_type,
+            "host": target.host,
+            "port": target.port,
+            "username": credential.username or "",
+            "password": credential.password.reveal(),
+            "fast_cli": True,
+            "conn_timeout": min(target.timeout, remaining),
+            "auth_timeout": min(target.timeout, remaining),
+            "banner_timeout": min(target.timeout, remaining),
+            "timeout": min(target.timeout, remaining),
+            "session_log": None,
+            "allow_agent": False,
+            "use_keys": False,
+        }
+        if self.known_hosts:
+            params.update(ssh_strict=True, system_host_keys=False, alt_host_keys=True, alt_key_file=self.known_hosts)
+        try:
+            self.conn = ConnectHandler(**params, auto_connect=False)
+            self.conn.establish_connection()
+        except NetmikoAuthenticationException:
+            raise AuthFailed("ssh: authentication failed") from None
+        except ReadTimeout:
+            raise TimedOut(f"ssh: no prompt after login to {target.host}:{target.port}") from None
+        except NetmikoTimeoutException as exc:
+            raise Unreachable(f"ssh: cannot connect to {target.host}:{target.port} ({_short(exc)})") from None
+        except (OSError, EOFError) as exc:
+            raise Unreachable(f"ssh: connection to {target.host}:{target.port} failed ({_short(exc)})") from None
+        except SSHException as exc:
+            text = str(exc)
+            if "host key" in text.lower() or "not found in known_hosts" in text:
+                raise CollectError(f"ssh: host key not trusted ({text})") from None
+            raise Unreachable(f"ssh: {text}") from None
+        with contextlib.suppress(AttributeError, SSHException):
+            transport = self.conn.remote_conn.get_transport()
+            if transport is not None:
+                self.host_key = fingerprint(transport.get_remote_server_key())
+        self.shell = Shell(self.conn, DIALECTS.get(target.device_type, GENERIC), f"{target.host}:{target.port}")
+        self.shell.prepare(PLATFORMS[target.platform].paging_off, self.deadline, target.timeout)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.paramiko_cleanup()
+            self.conn = None
+
+    # -- commands ------------------------------------------------------------------------------
+    def query(self, command: str) -> str:
+        assert self.shell is not None
+        return _body(self.shell.run(command, self.deadline, self.target.timeout), command)
+
+    def running_config(self) -> str:
+        return self.query(self.syntax.show_config)
+
+    def send(self, line: str) -> str | None:
+        """Type one line; the device's error text when it refused the line, else None."""
+        assert self.shell is not None
+        out = _body(self.shell.run(line, self.deadline, self.target.timeout), line)
+        found = self._error.search(out)
+        if found is None:
+            return None
+        rest = out[found.start() :].strip().splitlines()
+        return rest[0].strip() if rest else out.strip()
+
+    def save(self) -> str | None:
+        """The platform's save, answering its confirmation; the error text if it failed, else None."""
+        shell = self.shell
+        assert shell is not None and shell.prompt is not None
+        prompt = shell.prompt
+        command = self.syntax.save.encode()
+        shell._send(command)
+        buf = shell._read_until(
+            lambda d: (
+                command in d
+                and (
+                    _QUESTION.search(d) is not None
+                    or prompt.search(d, max(d.find(command) + len(command), len(d) - 400)) is not None
+                )
+            ),
+            self.deadline,
+            self.target.timeout,
+            self.syntax.save,
+        )
+        text = buf.decode(errors="replace")
+        if _QUESTION.search(buf) is not None:
+            answer = b"" if b"filename" in buf.lower() else b"y"
+            shell._send(answer)
+            more = shell._read_until(
+                lambda d: prompt.search(d, max(0, len(d) - 400)) is not None,
+                self.deadline,
+                self.target.timeout,
+                self.syntax.save,
+            )
+            text += more.decode(errors="replace")
+        found = self._error.search(text)
+        return None if found is None else text[found.start() :].strip().splitlines()[0]
+
+
+def _body(output: str, command: str) -> str:
+    """A command's answer without its echo line and the prompt that follows."""
+    lines = output.splitlines()
+    if lines and command in lines[0]:
+        lines = lines[1:]
+    return "\n".join(lines[:-1] if lines else lines)
+
+
+def normalise_config(text: str) -> str:
+    """A configuration as compared before and after a rollback: volatile header lines left out."""
+    volatile = re.compile(
+        r"^(Building configuration|Current configuration :|! Last configuration change|! NVRAM config last)"
+    )
+    return "\n".join(ln.rstrip() for ln in text.splitlines() if ln.strip() and not volatile.match(ln.strip()))
