@@ -81,7 +81,9 @@ def remediate(
     inv = a.inventory(inventory)
     planned = plan_run(a, inv, run_id, rule_list, filters, a.t.lang)
     plans = planned.plans
-    _show_plans(a, planned.audit_run, plans)
+    if not (apply and a.terminal.output != "table"):
+        # machine-readable output of an apply is one document: the outcome, whose items are the plan
+        _show_plans(a, planned.audit_run, plans)
     if out is not None:
         written = write_plans(plans, out, planned.audit_run)
         a.terminal.info(f"{len(written)} plan file(s) written to {out}")
