@@ -228,6 +228,10 @@ def run_cmd(
     limit: Annotated[
         str | None, typer.Option("--limit", "-l", help="Only these hosts/groups (Ansible pattern).")
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="net: the extranet inventory (groups county_*, level_*, platform_*)."),
+    ] = None,
     extra_vars: ExtraVarsOpt = None,
     forks: Annotated[int, typer.Option("--forks", min=1, max=500, help="Hosts worked on at once.")] = 10,
     check: Annotated[bool, typer.Option("--check", help="Dry run: report what would change.")] = False,
@@ -242,9 +246,17 @@ def run_cmd(
     from govops.automation.play import hosts_inventory
 
     a = app_of(ctx)
-    if (inventory is None) == (hosts is None):
-        raise InputError("give exactly one of --inventory FILE or --hosts a,b")
-    inv: Path | Mapping[str, Any] = inventory if inventory is not None else hosts_inventory((hosts or "").split(","))
+    if sum(x is not None for x in (inventory, hosts, target)) != 1:
+        raise InputError("give exactly one of --inventory FILE or --hosts a,b (or --target net)")
+    inv: Path | Mapping[str, Any]
+    if target is not None:
+        if target != "net":
+            raise InputError(f"unknown --target '{target}' (one of: net)")
+        from govops.automation.net import net_inventory
+
+        inv = net_inventory(a.inventory(), a.config.config.credentials.env_prefix)
+    else:
+        inv = inventory if inventory is not None else hosts_inventory((hosts or "").split(","))
     request = build_request(
         a,
         playbook,
