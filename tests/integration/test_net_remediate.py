@@ -175,6 +175,19 @@ def test_sigkill_mid_run_then_resume_touches_no_device_twice(lab: ExtranetLabInf
     assert any(r["id"] == run_id and r["kind"] == "remediate" for r in json.loads(runs.out))
 
 
+def test_a_read_only_playbook_through_ansible_on_the_lab_devices(lab: ExtranetLabInfo, store: Path) -> None:
+    need(module="ansible_collections.cisco.ios")
+    need(module="ansible_collections.ansible.netcommon")
+    ios = [h for h in lab.devices(expected_status="ok", platform="cisco_ios") if h not in config_faulty(lab)][:3]
+    assert ios
+    run = cli(lab, store, "-o", "json", "play", "run", "net-facts", "--target", "net", "--limit", ",".join(ios))
+    assert run.code == 0, run.out[-3000:] + run.err[-3000:]
+    doc = json.loads(run.out)
+    hosts = {h["host"]: h for h in doc["hosts"]}
+    assert set(hosts) == set(ios)
+    assert all(h["status"] == "ok" and h["failed"] == 0 for h in hosts.values())
+
+
 def test_apply_fixes_every_device_and_rolls_back_the_faulty_ones(lab: ExtranetLabInfo, store: Path) -> None:
     before = audit(lab, store)
     rules = ",".join(FIXABLE)
