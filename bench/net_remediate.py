@@ -63,8 +63,20 @@ def main() -> int:
         print(f"lab up: {args.devices} devices, seed {args.seed} {load()}", flush=True)
         t0 = time.monotonic()
         subprocess.run(
-            [sys.executable, "-m", "govops", "lab", "up", "--extranet", "--devices", str(args.devices)]
-            + ["--seed", str(args.seed), "--dir", str(lab)],
+            [
+                sys.executable,
+                "-m",
+                "govops",
+                "lab",
+                "up",
+                "--extranet",
+                "--devices",
+                str(args.devices),
+                "--seed",
+                str(args.seed),
+                "--dir",
+                str(lab),
+            ],
             check=True,
             capture_output=True,
         )
