@@ -86,19 +86,16 @@ def remediate(
         _show_plans(a, planned.audit_run, plans)
     if out is not None:
         written = write_plans(plans, out, planned.audit_run)
-        a.terminal.info(f"{len(written)} plan file(s) written to {out}")
+        a.terminal.info(a.t("remediate.files", count=len(written), path=out))
     to_push = [p for p in plans if p.planned]
     n_lines = sum(len(i.lines) for p in to_push for i in p.planned)
     if not apply:
-        a.terminal.info(
-            f"dry run of audit {planned.audit_run}: {len(to_push)} device(s), {n_lines} configuration line(s); "
-            "nothing was sent (--apply to push)"
-        )
+        a.terminal.info(a.t("remediate.dry_run", run=planned.audit_run, devices=len(to_push), lines=n_lines))
         return
     if not plans:
-        a.terminal.info("nothing to remediate")
+        a.terminal.info(a.t("remediate.nothing"))
         return
-    question = f"push {n_lines} configuration line(s) to {len(to_push)} device(s) and save?"
+    question = a.t("remediate.confirm", lines=n_lines, devices=len(to_push))
     if resume is None and not a.terminal.confirm(question, assume_yes=yes):
         raise InputError("not confirmed: nothing was sent", hint="answer yes, or pass --yes")
     params = {

@@ -46,6 +46,13 @@ EN: dict[str, str] = {
     "inventory.invalid": "inventory {name}: {count} problem(s)",
     "inventory.generated": "wrote {devices} devices at {sites} sites to {path}",
     "inventory.exported": "wrote {what} to {path}",
+    # govops net remediate
+    "remediate.dry_run": (
+        "dry run of audit {run}: {devices} device(s), {lines} configuration line(s); nothing was sent (--apply to push)"
+    ),
+    "remediate.confirm": "push {lines} configuration line(s) to {devices} device(s) and save?",
+    "remediate.nothing": "nothing to remediate",
+    "remediate.files": "{count} plan file(s) written to {path}",
     "doctor.title": "govops doctor",
     "doctor.summary_ok": "all checks passed",
     "doctor.summary_fail": "{failed} check(s) failed, {warned} warning(s)",
@@ -105,6 +112,11 @@ ZH: dict[str, str] = {
     "inventory.invalid": "资产清单 {name}:{count} 个问题",
     "inventory.generated": "已生成 {sites} 个站点、{devices} 台设备,写入 {path}",
     "inventory.exported": "已导出 {what} 到 {path}",
+    # govops net remediate
+    "remediate.dry_run": "审计 {run} 的演练:{devices} 台设备,{lines} 行配置;未下发任何配置(加 --apply 下发)",
+    "remediate.confirm": "向 {devices} 台设备下发 {lines} 行配置并保存?",
+    "remediate.nothing": "没有需要整改的内容",
+    "remediate.files": "已将 {count} 个整改方案文件写入 {path}",
     "doctor.title": "govops 自检",
     "doctor.summary_ok": "全部检查通过",
     "doctor.summary_fail": "{failed} 项检查失败,{warned} 项警告",
