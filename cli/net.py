@@ -370,6 +370,10 @@ def _results(a: Application, run_id: str) -> list[Any]:
     from govops.network.audit import RUN_KIND, DeviceResult
 
     run = a.store.get_run(run_id)
+    if run.kind == "net.remediate":  # as its audit run's results with the rules it fixed passing
+        from govops.network.remediation.engine import audit_view
+
+        return [DeviceResult.from_dict(r) for r in audit_view(a.store, run)]
     if run.kind != RUN_KIND:
         from govops.errors import InputError
 
@@ -383,7 +387,7 @@ def diff_cmd(
     run_a: Annotated[str, typer.Argument(help="The earlier run.")],
     run_b: Annotated[str, typer.Argument(help="The later run.")],
 ) -> None:
-    """Regressions and fixes per device and rule between two audit runs (exit 3 on regressions)."""
+    """Regressions and fixes per device and rule between two audit (or remediation) runs; exit 3 on regressions."""
     from govops.errors import ExitCode
     from govops.network.audit import diff
 

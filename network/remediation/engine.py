@@ -376,3 +376,23 @@ class RemediationEngine:
         extra = f" (refused: {'; '.join(refused)})" if refused else ""
         out.status = "failed"
         out.reason = f"{reason}; rollback left the configuration different from the snapshot{extra}"
+
+
+def audit_view(store: Store, run: Run) -> list[dict[str, Any]]:
+    """A remediation run as audit results: its audit run's, with each re-audited rule's new status.
+
+    So ``govops net diff AUDIT_RUN REMEDIATION_RUN`` lists what the remediation fixed (and what it
+    rolled back stays as it was), by the audit's own counting.
+    """
+    audit_run = run.params.get("audit_run")
+    if not audit_run:
+        return []
+    after = {r.target: (r.data or {}).get("after") or {} for r in store.results(run.id)}
+    out = []
+    for r in store.results(str(audit_run)):
+        data = dict(r.data or {})
+        changed = after.get(r.target, {})
+        if changed:
+            data["findings"] = [{**f, "status": changed.get(f["rule"], f["status"])} for f in data.get("findings", [])]
+        out.append(data)
+    return out
