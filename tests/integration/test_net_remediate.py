@@ -220,6 +220,11 @@ def test_apply_fixes_every_device_and_rolls_back_the_faulty_ones(lab: ExtranetLa
     old = findings(before)
     for host in faulty:
         assert now[host] == old[host]
+    diff = cli(lab, store, "-o", "json", "net", "diff", before["run"]["id"], doc["run"]["id"])
+    assert diff.code == 0, diff.out[-2000:]
+    fixes = {(c["hostname"], c["rule"]) for c in json.loads(diff.out) if c["change"] == "fix"}
+    wanted = {(h, i["rule"]) for h, o in verified.items() for i in o["items"] if i["status"] == "planned"}
+    assert fixes == wanted
 
 
 def test_no_credential_in_plans_output_or_store(lab: ExtranetLabInfo, store: Path, tmp_path: Path) -> None:
