@@ -502,7 +502,14 @@ class ExtranetLab:
         args_file = root / "args.txt"
         _private(args_file, "\n".join(args) + "\n")
         policy_file = root / "shard.json"
-        policy_file.write_text(json.dumps({"policy": policy, "data_dir": str(data), "devices": recordings}))
+        # state_dir: where the SSH side mirrors a device's configured state (see sshd.Device)
+        doc = {
+            "policy": policy,
+            "data_dir": str(data),
+            "devices": recordings,
+            "state_dir": str(files.base / "device-state"),
+        }
+        policy_file.write_text(json.dumps(doc))
         ports = [a.split("=", 1)[1] for a in v4_args + v6_args]
         peer = ctx.processes.start(
             f"{PREFIX}snmpsim-{shard}",

@@ -142,6 +142,9 @@ class Device:
             saved = state_dir / f"{self.st.hostname}.saved.json"
             if saved.exists():
                 self.st = DeviceState.from_dict(json.loads(saved.read_text(encoding="utf-8")))
+                self._write("running")
+            else:  # restarted without a save: what was configured since is gone, as on a device
+                (state_dir / f"{self.st.hostname}.running.json").unlink(missing_ok=True)
         self.community: str = dev["community"]
         self.config_faulted = False  # the configuration fault strikes once per process
         # A query's answer, by mode and command line: the state behind it never changes while

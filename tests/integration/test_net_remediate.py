@@ -217,6 +217,10 @@ def test_apply_fixes_every_device_and_rolls_back_the_faulty_ones(lab: ExtranetLa
             assert now[host][item["rule"]] == "pass", (host, item["rule"])
         for field in ("ipv6_default_route", "telnet_enabled", "http_enabled", "ssh_v2_only", "login_banner"):
             assert facts[host][field] == truth[field], (host, field)
+        fixed = {i["rule"] for i in o["items"] if i["status"] == "planned"}
+        if "ipv6.default_route" in fixed and lab.truth["devices"][host]["snmp_view"] == "same":
+            # SNMP shows the new route too: SSH and SNMP agree again
+            assert now[host].get("xcheck.ipv6_ssh_snmp") != "fail", host
     old = findings(before)
     for host in faulty:
         assert now[host] == old[host]
