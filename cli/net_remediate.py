@@ -92,11 +92,11 @@ def remediate(
     if not apply:
         a.terminal.info(a.t("remediate.dry_run", run=planned.audit_run, devices=len(to_push), lines=n_lines))
         return
-    if not plans:
+    if not to_push:
         a.terminal.info(a.t("remediate.nothing"))
         return
     question = a.t("remediate.confirm", lines=n_lines, devices=len(to_push))
-    if resume is None and not a.terminal.confirm(question, assume_yes=yes):
+    if not a.terminal.confirm(question, assume_yes=yes):
         raise InputError("not confirmed: nothing was sent", hint="answer yes, or pass --yes")
     params = {
         "audit_run": planned.audit_run,
