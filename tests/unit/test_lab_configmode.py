@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from govops.lab.extranet.plan import (
     DeviceState,
@@ -127,3 +129,32 @@ def test_config_faults_only_with_the_option(states: list[DeviceState]) -> None:
     for s in states:
         if s.hostname not in chosen:
             assert (s.fault, s.telnet) == before[s.hostname]
+
+
+def test_the_snmp_agent_answers_from_the_configured_state(
+    states: list[DeviceState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("snmpsim")
+    import json
+
+    from govops.lab.extranet import snmpagent
+    from govops.lab.extranet.snmpdata import snmprec
+    from snmpsim import variation
+    from snmpsim.record.snmprec import SnmprecRecord
+
+    st = next(s for s in states if s.platform == "huawei_vrp" and s.ipv6_gateway and s.snmp_view == "same")
+    parser = variation.RECORD_TYPES["snmprec"]
+    assert isinstance(parser, SnmprecRecord)
+    plan_file = tmp_path / "d00001.snmprec"
+    plan_file.write_text(snmprec(st), encoding="utf-8")
+    planned = snmpagent.StaticRecording.load(str(plan_file), parser)
+    live = snmpagent.Live(tmp_path, st.hostname, parser)
+    assert live.current(planned) is planned  # nothing configured: the plan's recording
+    st.ipv6_gateway = None  # `undo ipv6 route-static :: 0 ...`, mirrored by the sshd
+    (tmp_path / f"{st.hostname}.running.json").write_text(json.dumps(st.to_dict()), encoding="utf-8")
+    live.checked = 0.0
+    fresh = live.current(planned)
+    assert fresh is not planned and fresh is not None
+    route = "1.3.6.1.2.1.4.24.7.1.7.2.16." + ".".join(["0"] * 16) + ".0."
+    assert any(line.startswith(route.encode()) for line in planned._lines)
+    assert not any(line.startswith(route.encode()) for line in fresh._lines)
