@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 LAB_DIR ?= .govops-lab
 LAB_DEVICES ?= 2297
 
-.PHONY: dev deps setup test test-unit test-integration lint docs bench demo lab-up lab-down clean
+.PHONY: dev deps setup test test-unit test-integration lint docs docs-serve bench demo lab-up lab-down clean
 
 # Everything the tests need on a fresh machine: apt packages, govops, the lab's own dependencies
 # (the OpenStack venv among them). Done once; `rm $(SETUP_STAMP)` or `make setup -B` redoes it.
@@ -24,7 +24,7 @@ deps:
 
 dev:
 	$(PIP) install -q --upgrade "pip>=24" "setuptools>=75"
-	$(PIP) install -q -e ".[lab,dev,postgres]" --config-settings editable_mode=strict
+	$(PIP) install -q -e ".[lab,dev,postgres,docs]" --config-settings editable_mode=strict
 
 $(SETUP_STAMP):
 	$(MAKE) deps dev
@@ -48,10 +48,21 @@ lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy
+	@# the import contracts in pyproject.toml ([tool.importlinter]): docs/design/layers.md
+	$(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
 	$(PYTHON) tools/gen_cli_docs.py --check
+	$(MKDOCS) build --strict --quiet --site-dir build/site
+
+# The docs site (mkdocs.yml): the generated references rewritten from the code, then the site built
+# into build/site (strict: a broken link or anchor fails); docs-serve serves it on loopback only.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs
 
 docs:
 	$(PYTHON) tools/gen_cli_docs.py
+	$(MKDOCS) build --strict --site-dir build/site
+
+docs-serve:
+	$(MKDOCS) serve --strict --dev-addr 127.0.0.1:8000
 
 bench: dev
 	$(PIP) install -q -e ".[bench]" --config-settings editable_mode=strict

@@ -8,13 +8,21 @@ govops metadata as hostvars (``govops_department``, ``govops_system``, ``govops_
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from govops.automation.play import PlayResult
-from govops.cloud.ports import META_DEPARTMENT, META_OWNER, META_RUN, META_SYSTEM, Server
+from govops.automation.play import PlayResult, run_play
+from govops.cloud.ports import META_DEPARTMENT, META_OWNER, META_RUN, META_SYSTEM, CloudPort, Server
+from govops.errors import GovopsError
+
+if TYPE_CHECKING:
+    from govops.automation.ports import PlaybookRunner, PlayRequest
+    from govops.cloud.batch import ApplyResult
+    from govops.observer import Observer
+    from govops.store import Store
 
 
 def group_name(prefix: str, value: str) -> str:
@@ -93,3 +101,84 @@ def outcomes_by_server(inventory: Mapping[str, Any], result: PlayResult) -> list
         else:
             out.append(PostOutcome(sid, name, h.status, h.reason))
     return out
+
+
+def run_post(
+    runner: PlaybookRunner,
+    store: Store,
+    request: PlayRequest,
+    servers: list[Server],
+    params: Mapping[str, Any],
+    observer: Observer | None = None,
+) -> tuple[PlayResult, list[PostOutcome]]:
+    """Run ``request``'s playbook on ``servers`` (inventory from the cloud); results per server."""
+    inventory = cloud_inventory(servers)
+    request = dataclasses.replace(request, inventory=inventory)
+    result = run_play(runner, store, request, observer=observer, params=params)
+    return result, outcomes_by_server(inventory, result)
+
+
+def post_create(
+    port: CloudPort,
+    runner: PlaybookRunner,
+    store: Store,
+    request: PlayRequest,
+    server_id: str,
+    cloud_run: str,
+    observer: Observer | None = None,
+) -> tuple[PlayResult, list[PostOutcome]]:
+    """``vm create --post``: the playbook on the new VM, journaled in the create's run. A failure
+    is in the outcomes; the VM is kept either way."""
+    # fresh from the cloud: the addresses are only known once the server is up
+    server = port.get_server(server_id)
+    result, outcomes = run_post(runner, store, request, [server], {"cloud_run": cloud_run}, observer)
+    store.journal_add(cloud_run, "post", "playbook", result.run_id, {"playbook": str(request.playbook)})
+    return result, outcomes
+
+
+@dataclass
+class PostApply:
+    """The --post step of an apply: the play (None when it did not run) and the outcome per VM."""
+
+    play: PlayResult | None
+    outcomes: dict[str, PostOutcome] = field(default_factory=dict)  # by server ID
+
+    @property
+    def failed(self) -> list[PostOutcome]:
+        return [o for o in self.outcomes.values() if o.status not in ("ok", "changed")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "play": self.play.to_dict() if self.play else None,
+            "vms": [o.to_dict() for o in self.outcomes.values()],
+        }
+
+
+def post_apply(
+    port: CloudPort,
+    runner: PlaybookRunner,
+    store: Store,
+    result: ApplyResult,
+    request: PlayRequest,
+    *,
+    changed: bool = False,
+    observer: Observer | None = None,
+) -> PostApply:
+    """The --post playbook on the VMs the apply created (and, with ``changed``, changed in place).
+    Its failure keeps the VMs (they are what the spec asked for) and is reported per VM; a play that
+    could not start at all is an ``error`` outcome on every VM."""
+    wanted = {"created"} | ({"updated"} if changed else set())
+    ids = [o.server_id for o in result.outcomes if o.status in wanted and o.server_id]
+    if not ids:
+        return PostApply(None)
+    names = {o.server_id: o.name for o in result.outcomes}
+    play: PlayResult | None = None
+    try:
+        servers = [port.get_server(sid) for sid in ids]
+        play, outcomes = run_post(runner, store, request, servers, {"cloud_run": result.run_id}, observer)
+        by_id = {o.server_id: o for o in outcomes}
+    except GovopsError as exc:
+        by_id = {sid: PostOutcome(sid, names.get(sid, sid), "error", exc.message) for sid in ids}
+    play_run = play.run_id if play else request.run_id
+    store.journal_add(result.run_id, "post", "playbook", play_run, {"playbook": str(request.playbook)})
+    return PostApply(play, by_id)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from govops.cli import capacity, cloud, config_cmd, doctor, lab, net, net_remediate, play, report
-from govops.cli.application import Application
+from govops.cli.application import Application, Ports
 from govops.cli.terminal import OutputFormat, Terminal
 from govops.errors import ExitCode, GovopsError
 
@@ -128,9 +128,10 @@ def _takes_value(prev: str) -> bool:
     return prev in _GLOBAL_WITH_VALUE
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run govops and return its exit code: the only place errors become messages and codes."""
-    state = Application(terminal=Terminal())
+def main(argv: list[str] | None = None, *, ports: Ports | None = None) -> int:
+    """Run govops and return its exit code: the only place errors become messages and codes.
+    ``ports``: adapters to use instead of the configured ones (tests' fakes)."""
+    state = Application(terminal=Terminal(), ports=ports or Ports())
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
         app(args=args, prog_name="govops", obj=state, standalone_mode=True)

@@ -1,26 +1,58 @@
-"""The Application object every command gets from ``ctx.obj`` (hatch's pattern).
+"""The composition root: the Application object every command gets from ``ctx.obj`` (hatch's pattern).
 
-It holds the global options and builds config, store, inventories and credentials on first use,
-so a command pays only for what it touches.
+It holds the global options and builds, from the config and on first use, every port a command
+needs: ``cloud()``, ``metrics()``, ``runner()``, ``audit_engine()``, ``store``, ``credentials``,
+inventories and departments. This is the one place that picks an adapter for a port; commands
+never import an adapter, and tests put fakes in through ``Ports`` (``main(argv, ports=...)``)
+instead of patching command modules. See docs/design/layers.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from govops.cli.terminal import Terminal
+from govops.errors import ConfigError, CredentialError
 from govops.i18n import default_lang
+from govops.paths import data_dir, display_path, project_root
 
 if TYPE_CHECKING:
+    from govops.automation.ports import PlaybookRunner
+    from govops.capacity.ports import MetricsPort
+    from govops.cloud.connection import CloudTarget
+    from govops.cloud.ports import CloudPort
     from govops.config import LoadedConfig
     from govops.credentials import Credentials
     from govops.departments import Departments
     from govops.i18n import Translator
+    from govops.network.audit import AuditEngine
     from govops.network.inventory import Inventory
+    from govops.network.remediation.engine import RemediationEngine
+    from govops.observer import Observer
     from govops.store import SqlStore
+
+    AuditEngineFactory = Callable[..., AuditEngine]
+    RemediationEngineFactory = Callable[..., RemediationEngine]
+
+
+@dataclass
+class Ports:
+    """Adapters put in place of the configured ones (tests' fakes); None: built from the config.
+
+    ``audit_engine`` is a factory ``(app, observer, *, workers, snmp_concurrency) -> AuditEngine``:
+    an engine takes the observer of the command's progress."""
+
+    cloud: CloudPort | None = None
+    metrics: MetricsPort | None = None
+    runner: PlaybookRunner | None = None
+    audit_engine: AuditEngineFactory | None = None
+    remediation_engine: RemediationEngineFactory | None = None  # (app, observer, **settings)
+    store: SqlStore | None = None
+    credentials: Credentials | None = None
 
 
 @dataclass
@@ -33,6 +65,12 @@ class Application:
     _store: SqlStore | None = None
     _credentials: Credentials | None = None
     _inventories: dict[Path, Inventory] = field(default_factory=dict)
+    ports: Ports = field(default_factory=Ports)
+    # `govops cloud --os-cloud/--os-region`: the cloud the cloud commands open
+    os_cloud: str | None = None
+    os_region: str | None = None
+    _cloud: CloudPort | None = None
+    _metrics: MetricsPort | None = None
 
     @property
     def verbose(self) -> int:
@@ -70,12 +108,13 @@ class Application:
 
     @property
     def root(self) -> Path:
-        from govops.paths import project_root
 
         return project_root(self.project_root)
 
     @property
     def store(self) -> SqlStore:
+        if self.ports.store is not None:
+            return self.ports.store
         if self._store is None:
             from govops.store import open_store
 
@@ -84,20 +123,106 @@ class Application:
 
     @property
     def credentials(self) -> Credentials:
+        if self.ports.credentials is not None:
+            return self.ports.credentials
         if self._credentials is None:
             self._credentials = build_credentials(self.config)
         return self._credentials
 
+    # -- ports ------------------------------------------------------------------------------------
+
+    def cloud_target(self) -> CloudTarget:
+        """Which cloud: --os-cloud, cloud.name in govops.yaml, $OS_CLOUD / $OS_AUTH_URL."""
+        from govops.cloud.connection import resolve_target
+
+        return resolve_target(self.os_cloud, self.config, self.os_region)
+
+    def cloud(self) -> CloudPort:
+        """The OpenStack cloud (one connection per command; no request until the first call)."""
+        if self.ports.cloud is not None:
+            return self.ports.cloud
+        if self._cloud is None:
+            from govops.cloud.openstack import connect
+
+            self._cloud = connect(self.cloud_target())
+        return self._cloud
+
+    def cloud_configured(self) -> bool:
+        """Whether a cloud is named anywhere (a command that can do without one asks first)."""
+        import os
+
+        if self.ports.cloud is not None:
+            return True
+        return bool(
+            self.os_cloud
+            or self.config.config.cloud.name
+            or os.environ.get("OS_CLOUD")
+            or os.environ.get("OS_AUTH_URL")
+        )
+
+    def metrics(self) -> MetricsPort:
+        """The configured Prometheus."""
+        if self.ports.metrics is not None:
+            return self.ports.metrics
+        if self._metrics is None:
+            from govops.capacity.prometheus import connect
+
+            section = self.config.config.prometheus
+            if not section.url:
+                raise ConfigError(
+                    f"no Prometheus configured ({self.config.describe_source()})",
+                    hint="set prometheus.url in govops.yaml (e.g. http://prometheus.example:9090)",
+                )
+            self._metrics = connect(section.url, timeout=section.timeout)
+        return self._metrics
+
+    def runner(self) -> PlaybookRunner:
+        """The playbook runner: ansible-runner, its private folders under the data directory."""
+        if self.ports.runner is not None:
+            return self.ports.runner
+        from govops.automation.ansible import AnsibleRunner
+
+        return AnsibleRunner(data_dir() / "ansible")
+
+    def audit_engine(
+        self, observer: Observer, *, workers: int | None = None, snmp_concurrency: int | None = None
+    ) -> AuditEngine:
+        """The audit engine: SSH and SNMP collectors, the analyzer with the configured rules."""
+        if self.ports.audit_engine is not None:
+            return self.ports.audit_engine(self, observer, workers=workers, snmp_concurrency=snmp_concurrency)
+        from govops.network.service import build_audit_engine
+
+        return build_audit_engine(self, observer, workers=workers, snmp_concurrency=snmp_concurrency)
+
+    def remediation_engine(
+        self,
+        observer: Observer,
+        *,
+        workers: int | None = None,
+        device_timeout: float | None = None,
+        max_failures: int | None = None,
+    ) -> RemediationEngine:
+        """The remediation engine: configuration sessions and the re-audit, with the audit's host-key policy."""
+        settings = {"workers": workers, "device_timeout": device_timeout, "max_failures": max_failures}
+        if self.ports.remediation_engine is not None:
+            return self.ports.remediation_engine(self, observer, **settings)
+        from govops.network.remediation.service import build_engine
+
+        return build_engine(self, observer, workers=workers, device_timeout=device_timeout, max_failures=max_failures)
+
+    def playbook_dirs(self) -> list[Path]:
+        from govops.automation.request import playbook_dirs
+
+        return playbook_dirs(self.config, self.root)
+
     def departments(self) -> Departments:
         from govops.departments import load_departments
-        from govops.paths import display_path
 
         path = self.config.departments_file
         return load_departments(path, display=display_path(path))
 
     def inventory(self, override: Path | None = None) -> Inventory:
         from govops.network.inventory import load_inventory
-        from govops.paths import display_path
 
         path = (override or self.config.inventory_dir).resolve()
         inv = self._inventories.get(path)
@@ -115,7 +240,6 @@ def build_credentials(config: LoadedConfig) -> Credentials:
     import os
 
     from govops.credentials import Credentials, CredentialSource, EnvSource, KeyringSource, VaultSource
-    from govops.errors import CredentialError
 
     section = config.config.credentials
     sources: list[CredentialSource] = []

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from govops.cli.application import Application, app_of
 from govops.cli.options import CountyOpt, GroupOpt, InventoryOpt, LevelOpt, LimitOpt, PlatformOpt, SiteOpt
 from govops.cli.terminal import Column, RecordView, TableView
+from govops.errors import ExitCode, GovopsError, InputError
+
+if TYPE_CHECKING:
+    from govops.network.inventory import Inventory
 
 app = typer.Typer(
     help="Extranet devices: inventory, IPv6 readiness and security baseline audits.", no_args_is_help=True
@@ -42,7 +46,8 @@ def stats(ctx: typer.Context, inventory: InventoryOpt = None) -> None:
     ):
         for key, count in s[section].items():
             label = a.t(f"level.{key}") if section.endswith("_level") else key
-            rows.append({"section": section, "key": label, "count": count})
+            shown = a.t(f"net.stats.{section}") if _for_people(a) else section
+            rows.append({"section": shown, "key": label, "count": count})
     view = TableView(
         [
             Column("section", a.t("col.field")),
@@ -50,7 +55,7 @@ def stats(ctx: typer.Context, inventory: InventoryOpt = None) -> None:
             Column("count", a.t("col.count"), justify="right"),
         ],
         rows,
-        title=f"{inv.name}: {s['sites']} sites, {s['devices']} devices",
+        title=a.t("net.stats.title", name=inv.name, sites=s["sites"], devices=s["devices"]),
         data=s,
     )
     a.terminal.render(view)
@@ -134,7 +139,8 @@ def show(
             "access",
         )
     ]
-    a.terminal.render(TableView(cols, rows, caption=f"{len(rows)} / {len(inv)}"))
+    shown = [{**r, "level": _level_label(a, r["level"])} for r in rows] if _for_people(a) else rows
+    a.terminal.render(TableView(cols, shown, caption=f"{len(rows)} / {len(inv)}", data=rows))
 
 
 @inventory_app.command("generate")
@@ -146,7 +152,6 @@ def generate(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing inventory.")] = False,
 ) -> None:
     """Write a realistic sample inventory: 1 city, 7 districts, ~70 townships, villages."""
-    from govops.errors import InputError
     from govops.network.generate import generate_inventory
 
     a = app_of(ctx)
@@ -184,6 +189,11 @@ def export(
 ChecksOpt = Annotated[str, typer.Option("--checks", help="Comma-separated rule packs: ipv6, baseline.")]
 
 
+def _for_people(a: Application) -> bool:
+    """A table on the terminal: labels may be translated and shortened. csv keeps the values."""
+    return a.terminal.output == "table"
+
+
 def _level_label(a: Application, level: str) -> str:
     return a.t(f"level.{level}")
 
@@ -206,8 +216,7 @@ def audit(
     ] = None,
 ) -> None:
     """Audit IPv6 readiness and the security baseline of the selected devices over SSH and SNMP."""
-    from govops.errors import ExitCode
-    from govops.network.service import build_audit_engine, prepare_audit, selection_params
+    from govops.network.service import prepare_audit, selection_params
 
     a = app_of(ctx)
     prepare_audit()  # its imports overlap loading the inventory
@@ -222,21 +231,44 @@ def audit(
         inv = a.inventory(inventory)
         devices = inv.select(site=site, county=county, level=level, platform=platform, group=group, limit=limit)
     if not devices:
-        from govops.errors import InputError
-
-        raise InputError("no device matches the filters")
+        raise InputError(a.t("net.err.no_device"))
     with a.terminal.progress("audit") as obs:
-        engine = build_audit_engine(a, obs, workers=workers, snmp_concurrency=snmp_concurrency)
+        engine = a.audit_engine(obs, workers=workers, snmp_concurrency=snmp_concurrency)
         params = selection_params(
             inv, site=site, county=county, level=level, platform=platform, group=group, limit=limit
         )
         report = engine.run(devices, check_list, params, resume=resume)
-    _render_audit(a, report)
+    _render_audit(a, report, inv)
     if report.failed or report.with_findings:
         raise typer.Exit(ExitCode.FINDINGS)
 
 
-def _render_audit(a: Application, report: Any) -> None:
+def county_names(inventory: Inventory | None) -> dict[str, str]:
+    """County code -> name from the inventory the run audited (empty when it is gone)."""
+    if inventory is None:
+        return {}
+    return {code: site.name for code, site in inventory.sites.items() if site.level == "county"}
+
+
+def _county_label(a: Application, names: dict[str, str], code: str) -> str:
+    if code == "(city)":
+        return f"({a.t('level.city')})"
+    return names.get(code, code)
+
+
+def _run_inventory(a: Application, params: dict[str, Any]) -> Inventory | None:
+    """The inventory a stored run audited, for its county names; None when it cannot be read."""
+
+    where = params.get("inventory")
+    if not where:
+        return None
+    try:
+        return a.inventory(Path(where))
+    except GovopsError:
+        return None
+
+
+def _render_audit(a: Application, report: Any, inventory: Inventory | None = None) -> None:
     from govops.network.audit import group_summary, summarize
 
     results = report.results
@@ -281,6 +313,7 @@ def _render_audit(a: Application, report: Any) -> None:
         cols = [Column(k, k) for k in CSV_COLUMNS]
         a.terminal.render(TableView(cols, rows))
         return
+    names = county_names(inventory)
     for title, key in (("level", lambda r: r.level), ("county", lambda r: r.county or "(city)")):
         groups = group_summary(results, key)
         rows = []
@@ -288,7 +321,7 @@ def _render_audit(a: Application, report: Any) -> None:
             sev = s["findings_by_severity"]
             rows.append(
                 {
-                    "group": _level_label(a, name) if title == "level" else name,
+                    "group": _level_label(a, name) if title == "level" else _county_label(a, names, name),
                     "devices": s["devices"],
                     "ok": s["status"].get("ok", 0),
                     "failed": s["devices"] - s["status"].get("ok", 0),
@@ -298,13 +331,14 @@ def _render_audit(a: Application, report: Any) -> None:
             )
         cols = [
             Column("group", a.t(f"col.{title}")),
-            Column("devices", "Devices", "right"),
+            Column("devices", a.t("col.devices"), "right"),
             Column("ok", "OK", "right"),
-            Column("failed", "Failed", "right"),
-            Column("ready", "IPv6-ready", "right"),
+            Column("failed", a.t("col.failed"), "right"),
+            Column("ready", "IPv6 %", "right"),
         ]
-        cols += [Column(k, k.capitalize(), "right") for k in ("critical", "high", "medium", "low")]
-        a.terminal.render(TableView(cols, rows, title=f"audit {report.run.id} by {title}"))
+        cols += [Column(k, a.t(f"sev.{k}"), "right") for k in ("critical", "high", "medium", "low")]
+        by = a.t(f"col.{title}")
+        a.terminal.render(TableView(cols, rows, title=a.t("net.audit.by", run=report.run.id, by=by)))
     s = summarize(results)
     failed = [r for r in results if r.status != "ok"]
     if failed:
@@ -314,15 +348,22 @@ def _render_audit(a: Application, report: Any) -> None:
                 [
                     Column("hostname", a.t("col.hostname")),
                     Column("status", a.t("col.status")),
-                    Column("reason", a.t("col.detail")),
+                    Column("reason", a.t("col.detail"), wrap=True),
                 ],
                 rows,
-                title=f"failed devices ({len(failed)})",
+                title=a.t("net.audit.failed", count=len(failed)),
             )
         )
+    ready = s["ipv6_ready_pct"] if s["ipv6_ready_pct"] is not None else "-"
     a.terminal.info(
-        f"run {report.run.id}: {s['devices']} devices, {s['status'].get('ok', 0)} ok, {len(failed)} failed, "
-        f"IPv6-ready {s['ipv6_ready_pct'] if s['ipv6_ready_pct'] is not None else '-'}%"
+        a.t(
+            "net.audit.summary",
+            run=report.run.id,
+            devices=s["devices"],
+            ok=s["status"].get("ok", 0),
+            failed=len(failed),
+            ready=ready,
+        )
         + (f" ({report.skipped} finished before resume)" if report.skipped else "")
     )
 
@@ -353,17 +394,29 @@ def runs(
                 "ready": "" if s.get("ipv6_ready_pct") is None else f"{s['ipv6_ready_pct']}%",
             }
         )
+    # the table shows the start to the minute (the run ID has the second) and leaves the end to
+    # -o json/csv: an 80-column terminal keeps each run ID whole
+    shown = [{**row, "started": _minute(row["started"]), "status": _run_status(a, row["status"])} for row in rows]
+    shown = shown if _for_people(a) else rows
     cols = [
-        Column("id", "Run"),
-        Column("kind", "Kind"),
+        Column("id", a.t("col.run")),
+        Column("kind", a.t("col.kind")),
         Column("status", a.t("col.status")),
-        Column("started", "Started"),
-        Column("finished", "Finished"),
-        Column("devices", "Devices", "right"),
+        Column("started", a.t("col.started")),
+        Column("devices", a.t("col.devices"), "right"),
         Column("ok", "OK", "right"),
-        Column("ready", "IPv6-ready", "right"),
+        Column("ready", "IPv6 %", "right"),
     ]
-    a.terminal.render(TableView(cols, rows, title="audit runs"))
+    a.terminal.render(TableView(cols, shown, title=a.t("net.runs.title"), data=rows))
+
+
+def _run_status(a: Application, status: str) -> str:
+    return a.t(f"run.{status}") if a.t.has(f"run.{status}") else status
+
+
+def _minute(timestamp: str) -> str:
+    """``2026-12-07T06:23:45.123+00:00`` as ``2026-12-07 06:23``."""
+    return timestamp[:16].replace("T", " ")
 
 
 def _results(a: Application, run_id: str) -> list[Any]:
@@ -375,9 +428,7 @@ def _results(a: Application, run_id: str) -> list[Any]:
 
         return [DeviceResult.from_dict(r) for r in audit_view(a.store, run)]
     if run.kind != RUN_KIND:
-        from govops.errors import InputError
-
-        raise InputError(f"run {run_id} is a {run.kind} run, not an audit")
+        raise InputError(a.t("net.err.not_audit", run=run_id, kind=run.kind))
     return [DeviceResult.from_dict(r.data) for r in a.store.results(run_id) if r.data]
 
 
@@ -388,29 +439,31 @@ def diff_cmd(
     run_b: Annotated[str, typer.Argument(help="The later run.")],
 ) -> None:
     """Regressions and fixes per device and rule between two audit (or remediation) runs; exit 3 on regressions."""
-    from govops.errors import ExitCode
     from govops.network.audit import diff
 
     a = app_of(ctx)
     changes = diff(_results(a, run_a), _results(a, run_b))
-    rows = [
+    data = [
         {"hostname": c.hostname, "rule": c.rule, "before": c.before, "after": c.after, "change": c.kind}
         for c in changes
     ]
+    rows = [{**row, "change": a.t(f"change.{row['change']}")} for row in data] if _for_people(a) else data
     cols = [
-        Column("change", "Change"),
+        Column("change", a.t("col.change")),
         Column("hostname", a.t("col.hostname")),
-        Column("rule", "Rule"),
-        Column("before", "Before"),
-        Column("after", "After"),
+        Column("rule", a.t("col.rule")),
+        Column("before", a.t("col.before")),
+        Column("after", a.t("col.after")),
     ]
     regressions = sum(c.kind == "regression" for c in changes)
+    fixes = sum(c.kind == "fix" for c in changes)
     a.terminal.render(
         TableView(
             cols,
             rows,
             title=f"{run_a} → {run_b}",
-            caption=f"{regressions} regression(s), {sum(c.kind == 'fix' for c in changes)} fix(es)",
+            caption=a.t("net.diff.caption", regressions=regressions, fixes=fixes),
+            data=data,
         )
     )
     if regressions:
@@ -424,7 +477,6 @@ def readiness(
     trend: Annotated[int, typer.Option("--trend", min=1, help="How many recent finished runs to show.")] = 5,
 ) -> None:
     """IPv6 readiness index (% of assessed devices that pass every IPv6 rule) and its trend across runs."""
-    from govops.errors import InputError
     from govops.network.audit import RUN_KIND, DeviceResult, group_summary
 
     a = app_of(ctx)
@@ -435,28 +487,39 @@ def readiness(
         "site": lambda r: r.site,
     }
     if by not in keys:
-        raise InputError(f"--by must be one of: {', '.join(keys)}")
+        raise InputError(a.t("net.err.by", choices=", ".join(keys)))
     runs_ = [r for r in a.store.runs(RUN_KIND, limit=100) if r.status == "finished"][:trend]
     if not runs_:
-        raise InputError("no finished audit run in the store", hint="run `govops net audit` first")
+        raise InputError(a.t("net.err.no_run"), hint=a.t("net.hint.audit_first"))
     runs_.reverse()
     table: dict[str, dict[str, Any]] = {}
     for r in runs_:
         res = [DeviceResult.from_dict(x.data) for x in a.store.results(r.id) if x.data]
         for name, s in group_summary(res, keys[by]).items():
             table.setdefault(name, {"group": name})[r.id] = s["ipv6_ready_pct"]
+    names = county_names(_run_inventory(a, runs_[-1].params)) if by == "county" and _for_people(a) else {}
     rows = []
     for name, row in sorted(table.items()):
         vals = [row.get(r.id) for r in runs_]
         last = [v for v in vals if v is not None]
         delta = (last[-1] - last[-2]) if len(last) >= 2 else None
+        if not _for_people(a):
+            label = name
+        elif by == "level":
+            label = _level_label(a, name)
+        else:
+            label = _county_label(a, names, name) if by == "county" else name
         rows.append(
             {
-                "group": _level_label(a, name) if by == "level" else name,
+                "group": label,
                 **{r.id: "-" if row.get(r.id) is None else f"{row[r.id]:.1f}" for r in runs_},
                 "trend": "" if delta is None else f"{delta:+.1f}",
             }
         )
-    cols = [Column("group", by)] + [Column(r.id, r.id[:15], "right") for r in runs_] + [Column("trend", "Δ", "right")]
+    # a run's column: its day over the random end of its ID (`net runs` lists the whole IDs);
+    # five runs fit an 80-column terminal, and two runs of the same second stay apart
+    cols = [Column("group", a.t(f"col.{by}"))]
+    cols += [Column(r.id, f"{r.id[4:6]}-{r.id[6:8]}\n{r.id[-6:]}", "right") for r in runs_]
+    cols.append(Column("trend", "Δ", "right"))
     data = [{"group": n, "index": {r.id: row.get(r.id) for r in runs_}} for n, row in sorted(table.items())]
-    a.terminal.render(TableView(cols, rows, title=f"IPv6 readiness index by {by} (%)", data=data))
+    a.terminal.render(TableView(cols, rows, title=a.t("net.readiness.title", by=a.t(f"col.{by}")), data=data))

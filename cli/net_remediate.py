@@ -51,7 +51,7 @@ def remediate(
 ) -> None:
     """Fix an audit's failing rules: print the exact lines per device (dry run), or --apply them."""
     from govops.errors import ExitCode, InputError
-    from govops.network.remediation.service import build_engine, plan_run, write_plans
+    from govops.network.remediation.service import plan_run, write_plans
 
     a = app_of(ctx)
     rule_list = [r.strip() for r in rules.split(",") if r.strip()] if rules else None
@@ -105,7 +105,7 @@ def remediate(
         "inventory": str(inv.root),
     }
     with a.terminal.progress("remediate") as obs:
-        engine = build_engine(a, obs, workers=workers, device_timeout=device_timeout, max_failures=max_failures)
+        engine = a.remediation_engine(obs, workers=workers, device_timeout=device_timeout, max_failures=max_failures)
         report = engine.apply(plans, planned.devices, params, resume=resume)
     _render_outcomes(a, report)
     if report.failed:

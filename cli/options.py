@@ -20,3 +20,12 @@ PlatformOpt = Annotated[str | None, typer.Option("--platform", help="Only this p
 GroupOpt = Annotated[str | None, typer.Option("--group", help="Only members of this inventory group.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="At most this many devices.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+PostOpt = Annotated[
+    str | None,
+    typer.Option("--post", help="Then run this playbook on the new VMs (a file, or a name in a playbooks folder)."),
+]
+PostVarsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--post-extra-vars", help="Extra variables for --post: NAME=VALUE or @FILE.yml; repeatable."),
+]
+PostTimeoutOpt = Annotated[float, typer.Option("--post-timeout", min=1, help="Seconds the --post playbook may take.")]

@@ -24,10 +24,15 @@ MAX_PROBLEMS = 50
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a table. Only free text (details, reasons, descriptions) wraps: IDs, names,
+    addresses and numbers stay on one line, so a run ID or a township's name is never cut in two
+    on an 80-column terminal."""
+
     key: str
     label: str
     justify: Literal["left", "right", "center"] = "left"
     style: str | None = None
+    wrap: bool = False
 
 
 @dataclass
@@ -192,12 +197,44 @@ class Terminal:
                 self.out.print()
                 self._render_human(section)
             return
-        table = Table(title=view.title, caption=view.caption, header_style="bold")
+        from rich import box
+
+        # no side borders and one space of padding between columns: the widest tables (audit
+        # runs, VM lists) fit an 80-column terminal without cutting an ID
+        table = Table(
+            title=view.title,
+            caption=view.caption,
+            header_style="bold",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        cells = [[redact(self._cell_text(row.get(c.key))) for c in view.columns] for row in view.rows]
+        # IDs, names and numbers stay whole when the table can fit the terminal that way; a table
+        # too wide even so folds every column (nothing is cut off: the old way)
+        keep_whole = self._fits_unwrapped(view.columns, cells)
         for c in view.columns:
-            table.add_column(c.label, justify=c.justify, style=c.style, overflow="fold")
-        for row in view.rows:
-            table.add_row(*(redact(self._cell_text(row.get(c.key))) for c in view.columns))
+            if c.wrap or not keep_whole:
+                table.add_column(c.label, justify=c.justify, style=c.style, overflow="fold")
+            else:
+                table.add_column(c.label, justify=c.justify, style=c.style, no_wrap=True)
+        for row_cells in cells:
+            table.add_row(*row_cells)
         self.out.print(table)
+
+    def _fits_unwrapped(self, columns: Sequence[Column], cells: list[list[str]]) -> bool:
+        from rich.cells import cell_len
+
+        min_free = 12  # a free-text column gets at least this many cells before the rest is cut
+        width = 2 * (len(columns) - 1)  # the separator and padding between two columns
+        for i, c in enumerate(columns):
+            longest = max(
+                (max((cell_len(part) for part in row[i].splitlines()), default=0) for row in cells), default=0
+            )
+            header = max((cell_len(part) for part in c.label.splitlines()), default=0)
+            width += max(header, min(longest, min_free)) if c.wrap else max(header, longest)
+        return width <= self.out.width
 
     # -- messages (stderr, so stdout stays clean for -o json) ------------------
     def info(self, text: str) -> None:

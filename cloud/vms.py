@@ -12,6 +12,7 @@ import difflib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from govops.cloud.ports import (
     ERROR_STATES,
@@ -34,8 +35,9 @@ from govops.cloud.ports import (
 )
 from govops.cloud.quota import department_project, describe_shortfalls, server_needs, shortfalls
 from govops.departments import Department
-from govops.errors import InputError, NotFoundError
+from govops.errors import GovopsError, InputError, NotFoundError
 from govops.observer import NullObserver, Observer
+from govops.store import Run, Store
 
 CREATE_ATTEMPTS = 4
 DEFAULT_TIMEOUT = 600.0
@@ -411,3 +413,54 @@ class VmService:
             return resized
         self.port.confirm_resize(server.id)
         return self.wait_for(server.id, ("ACTIVE", "SHUTOFF"), timeout=timeout)
+
+
+class RunStore(Store, Protocol):
+    """The store of a create that can be resumed by its run ID."""
+
+    def reopen_run(self, run_id: str) -> Run: ...
+
+
+def create_run(store: RunStore, run_id: str | None, params: dict[str, Any]) -> Run:
+    """A new ``cloud.vm.create`` run, or the run named by --run-id (created under that ID if this
+    store has not seen it)."""
+    if run_id is not None:
+        try:
+            return store.reopen_run(run_id)
+        except GovopsError:
+            pass
+    return store.start_run("cloud.vm.create", params, run_id=run_id)
+
+
+def create_recorded(
+    service: VmService,
+    store: Store,
+    run_id: str,
+    dept: Department,
+    spec: VmSpec,
+    *,
+    wait: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    delete_on_error: bool = True,
+) -> CreateResult:
+    """``service.create`` with the run kept in the store: the server journaled as soon as it
+    exists (so a timed-out create can be resumed or cleaned up), the result and the run's end."""
+
+    def journal(server: Server, created: bool) -> None:
+        info = {"name": server.name, "department": dept.code}
+        store.journal_add(run_id, "create" if created else "adopt", "server", server.id, info)
+
+    try:
+        result = service.create(
+            dept, spec, run_id, wait=wait, timeout=timeout, delete_on_error=delete_on_error, on_created=journal
+        )
+    except GovopsError as exc:
+        store.record_result(run_id, spec.name, "failed", exc.message, {"department": dept.code})
+        store.finish_run(run_id, "failed", {"error": exc.message})
+        raise
+    s = result.server
+    store.record_result(
+        run_id, spec.name, "created" if result.created else "kept", None, {"id": s.id, "status": s.status}
+    )
+    store.finish_run(run_id, "finished", {"server": s.id, "status": s.status})
+    return result

@@ -66,7 +66,15 @@ class NetworkSection(_Section):
     known_hosts: Path | None = None
     host_key_policy: Literal["accept", "pin", "strict"] = "accept"
     rules: list[Path] = Field(default_factory=list)
-    fixes: list[Path] = Field(default_factory=list)  # extra fix template files (govops net remediate)
+    fixes: list[Path] = Field(
+        default_factory=list,
+        description="Your own fix template files (paths relative to govops.yaml) for `govops net remediate`; "
+        "a fix for a rule replaces the shipped one: "
+        "[Remediation](../guides/network/remediation.md#writing-a-fix).",
+    )
+    # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
+    # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
+    snmp_codec: Literal["fast", "pyasn1"] = "fast"
 
 
 class StoreSection(_Section):

@@ -15,6 +15,9 @@ class ExitCode(IntEnum):
     ERROR = 1
     USAGE = 2
     FINDINGS = 3
+    # `cloud plan`: the cloud differs from the spec (Terraform's -detailed-exitcode gives this 2,
+    # which here already means bad input; a cron job must tell the two apart)
+    CHANGES = 4
     INTERRUPTED = 130
 
 

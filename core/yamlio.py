@@ -111,6 +111,15 @@ class _Builder:
         return out
 
 
+class PartlyValid(ValidationFailed):
+    """Duplicate or non-scalar keys: the document is still readable (the first of two duplicates
+    kept), so a validator can go on and report the file's other problems in the same run."""
+
+    def __init__(self, problems: list[Problem], located: Located) -> None:
+        super().__init__(problems)
+        self.located = located
+
+
 def loads(text: str, file: str = "<string>") -> Located:
     """Parse one YAML document; malformed YAML or duplicate keys raise ``ValidationFailed``."""
     try:
@@ -135,7 +144,7 @@ def loads(text: str, file: str = "<string>") -> Located:
     except RecursionError:
         raise ValidationFailed([Problem("YAML nests too deeply", Location(file))]) from None
     if builder.problems:
-        raise ValidationFailed(builder.problems)
+        raise PartlyValid(builder.problems, Located(data, file, builder.lines))
     return Located(data, file, builder.lines)
 
 

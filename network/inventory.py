@@ -296,6 +296,9 @@ class _Loader:
             return None
         try:
             located = yamlio.load(path, display=display)
+        except yamlio.PartlyValid as exc:
+            self.problems.extend(exc.problems)  # and go on: every problem in one run
+            located = exc.located
         except ValidationFailed as exc:
             self.problems.extend(exc.problems)
             return None

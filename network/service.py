@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
+from govops.network.analysis import DefaultAnalyzer
 from govops.network.audit import AuditEngine, AuditSettings, start_worker_server
+from govops.network.collectors.snmp import PysnmpCollector
+from govops.network.collectors.ssh import NetmikoCollector
 from govops.observer import Observer
 
 if TYPE_CHECKING:
@@ -46,10 +50,6 @@ def prepare_audit() -> None:
 def build_audit_engine(
     ctx: Context, observer: Observer, *, workers: int | None = None, snmp_concurrency: int | None = None
 ) -> AuditEngine:
-    from govops.network.analysis import DefaultAnalyzer
-    from govops.network.collectors.snmp import PysnmpCollector
-    from govops.network.collectors.ssh import NetmikoCollector
-
     net = ctx.config.config.network
     known_hosts = str(ctx.config.path(net.known_hosts)) if net.known_hosts and net.host_key_policy == "strict" else None
     settings = AuditSettings(
@@ -67,7 +67,8 @@ def build_audit_engine(
     rule_files = [ctx.config.path(p) for p in net.rules]
     return AuditEngine(
         ssh=NetmikoCollector(known_hosts),
-        snmp_factory=PysnmpCollector,
+        # a partial of a class pickles: each SNMP worker process makes its collector with this codec
+        snmp_factory=functools.partial(PysnmpCollector, net.snmp_codec),
         analyzer=DefaultAnalyzer(extra_rule_files=rule_files),
         credentials=ctx.credentials,
         store=ctx.store,

@@ -56,13 +56,23 @@ class Result:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Run ``govops ARGS`` in-process through ``main`` (the real error handling and exit codes)."""
+def ports():  # type: ignore[no-untyped-def]
+    """The adapters ``cli`` runs with: a test puts its fakes here (``ports.cloud = FakeCloud()``);
+    what it leaves None is built from the config, as in production."""
+    from govops.cli.application import Ports
+
+    return Ports()
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], ports):  # type: ignore[no-untyped-def]
+    """Run ``govops ARGS`` in-process through ``main`` (the real error handling and exit codes),
+    with the ``ports`` fixture's fakes."""
     from govops.cli.app import main
 
     def run(*args: str) -> Result:
         capsys.readouterr()
-        code = main(list(args))
+        code = main(list(args), ports=ports)
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-import pytest
+from govops.cli.application import Ports
 from govops.cloud.ports import (
     QUOTA_RESOURCES,
     CatalogEntry,
@@ -436,12 +436,12 @@ class FakeCloud:
         self.after["create_server"] = hook
 
 
-def cli_on_fake_cloud(monkeypatch: pytest.MonkeyPatch) -> FakeCloud:
+def cli_on_fake_cloud(ports: Ports) -> FakeCloud:
     """The CLI's cloud replaced by a fake holding department gaj, one flavor, image and network."""
     cloud = FakeCloud(build_polls=1)
     cloud.add_project("dept-gaj", limits={"cores": 20, "instances": 10})
     cloud.add_flavor("m1.small", 1, 2048)
     cloud.add_image("cirros")
     cloud.add_network("net1")
-    monkeypatch.setattr("govops.cli.cloud.open_port", lambda ctx: cloud)
+    ports.cloud = cloud
     return cloud

@@ -18,8 +18,9 @@ subtree records, yet snmpsim re-reads and re-parses a record, and formats log li
 for every variable it answers: that was most of the lab's SNMP CPU. :class:`StaticRecording`
 reads a recording once and answers from memory with snmpsim's own results for it (same values,
 same errors, same end of view), each with its response VarBind built once; a recording outside
-that static subset keeps snmpsim's own code. pysnmp's message codecs are the collector's BER codec
-(``govops.network.collectors.ber``), which builds and encodes pyasn1's very objects.
+that static subset keeps snmpsim's own code. What the agent sends is encoded by the lab's own BER
+encoder (:mod:`govops.lab.extranet.snmpcodec`), never by the collector's codec, which the lab is
+there to test.
 """
 
 from __future__ import annotations
@@ -158,22 +159,18 @@ def varbind_spec() -> Any:
 
 
 def varbind(oid: Any, value: Any) -> Any:
-    """A VarBind that encodes as pysnmp's ``set_oid_value`` builds it: the BER codec decodes its encoding.
-
-    pysnmp's way costs twice as much, and a polled device's VarBinds are all made on its first
-    poll; pysnmp's own code makes any the codec does not cover.
-    """
-    from govops.network.collectors import ber
+    """The VarBind pysnmp's ``set_oid_value`` builds, its encoding made once by the lab's own
+    encoder (snmpcodec, not the collector's codec: the collector is tested against it); shared
+    read-only, each response sends these octets without walking the VarBind again."""
+    from govops.lab.extranet import snmpcodec
     from pysnmp.proto import rfc1905
     from pysnmp.proto.api import v2c
 
+    built = v2c.apiVarBind.set_oid_value(rfc1905.VarBind(), (oid, value))
     try:
-        # set_oid_value keeps both objects as they are; shared read-only, so each response encodes
-        # it as these octets without walking it again
-        return ber.read_only_sequence(ber.encode(oid) + ber.encode(value), varbind_spec())
-    except ber.Unsupported:
-        pass
-    return v2c.apiVarBind.set_oid_value(rfc1905.VarBind(), (oid, value))
+        return snmpcodec.prebuilt(built)
+    except snmpcodec.Unsupported:
+        return built
 
 
 def use_prebuilt_varbinds() -> None:
@@ -349,14 +346,15 @@ def main() -> int:
             resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
         )
 
-    from govops.network.collectors import ber
+    from govops.lab.extranet import snmpcodec
     from pysnmp.entity.rfc3413 import cmdrsp
     from pysnmp.smi import exval
     from snmpsim import controller
     from snmpsim.commands import responder
     from snmpsim.datafile import DataFile
 
-    ber.install()
+    # the lab's own encoder for what it sends (the collector's decoder is tested against it)
+    snmpcodec.install()
     use_prebuilt_varbinds()
     use_bulk_index()
     # snmpsim keeps 31 recordings open and reopens (re-reads the index of) any other one per

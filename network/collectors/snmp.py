@@ -12,9 +12,10 @@ import ipaddress
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from govops.credentials import Credential
+from govops.network.collectors import ber
 from govops.network.collectors.base import (
     AuthFailed,
     CollectError,
@@ -22,7 +23,7 @@ from govops.network.collectors.base import (
     SnmpTarget,
     TimedOut,
 )
-from govops.network.collectors.ber import END_OF_MIB_VIEW, Missing, PlainValue
+from govops.network.collectors.ber import END_OF_MIB_VIEW, Missing, PlainValue, plain_varbinds
 
 # varbinds asked for per GETBULK (roots x repetitions): ~6 KB responses, within real agents' limits
 MAX_VARBINDS = 120
@@ -98,12 +99,26 @@ def plan_requests(wanted: Sequence[int], max_varbinds: int = MAX_VARBINDS) -> li
 Binds = Sequence[tuple[tuple[int, ...], PlainValue]]  # a response's (OID arcs, plain value) pairs
 
 
+Codec = Literal["fast", "pyasn1"]
+
+
+def use_codec(codec: Codec) -> None:
+    """The one switch of the SNMP codec, for this process: ``fast`` puts govops' BER codec
+    (network/collectors/ber.py) under pysnmp's message and security modules, ``pyasn1`` leaves
+    pysnmp as it is. The codec, once installed, stays for the process (pysnmp's modules are
+    shared), so a process audits with one codec: each SNMP worker process chooses its own."""
+    if codec == "fast":
+        ber.install()
+    elif codec != "pyasn1":
+        raise ValueError(f"unknown SNMP codec {codec!r}")
+
+
 class PysnmpCollector:
-    def __init__(self) -> None:
-        from govops.network.collectors import ber
+    def __init__(self, codec: Codec = "fast") -> None:
         from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
-        ber.install()
+        use_codec(codec)
+        self.codec = codec
         self.engine = SnmpEngine()
         self.history = RowHistory()
         self.max_varbinds = MAX_VARBINDS
@@ -267,7 +282,6 @@ class PysnmpCollector:
         """
         import asyncio
 
-        from govops.network.collectors.ber import plain_varbinds
         from pysnmp.proto.api import v2c
 
         future: asyncio.Future[tuple[Any, Any, Binds]] = asyncio.get_running_loop().create_future()
@@ -290,8 +304,9 @@ class PysnmpCollector:
             v2c.apiBulkPDU.set_max_repetitions(pdu, repetitions)
         bindings = pdu.setComponentByPosition(3).getComponentByPosition(3)  # as pysnmp's set_varbinds
         bindings.clear()
+        fast = self.codec == "fast"
         for idx, name in enumerate(names):
-            bindings.setComponentByPosition(idx, _request_varbind(name))
+            bindings.setComponentByPosition(idx, _request_varbind(name) if fast else _pyasn1_varbind(name))
         self._generator.send(self.engine, agent, pdu, done)
         return await future
 
@@ -465,12 +480,19 @@ def _request_varbind(name: tuple[int, ...]) -> Any:
     """
     varbind = _REQUEST_VARBINDS.get(name)
     if varbind is None:
-        from govops.network.collectors import ber
-
         if len(_REQUEST_VARBINDS) >= _REQUEST_VARBINDS_MAX:
             _REQUEST_VARBINDS.clear()  # walk cursors of past devices: seldom asked for again
         varbind = ber.read_only_sequence(ber.encode(_name(name)) + b"\x05\x00", _varbind_spec())  # name, NULL
         _REQUEST_VARBINDS[name] = varbind
+    return varbind
+
+
+def _pyasn1_varbind(name: tuple[int, ...]) -> Any:
+    """The VarBind ``(name, NULL)`` built by pysnmp and pyasn1 themselves (the ``pyasn1`` codec)."""
+    from pysnmp.proto.api import v2c
+
+    varbind = v2c.VarBind()
+    v2c.apiVarBind.set_oid_value(varbind, (v2c.ObjectIdentifier(name), v2c.null))
     return varbind
 
 

@@ -34,9 +34,9 @@ from govops.credentials import Credential, Credentials
 from govops.errors import CredentialError, InputError
 from govops.network.audit import CHECKS, Analyzer, AuditSettings, DeviceJob, parsed_session
 from govops.network.collectors.base import CollectError, SshCollector, SshTarget
+from govops.network.collectors.sshconfig import normalise_config
 from govops.network.inventory import Device
 from govops.network.remediation.plan import SYNTAX, DevicePlan, PlanItem
-from govops.network.remediation.session import ConfigSession, normalise_config
 from govops.observer import NullObserver, Observer
 from govops.store import Run, Store
 
@@ -55,7 +55,8 @@ class Session(Protocol):
     def save(self) -> str | None: ...
 
 
-SessionFactory = Callable[[SshTarget, Credential, float, str | None], Session]
+# (target, credential, deadline) -> an unopened session; the wiring binds the host-key policy
+SessionFactory = Callable[[SshTarget, Credential, float], Session]
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,6 @@ class RemediationSettings:
     max_failures: int | None = None
     verify: bool = True
     host_key_policy: str = "accept"
-    known_hosts: str | None = None
 
 
 @dataclass
@@ -126,7 +126,7 @@ class RemediationEngine:
         collector: SshCollector,
         settings: RemediationSettings = RemediationSettings(),
         observer: Observer | None = None,
-        session_factory: SessionFactory = ConfigSession,
+        session_factory: SessionFactory,
     ) -> None:
         self.analyzer = analyzer
         self.credentials = credentials
@@ -253,7 +253,7 @@ class RemediationEngine:
         sent: list[PlanItem] = []
         snapshot: str | None = None
         try:
-            with self.session_factory(target, cred, deadline, self.settings.known_hosts) as s:
+            with self.session_factory(target, cred, deadline) as s:
                 self._check_host_key(job, s.host_key)
                 snapshot = s.running_config()
                 out.snapshot_sha256 = _sha(normalise_config(snapshot))
@@ -357,7 +357,7 @@ class RemediationEngine:
         deadline = time.monotonic() + self.settings.device_timeout  # a rollback gets its own time
         refused: list[str] = []
         try:
-            with self.session_factory(target, cred, deadline, self.settings.known_hosts) as s:
+            with self.session_factory(target, cred, deadline) as s:
                 for line in plan.rollback_lines(sent)[:-1]:
                     error = s.send(line)
                     if error is not None:

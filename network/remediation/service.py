@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 from govops.errors import InputError
 from govops.network.audit import RUN_KIND as AUDIT_KIND
 from govops.network.remediation.engine import RemediationEngine, RemediationSettings
-from govops.network.remediation.plan import DevicePlan, build_plans, check_rules, fixable_rules
+from govops.network.remediation.plan import SYNTAX, DevicePlan, build_plans, check_rules, fixable_rules
 from govops.network.remediation.templates import Fix, load_fixes
 from govops.observer import Observer
 
 if TYPE_CHECKING:
+    from govops.credentials import Credential
+    from govops.network.collectors.base import SshTarget
     from govops.network.inventory import Device, Inventory
     from govops.network.service import Context
 
@@ -71,9 +73,15 @@ def build_engine(
 ) -> RemediationEngine:
     from govops.network.analysis import DefaultAnalyzer
     from govops.network.collectors.ssh import NetmikoCollector
+    from govops.network.collectors.sshconfig import ConfigSession
 
     net = ctx.config.config.network
+    # the audit's host-key checking, for the writes as for the reads (network/service.py)
     known_hosts = str(ctx.config.path(net.known_hosts)) if net.known_hosts and net.host_key_policy == "strict" else None
+
+    def session(target: SshTarget, credential: Credential, deadline: float) -> ConfigSession:
+        return ConfigSession(target, credential, deadline, SYNTAX[target.platform], known_hosts)
+
     settings = RemediationSettings(
         workers=workers or min(net.ssh_workers, 10),
         device_timeout=device_timeout or max(net.device_timeout, 120.0),
@@ -81,7 +89,6 @@ def build_engine(
         max_failures=max_failures,
         verify=verify,
         host_key_policy=net.host_key_policy,
-        known_hosts=known_hosts,
     )
     return RemediationEngine(
         analyzer=DefaultAnalyzer(extra_rule_files=[ctx.config.path(p) for p in net.rules]),
@@ -90,6 +97,7 @@ def build_engine(
         collector=NetmikoCollector(known_hosts),
         settings=settings,
         observer=observer,
+        session_factory=session,
     )
 
 

@@ -391,3 +391,31 @@ def test_side_by_side_walk_returns_what_net_snmp_walks(extranet_lab: ExtranetLab
             theirs |= {ln.split()[0].lstrip(".") for ln in lines}
         assert ours == theirs, (host, sorted(ours ^ theirs)[:10])
         assert len(ours) > 20
+
+
+def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    """An audit's devices without what differs between two runs of the same lab (times, tries)."""
+    out = {}
+    for d in doc["devices"]:
+        out[d["hostname"]] = {k: v for k, v in d.items() if k not in ("duration_s", "attempts", "evidence")}
+    return out
+
+
+def test_both_snmp_codecs_give_the_same_audit(extranet_lab: ExtranetLabInfo, tmp_path: Path) -> None:
+    """``network.snmp_codec: pyasn1`` (pysnmp untouched) and the default ``fast`` codec audit the
+    lab to the same facts, findings and statuses. Each run is its own process: the fast codec,
+    once installed, stays for the process."""
+    docs = {}
+    for codec in ("fast", "pyasn1"):
+        store = tmp_path / codec / "store.db"
+        store.parent.mkdir()
+        cfg = write_config(extranet_lab, store)
+        text = cfg.read_text(encoding="utf-8")
+        assert "network:\n" in text
+        cfg.write_text(text.replace("network:\n", f"network:\n  snmp_codec: {codec}\n"), encoding="utf-8")
+        run = govops(extranet_lab, store, "-o", "json", "net", "audit")
+        assert run.code in (0, 3), run.err[-2000:]
+        docs[codec] = _comparable(json.loads(run.out))
+    assert docs["fast"].keys() == docs["pyasn1"].keys()
+    different = [h for h in docs["fast"] if docs["fast"][h] != docs["pyasn1"][h]]
+    assert different == [], (different[:3], docs["fast"][different[0]] if different else None)

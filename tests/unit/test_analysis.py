@@ -193,9 +193,7 @@ FINDING_KEYS = {"rule", "pack", "title", "severity", "status", "reason", "readin
 
 
 @pytest.fixture
-def audit_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli):  # type: ignore[no-untyped-def]
-    import govops.network.service as service
-
+def audit_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli, ports):  # type: ignore[no-untyped-def]
     generate_inventory(sites=40, seed=3).write(tmp_path / "inv")
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
@@ -211,7 +209,7 @@ def audit_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli):  # type: ig
             observer=observer,
         )
 
-    monkeypatch.setattr(service, "build_audit_engine", build)
+    ports.audit_engine = build
 
     def run(*args: str):  # type: ignore[no-untyped-def]
         return cli(*args, "net", "audit", "-i", str(tmp_path / "inv"), "--platform", "huawei_vrp", "--limit", "5")
@@ -273,3 +271,13 @@ def test_bad_extra_rule_file_exits_2_with_file_and_line(tmp_path: Path, monkeypa
     assert r.code == 2
     assert "rules.yaml:6 rules[0].check: a fact condition takes exactly one comparison" in r.err
     assert "Traceback" not in r.err
+
+
+def test_audit_tables_name_the_counties_and_fit_80_columns(audit_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COLUMNS", "80")
+    r = audit_cli()
+    assert r.code == 3, r.err
+    gen = generate_inventory(sites=40, seed=3)
+    names = {s["name"] for s in gen.sites.values() if s["level"] == "county"}
+    assert any(n in r.out for n in names), r.out
+    assert all(len(line) <= 80 for line in r.out.splitlines()), r.out

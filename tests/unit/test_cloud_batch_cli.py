@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from govops.cli.application import Ports
 
 from tests.fakes_cloud import FakeCloud, cli_on_fake_cloud
 
@@ -21,8 +22,8 @@ vms:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeCloud:
-    return cli_on_fake_cloud(monkeypatch)
+def fake(ports: Ports) -> FakeCloud:
+    return cli_on_fake_cloud(ports)
 
 
 def _spec(tmp_path: Path, text: str = SPEC) -> str:
@@ -32,10 +33,12 @@ def _spec(tmp_path: Path, text: str = SPEC) -> str:
 
 
 def test_plan_exit_codes_follow_drift(cli: Any, fake: FakeCloud, project: Path, tmp_path: Path) -> None:
+    """Drift has its own code (4, like Terraform's -detailed-exitcode 2), apart from bad input (2),
+    so a cron job can tell "changes pending" from "the spec is wrong"."""
     root = ["--project-root", str(project)]
     spec = _spec(tmp_path)
     r = cli(*root, "cloud", "plan", spec, "-o", "json")
-    assert r.code == 2, r.err
+    assert r.code == 4, r.err
     data = json.loads(r.out)
     assert data["drift"] and data["counts"]["create"] == 2 and data["department"] == "gaj"
     r = cli(*root, "cloud", "apply", spec)
@@ -86,7 +89,7 @@ def test_prune_needs_confirmation(cli: Any, fake: FakeCloud, project: Path, tmp_
     assert cli(*root, "cloud", "apply", _spec(tmp_path)).code == 0
     smaller = _spec(tmp_path, SPEC.replace("count: 2", "count: 1"))
     r = cli(*root, "cloud", "plan", smaller)
-    assert r.code == 2 and "orphan" in r.out
+    assert r.code == 4 and "orphan" in r.out
     r = cli(*root, "cloud", "apply", "--prune", smaller)  # stdin is not a terminal: no silent yes
     assert r.code == 2 and "not confirmed" in r.err
     assert sorted(s.name for s in fake.servers()) == ["web-01", "web-02"]  # nothing changed

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from govops.cli.application import Ports
 from govops.cloud.ports import CloudApiError, CloudAuthError
 from govops.departments import load_departments
 
@@ -14,7 +15,7 @@ from tests.fakes_cloud import FakeCloud
 
 
 @pytest.fixture
-def fake(project: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCloud:
+def fake(project: Path, monkeypatch: pytest.MonkeyPatch, ports: Ports) -> FakeCloud:
     cloud = FakeCloud(build_polls=0)
     for d in load_departments(project / "inventories" / "departments.yaml"):
         cloud.add_project(d.project)
@@ -24,9 +25,7 @@ def fake(project: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCloud:
     cloud.add_flavor("m1.xlarge", 8, 16384)
     cloud.add_image("cirros")
     cloud.add_network("lab-net")
-    import govops.cli.cloud as mod
-
-    monkeypatch.setattr(mod, "open_port", lambda ctx: cloud)
+    ports.cloud = cloud
     monkeypatch.setenv("GOVOPS_HOME", str(project))
     return cloud
 

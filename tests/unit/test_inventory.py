@@ -144,6 +144,20 @@ def test_duplicate_address(tmp_path: Path) -> None:
     ]
 
 
+def test_every_problem_in_one_run(tmp_path: Path) -> None:
+    """A duplicated key no longer hides the rest of its file: the duplicated management address
+    (and the unknown site) show in the same run, not once the key is fixed."""
+    bad = (
+        DEVICES.replace("mgmt_ipv4: 10.17.0.1", "mgmt_ipv4: 10.16.0.1").replace("site: jb-t01,", "site: nowhere,")
+        + "  city-core1: {site: city, mgmt_ipv4: 10.0.0.9}\n"
+    )
+    assert problems(tmp_path, devices_yaml=bad) == [
+        "inv/devices.yaml:6 devices.city-core1: duplicate key 'city-core1' (first defined on line 2)",
+        "inv/devices.yaml:3 devices.jb-dist1.mgmt_ipv4: address 10.16.0.1 is also used by 'city-core1'",
+        "inv/devices.yaml:4 devices.jb-t01-agg1.site: unknown site 'nowhere'",
+    ]
+
+
 @pytest.mark.parametrize("key", ["password", "community", "Secret", "auth_key"])
 def test_plaintext_secret_refused(tmp_path: Path, key: str) -> None:
     profiles = PROFILES.replace("default: {credential: extranet-ssh}", f"default: {{credential: x, {key}: hunter22}}")

@@ -41,6 +41,31 @@ def test_every_python_folder_is_a_listed_package() -> None:
     assert found - listed == set(), "add these to [tool.setuptools] packages"
 
 
+def test_every_folder_with_python_files_has_an_init() -> None:
+    """Without ``__init__.py`` setuptools (outside strict editable mode) ships no module of the
+    folder: ``pip install -e .`` then failed ``govops play list`` with ModuleNotFoundError."""
+    missing = []
+    for folder in ROOTS.values():
+        for path in (REPO / folder).rglob("*.py"):
+            rel = path.parent.relative_to(REPO)
+            if "fixtures" in rel.parts or "__pycache__" in rel.parts:
+                continue
+            if not (path.parent / "__init__.py").exists():
+                missing.append(str(rel))
+    assert sorted(set(missing)) == []
+
+
+def test_non_strict_editable_install_imports_every_package(tmp_path: Path) -> None:
+    """A plain ``pip install -e .`` (setuptools' lenient mode, no strict links) must find every
+    subpackage: the package list is what decides, not the developer's strict build folder."""
+    listed = _pyproject()["tool"]["setuptools"]["packages"]
+    dirs = _pyproject()["tool"]["setuptools"]["package-dir"]
+    for pkg in listed:
+        root = next(p for p in sorted(dirs, key=len, reverse=True) if pkg == p or pkg.startswith(p + "."))
+        folder = REPO / dirs[root] / Path(*pkg[len(root) + 1 :].split(".")) if pkg != root else REPO / dirs[root]
+        assert (folder / "__init__.py").is_file(), f"{pkg}: {folder} has no __init__.py"
+
+
 def test_no_root_folder_shadows_the_package() -> None:
     assert not (REPO / "govops").exists()
 

@@ -10,6 +10,7 @@ import pytest
 from govops.automation.ansible import _ansible_error, _Events, parse_graph
 from govops.automation.cloud import cloud_inventory, first_address, group_name
 from govops.automation.play import check_playbook, describe, names_of, parse_extra_vars, resolve_playbook, select
+from govops.cli.application import Ports
 from govops.cloud.ports import Server
 from govops.errors import InputError, NotFoundError, ValidationFailed
 from govops.store import open_store
@@ -42,9 +43,9 @@ all:
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> FakeRunner:
+def runner(ports: Ports) -> FakeRunner:
     fake = FakeRunner()
-    monkeypatch.setattr("govops.cli.play.make_runner", lambda a: fake)
+    ports.runner = fake
     return fake
 
 
@@ -300,8 +301,8 @@ vms:
 
 
 @pytest.fixture
-def fake_cloud(monkeypatch: pytest.MonkeyPatch) -> FakeCloud:
-    return cli_on_fake_cloud(monkeypatch)
+def fake_cloud(ports: Ports) -> FakeCloud:
+    return cli_on_fake_cloud(ports)
 
 
 def test_apply_post_runs_on_the_created_vms_and_keeps_them_on_failure(

@@ -36,7 +36,7 @@ class FakeSession:
     devices: dict[str, FakeDevice]
     lock = threading.Lock()
 
-    def __init__(self, target: SshTarget, cred: Credential, deadline: float, known: str | None) -> None:
+    def __init__(self, target: SshTarget, cred: Credential, deadline: float) -> None:
         self.dev = self.devices[target.hostname]
         self.host_key = None
 

@@ -117,7 +117,7 @@ def test_cli_apply_plan_prune_on_the_lab(
     args = _env(cloud_lab, tmp_path)
     spec = _write(tmp_path, roomy, spec_name, "  - {name: web, count: 3, tags: {role: web}}\n")
     r = cli(*args, "cloud", "plan", str(spec), "-o", "json")
-    assert r.code == 2, r.err
+    assert r.code == 4, r.err  # changes pending
     assert json.loads(r.out)["counts"]["create"] == 3
     r = cli(*args, "cloud", "apply", str(spec), "--concurrency", "3", "-o", "json")
     assert r.code == 0, r.err
@@ -130,7 +130,7 @@ def test_cli_apply_plan_prune_on_the_lab(
     assert r.code == 0, r.out + r.err
     spec.write_text(spec.read_text().replace("count: 3, tags: {role: web}", "count: 2, tags: {role: api}"))
     r = cli(*args, "cloud", "plan", str(spec), "-o", "json")
-    assert r.code == 2
+    assert r.code == 4
     actions = sorted((i["action"], i["name"]) for i in json.loads(r.out)["items"])
     assert actions == [("change", "web-01"), ("change", "web-02"), ("orphan", "web-03")]
     r = cli(*args, "cloud", "apply", "--prune", "--yes", str(spec))

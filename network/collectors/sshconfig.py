@@ -1,4 +1,5 @@
-"""A configuration session on one device: netmiko's connection and the SSH collector's shell.
+"""A configuration session on one device (``govops net remediate``): netmiko's connection and the
+SSH collector's shell.
 
 The connection is opened exactly as the audit's collector opens it (same netmiko parameters,
 same error mapping, same host-key options), and the collector's ``Shell`` reads each answer up
@@ -12,13 +13,24 @@ import contextlib
 import re
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from govops.credentials import Credential
 from govops.network.collectors.base import AuthFailed, CollectError, SshTarget, TimedOut, Unreachable
 from govops.network.collectors.ssh import DIALECTS, GENERIC, Shell, _mac_compare_in_c, _short, fingerprint
 from govops.network.platforms import PLATFORMS
-from govops.network.remediation.plan import SYNTAX
+
+
+class ConfigSyntax(Protocol):
+    """What the session needs to know of a platform's CLI (remediation's ``Syntax``)."""
+
+    @property
+    def save(self) -> str: ...
+    @property
+    def show_config(self) -> str: ...
+    @property
+    def error(self) -> str: ...  # a regular expression: a line of an answer that is a rejection
+
 
 _QUESTION = re.compile(rb"(\[Y/N\]|\[yes/no\]|\[confirm\]|\? \[[^\]\n]*\])\s*:?\s*\Z", re.I)
 
@@ -27,7 +39,12 @@ class ConfigSession:
     """``with ConfigSession(...) as s:`` an open, prepared shell; closed (TCP) on exit."""
 
     def __init__(
-        self, target: SshTarget, credential: Credential, deadline: float, known_hosts: str | None = None
+        self,
+        target: SshTarget,
+        credential: Credential,
+        deadline: float,
+        syntax: ConfigSyntax,
+        known_hosts: str | None = None,
     ) -> None:
         self.target = target
         self.credential = credential
@@ -36,7 +53,7 @@ class ConfigSession:
         self.conn: Any = None
         self.shell: Shell | None = None
         self.host_key: tuple[str, str] | None = None
-        self.syntax = SYNTAX[target.platform]
+        self.syntax = syntax
         self._error = re.compile(self.syntax.error, re.M)
 
     def __enter__(self) -> ConfigSession:

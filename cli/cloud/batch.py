@@ -1,47 +1,31 @@
-"""``govops cloud plan|apply|orphans``: declarative VM batches per department, and what to reclaim.
-
-Registered on the cloud group by ``govops.cli.cloud`` (``register(app)``); the cloud connection is
-``govops.cli.cloud.open_port``, looked up at call time so unit tests can put the fake cloud there.
-"""
+"""``govops cloud plan|apply|orphans``: declarative VM batches per department, and what to reclaim;
+``apply --post`` runs a playbook on the VMs the apply built. The cloud is ``Application.cloud()``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from govops.cli.application import Application, app_of
-from govops.cli.options import YesOpt
-from govops.cli.play import PostOpt, PostTimeoutOpt, PostVarsOpt, post_request, run_post
+from govops.cli.options import PostOpt, PostTimeoutOpt, PostVarsOpt, YesOpt
 from govops.cli.terminal import Column, TableView
 from govops.errors import ExitCode, InputError, NotFoundError, Problem, ValidationFailed
+from govops.i18n import Translator
+from govops.paths import display_path
 
 if TYPE_CHECKING:
+    from govops.automation.cloud import PostApply
     from govops.automation.ports import PlayRequest
     from govops.cloud.batch import ApplyResult, Plan
-    from govops.cloud.ports import CloudPort
     from govops.cloud.spec import BatchSpec
     from govops.departments import Department
 
 SpecArg = Annotated[Path, typer.Argument(help="The department's batch spec (YAML).", show_default=False)]
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``plan``, ``apply`` and ``orphans`` to the cloud group."""
-    app.command("plan")(plan_cmd)
-    app.command("apply")(apply_cmd)
-    app.command("orphans")(orphans_cmd)
-
-
-def _port(ctx: typer.Context) -> CloudPort:
-    from govops.cli import cloud
-
-    return cloud.open_port(ctx)
-
-
 def _load(a: Application, spec_file: Path) -> tuple[BatchSpec, Department]:
     from govops.cloud.spec import load_spec
-    from govops.paths import display_path
 
     spec = load_spec(spec_file, display=display_path(spec_file))
     try:
@@ -52,7 +36,7 @@ def _load(a: Application, spec_file: Path) -> tuple[BatchSpec, Department]:
     return spec, dept
 
 
-def _plan_view(plan: Plan, title: str) -> TableView:
+def _plan_view(plan: Plan, title: str, t: Translator) -> TableView:
     rows = []
     for item in plan.items:
         rows.append(
@@ -66,46 +50,52 @@ def _plan_view(plan: Plan, title: str) -> TableView:
             }
         )
     cols = [
-        Column("action", "Action"),
-        Column("name", "VM"),
-        Column("flavor", "Flavor"),
-        Column("server", "Server ID"),
-        Column("status", "Status"),
-        Column("detail", "Changes"),
+        Column("action", t("col.action")),
+        Column("name", t("col.vm")),
+        Column("flavor", t("col.flavor")),
+        Column("server", t("col.server_id")),
+        Column("status", t("col.status")),
+        Column("detail", t("col.changes"), wrap=True),
     ]
     return TableView(cols, rows, title=title, data=plan.to_dict())
 
 
-def _summary(plan: Plan) -> str:
+def _summary(plan: Plan, t: Translator) -> str:
     c = plan.counts()
     replace = sum(1 for i in plan.of("change") if i.replace)
-    return (
-        f"{plan.spec.name} ({plan.department.code}): {c['create']} to create, {c['change'] - replace} to change "
-        f"in place, {replace} to replace, {c['orphan']} orphaned, {c['keep']} unchanged"
+    return t(
+        "cloud.plan.summary",
+        spec=plan.spec.name,
+        dept=plan.department.code,
+        create=c["create"],
+        change=c["change"] - replace,
+        replace=replace,
+        orphan=c["orphan"],
+        keep=c["keep"],
     )
 
 
 def plan_cmd(ctx: typer.Context, spec: SpecArg) -> None:
-    """Show create/keep/change/orphan per VM of a spec; exit 0 when the cloud matches, 2 on drift."""
+    """Show create/keep/change/orphan per VM of a spec; exit 0 when the cloud matches, 4 on drift, 2 on bad input."""
     from govops.cloud.batch import make_plan
 
     a = app_of(ctx)
     batch, dept = _load(a, spec)
-    plan = make_plan(_port(ctx), batch, dept)
-    a.terminal.render(_plan_view(plan, _summary(plan)))
+    plan = make_plan(a.cloud(), batch, dept)
+    a.terminal.render(_plan_view(plan, _summary(plan, a.t), a.t))
     if plan.drift:
-        raise typer.Exit(ExitCode.USAGE)  # Terraform's -detailed-exitcode: 2 means "changes pending"
+        raise typer.Exit(ExitCode.CHANGES)
 
 
-def _outcome_view(result: ApplyResult) -> TableView:
+def _outcome_view(result: ApplyResult, t: Translator) -> TableView:
     rows = [o.to_dict() for o in result.outcomes]
     cols = [
-        Column("name", "VM"),
-        Column("action", "Action"),
-        Column("status", "Result"),
-        Column("server_id", "Server ID"),
-        Column("seconds", "Seconds", justify="right"),
-        Column("detail", "Detail"),
+        Column("name", t("col.vm")),
+        Column("action", t("col.action")),
+        Column("status", t("col.result")),
+        Column("server_id", t("col.server_id")),
+        Column("seconds", t("col.seconds"), justify="right"),
+        Column("detail", t("col.detail"), wrap=True),
     ]
     title = f"apply {result.plan.spec.name} ({result.plan.department.code}): {result.status}, run {result.run_id}"
     return TableView(cols, rows, title=title, data=result.to_dict())
@@ -131,27 +121,28 @@ def apply_cmd(
     post_timeout: PostTimeoutOpt = 1800,
 ) -> None:
     """Make the cloud match a spec: whole-batch quota pre-check, bounded concurrency, rollback on failure."""
+    from govops.automation.request import post_request
     from govops.cloud.batch import ApplyOptions, apply, make_plan
     from govops.cloud.ports import CloudError
 
     a = app_of(ctx)
     batch, dept = _load(a, spec)
-    post_req = post_request(a, post, post_extra_vars, post_timeout)
-    port = _port(ctx)
+    post_req = post_request(a.config, a.root, post, post_extra_vars, post_timeout)
+    port = a.cloud()
     plan = make_plan(port, batch, dept)
     term = a.terminal
-    term.info(_summary(plan))
+    term.info(_summary(plan, a.t))
     deletions = [i for i in plan.of("change") if i.replace] + (plan.of("orphan") if prune else [])
     if deletions:
         names = ", ".join(f"{i.name} ({i.server.id})" for i in deletions if i.server)
         question = f"delete {len(deletions)} server(s) once the new ones are up: {names}?"
         if not term.confirm(question, assume_yes=yes):
-            raise InputError("deletions not confirmed: nothing was changed", hint="answer yes, or pass --yes")
+            raise InputError(a.t("cloud.err.not_confirmed"), hint=a.t("cloud.hint.confirm"))
     in_place = [i for i in plan.of("change") if not i.replace]
     if not plan.to_build and not in_place and not deletions:
         orphans = len(plan.of("orphan"))
         kept = f" ({orphans} orphaned server(s) kept: --prune deletes them)" if orphans else ""
-        term.success(f"{batch.name}: nothing to do{kept}")
+        term.success(a.t("cloud.apply.nothing", spec=batch.name) + kept)
         if post_req is not None:
             term.info(f"--post {post_req.playbook.name}: no new VM, not run")
         return
@@ -159,9 +150,15 @@ def apply_cmd(
     with term.stage_progress(f"apply {batch.name}") as observer:
         result = apply(port, plan, a.store, label=dept.name(a.t.lang), options=options, observer=observer)
     if post_req is not None and result.status in ("ok", "unchanged"):
-        _post(a, port, result, post_req, post_changed)
+        from govops.automation.cloud import post_apply
+
+        with term.stage_progress(f"play {post_req.playbook.stem}") as observer:
+            post_result = post_apply(
+                port, a.runner(), a.store, result, post_req, changed=post_changed, observer=observer
+            )
+        _render_post(a, result, post_req, post_result)
         return
-    term.render(_outcome_view(result))
+    term.render(_outcome_view(result, a.t))
     if post_req is not None:
         term.warn(f"--post {post_req.playbook.name}: not run, the apply did not finish ({result.status})")
     if result.status == "rolled-back":
@@ -173,52 +170,33 @@ def apply_cmd(
     if result.status == "partial":
         term.warn(f"run {result.run_id} finished partly: {result.error}")
         raise typer.Exit(ExitCode.FINDINGS)
-    term.success(f"{batch.name}: applied in {result.seconds:.1f} s (run {result.run_id})")
+    term.success(a.t("cloud.apply.done", spec=batch.name, seconds=f"{result.seconds:.1f}", run=result.run_id))
 
 
-def _post(a: Application, port: CloudPort, result: ApplyResult, request: PlayRequest, changed: bool) -> None:
-    """The --post playbook on the VMs this run created (and changed): its failure keeps the VMs
-    (they are what the spec asked for) and is reported per VM, exit 3."""
-    from govops.automation.cloud import PostOutcome
-    from govops.errors import GovopsError
-
-    wanted = {"created"} | ({"updated"} if changed else set())
-    ids = [o.server_id for o in result.outcomes if o.status in wanted and o.server_id]
+def _render_post(a: Application, result: ApplyResult, request: PlayRequest, post: PostApply) -> None:
+    """The apply's outcomes with the --post playbook's result per VM; exit 3 if it failed on any."""
     term = a.terminal
-    post: dict[str, PostOutcome] = {}
-    play_data: dict[str, Any] | None = None
-    if ids:
-        names = {o.server_id: o.name for o in result.outcomes}
-        try:
-            # fresh from the cloud: the addresses are only known once the servers are up
-            servers = [port.get_server(sid) for sid in ids]
-            play, outcomes = run_post(a, request, servers, {"cloud_run": result.run_id})
-            play_data = play.to_dict()
-            post = {o.server_id: o for o in outcomes}
-        except GovopsError as exc:
-            post = {sid: PostOutcome(sid, names.get(sid, sid), "error", exc.message) for sid in ids}
-        play_run = play_data["run_id"] if play_data else request.run_id
-        a.store.journal_add(result.run_id, "post", "playbook", play_run, {"playbook": str(request.playbook)})
-    else:
+    if post.play is None and not post.outcomes:
         term.info(f"--post {request.playbook.name}: no VM created by this run, not run")
-    view = _outcome_view(result)
+    view = _outcome_view(result, a.t)
     for row in view.rows:
-        o = post.get(str(row.get("server_id") or ""))
+        o = post.outcomes.get(str(row.get("server_id") or ""))
         row["post"] = o.status if o else ""
         if o and o.detail and o.status not in ("ok", "changed"):
             row["detail"] = "; ".join(x for x in (row.get("detail"), f"post: {o.detail}") if x)
-    view.columns = [*view.columns[:3], Column("post", "Post"), *view.columns[3:]]
-    view.data = {**result.to_dict(), "post": {"play": play_data, "vms": [o.to_dict() for o in post.values()]}}
+    view.columns = [*view.columns[:3], Column("post", a.t("col.post")), *view.columns[3:]]
+    view.data = {**result.to_dict(), "post": post.to_dict()}
     term.render(view)
-    bad = [o for o in post.values() if o.status not in ("ok", "changed")]
+    bad = post.failed
     if bad:
         term.warn(
-            f"run {result.run_id}: --post {request.playbook.name} failed on {len(bad)} of {len(post)} VM(s); "
+            f"run {result.run_id}: --post {request.playbook.name} failed on {len(bad)} of {len(post.outcomes)} VM(s); "
             "the VMs are kept: fix and run `govops play run` on them"
         )
         raise typer.Exit(ExitCode.FINDINGS)
     term.success(
-        f"{result.plan.spec.name}: applied, {request.playbook.name} ran on {len(post)} VM(s) (run {result.run_id})"
+        f"{result.plan.spec.name}: applied, {request.playbook.name} ran on {len(post.outcomes)} VM(s) "
+        f"(run {result.run_id})"
     )
 
 
@@ -237,24 +215,28 @@ def orphans_cmd(
     department = departments.get(dept) if dept else None
     with a.terminal.progress("orphans") as observer:
         report = find_orphans(
-            _port(ctx), departments, department=department, stopped_days=stopped_days, observer=observer
+            a.cloud(), departments, department=department, stopped_days=stopped_days, observer=observer
         )
     rows = []
     for o in report.items:
         frees = ", ".join(f"{k} {v}" for k, v in o.frees.items() if v)
         rows.append({**o.to_dict(), "reasons": ", ".join(o.reasons), "frees": frees})
+    t = a.t
     cols = [
-        Column("department", "Department"),
-        Column("resource", "Resource"),
-        Column("name", "Name"),
-        Column("id", "ID"),
-        Column("reasons", "Why"),
-        Column("status", "Status"),
-        Column("idle_days", "Idle days", justify="right"),
-        Column("frees", "Frees"),
-        Column("detail", "Detail"),
+        Column("department", t("col.department")),
+        Column("resource", t("col.resource")),
+        Column("name", t("col.name")),
+        Column("id", t("col.id")),
+        Column("reasons", t("col.why"), wrap=True),
+        Column("status", t("col.status")),
+        Column("idle_days", t("col.idle_days"), justify="right"),
+        Column("frees", t("col.frees"), wrap=True),
+        Column("detail", t("col.detail"), wrap=True),
     ]
-    title = f"orphans ({len(rows)})" + (f" of {department.code}" if department else "")
+    if department:
+        title = t("cloud.orphans.title_dept", count=len(rows), dept=department.code)
+    else:
+        title = t("cloud.orphans.title", count=len(rows))
     a.terminal.render(TableView(cols, rows, title=title, data=report.to_dict()))
     if report.items:
         raise typer.Exit(ExitCode.FINDINGS)

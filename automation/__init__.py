@@ -1,0 +1,1 @@
+"""Automation: Ansible playbooks run through ansible-runner, and the cloud steps that use them."""
