@@ -21,6 +21,7 @@ again by ``resume``: it ends ``failed`` with the reason, for a human to check.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections import Counter
@@ -212,8 +213,14 @@ class RemediationEngine:
                             )
                         queue = []
             except BaseException:
+                # Ctrl-C (or any error here): no new device starts, but a device being configured
+                # finishes its push, save, verification or rollback, and its outcome is kept; a
+                # device cut off mid-push would be left half-configured with no status
                 for fut in running:
                     fut.cancel()
+                for fut in running:
+                    with contextlib.suppress(BaseException):
+                        self._record(run_id, fut.result())
                 raise
 
     def _record(self, run_id: str, outcome: Outcome) -> None:

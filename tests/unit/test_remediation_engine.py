@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,6 +15,7 @@ from govops.network.generate import generate_inventory
 from govops.network.inventory import Device, load_inventory
 from govops.network.remediation.engine import RemediationEngine, RemediationSettings
 from govops.network.remediation.plan import DevicePlan, PlanItem
+from govops.observer import NullObserver
 from govops.store import SqlStore
 
 from tests.fakes import FakeAnalyzer, FakeSsh
@@ -30,6 +32,7 @@ class FakeDevice:
         self.reject, self.drop = reject, drop
         self.sent: list[str] = []
         self.sessions = 0
+        self.delay = 0.0
 
 
 class FakeSession:
@@ -51,6 +54,7 @@ class FakeSession:
         return "\n".join(sorted(self.dev.config))
 
     def send(self, line: str) -> str | None:
+        time.sleep(self.dev.delay)
         self.dev.sent.append(line)
         if line == self.dev.drop:
             self.dev.drop = None
@@ -153,3 +157,38 @@ def test_only_manual_items_are_skipped(setup: tuple[list[Device], SqlStore]) -> 
     )
     report = engine(store, {devs[0].hostname: FakeDevice()}).apply([p], {devs[0].hostname: devs[0]}, {})
     assert report.outcomes[0].status == "skipped" and "aaa_login" in (report.outcomes[0].reason or "")
+
+
+class CtrlC(NullObserver):
+    """Ctrl-C as the first device's outcome comes in (SIGINT lands in the main thread, here)."""
+
+    def __init__(self) -> None:
+        self.fired = False
+
+    def advanced(self, target: str, status: str, detail: str | None = None) -> None:
+        if not self.fired:
+            self.fired = True
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_keeps_finished_and_in_flight_outcomes(setup: tuple[list[Device], SqlStore]) -> None:
+    devs, store = setup
+    fake = {d.hostname: FakeDevice() for d in devs}
+    fake[devs[0].hostname].delay = 0.0
+    for d in devs[1:]:
+        fake[d.hostname].delay = 0.05  # the second device is mid-push when Ctrl-C comes
+    eng = engine(store, fake)
+    eng.observer = CtrlC()
+    with pytest.raises(KeyboardInterrupt):
+        eng.apply([plan(d) for d in devs], {d.hostname: d for d in devs}, {})
+    run = store.runs("net.remediate", limit=1)[0]
+    assert run.status == "interrupted"
+    kept = {r.target: r.status for r in store.results(run.id)}
+    # the finished device and the one being configured both end with their real outcome
+    assert kept == {devs[0].hostname: "applied", devs[1].hostname: "applied"}
+    assert fake[devs[1].hostname].config == {"hostname x", "a1", "a2", "b1"}
+    assert all(fake[d.hostname].sessions == 0 for d in devs[2:])  # no new device started
+    # --resume does the rest, and pushes no device twice
+    again = engine(store, fake).apply([plan(d) for d in devs], {d.hostname: d for d in devs}, {}, resume=run.id)
+    assert {o.hostname: o.status for o in again.outcomes} == {d.hostname: "applied" for d in devs}
+    assert all(fake[d.hostname].sessions == 1 for d in devs)
