@@ -232,6 +232,8 @@ def audit(
         devices = inv.select(site=site, county=county, level=level, platform=platform, group=group, limit=limit)
     if not devices:
         raise InputError(a.t("net.err.no_device"))
+    if a.config.config.network.host_key_policy == "accept":
+        a.terminal.warn(a.t("host_keys.accept_insecure"))
     with a.terminal.progress("audit") as obs:
         engine = a.audit_engine(obs, workers=workers, snmp_concurrency=snmp_concurrency)
         params = selection_params(

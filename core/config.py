@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from govops import paths, yamlio
+from govops.credentials import register_url_secrets
 from govops.errors import ConfigError, Location, Problem, ValidationFailed
 from govops.validation import validate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -49,6 +50,12 @@ class PrometheusSection(_Section):
     # Label names differ between exporters; these are the ones the capacity queries group by.
     department_label: str = "department"
     project_label: str = "project"
+    # capacity: where a series' department comes from (the department label, or the project's name or
+    # ID mapped through inventories/departments.yaml), and an info metric joined on ``domain`` when the
+    # libvirt exporter puts nova's project labels only there (e.g. libvirt_domain_info_meta)
+    department_from: Literal["label", "project_name", "project_id"] = "label"
+    info_metric: str | None = None
+    host_label: str = "host"  # the label naming a VM's hypervisor on libvirt series
 
     @field_validator("url")
     @classmethod
@@ -63,8 +70,11 @@ class NetworkSection(_Section):
     device_timeout: float = Field(60.0, gt=0)
     connect_timeout: float = Field(10.0, gt=0)
     retries: int = Field(2, ge=0, le=10)
+    # OpenSSH-format file of the devices' host keys; default: <data dir>/known_hosts
     known_hosts: Path | None = None
-    host_key_policy: Literal["accept", "pin", "strict"] = "accept"
+    # accept-new: pin on first use, refuse a changed key (OpenSSH's StrictHostKeyChecking=accept-new);
+    # strict: the key must be in known_hosts; accept: any key (insecure). "pin" is the old name of accept-new.
+    host_key_policy: Literal["accept", "accept-new", "strict"] = "accept-new"
     rules: list[Path] = Field(default_factory=list)
     fixes: list[Path] = Field(
         default_factory=list,
@@ -76,6 +86,11 @@ class NetworkSection(_Section):
     # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
     snmp_codec: Literal["fast", "pyasn1"] = "fast"
 
+    @field_validator("host_key_policy", mode="before")
+    @classmethod
+    def _old_pin(cls, value: object) -> object:
+        return "accept-new" if value == "pin" else value
+
 
 class StoreSection(_Section):
     url: str | None = None
@@ -85,6 +100,29 @@ class StoreSection(_Section):
     def _scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgres:")):
             raise ValueError("store URL must start with sqlite: or postgresql:")
+        return value
+
+
+class ReportSection(_Section):
+    """Manager reports: times are shown in this IANA zone (default: the machine's)."""
+
+    timezone: str | None = Field(
+        None,
+        description="IANA time zone of the times in `govops report` documents, e.g. `Asia/Shanghai`; "
+        "empty: the machine's zone. The zone's name is printed in each report's header: "
+        "[Report formats](../guides/managers/report-formats.md).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone '{value}' (an IANA name such as Asia/Shanghai)") from None
         return value
 
 
@@ -106,6 +144,7 @@ class GovopsConfig(_Section):
     prometheus: PrometheusSection = Field(default_factory=PrometheusSection)
     network: NetworkSection = Field(default_factory=NetworkSection)
     store: StoreSection = Field(default_factory=StoreSection)
+    report: ReportSection = Field(default_factory=ReportSection)
     credentials: CredentialsSection = Field(default_factory=CredentialsSection)
 
 
@@ -142,6 +181,11 @@ class LoadedConfig:
             # sqlite:///relative.db is relative to the config file, like every other path here
             return f"sqlite:///{self.path(Path(url[len('sqlite:///') :]))}"
         return url
+
+    @property
+    def known_hosts_file(self) -> Path:
+        f = self.config.network.known_hosts
+        return self.path(f) if f is not None else paths.data_dir() / "known_hosts"
 
     @property
     def clouds_file(self) -> Path | None:
@@ -190,4 +234,7 @@ def load_config(explicit: Path | None = None, project_root: Path | None = None) 
     if not isinstance(data, dict):
         raise ValidationFailed([Problem("a config file must be a mapping of sections", Location(str(source), 1))])
     config = validate(GovopsConfig, data, located)
+    # a password written into a URL is a secret like any other: scrubbed from every message
+    register_url_secrets(config.store.url)
+    register_url_secrets(config.prometheus.url)
     return LoadedConfig(config, source, source.resolve().parent)

@@ -133,6 +133,12 @@ EN: dict[str, str] = {
     "doctor.inventory": "network inventory",
     "doctor.credentials": "credential {name}",
     "doctor.store": "results store",
+    # SSH host keys (security)
+    "doctor.host_keys": "SSH host keys",
+    "host_keys.accept_insecure": "network.host_key_policy is 'accept': device host keys are not checked, so a "
+    "device impersonating another would receive the SSH password (use accept-new or strict)",
+    "host_keys.summary": "{policy}: {path} ({entries} key(s))",
+    "host_keys.no_file_yet": "{policy}: {path} does not exist yet (created at the first audit)",
     "doctor.cloud": "OpenStack cloud",
     "doctor.prometheus": "Prometheus",
     "doctor.playbooks": "playbooks",
@@ -268,6 +274,12 @@ ZH: dict[str, str] = {
     "doctor.inventory": "网络资产清单",
     "doctor.credentials": "凭据 {name}",
     "doctor.store": "结果库",
+    # SSH 主机密钥(安全)
+    "doctor.host_keys": "SSH 主机密钥",
+    "host_keys.accept_insecure": "network.host_key_policy 为 'accept':不校验设备主机密钥,"
+    "冒充设备的主机会收到 SSH 密码(请改用 accept-new 或 strict)",
+    "host_keys.summary": "{policy}:{path}(共 {entries} 条密钥)",
+    "host_keys.no_file_yet": "{policy}:{path} 尚不存在(首次审计时创建)",
     "doctor.cloud": "OpenStack 云平台",
     "doctor.prometheus": "Prometheus",
     "doctor.playbooks": "剧本目录",

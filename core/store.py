@@ -7,6 +7,7 @@ numbered migrations below, applied in order when the store opens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -17,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from govops import __version__
-from govops.credentials import redact
+from govops import __version__, paths
+from govops.credentials import redact, redact_url, register_url_secrets
 from govops.errors import NotFoundError, StoreError
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -129,6 +130,7 @@ class SqlStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        register_url_secrets(url)  # a driver's message may quote the URL
         self._lock = threading.RLock()
         self._conn: Any
         if url.startswith("sqlite:"):
@@ -148,10 +150,14 @@ class SqlStore:
 
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url[len("sqlite:") :]
         if path not in ("", ":memory:"):
+            # device facts and configurations: readable by the owner only (SQLite gives its -wal
+            # and -shm files the database file's mode)
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                paths.private_dir(Path(path).parent)
             except OSError as exc:
                 raise StoreError(f"cannot create store folder for {path}: {exc.strerror}") from None
+            with contextlib.suppress(OSError):  # sqlite3 names the problem better
+                paths.private_file(Path(path))
         try:
             conn = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -171,8 +177,8 @@ class SqlStore:
             # A SQL_ASCII database would hand back bytes: ask for UTF-8 text whatever the server's default.
             return psycopg.connect(url, autocommit=True, client_encoding="utf8")
         except psycopg.Error as exc:
-            # The URL may hold a password: name only the host part.
-            host = url.rsplit("@", maxsplit=1)[-1]
+            # The URL may hold a password (user:pw@, ?password=): name only the host part, masked.
+            host = redact_url(url).rsplit("@", maxsplit=1)[-1]
             raise StoreError(f"cannot connect to PostgreSQL store at {host}: {type(exc).__name__}") from None
 
     def _sql(self, sql: str) -> str:
@@ -186,7 +192,7 @@ class SqlStore:
                 return cur
             except Exception as exc:  # both drivers' errors subclass their own DB-API Error
                 if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
-                    raise StoreError(f"store error: {exc}") from None
+                    raise StoreError(f"store error: {redact(str(exc))}") from None
                 raise
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -352,12 +358,26 @@ class SqlStore:
         )
 
     @property
+    def file(self) -> Path | None:
+        """The SQLite database file, if the store is one."""
+        if not self.url.startswith("sqlite:"):
+            return None
+        path = self.url[len("sqlite:///") :] if self.url.startswith("sqlite:///") else self.url[len("sqlite:") :]
+        return Path(path) if path not in ("", ":memory:") else None
+
+    def loose_permissions(self) -> str | None:
+        """What is wrong with the SQLite file's mode (others may read device data), or None."""
+        f = self.file
+        try:
+            mode = f.stat().st_mode & 0o777 if f is not None else 0
+        except OSError:
+            return None
+        return f"{f} is mode {mode:04o}: readable by others" if mode & 0o077 else None
+
+    @property
     def display_url(self) -> str:
-        """The URL without any password, for messages."""
-        if "@" in self.url and "://" in self.url:
-            scheme, rest = self.url.split("://", 1)
-            return f"{scheme}://***@{rest.split('@')[-1]}"
-        return self.url
+        """The URL with its passwords masked, for messages."""
+        return redact_url(self.url)
 
 
 def open_store(url: str) -> SqlStore:

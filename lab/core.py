@@ -186,6 +186,8 @@ class Lab:
             "departments": str(self.project_root / "inventories" / "departments.yaml"),
             "playbooks": str(self.project_root / "playbooks"),
             "store": {"url": f"sqlite:///{self.dir / 'store.db'}"},
+            # the sample city's reports show local time
+            "report": {"timezone": "Asia/Shanghai"},
         }
         for name in sorted(state["components"], key=ORDER.index):
             _merge(cfg, state["components"][name].get("config", {}))

@@ -563,7 +563,12 @@ class ExtranetLab:
         s = self._secrets(files)
         env = credential_env(s)
         return ComponentResult(
-            config={"network": {"inventory": str(files.inventory)}, "credentials": {"sources": ["env"]}},
+            # the lab's devices' host keys are pinned next to the lab's host key: a lab made anew
+            # in another folder has a new key, and must not meet the old lab's pins
+            config={
+                "network": {"inventory": str(files.inventory), "known_hosts": str(files.base / "known_hosts")},
+                "credentials": {"sources": ["env"]},
+            },
             env=env,
             next_steps=[
                 f". {shlex.quote(str(files.credentials))}   # or the eval above",

@@ -1,7 +1,8 @@
 """The lab's SSH devices: one asyncssh process serving every device on its own (address, port).
 
 Run as ``python -m govops.lab.extranet.sshd CONFIG.json``; CONFIG (mode 0600, in the lab folder)
-lists each device's state, listen addresses, port and accepted password. Once every listener is
+lists each device's state, listen addresses, port and accepted password (and, optionally, an
+``auth_log`` file where each login attempt's user is appended). Once every listener is
 bound the process writes ``<CONFIG>.ready``; a bind failure exits non-zero with the reason logged.
 """
 
@@ -325,17 +326,25 @@ def _garbage(hostname: str, cmd: str) -> str:
     return "\n".join("".join(rng.choice(junk) for _ in range(rng.randint(10, 70))) for _ in range(rng.randint(5, 15)))
 
 
-def _server_class(username: str, password: str) -> Callable[[], Any]:
+def _server_class(username: str, password: str, auth_log: str | None = None) -> Callable[[], Any]:
     import asyncssh
+
+    def note(event: str, user: str) -> None:
+        # tests of host-key checking read this to prove no login reached the device (never the password)
+        if auth_log is not None:
+            with open(auth_log, "a", encoding="utf-8") as f:
+                f.write(f"{event} {user}\n")
 
     class DeviceServer(asyncssh.SSHServer):
         def begin_auth(self, user: str) -> bool:
+            note("begin_auth", user)
             return True
 
         def password_auth_supported(self) -> bool:
             return True
 
         def validate_password(self, user: str, pw: str) -> bool:
+            note("password", user)
             ok_user = hmac.compare_digest(user.encode(), username.encode())
             return hmac.compare_digest(pw.encode(), password.encode()) and ok_user
 
@@ -375,7 +384,7 @@ async def serve(config_path: Path) -> None:
             return Session(proc, device, username).run()
 
         await asyncssh.create_server(
-            _server_class(username, dev["password"]),
+            _server_class(username, dev["password"], cfg.get("auth_log")),
             dev["listen"],
             dev["port"],
             server_host_keys=[key],

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from govops.credentials import Credential
+from govops.credentials import Credential, redact
 from govops.network.collectors.base import (
     AuthFailed,
     CollectError,
@@ -33,6 +33,7 @@ from govops.network.collectors.base import (
     TimedOut,
     Unreachable,
 )
+from govops.network.collectors.known_hosts import HostKeyPolicy, HostKeyRefused
 from govops.network.platforms import PLATFORMS
 
 _CHUNK = 65536
@@ -77,8 +78,11 @@ def fingerprint(key: Any) -> tuple[str, str]:
 
 
 class NetmikoCollector:
-    def __init__(self, known_hosts: str | None = None) -> None:
-        self.known_hosts = known_hosts
+    """``host_keys``: how a device's key is checked, during the key exchange, before the password
+    is sent (see known_hosts.py); the default trusts any key, as tests of the lab's devices need."""
+
+    def __init__(self, host_keys: HostKeyPolicy | None = None) -> None:
+        self.host_keys = host_keys or HostKeyPolicy("accept")
 
     def probe(self, host: str, port: int, timeout: float) -> bool:
         return tcp_probe(host, port, timeout)
@@ -111,14 +115,17 @@ class NetmikoCollector:
             "allow_agent": False,
             "use_keys": False,
         }
-        if self.known_hosts:
-            params.update(ssh_strict=True, system_host_keys=False, alt_host_keys=True, alt_key_file=self.known_hosts)
         conn = None
         try:
             try:
                 conn = ConnectHandler(**params, auto_connect=False)
+                # paramiko asks this policy about every key (no host keys are loaded into it),
+                # after the key exchange and before authentication
+                conn.key_policy = self.host_keys.paramiko_policy(target.host, target.port)
                 # paramiko session, shell and netmiko's login dialogues; not session_preparation
                 conn.establish_connection()
+            except HostKeyRefused as exc:
+                raise exc.error from None
             except NetmikoAuthenticationException:
                 raise AuthFailed("ssh: authentication failed") from None
             except ReadTimeout:
@@ -304,5 +311,5 @@ def tcp_probe(host: str, port: int, timeout: float) -> bool:
 def _short(exc: BaseException) -> str:
     """The first sentence of an exception's text: netmiko appends a paragraph of "common causes"."""
     text = " ".join(str(exc).split())
-    text = text.split(". Common causes", 1)[0].rstrip(".")
+    text = redact(text.split(". Common causes", 1)[0].rstrip("."))  # masked before it is cut
     return text[:160] if text else type(exc).__name__
