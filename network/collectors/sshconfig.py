@@ -1,8 +1,9 @@
 """A configuration session on one device (``govops net remediate``): netmiko's connection and the
 SSH collector's shell.
 
-The connection is opened exactly as the audit's collector opens it (same netmiko parameters,
-same error mapping, same host-key options), and the collector's ``Shell`` reads each answer up
+The connection is opened by the audit collector's own ``connect`` (same netmiko parameters, same
+error mapping, the same host-key policy checked before the password is sent: a device whose key
+changed is refused before any line is typed), and the collector's ``Shell`` reads each answer up
 to the prompt. On top of it: configuration lines with the device's own error text checked,
 and the platform's save dialogue (VRP/Comware ``save`` asks ``[Y/N]``).
 """
@@ -11,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from types import TracebackType
 from typing import Any, Protocol
 
 from govops.credentials import Credential
-from govops.network.collectors.base import AuthFailed, CollectError, SshTarget, TimedOut, Unreachable
-from govops.network.collectors.ssh import DIALECTS, GENERIC, Shell, _mac_compare_in_c, _short, fingerprint
+from govops.network.collectors.base import SshTarget
+from govops.network.collectors.known_hosts import HostKeyPolicy
+from govops.network.collectors.ssh import DIALECTS, GENERIC, Shell, connect
 from govops.network.platforms import PLATFORMS
 
 
@@ -44,15 +45,14 @@ class ConfigSession:
         credential: Credential,
         deadline: float,
         syntax: ConfigSyntax,
-        known_hosts: str | None = None,
+        host_keys: HostKeyPolicy,
     ) -> None:
         self.target = target
         self.credential = credential
         self.deadline = deadline
-        self.known_hosts = known_hosts
+        self.host_keys = host_keys
         self.conn: Any = None
         self.shell: Shell | None = None
-        self.host_key: tuple[str, str] | None = None
         self.syntax = syntax
         self._error = re.compile(self.syntax.error, re.M)
 
@@ -68,52 +68,8 @@ class ConfigSession:
         self.close()
 
     def _open(self) -> None:
-        from netmiko import ConnectHandler
-        from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout
-        from paramiko.ssh_exception import SSHException
-
-        target, credential = self.target, self.credential
-        if credential.password is None:
-            raise CollectError(f"credential '{credential.name}' has no password for SSH")
-        _mac_compare_in_c()
-        remaining = max(1.0, self.deadline - time.monotonic())
-        params: dict[str, Any] = {
-            "device_type": target.device_type,
-            "host": target.host,
-            "port": target.port,
-            "username": credential.username or "",
-            "password": credential.password.reveal(),
-            "fast_cli": True,
-            "conn_timeout": min(target.timeout, remaining),
-            "auth_timeout": min(target.timeout, remaining),
-            "banner_timeout": min(target.timeout, remaining),
-            "timeout": min(target.timeout, remaining),
-            "session_log": None,
-            "allow_agent": False,
-            "use_keys": False,
-        }
-        if self.known_hosts:
-            params.update(ssh_strict=True, system_host_keys=False, alt_host_keys=True, alt_key_file=self.known_hosts)
-        try:
-            self.conn = ConnectHandler(**params, auto_connect=False)
-            self.conn.establish_connection()
-        except NetmikoAuthenticationException:
-            raise AuthFailed("ssh: authentication failed") from None
-        except ReadTimeout:
-            raise TimedOut(f"ssh: no prompt after login to {target.host}:{target.port}") from None
-        except NetmikoTimeoutException as exc:
-            raise Unreachable(f"ssh: cannot connect to {target.host}:{target.port} ({_short(exc)})") from None
-        except (OSError, EOFError) as exc:
-            raise Unreachable(f"ssh: connection to {target.host}:{target.port} failed ({_short(exc)})") from None
-        except SSHException as exc:
-            text = str(exc)
-            if "host key" in text.lower() or "not found in known_hosts" in text:
-                raise CollectError(f"ssh: host key not trusted ({text})") from None
-            raise Unreachable(f"ssh: {text}") from None
-        with contextlib.suppress(AttributeError, SSHException):
-            transport = self.conn.remote_conn.get_transport()
-            if transport is not None:
-                self.host_key = fingerprint(transport.get_remote_server_key())
+        target = self.target
+        self.conn = connect(target, self.credential, self.deadline, self.host_keys)
         self.shell = Shell(self.conn, DIALECTS.get(target.device_type, GENERIC), f"{target.host}:{target.port}")
         self.shell.prepare(PLATFORMS[target.platform].paging_off, self.deadline, target.timeout)
 

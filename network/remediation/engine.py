@@ -2,7 +2,8 @@
 
 Per device (one worker thread each, ``workers`` at a time):
 
-1. open a configuration session (the audit collector's connection; host key checked when pinned);
+1. open a configuration session (the audit collector's connection and host-key policy: a device
+   whose key changed is refused before the password is sent, ``failed``, nothing changed);
 2. take the running configuration as the snapshot (kept in memory only: configurations hold
    secrets; the store keeps its SHA-256), and journal ``push`` in the store before the first line;
 3. enter configuration mode, send each line and read the device's own error text (``Error:`` on
@@ -47,8 +48,6 @@ FAILED = ("rolled_back", "failed")
 
 
 class Session(Protocol):
-    host_key: tuple[str, str] | None
-
     def __enter__(self) -> Session: ...
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None: ...
     def running_config(self) -> str: ...
@@ -67,7 +66,6 @@ class RemediationSettings:
     connect_timeout: float = 10.0
     max_failures: int | None = None
     verify: bool = True
-    host_key_policy: str = "accept"
 
 
 @dataclass
@@ -261,7 +259,6 @@ class RemediationEngine:
         snapshot: str | None = None
         try:
             with self.session_factory(target, cred, deadline) as s:
-                self._check_host_key(job, s.host_key)
                 snapshot = s.running_config()
                 out.snapshot_sha256 = _sha(normalise_config(snapshot))
                 self.store.journal_add(
@@ -321,16 +318,6 @@ class RemediationEngine:
         error = s.send(line)
         if error is not None:
             raise Rejected(line, error)
-
-    def _check_host_key(self, job: DeviceJob, offered: tuple[str, str] | None) -> None:
-        if self.settings.host_key_policy != "pin" or offered is None:
-            return
-        host = job.mgmt_ipv4 or job.mgmt_ipv6 or job.hostname
-        pinned = self.store.host_key(host)
-        if pinned is None:
-            self.store.pin_host_key(host, *offered)
-        elif pinned != offered:
-            raise CollectError(f"ssh: host key changed ({pinned[1]} pinned, {offered[1]} offered)")
 
     def _reaudit(self, device: Device, job: DeviceJob, cred: Credential, rules: Sequence[str]) -> dict[str, str]:
         assert job.platform is not None

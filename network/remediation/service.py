@@ -74,13 +74,15 @@ def build_engine(
     from govops.network.analysis import DefaultAnalyzer
     from govops.network.collectors.ssh import NetmikoCollector
     from govops.network.collectors.sshconfig import ConfigSession
+    from govops.network.service import host_key_policy
 
     net = ctx.config.config.network
-    # the audit's host-key checking, for the writes as for the reads (network/service.py)
-    known_hosts = str(ctx.config.path(net.known_hosts)) if net.known_hosts and net.host_key_policy == "strict" else None
+    # the audit's host-key policy and known_hosts file, for the writes as for the reads (and the
+    # re-audit): a device whose key changed since it was pinned gets no password and no line
+    host_keys = host_key_policy(ctx.config)
 
     def session(target: SshTarget, credential: Credential, deadline: float) -> ConfigSession:
-        return ConfigSession(target, credential, deadline, SYNTAX[target.platform], known_hosts)
+        return ConfigSession(target, credential, deadline, SYNTAX[target.platform], host_keys)
 
     settings = RemediationSettings(
         workers=workers or min(net.ssh_workers, 10),
@@ -88,13 +90,12 @@ def build_engine(
         connect_timeout=net.connect_timeout,
         max_failures=max_failures,
         verify=verify,
-        host_key_policy=net.host_key_policy,
     )
     return RemediationEngine(
         analyzer=DefaultAnalyzer(extra_rule_files=[ctx.config.path(p) for p in net.rules]),
         credentials=ctx.credentials,
         store=ctx.store,
-        collector=NetmikoCollector(known_hosts),
+        collector=NetmikoCollector(host_keys),
         settings=settings,
         observer=observer,
         session_factory=session,

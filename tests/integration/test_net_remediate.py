@@ -2,20 +2,28 @@
 
 The lab's devices accept configuration (their state changes; ``<lab>/extranet/device-state`` mirrors
 it), one rejects a configuration line and one drops the session mid-push. The tests run in file
-order on one lab: a dry run, a SIGKILLed apply finished by --resume, then a full apply.
+order on one lab: a dry run, a SIGKILLed apply finished by --resume, an apply answered on a
+terminal with one device's host key changed, a Ctrl-C'd apply finished by --resume (each on a
+county of its own), then a full apply.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import pty
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from govops.lab.extranet.plan import DeviceState
 
 from tests.conftest import REPO, need
@@ -173,6 +181,141 @@ def test_sigkill_mid_run_then_resume_touches_no_device_twice(lab: ExtranetLabInf
     assert pushes and all(n == 1 for _host, n in pushes)
     runs = cli(lab, store, "-o", "json", "net", "runs")
     assert any(r["id"] == run_id and r["kind"] == "remediate" for r in json.loads(runs.out))
+
+
+def free_county(lab: ExtranetLabInfo, store: Path, plan: dict[str, Any], least: int) -> tuple[str, list[str]]:
+    """A county with at least ``least`` devices to push, none of them configuration-faulty, that no
+    earlier remediation run of this module worked on (its devices still fail as the audit says)."""
+    skip = set(config_faulty(lab))
+    used = {
+        json.loads(params).get("filters", {}).get("county")
+        for (params,) in sqlite3.connect(store).execute("SELECT params FROM runs WHERE kind = 'net.remediate'")
+    }
+    by_county: dict[str, list[str]] = {}
+    for d in plan["devices"]:
+        if d["session"] and d["county"]:
+            by_county.setdefault(d["county"], []).append(d["hostname"])
+    faulty = {d["county"] for d in plan["devices"] if d["hostname"] in skip}
+    free = [c for c, hosts in by_county.items() if c not in faulty | used and len(hosts) >= least]
+    assert free, f"no free county with {least} devices to push: {by_county}"
+    county = min(free, key=lambda c: len(by_county[c]))  # the smallest: the test stays short
+    return county, by_county[county]
+
+
+def answered(lab: ExtranetLabInfo, store: Path, answer: str, *args: str) -> Run:
+    """The CLI with a terminal on stdin (a pty), the answer to its question typed ahead."""
+    master, slave = pty.openpty()
+    env = {**os.environ, **lab.env, "GOVOPS_CONFIG": str(store.parent / "govops.yaml"), "NO_COLOR": "1"}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "govops", *args],
+            env=env,
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(master, f"{answer}\n".encode())  # the tty keeps it until the question reads it
+        out, err = proc.communicate(timeout=600)
+    finally:
+        os.close(slave)
+        os.close(master)
+    OUTPUTS.extend([out, err])
+    assert "Traceback" not in err, err[-3000:]
+    return Run(proc.returncode, out, err, store)
+
+
+def known_hosts_file(lab: ExtranetLabInfo) -> Path:
+    network = yaml.safe_load(lab.config.read_text(encoding="utf-8"))["network"]
+    return Path(network["known_hosts"])
+
+
+def test_apply_asks_first_and_a_changed_host_key_stops_only_that_device(lab: ExtranetLabInfo, store: Path) -> None:
+    plan = json.loads(cli(lab, store, "-o", "json", "net", "remediate").out)
+    county, hosts = free_county(lab, store, plan, least=2)
+    args = ("-o", "json", "net", "remediate", "--apply", "--county", county)
+    runs_before = json.loads(cli(lab, store, "-o", "json", "net", "runs").out)
+
+    # "no" sends nothing: no run, no device touched
+    no = answered(lab, store, "n", *args)
+    assert no.code == 2 and "not confirmed" in no.err, no.err[-2000:]
+    assert json.loads(cli(lab, store, "-o", "json", "net", "runs").out) == runs_before
+    assert all(running_state(lab, h) is None for h in hosts)
+
+    # one device's host key is no longer the one the audit pinned (as if it had been replaced)
+    victim = hosts[0]
+    ssh = lab.truth["devices"][victim]["access"]["ssh"]
+    name = f"[{ssh['address']}]:{ssh['port']}"
+    known = known_hosts_file(lab)
+    original = known.read_text(encoding="utf-8")
+    entries = [ln for ln in original.splitlines() if ln.split(" ", 1)[0] == name]
+    assert len(entries) == 1, f"the audit pinned {name} once: {entries}"
+    host, key_type, blob = entries[0].split()
+    raw = bytearray(base64.b64decode(blob))
+    raw[-1] ^= 0xFF
+    other = f"{host} {key_type} {base64.b64encode(bytes(raw)).decode()}"
+    known.write_text(original.replace(entries[0], other), encoding="utf-8")
+    try:
+        yes = answered(lab, store, "y", *args)
+    finally:
+        known.write_text(original, encoding="utf-8")
+    assert yes.code == 3, yes.err[-2000:]
+    outcome = {o["hostname"]: o for o in json.loads(yes.out)["devices"]}
+    assert set(outcome) >= set(hosts)
+    v = outcome[victim]
+    assert v["status"] == "failed" and v["lines_sent"] == 0, v
+    assert "host key changed" in v["reason"] and "nothing changed" in v["reason"], v["reason"]
+    assert running_state(lab, victim) is None  # not one line reached it
+    # the other devices of the same run went on: pushed, saved and verified
+    for h in hosts[1:]:
+        assert outcome[h]["status"] == "verified", outcome[h]
+        assert running_state(lab, h) is not None
+    db = sqlite3.connect(store)
+    pushes = {h for (h,) in db.execute("SELECT resource_id FROM journal WHERE action = 'push'")}
+    assert victim not in pushes
+
+
+def test_ctrl_c_keeps_each_finished_device_and_resume_does_the_rest(lab: ExtranetLabInfo, store: Path) -> None:
+    plan = json.loads(cli(lab, store, "-o", "json", "net", "remediate").out)
+    county, hosts = free_county(lab, store, plan, least=3)
+    args = ("-o", "json", "net", "remediate", "--apply", "--yes", "--workers", "1", "--county", county)
+    db = sqlite3.connect(store)
+    earlier = {r for (r,) in db.execute("SELECT id FROM runs")}
+    proc = govops(lab, store, *args, wait=False)
+    run_id = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        new = [r for (r,) in db.execute("SELECT id FROM runs WHERE kind = 'net.remediate'") if r not in earlier]
+        if new:
+            run_id = new[0]
+            if db.execute("SELECT COUNT(*) FROM results WHERE run_id = ?", (run_id,)).fetchone()[0]:
+                break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=300)
+    OUTPUTS.append(err)
+    assert proc.returncode == 130, err[-2000:]
+    assert run_id is not None
+    status = db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    assert status == "interrupted"
+    kept = dict(db.execute("SELECT target, finished_at FROM results WHERE run_id = ?", (run_id,)))
+    assert kept and len(kept) < len(hosts), "the run finished before Ctrl-C"
+    pushed = [
+        h for (h,) in db.execute("SELECT resource_id FROM journal WHERE run_id = ? AND action = 'push'", (run_id,))
+    ]
+    # the device being configured at Ctrl-C finished, and its outcome was kept: no push without one
+    assert set(pushed) <= set(kept)
+    statuses = dict(db.execute("SELECT target, status FROM results WHERE run_id = ?", (run_id,)))
+    assert set(statuses.values()) == {"verified"}, statuses
+    resumed = cli(lab, store, "-o", "json", "net", "remediate", "--resume", run_id, "--yes")
+    assert resumed.code == 0, resumed.err[-2000:]
+    after = dict(db.execute("SELECT target, finished_at FROM results WHERE run_id = ?", (run_id,)))
+    assert set(after) == set(hosts)
+    assert all(after[h] == kept[h] for h in kept)  # the devices done before Ctrl-C were not redone
+    pushes = db.execute(
+        "SELECT resource_id, COUNT(*) FROM journal WHERE run_id = ? AND action = 'push' GROUP BY resource_id", (run_id,)
+    ).fetchall()
+    assert all(n == 1 for _h, n in pushes)
 
 
 def test_a_read_only_playbook_through_ansible_on_the_lab_devices(lab: ExtranetLabInfo, store: Path) -> None:

@@ -41,7 +41,6 @@ class FakeSession:
 
     def __init__(self, target: SshTarget, cred: Credential, deadline: float) -> None:
         self.dev = self.devices[target.hostname]
-        self.host_key = None
 
     def __enter__(self) -> FakeSession:
         self.dev.sessions += 1
