@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from govops.cli import capacity, cloud, config_cmd, doctor, lab, net, play, report
+from govops.cli import capacity, cloud, config_cmd, doctor, lab, net, net_remediate, play, report
 from govops.cli import worker as worker_cmd
 from govops.cli.application import Application, Ports
 from govops.cli.terminal import OutputFormat, Terminal
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(net.app, name="net")
+net.app.command("remediate")(net_remediate.remediate)
 app.add_typer(capacity.app, name="capacity")
 app.add_typer(report.app, name="report")
 app.add_typer(play.app, name="play")

@@ -31,10 +31,12 @@ if TYPE_CHECKING:
     from govops.i18n import Translator
     from govops.network.audit import AuditEngine, Executor
     from govops.network.inventory import Inventory
+    from govops.network.remediation.engine import RemediationEngine
     from govops.observer import Observer
     from govops.store import SqlStore
 
     AuditEngineFactory = Callable[..., AuditEngine]
+    RemediationEngineFactory = Callable[..., RemediationEngine]
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Ports:
     metrics: MetricsPort | None = None
     runner: PlaybookRunner | None = None
     audit_engine: AuditEngineFactory | None = None
+    remediation_engine: RemediationEngineFactory | None = None  # (app, observer, **settings)
     store: SqlStore | None = None
     credentials: Credentials | None = None
     executor: Executor | None = None  # the audit's executor when it is `celery`
@@ -211,6 +214,22 @@ class Application:
         from govops.network.distributed import build_executor
 
         return build_executor(self.config, self.store)
+
+    def remediation_engine(
+        self,
+        observer: Observer,
+        *,
+        workers: int | None = None,
+        device_timeout: float | None = None,
+        max_failures: int | None = None,
+    ) -> RemediationEngine:
+        """The remediation engine: configuration sessions and the re-audit, with the audit's host-key policy."""
+        settings = {"workers": workers, "device_timeout": device_timeout, "max_failures": max_failures}
+        if self.ports.remediation_engine is not None:
+            return self.ports.remediation_engine(self, observer, **settings)
+        from govops.network.remediation.service import build_engine
+
+        return build_engine(self, observer, workers=workers, device_timeout=device_timeout, max_failures=max_failures)
 
     def playbook_dirs(self) -> list[Path]:
         from govops.automation.request import playbook_dirs

@@ -80,6 +80,12 @@ class NetworkSection(_Section):
     # strict: the key must be in known_hosts; accept: any key (insecure). "pin" is the old name of accept-new.
     host_key_policy: Literal["accept", "accept-new", "strict"] = "accept-new"
     rules: list[Path] = Field(default_factory=list)
+    fixes: list[Path] = Field(
+        default_factory=list,
+        description="Your own fix template files (paths relative to govops.yaml) for `govops net remediate`; "
+        "a fix for a rule replaces the shipped one: "
+        "[Remediation](../guides/network/remediation.md#writing-a-fix).",
+    )
     # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
     # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
     snmp_codec: Literal["fast", "pyasn1"] = "fast"
