@@ -314,6 +314,8 @@ def test_cli_forecast_table_asks_for_quotas_only(cli, fake: FakeMetrics) -> None
     assert r.code == 3 and "2026-12-22" in r.out and "no usage data" not in r.err
     # the table shows quotas, allocations and dates: no libvirt (usage) series is asked for
     assert fake.requests and not any("libvirt" in q for q in fake.requests), fake.requests
+    # one value a day, the latest within two steps of the day's end (not a whole day of samples)
+    assert any("openstack_nova_limits_vcpus_max" in q and "[7200s]" in q for q in fake.requests)
     fake.requests.clear()
     doc = json.loads(cli("capacity", "forecast", *AT_OPT, "-o", "json").out)
     assert any("libvirt" in q for q in fake.requests)  # json carries every figure
