@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from govops.cli import capacity, cloud, config_cmd, doctor, lab, net, play, report
+from govops.cli import capacity, cloud, config_cmd, doctor, lab, net, net_remediate, play, report
+from govops.cli import worker as worker_cmd
 from govops.cli.application import Application, Ports
 from govops.cli.terminal import OutputFormat, Terminal
 from govops.errors import ExitCode, GovopsError, Interrupted
@@ -24,12 +25,14 @@ app = typer.Typer(
 )
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(net.app, name="net")
+net.app.command("remediate")(net_remediate.remediate)
 app.add_typer(capacity.app, name="capacity")
 app.add_typer(report.app, name="report")
 app.add_typer(play.app, name="play")
 app.add_typer(lab.app, name="lab")
 app.add_typer(config_cmd.app, name="config")
 app.command("doctor")(doctor.doctor)
+app.command("worker")(worker_cmd.worker)
 
 
 def _version(value: bool) -> None:

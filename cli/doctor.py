@@ -62,7 +62,7 @@ def run_checks(a: Application) -> list[Check]:
             t("doctor.config"),
             "ok" if cfg.source else "warn",
             cfg.describe_source(),
-            "" if cfg.source else "create govops.yaml (see README) or run `govops lab up`",
+            "" if cfg.source else "create govops.yaml (see docs/reference/configuration.md) or run `govops lab up`",
         )
     )
 
@@ -148,9 +148,14 @@ def run_checks(a: Application) -> list[Check]:
 
     def store() -> Check:
         s = a.store
-        return Check(t("doctor.store"), "ok", f"{s.display_url} (schema v{s.schema_version()})")
+        detail = f"{s.display_url} (schema v{s.schema_version()})"
+        loose = s.loose_permissions()
+        if loose:
+            return Check(t("doctor.store"), "warn", f"{detail}; {loose}", f"chmod 600 {s.file}")
+        return Check(t("doctor.store"), "ok", detail)
 
     out.append(_guard(t("doctor.store"), store))
+    out.append(_guard(t("doctor.host_keys"), lambda: _host_keys_check(a)))
     out.append(_guard(t("doctor.cloud"), lambda: _cloud_check(a)))
     out.append(_guard(t("doctor.prometheus"), lambda: _prometheus_check(a)))
     pb = cfg.playbooks_dir
@@ -202,10 +207,32 @@ def _cloud_check(a: Application) -> Check:
     )
 
 
+def _host_keys_check(a: Application) -> Check:
+    from govops.network.service import host_key_policy
+
+    name = a.t("doctor.host_keys")
+    policy = a.config.config.network.host_key_policy
+    if policy == "accept":
+        return Check(name, "warn", a.t("host_keys.accept_insecure"), "set network.host_key_policy: accept-new")
+    path = host_key_policy(a.config).path  # strict without its file fails here (ConfigError)
+    assert path is not None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            entries = sum(1 for line in f if line.strip() and not line.lstrip().startswith("#"))
+    except FileNotFoundError:
+        return Check(name, "ok", a.t("host_keys.no_file_yet", policy=policy, path=path))
+    except OSError as exc:
+        return Check(name, "fail", f"{path}: {exc.strerror}", "check the file's permissions")
+    return Check(name, "ok", a.t("host_keys.summary", policy=policy, path=path, entries=entries))
+
+
 def _prometheus_check(a: Application) -> Check:
     name = a.t("doctor.prometheus")
     url = a.config.config.prometheus.url
     if not url:
         return Check(name, "skip", "no URL configured", "set prometheus.url in govops.yaml")
+    from govops.credentials import redact, redact_url
+
     ok, detail = _http_ok(url + "/-/ready")
-    return Check(name, "ok" if ok else "fail", f"{url} {detail}", "" if ok else "is Prometheus running?")
+    shown = f"{redact_url(url)} {redact(detail)}"
+    return Check(name, "ok" if ok else "fail", shown, "" if ok else "is Prometheus running?")

@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from govops import paths, yamlio
+from govops.credentials import register_url_secrets
 from govops.errors import ConfigError, Location, Problem, ValidationFailed
 from govops.validation import validate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -53,6 +54,12 @@ class PrometheusSection(_Section):
     # Label names differ between exporters; these are the ones the capacity queries group by.
     department_label: str = "department"
     project_label: str = "project"
+    # capacity: where a series' department comes from (the department label, or the project's name or
+    # ID mapped through inventories/departments.yaml), and an info metric joined on ``domain`` when the
+    # libvirt exporter puts nova's project labels only there (e.g. libvirt_domain_info_meta)
+    department_from: Literal["label", "project_name", "project_id"] = "label"
+    info_metric: str | None = None
+    host_label: str = "host"  # the label naming a VM's hypervisor on libvirt series
 
     @field_validator("url")
     @classmethod
@@ -67,12 +74,61 @@ class NetworkSection(_Section):
     device_timeout: float = Field(60.0, gt=0, le=86400, allow_inf_nan=False)
     connect_timeout: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False)
     retries: int = Field(2, ge=0, le=10)
+    # OpenSSH-format file of the devices' host keys; default: <data dir>/known_hosts
     known_hosts: Path | None = None
-    host_key_policy: Literal["accept", "pin", "strict"] = "accept"
+    # accept-new: pin on first use, refuse a changed key (OpenSSH's StrictHostKeyChecking=accept-new);
+    # strict: the key must be in known_hosts; accept: any key (insecure). "pin" is the old name of accept-new.
+    host_key_policy: Literal["accept", "accept-new", "strict"] = "accept-new"
     rules: list[Path] = Field(default_factory=list)
+    fixes: list[Path] = Field(
+        default_factory=list,
+        description="Your own fix template files (paths relative to govops.yaml) for `govops net remediate`; "
+        "a fix for a rule replaces the shipped one: "
+        "[Remediation](../guides/network/remediation.md#writing-a-fix).",
+    )
     # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
     # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
     snmp_codec: Literal["fast", "pyasn1"] = "fast"
+    # Scale-out (docs/guides/network/scale-out.md): where the per-device work runs. `celery`
+    # hands batches of devices to `govops worker` processes through the broker; results meet in
+    # the (PostgreSQL) store.
+    executor: Literal["local", "celery"] = Field(
+        "local",
+        description="Where `net audit` audits the devices: `local` (this machine's processes) or `celery` "
+        "(`govops worker`s, through `network.broker`; `--executor`): "
+        "[Scale-out](../guides/network/scale-out.md).",
+    )
+    broker: str | None = Field(
+        None,
+        description="The Celery broker of `--executor celery` and `govops worker`: `redis://host:6379/0` "
+        "(or `amqp://user@host:5672//`).",
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="County code, site code or inventory group -> queue (first match in file order; "
+        "else queue `govops`): a city's devices go only to the workers reading its queue.",
+    )
+    batch_size: int = Field(10, ge=1, le=1000, description="Devices per Celery task (`--executor celery`).")
+    # Redis redelivers a task not acknowledged within this (a lost worker's), so it must exceed
+    # the longest batch
+    visibility_timeout: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds after which Redis hands an unacknowledged task (its worker was lost) to "
+        "another worker; longer than the slowest batch.",
+    )
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+            raise ValueError("broker URL must start with redis:// or amqp://")
+        return value
+
+    @field_validator("host_key_policy", mode="before")
+    @classmethod
+    def _old_pin(cls, value: object) -> object:
+        return "accept-new" if value == "pin" else value
 
 
 class StoreSection(_Section):
@@ -83,6 +139,29 @@ class StoreSection(_Section):
     def _scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgres:")):
             raise ValueError("store URL must start with sqlite: or postgresql:")
+        return value
+
+
+class ReportSection(_Section):
+    """Manager reports: times are shown in this IANA zone (default: the machine's)."""
+
+    timezone: str | None = Field(
+        None,
+        description="IANA time zone of the times in `govops report` documents, e.g. `Asia/Shanghai`; "
+        "empty: the machine's zone. The zone's name is printed in each report's header: "
+        "[Report formats](../guides/managers/report-formats.md).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone '{value}' (an IANA name such as Asia/Shanghai)") from None
         return value
 
 
@@ -104,6 +183,7 @@ class GovopsConfig(_Section):
     prometheus: PrometheusSection = Field(default_factory=PrometheusSection)
     network: NetworkSection = Field(default_factory=NetworkSection)
     store: StoreSection = Field(default_factory=StoreSection)
+    report: ReportSection = Field(default_factory=ReportSection)
     credentials: CredentialsSection = Field(default_factory=CredentialsSection)
 
 
@@ -140,6 +220,11 @@ class LoadedConfig:
             # sqlite:///relative.db is relative to the config file, like every other path here
             return f"sqlite:///{self.path(Path(url[len('sqlite:///') :]))}"
         return url
+
+    @property
+    def known_hosts_file(self) -> Path:
+        f = self.config.network.known_hosts
+        return self.path(f) if f is not None else paths.data_dir() / "known_hosts"
 
     @property
     def clouds_file(self) -> Path | None:
@@ -188,4 +273,7 @@ def load_config(explicit: Path | None = None, project_root: Path | None = None) 
     if not isinstance(data, dict):
         raise ValidationFailed([Problem("a config file must be a mapping of sections", Location(str(source), 1))])
     config = validate(GovopsConfig, data, located)
+    # a password written into a URL is a secret like any other: scrubbed from every message
+    register_url_secrets(config.store.url)
+    register_url_secrets(config.prometheus.url)
     return LoadedConfig(config, source, source.resolve().parent)

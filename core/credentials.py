@@ -83,6 +83,70 @@ def redact(text: str) -> str:
     return _KNOWN.scrub(text)
 
 
+# Names of URL query parameters and variables that carry a credential (libpq password, API tokens, keys).
+SECRET_NAME = re.compile(r"pass|pwd|secret|token|api[-_]?key|auth|credential|community", re.IGNORECASE)
+MASK = "******"
+
+
+def _userinfo(url: str) -> tuple[int, int, str | None]:
+    """(start, end) of the authority and its userinfo (None without ``@``), as written; no parsing
+    that could refuse a malformed URL (an unbalanced IPv6 bracket) and thereby skip the masking."""
+    start = url.find("://")
+    start = start + 3 if start >= 0 else 0
+    end = min((i for i in (url.find(c, start) for c in "/?#") if i >= 0), default=len(url))
+    userinfo, at, _ = url[start:end].rpartition("@")
+    return start, end, userinfo if at else None
+
+
+def _secret_params(url: str) -> list[tuple[str, str]]:
+    from urllib.parse import unquote
+
+    query = url.partition("?")[2].partition("#")[0]
+    out = []
+    for piece in query.split("&"):
+        key, sep, value = piece.partition("=")
+        if sep and value and SECRET_NAME.search(unquote(key)):
+            out.append((key, value))
+    return out
+
+
+def url_secrets(url: str) -> list[str]:
+    """The passwords a URL carries: the userinfo's, and password-like query parameters' values."""
+    from urllib.parse import unquote, unquote_plus
+
+    found: list[str] = []
+    userinfo = _userinfo(url)[2]
+    if userinfo and ":" in userinfo:
+        raw = userinfo.split(":", 1)[1]
+        found += [raw, unquote(raw)]
+    for _, value in _secret_params(url):
+        found += [value, unquote(value), unquote_plus(value)]
+    return [v for v in dict.fromkeys(found) if v]
+
+
+def register_url_secrets(url: str | None) -> None:
+    """Scrub the URL's passwords from every message from now on (``redact``), wherever the URL ends up."""
+    for value in url_secrets(url or ""):
+        Secret(value)
+
+
+def redact_url(url: str) -> str:
+    """The URL for display: ``user:******@host``, ``?password=******``; the rest exactly as written."""
+    start, _, userinfo = _userinfo(url)
+    if userinfo and ":" in userinfo:
+        url = f"{url[:start]}{userinfo.split(':', 1)[0]}:{MASK}@{url[start + len(userinfo) + 1 :]}"
+    secret = {key for key, _ in _secret_params(url)}
+    if not secret:
+        return url
+    head, _, rest = url.partition("?")
+    query, hash_, fragment = rest.partition("#")
+    pieces = [
+        f"{key}={MASK}" if sep and key in secret else key + sep + value
+        for key, sep, value in (p.partition("=") for p in query.split("&"))
+    ]
+    return f"{head}?{'&'.join(pieces)}{hash_}{fragment}"
+
+
 @dataclass(frozen=True)
 class Credential:
     name: str
