@@ -395,3 +395,34 @@ def test_sigterm_stops_govops_with_130_and_says_so(sigint: str) -> None:
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=30)
     assert p.returncode == 130 and "interrupted (SIGTERM)" in err, (p.returncode, err)
+
+
+# -- item 10 in the files other commands read: the play's vault password, known_hosts ----------
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "big"])
+def test_a_play_vault_password_file_that_is_no_small_file(tmp_path: Path, kind: str) -> None:
+    from govops.automation.request import vault_password
+    from govops.config import load_config
+
+    if kind == "fifo":
+        src = tmp_path / "pw"
+        os.mkfifo(src)
+        expected = "not a regular file"
+    elif kind == "big":
+        src = tmp_path / "pw"
+        src.write_bytes(b"x" * 70_000)
+        expected = "too large"
+    else:
+        src, expected = Path(kind), "not a regular file"
+    (tmp_path / "govops.yaml").write_text("{}\n")
+    config = load_config(tmp_path / "govops.yaml")
+    out = call_clean(lambda: vault_password(config, src), timeout=10, memory_mb=300)
+    assert out.problem() is None and out.code == 2, out.err
+    assert f"error: {src}: {expected}" in out.err, out.err
+
+
+def test_doctor_does_not_block_on_a_known_hosts_fifo(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "known_hosts")
+    (tmp_path / "govops.yaml").write_text("network: {host_key_policy: accept-new, known_hosts: known_hosts}\n")
+    out = govops(["--config", "govops.yaml", "-o", "json", "doctor"], cwd=tmp_path, timeout=20)
+    assert out.problem(allowed=(3,)) is None, out.err
+    assert "known_hosts: not a regular file" in out.out, out.out
