@@ -62,7 +62,7 @@ def run_checks(a: Application) -> list[Check]:
             t("doctor.config"),
             "ok" if cfg.source else "warn",
             cfg.describe_source(),
-            "" if cfg.source else "create govops.yaml (see README) or run `govops lab up`",
+            "" if cfg.source else "create govops.yaml (see docs/reference/configuration.md) or run `govops lab up`",
         )
     )
 

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from govops.cli import sources
 from govops.cli.application import Application, app_of
-from govops.cli.capacity import AtOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt, build_report
+from govops.cli.options import AtOpt, ConfidenceOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt
 
 app = typer.Typer(help="Reports for managers (capacity, audit results) in Chinese or English.", no_args_is_help=True)
 
@@ -40,16 +41,23 @@ def capacity(
     at: AtOpt = None,
     horizon: HorizonOpt = "90d",
     source: SourceOpt = "auto",
+    confidence: ConfidenceOpt = 80.0,
 ) -> None:
     """A capacity report to forward: city summary, departments near quota with dates, top growers,
-    over-allocated departments, every department (exit 3: quota findings)."""
+    over-allocated departments, every department (exit 3: quota findings; 1: a source failed)."""
+    from govops.capacity.assemble import ReportRequest
     from govops.errors import ExitCode
     from govops.reports.capacity import render
 
     a = app_of(ctx)
+    request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=True)
     with a.terminal.progress("capacity") as obs:
-        report = build_report(ctx, obs, dept=None, window=window, step=step, at=at, horizon=horizon, source=source)
+        report = sources.planner(ctx, obs).report(request, source, rightsize=True)
+    for w in report.warnings:
+        a.terminal.warn(w)
     _emit(a, render(report, a.t.lang, fmt), out)
+    if report.failed_sources:
+        raise typer.Exit(ExitCode.ERROR)
     if report.findings:
         raise typer.Exit(ExitCode.FINDINGS)
 

@@ -50,6 +50,12 @@ class PrometheusSection(_Section):
     # Label names differ between exporters; these are the ones the capacity queries group by.
     department_label: str = "department"
     project_label: str = "project"
+    # capacity: where a series' department comes from (the department label, or the project's name or
+    # ID mapped through inventories/departments.yaml), and an info metric joined on ``domain`` when the
+    # libvirt exporter puts nova's project labels only there (e.g. libvirt_domain_info_meta)
+    department_from: Literal["label", "project_name", "project_id"] = "label"
+    info_metric: str | None = None
+    host_label: str = "host"  # the label naming a VM's hypervisor on libvirt series
 
     @field_validator("url")
     @classmethod

@@ -1,7 +1,8 @@
 """The error hierarchy every service raises, with the exit code the CLI turns each into.
 
-Exit codes are part of the public contract (README, "Exit codes"): 0 ok, 1 error, 2 usage or bad
-input, 3 finished with findings or failed targets, 130 interrupted.
+Exit codes are part of the public contract (``docs/reference/exit-codes.md``): 0 ok, 1 error,
+2 usage or bad input, 3 finished with findings or failed targets, 4 drift (``cloud plan``),
+130 interrupted.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from govops.capacity.service import CapacityReport, DepartmentCapacity, ResourceCapacity
+from govops.reports.capacity_planning import date_range
+from govops.reports.capacity_planning import sections as planning_sections
 from govops.reports.render import Labels as BaseLabels
 from govops.reports.render import Section, Table, document, when
 
@@ -53,6 +55,7 @@ LABELS: dict[str, dict[str, str]] = {
         "col.alloc_growth": "Alloc. growth /day",
         "col.days": "Days to quota",
         "col.date": "Quota reached",
+        "col.range": "Range",
         "col.forecast": "Forecast",
         "col.flags": "Flags",
         "col.cpu": "vCPU (used/alloc/quota)",
@@ -116,6 +119,7 @@ LABELS: dict[str, dict[str, str]] = {
         "col.alloc_growth": "分配增长 /天",
         "col.days": "距配额天数",
         "col.date": "预计达到日期",
+        "col.range": "区间",
         "col.forecast": "预测",
         "col.flags": "标记",
         "col.cpu": "vCPU(用量/已分配/配额)",
@@ -289,7 +293,8 @@ def build(report: CapacityReport, lang: str, now: float | None = None) -> tuple[
     if near:
         sec.table = Table(
             [lab(c) for c in ("col.department", "col.resource", "col.allocated", "col.quota", "col.quota_pct")]
-            + [lab(c) for c in ("col.alloc_growth", "col.days", "col.date")],
+            + [lab(c) for c in ("col.alloc_growth", "col.days", "col.date")]
+            + [f"{lab('col.range')} ({o.confidence:.0%})"],
             [
                 [
                     name(d),
@@ -300,6 +305,7 @@ def build(report: CapacityReport, lang: str, now: float | None = None) -> tuple[
                     fmt(r.allocation_growth_per_day),
                     fmt(r.days_to_quota),
                     r.quota_date or "–",
+                    date_range(r.quota_date_conservative, r.quota_date_aggressive),
                 ]
                 for d, k, r in near
             ],
@@ -359,6 +365,8 @@ def build(report: CapacityReport, lang: str, now: float | None = None) -> tuple[
     else:
         sec.paragraphs.append(lab("reclaim.none"))
     sections.append(sec)
+
+    sections += planning_sections(report, lab.lang)  # headroom, free slots, cloud full, rightsizing, method
 
     # every department
     rows = []

@@ -62,6 +62,16 @@ DESCRIPTIONS: dict[str, str] = {
     "openstack-exporter series the capacity queries group by.",
     "prometheus.project_label": "The label holding the OpenStack project on exporter series "
     "(the lab's Prometheus writes `project_name`).",
+    "prometheus.department_from": "Where a series' department comes from: `label` (the department code in "
+    "`department_label`, added by relabelling), `project_name` (libvirt exporter's `project_name`, "
+    "openstack-exporter's `tenant`) or `project_id` (`project_uuid`, `tenant_id`), projects mapped to "
+    "departments by the `project` field of departments.yaml: "
+    "[Capacity planning](../guides/managers/capacity-planning.md).",
+    "prometheus.info_metric": "An info metric carrying the project labels, joined to the VM series on "
+    "`domain` (e.g. `libvirt_domain_info_meta`, `libvirt_domain_openstack_info`); empty: the labels are on "
+    "every VM series.",
+    "prometheus.host_label": "The label naming a VM's hypervisor on libvirt series (physical use per host "
+    "in `govops capacity cloud`).",
     "network.inventory": "The extranet inventory folder: [Inventories](inventories.md#extranet-inventoriesname).",
     "network.ssh_workers": "Concurrent SSH sessions of `govops net audit` (`--workers`).",
     "network.snmp_concurrency": "SNMP polls in flight in total, across the SNMP worker processes "
