@@ -94,6 +94,7 @@ class NetmikoCollector:
             NetmikoTimeoutException,
             ReadTimeout,
         )
+        from paramiko import Transport
         from paramiko.ssh_exception import SSHException
 
         if credential.password is None:
@@ -115,6 +116,10 @@ class NetmikoCollector:
             "allow_agent": False,
             "use_keys": False,
         }
+        known = self.host_keys.known_types(target.host, target.port)
+        others = other_key_algorithms(Transport._preferred_keys, known)
+        if others is not None:
+            params["disabled_algorithms"] = {"keys": others}
         conn = None
         try:
             try:
@@ -131,6 +136,8 @@ class NetmikoCollector:
             except ReadTimeout:
                 raise TimedOut(f"ssh: no prompt after login to {target.host}:{target.port}") from None
             except NetmikoTimeoutException as exc:
+                if others is not None and "no acceptable host key" in str(exc):  # netmiko rewraps paramiko's error
+                    raise self.host_keys.no_known_type(target.host, target.port) from None
                 raise Unreachable(f"ssh: cannot connect to {target.host}:{target.port} ({_short(exc)})") from None
             except (OSError, EOFError) as exc:
                 raise Unreachable(f"ssh: connection to {target.host}:{target.port} failed ({_short(exc)})") from None
@@ -306,6 +313,21 @@ def tcp_probe(host: str, port: int, timeout: float) -> bool:
             return True
     except OSError:
         return False
+
+
+def _key_family(algorithm: str) -> str:
+    """The known_hosts key type a host-key algorithm signs with (RSA keys are filed as ssh-rsa)."""
+    base = algorithm.removesuffix("-cert-v01@openssh.com")
+    return "ssh-rsa" if base.startswith("rsa-sha2-") else base
+
+
+def other_key_algorithms(algorithms: Sequence[str], known: frozenset[str]) -> list[str] | None:
+    """The host-key algorithms to leave out of the key exchange so that a device offers a key of a
+    type known for it; None when nothing is known or no algorithm of a known type would be left."""
+    if not known:
+        return None
+    others = [a for a in algorithms if _key_family(a) not in known]
+    return others if len(others) < len(algorithms) else None
 
 
 def _short(exc: BaseException) -> str:
