@@ -88,64 +88,11 @@ class NetmikoCollector:
         return tcp_probe(host, port, timeout)
 
     def collect(self, target: SshTarget, credential: Credential, commands: Sequence[str], deadline: float) -> SshOutput:
-        from netmiko import ConnectHandler
-        from netmiko.exceptions import (
-            NetmikoAuthenticationException,
-            NetmikoTimeoutException,
-            ReadTimeout,
-        )
-        from paramiko import Transport
         from paramiko.ssh_exception import SSHException
 
-        if credential.password is None:
-            raise CollectError(f"credential '{credential.name}' has no password for SSH")
-        _mac_compare_in_c()
-        remaining = max(1.0, deadline - time.monotonic())
-        params: dict[str, Any] = {
-            "device_type": target.device_type,
-            "host": target.host,
-            "port": target.port,
-            "username": credential.username or "",
-            "password": credential.password.reveal(),
-            "fast_cli": True,
-            "conn_timeout": min(target.timeout, remaining),
-            "auth_timeout": min(target.timeout, remaining),
-            "banner_timeout": min(target.timeout, remaining),
-            "timeout": min(target.timeout, remaining),
-            "session_log": None,
-            "allow_agent": False,
-            "use_keys": False,
-        }
-        known = self.host_keys.known_types(target.host, target.port)
-        others = other_key_algorithms(Transport._preferred_keys, known)
-        if others is not None:
-            params["disabled_algorithms"] = {"keys": others}
         conn = None
         try:
-            try:
-                conn = ConnectHandler(**params, auto_connect=False)
-                # paramiko asks this policy about every key (no host keys are loaded into it),
-                # after the key exchange and before authentication
-                conn.key_policy = self.host_keys.paramiko_policy(target.host, target.port)
-                # paramiko session, shell and netmiko's login dialogues; not session_preparation
-                conn.establish_connection()
-            except HostKeyRefused as exc:
-                raise exc.error from None
-            except NetmikoAuthenticationException:
-                raise AuthFailed("ssh: authentication failed") from None
-            except ReadTimeout:
-                raise TimedOut(f"ssh: no prompt after login to {target.host}:{target.port}") from None
-            except NetmikoTimeoutException as exc:
-                if others is not None and "no acceptable host key" in str(exc):  # netmiko rewraps paramiko's error
-                    raise self.host_keys.no_known_type(target.host, target.port) from None
-                raise Unreachable(f"ssh: cannot connect to {target.host}:{target.port} ({_short(exc)})") from None
-            except (OSError, EOFError) as exc:
-                raise Unreachable(f"ssh: connection to {target.host}:{target.port} failed ({_short(exc)})") from None
-            except SSHException as exc:
-                text = str(exc)
-                if "host key" in text.lower() or "not found in known_hosts" in text:
-                    raise CollectError(f"ssh: host key not trusted ({text})") from None
-                raise Unreachable(f"ssh: {text}") from None
+            conn = connect(target, credential, deadline, self.host_keys)
             key = None
             try:
                 remote: Any = conn.remote_conn
@@ -164,6 +111,74 @@ class NetmikoCollector:
                 # pauses cost 2.2 s per device, and a device frees the VTY when TCP closes.
                 with contextlib.suppress(Exception):
                     conn.paramiko_cleanup()
+
+
+def connect(target: SshTarget, credential: Credential, deadline: float, host_keys: HostKeyPolicy) -> Any:
+    """An open netmiko connection (logged in, no session preparation) to ``target``.
+
+    The audit's reads and remediation's writes both connect here, so both check a device's host
+    key the same way: ``host_keys`` is asked during the key exchange, before the password is sent,
+    and a refused key raises its ``CollectError`` (``HostKeyMismatch`` for a changed key).
+    """
+    from netmiko import ConnectHandler
+    from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout
+    from paramiko import Transport
+    from paramiko.ssh_exception import SSHException
+
+    if credential.password is None:
+        raise CollectError(f"credential '{credential.name}' has no password for SSH")
+    _mac_compare_in_c()
+    remaining = max(1.0, deadline - time.monotonic())
+    params: dict[str, Any] = {
+        "device_type": target.device_type,
+        "host": target.host,
+        "port": target.port,
+        "username": credential.username or "",
+        "password": credential.password.reveal(),
+        "fast_cli": True,
+        "conn_timeout": min(target.timeout, remaining),
+        "auth_timeout": min(target.timeout, remaining),
+        "banner_timeout": min(target.timeout, remaining),
+        "timeout": min(target.timeout, remaining),
+        "session_log": None,
+        "allow_agent": False,
+        "use_keys": False,
+    }
+    known = host_keys.known_types(target.host, target.port)
+    # paramiko's own list of host-key algorithms, in its order of preference
+    others = other_key_algorithms(Transport._preferred_keys, known)
+    if others is not None:
+        params["disabled_algorithms"] = {"keys": others}
+    conn = ConnectHandler(**params, auto_connect=False)
+    # paramiko asks this policy about every key (no host keys are loaded into it),
+    # after the key exchange and before authentication
+    conn.key_policy = host_keys.paramiko_policy(target.host, target.port)
+    try:
+        try:
+            # paramiko session, shell and netmiko's login dialogues; not session_preparation
+            conn.establish_connection()
+        except HostKeyRefused as exc:
+            raise exc.error from None
+        except NetmikoAuthenticationException:
+            raise AuthFailed("ssh: authentication failed") from None
+        except ReadTimeout:
+            raise TimedOut(f"ssh: no prompt after login to {target.host}:{target.port}") from None
+        except NetmikoTimeoutException as exc:
+            if others is not None and "no acceptable host key" in str(exc):  # netmiko rewraps paramiko's error
+                raise host_keys.no_known_type(target.host, target.port) from None
+            raise Unreachable(f"ssh: cannot connect to {target.host}:{target.port} ({_short(exc)})") from None
+        except (OSError, EOFError) as exc:
+            raise Unreachable(f"ssh: connection to {target.host}:{target.port} failed ({_short(exc)})") from None
+        except SSHException as exc:
+            text = str(exc)
+            if "host key" in text.lower() or "not found in known_hosts" in text:
+                raise CollectError(f"ssh: host key not trusted ({text})") from None
+            raise Unreachable(f"ssh: {text}") from None
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.paramiko_cleanup()
+        raise
+    return conn
 
 
 class Shell:

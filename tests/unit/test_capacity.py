@@ -215,10 +215,10 @@ def test_report_in_both_languages_and_formats() -> None:
     zh = render(report, "zh", "md", now=AT)  # type: ignore[arg-type]
     en = render(report, "en", "md", now=AT)  # type: ignore[arg-type]
     assert zh.startswith("# 云资源容量报告") and "## 即将达到配额的部门" in zh
-    assert "| 公安局 (gaj) | 云硬盘 (GiB) | 800 | 1,000 | 80.0 | 10.0 | 20.0 | 2026-12-22 |" in zh
-    assert "卫生健康委员会 (wjw)" in zh.split("## 增长最快的部门")[1].split("##")[0]
-    assert en.startswith("# Cloud capacity report") and "Public Security Bureau (gaj)" in en
-    assert "2026-12-22" in en and "公安局" not in en
+    assert "| 公安局 | 云硬盘 (GiB) | 800 | 1,000 | 80.0 | 10.00 | 20.0 | 2026年12月22日 |" in zh
+    assert "| 卫生健康委员会 | 40.0 |" in zh.split("## 增长最快的部门")[1].split("##")[0]
+    assert en.startswith("# Cloud capacity report") and "| Public Security Bureau | gaj | vCPU |" in en
+    assert "22 Dec 2026" in en and "公安局" not in en
     page = render(report, "en", "html", now=AT)  # type: ignore[arg-type]
     assert page.startswith("<!DOCTYPE html>") and page.count("<table>") == 5 and '<td class="n">800</td>' in page
     assert '<html lang="zh-CN">' in render(report, "zh", "html", now=AT)  # type: ignore[arg-type]
