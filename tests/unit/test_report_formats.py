@@ -207,6 +207,61 @@ def test_binary_formats_need_out(cli, inv, runs) -> None:  # type: ignore[no-unt
     for fmt in ("pdf", "xlsx"):
         r = cli("report", "audit", "--format", fmt)
         assert r.code == 2 and "--out" in r.err
+        r = cli("--lang", "zh", "report", "audit", "--format", fmt)
+        assert r.code == 2 and "请用 --out FILE 指定文件" in r.err and "Traceback" not in r.err
+
+
+def test_format_from_the_file_name(cli, inv, runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`--out 审计报告.pdf` writes a PDF; a name that contradicts --format is refused before any work."""
+    out = tmp_path / "审计报告.pdf"
+    r = cli("--lang", "zh", "report", "audit", "--out", str(out))
+    assert r.code == 3 and out.read_bytes().startswith(b"%PDF") and "已写入" in r.err
+    out = tmp_path / "audit.XLSX"
+    assert cli("report", "audit", "--out", str(out)).code == 3 and out.read_bytes().startswith(b"PK")
+    other = tmp_path / "audit.txt"
+    assert cli("report", "audit", "--out", str(other)).code == 3 and other.read_text().startswith("# ")
+    r = cli("report", "audit", "-f", "html", "--out", str(tmp_path / "audit.pdf"))
+    assert r.code == 2 and "--format is html" in r.err and not (tmp_path / "audit.pdf").exists()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_errors_are_one_line_in_the_language(cli, inv, runs, monkeypatch, tmp_path: Path, lang: str) -> None:  # type: ignore[no-untyped-def]
+    """Unknown run, unwritable file, missing package, missing system library, missing CJK font: one
+    line in the chosen language, its hint, the documented exit code, no traceback."""
+    from govops.reports import fonts, render
+
+    zh = lang == "zh"
+
+    def check(r: Any, code: int, *words: str) -> None:
+        assert r.code == code, (r.code, r.err)
+        assert "Traceback" not in r.err and all(w in r.err for w in words), r.err
+
+    check(cli("--lang", lang, "report", "audit", "nosuchrun"), 2, "nosuchrun", "govops net runs")
+    missing = tmp_path / "no" / "such" / "dir" / "a.html"
+    check(cli("--lang", lang, "report", "audit", "--out", str(missing)), 2, str(missing))
+
+    real = render._import
+
+    def without(module: str, error: Exception) -> None:
+        def fake(name: str) -> None:
+            if name == module:
+                raise error
+            real(name)
+
+        monkeypatch.setattr(render, "_import", fake)
+
+    without("openpyxl", ModuleNotFoundError("No module named 'openpyxl'", name="openpyxl"))
+    out = tmp_path / "a.xlsx"
+    check(cli("--lang", lang, "report", "audit", "--out", str(out)), 1, "openpyxl", "govops[reports]")
+    assert not out.exists()
+    without("weasyprint", OSError("cannot load library 'libpango-1.0-0': libpango-1.0-0: cannot open shared object"))
+    check(cli("--lang", lang, "report", "audit", "--out", str(tmp_path / "a.pdf")), 1, "libpango-1.0-0", "apt-get")
+    assert ("系统库" in cli("--lang", lang, "report", "audit", "-f", "pdf", "--out", "x.pdf").err) == zh
+    monkeypatch.setattr(render, "_import", real)
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    r = cli("--lang", lang, "report", "audit", "--out", str(tmp_path / "b.html"))
+    check(r, 1, "fonts-noto-cjk", "空白方框" if zh else "empty boxes")
+    assert not (tmp_path / "b.html").exists()
 
 
 def test_times_in_the_configured_zone(cli, inv, runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
