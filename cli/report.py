@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from govops.cli import sources
 from govops.cli.application import Application, app_of
-from govops.cli.capacity import AtOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt, build_report
+from govops.cli.options import AtOpt, ConfidenceOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt
 
 if TYPE_CHECKING:
     from govops.reports.audit import AuditReportData
@@ -113,10 +114,12 @@ def capacity(
     at: AtOpt = None,
     horizon: HorizonOpt = "90d",
     source: SourceOpt = "auto",
+    confidence: ConfidenceOpt = 80.0,
 ) -> None:
     """A capacity report to forward: executive summary, charts of quota / allocated / used and of usage
     with its forecast, departments near or over quota with dates, reclaimable resources, every department
-    (exit 3: quota findings)."""
+    (exit 3: quota findings; 1: a source failed)."""
+    from govops.capacity.assemble import ReportRequest
     from govops.errors import ExitCode
     from govops.reports.capacity import CapacityExtras, build
     from govops.reports.render import render_bytes
@@ -125,10 +128,15 @@ def capacity(
     with _translated(a):
         fmt = _format(a, fmt, out)
         loc = report_locale(a)
+        request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=True)
         with a.terminal.progress("capacity") as obs:
-            report = build_report(ctx, obs, dept=None, window=window, step=step, at=at, horizon=horizon, source=source)
+            report = sources.planner(ctx, obs).report(request, source, rightsize=True)
+        for w in report.warnings:
+            a.terminal.warn(w)
         extras = CapacityExtras.from_store(a.store, report)
         _emit(a, render_bytes(build(report, a.t.lang, loc=loc, extras=extras), fmt), out)
+    if report.failed_sources:
+        raise typer.Exit(ExitCode.ERROR)
     if report.findings:
         raise typer.Exit(ExitCode.FINDINGS)
 
@@ -209,6 +217,7 @@ def metrics(
 ) -> None:
     """Readiness index (city, county, level), failed checks by severity and, with --capacity, the
     departments' capacity flags in Prometheus' text format for node_exporter's textfile collector."""
+    from govops.capacity.assemble import ReportRequest
     from govops.errors import GovopsError, InputError
     from govops.reports.metrics import audit_metrics, capacity_metrics, write_atomic
 
@@ -227,9 +236,7 @@ def metrics(
     if capacity:
         try:
             with a.terminal.progress("capacity") as obs:
-                report = build_report(
-                    ctx, obs, dept=None, window="30d", step="1h", at=None, horizon="90d", source="auto"
-                )
+                report = sources.planner(ctx, obs).report(ReportRequest(), "auto")
             text += capacity_metrics(report)
         except GovopsError as exc:
             if asked:

@@ -22,9 +22,10 @@ COMPONENTS: dict[str, str] = {
     "extranet": "govops.lab.extranet.component:ExtranetLab",
     "cloud": "govops.lab.cloud.component:CloudLab",
     "prometheus": "govops.lab.prometheus.component:PrometheusLab",
+    "broker": "govops.lab.broker:BrokerLab",
 }
 # Start order: Prometheus' history is generated for the cloud's servers, so the cloud comes first.
-ORDER = ("extranet", "cloud", "prometheus")
+ORDER = ("extranet", "cloud", "prometheus", "broker")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class LabOptions:
     devices: int = 2297
     seed: int = 1
     faults: float = 0.0  # share of extranet devices given a fault (unreachable, slow, bad creds, ...)
+    config_faults: bool = False  # extranet: two devices reject a configuration line / drop mid-push
     history_days: int = 90
     step_seconds: int = 300
     servers: int | None = None  # cloud: how many servers to seed (None: component default)

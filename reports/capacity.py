@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govops.capacity.service import CapacityReport, DepartmentCapacity, ResourceCapacity
+from govops.reports.capacity_planning import date_range
+from govops.reports.capacity_planning import sections as planning_sections
 from govops.reports.locale import Locale, parse_iso
 from govops.reports.render import Cell, Chart, Document, Section, Series, Table, to_html, to_markdown
 from govops.reports.render import Labels as BaseLabels
@@ -135,6 +137,7 @@ LABELS: dict[str, dict[str, str]] = {
         "col.alloc_growth": "Alloc. growth /day",
         "col.days": "Days to quota",
         "col.date": "Quota reached",
+        "col.range": "Range",
         "col.forecast": "Forecast",
         "col.flags": "Flags",
         "col.cpu": "vCPU (used/alloc/quota)",
@@ -269,6 +272,7 @@ LABELS: dict[str, dict[str, str]] = {
         "col.alloc_growth": "分配增长 /天",
         "col.days": "距配额天数",
         "col.date": "预计达到日期",
+        "col.range": "区间",
         "col.forecast": "预测",
         "col.flags": "标记",
         "col.cpu": "vCPU(用量/已分配/配额)",
@@ -441,7 +445,7 @@ class _Ctx:
 def _zones(report: CapacityReport) -> list[dict[str, Any]]:
     """Per availability zone: hosts, vCPU and RAM capacity/allocated, running VMs. From Placement's
     headroom when the capacity planning gives it, else from the hypervisors' own totals."""
-    headroom = getattr(report, "headroom", None)
+    headroom = report.headroom
     zones = getattr(headroom, "zones", None) if headroom is not None else None
     out: list[dict[str, Any]] = []
     if zones:
@@ -510,12 +514,12 @@ def _per_department_chart(c: _Ctx, depts: Sequence[DepartmentCapacity], key: str
 def _history_chart(c: _Ctx, report: CapacityReport, key: str) -> Chart | None:
     """The city's daily allocation of a resource, its forecast to the horizon and the range of the
     forecast, with the cloud's capacity: when the capacity planning provides the history."""
-    history = (getattr(report, "allocation_history", None) or {}).get(key)
+    history = report.allocation_history.get(key)
     if not history or len(history) < 2:
         return None
     xs = [float(t) for t, _ in history]
     values: list[float | None] = [float(v) for _, v in history]
-    full = (getattr(report, "cloud_full", None) or {}).get(key)
+    full = report.cloud_full.get(key)
     series = [Series(c.lab("series.allocated"), values)]
     growth = getattr(full, "growth_per_day", None) if full is not None else None
     if growth is None:
@@ -581,7 +585,7 @@ def build(
 
     # -- executive summary
     zones = _zones(report)
-    headroom = getattr(report, "headroom", None)
+    headroom = report.headroom
     total = getattr(headroom, "total", None) if headroom is not None else None
     cpu_cap = ram_cap = cpu_alloc = ram_alloc = None
     if total is not None and total.resources.get("VCPU") is not None:
@@ -606,7 +610,7 @@ def build(
         (lab("fig.over"), loc.num(sum(1 for d in depts if d.over_quota))),
         (lab("fig.near"), loc.num(sum(1 for d in depts if d.near_quota and not d.over_quota))),
     ]
-    cloud_full = getattr(report, "cloud_full", None) or {}
+    cloud_full = report.cloud_full
     for key in ("cpu", "ram"):
         full = cloud_full.get(key)
         if full is None:
@@ -632,8 +636,8 @@ def build(
             summary.bullets.append(lab("full.full", res=c.res(key)))
         elif full.forecast == "flat":
             summary.bullets.append(lab("full.flat", res=c.res(key)))
-    rightsize = getattr(report, "rightsize", None)
-    if rightsize is not None and getattr(rightsize, "items", None) is not None:
+    rightsize = report.rightsize
+    if rightsize is not None:
         items = rightsize.items
         summary.figures += [
             (lab("fig.reclaim_cpu"), loc.num(sum(i.frees_cores for i in items))),
@@ -772,7 +776,8 @@ def build(
     if near_all:
         sec.table = Table(
             [lab(k) for k in ("col.department", "col.resource", "col.allocated", "col.quota", "col.quota_pct")]
-            + [lab(k) for k in ("col.alloc_growth", "col.days", "col.date")],
+            + [lab(k) for k in ("col.alloc_growth", "col.days", "col.date")]
+            + [f"{lab('col.range')} ({o.confidence:.0%})"],
             [
                 [
                     c.dept(d),
@@ -783,6 +788,7 @@ def build(
                     _num(r.allocation_growth_per_day, 2),
                     _num(r.days_to_quota),
                     loc.iso_date(r.quota_date),
+                    date_range(r.quota_date_conservative, r.quota_date_aggressive),
                 ]
                 for d, k, r in near_all
             ],
@@ -850,8 +856,10 @@ def build(
         sec.paragraphs.append(lab("reclaim.none"))
     sections.append(sec)
 
+    sections += planning_sections(report, lab.lang)  # headroom, free slots, cloud full, rightsizing, method
+
     # -- reclaimable VMs (capacity planning's rightsizing, when present)
-    if rightsize is not None and getattr(rightsize, "items", None):
+    if rightsize is not None and rightsize.items:
         names = {d.code: c.dept(d) for d in depts}
         items = rightsize.items
         sec = Section(

@@ -16,6 +16,7 @@ ALLOWED_WORDS = {
     "ra", "utc", "vcpu", "gib", "mib", "vms", "p95", "cpu", "ram", "az", "az1", "az2", "az3", "sha", "sha-256", "html",
     "xlsx", "pdf", "openstack", "nova", "cinder", "placement", "prometheus", "openstack-exporter", "libvirt",
     "exporter", "vrp", "h3c", "comware", "cisco", "ios", "vty", "noto", "sans", "cjk", "sc", "syslog", "pp", "h",
+    "t",  # Student's t distribution, named in the forecasts' method (t 分布)
 }  # fmt: skip
 _TOKEN = re.compile(r"[A-Za-z0-9._/:+-]+")
 _CODE = re.compile(r"[0-9._/:-]")  # ids, hostnames, rule ids, versions, paths: codes, not words

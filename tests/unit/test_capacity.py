@@ -68,13 +68,14 @@ def test_steady_department_figures() -> None:
     assert r.allocation_source == "prometheus" and r.warnings == ()  # type: ignore[attr-defined]
 
 
-def test_every_department_in_nine_requests() -> None:
+def test_every_department_in_seven_requests() -> None:
     fake = FakeMetrics()
     depts = [dept(f"d{i:02d}") for i in range(50)]
     for d in depts:
         fake.add(d.code, limits=limits())
     r = run(fake, depts)
-    assert len(fake.requests) == 9 == r.queries and len(r.departments) == 50  # type: ignore[attr-defined]
+    # three usage range queries, the provisioned sizes, the CPU mean, quota history, hypervisors
+    assert len(fake.requests) == 7 == r.queries and len(r.departments) == 50  # type: ignore[attr-defined]
     assert all("sum by (department)" in q or "sum by (hostname" in q for q in fake.requests)
     # a selection filters on the server, not after the fact
     fake.requests.clear()
@@ -271,17 +272,14 @@ def test_time_and_duration_options() -> None:
 
 
 @pytest.fixture
-def fake(project: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMetrics:
+def fake(project: Path, monkeypatch: pytest.MonkeyPatch, ports) -> FakeMetrics:  # type: ignore[no-untyped-def]
     (project / "govops.yaml").write_text("version: 1\nprometheus:\n  url: http://127.0.0.1:9\n")
     monkeypatch.setenv("GOVOPS_CONFIG", str(project / "govops.yaml"))
     monkeypatch.setenv("GOVOPS_HOME", str(project))
     metrics = FakeMetrics()
     for d in load_departments(project / "inventories" / "departments.yaml"):
         metrics.add(d.code, limits=limits())
-    import govops.cli.capacity as mod
-
-    monkeypatch.setattr(mod, "open_metrics", lambda ctx: metrics)
-    monkeypatch.setattr(mod, "open_cloud", lambda ctx, source: None)
+    ports.metrics = metrics  # and no cloud configured: quotas from openstack-exporter's series
     return metrics
 
 
@@ -342,7 +340,7 @@ def test_cli_without_prometheus_is_a_config_error(cli, project: Path, monkeypatc
     assert r.code == 2 and "no Prometheus configured" in r.err and "prometheus.url" in r.err
 
 
-def test_cli_allocations_from_the_cloud(cli, fake: FakeMetrics, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_allocations_from_the_cloud(cli, fake: FakeMetrics, project: Path, ports) -> None:  # type: ignore[no-untyped-def]
     from tests.fakes_cloud import FakeCloud
 
     cloud = FakeCloud(build_polls=0)
@@ -350,9 +348,7 @@ def test_cli_allocations_from_the_cloud(cli, fake: FakeMetrics, project: Path, m
         cloud.add_project(d.project)
     gaj = cloud.find_project("dept-gaj")
     cloud.limits[gaj.id].update(cores=64, ram_mb=131072)  # type: ignore[union-attr]
-    import govops.cli.capacity as mod
-
-    monkeypatch.setattr(mod, "open_cloud", lambda ctx, source: cloud)
+    ports.cloud = cloud
     r = cli("capacity", "show", *AT_OPT, "--dept", "gaj", "-o", "json")
     doc = json.loads(r.out)
     assert doc["allocation_source"] == "openstack"

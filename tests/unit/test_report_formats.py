@@ -3,6 +3,7 @@ engine made against the fakes (the lab versions are in tests/integration)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import shutil
@@ -10,7 +11,6 @@ import subprocess
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -313,35 +313,47 @@ def test_capacity_metrics_and_optional_planning_figures(tmp_path: Path) -> None:
     titles = [s.title for s in plain.sections]
     assert lab("rightsize") not in titles and lab("pop") not in titles
     assert not any(k.startswith(lab("fig.full", res="")[:10]) for k, _ in plain.sections[0].figures)
-    # the capacity planning's figures, when the report has them (duck-typed: added by that work)
-    full = SimpleNamespace(
-        forecast="ok",
+    # the capacity planning's figures, when the report has them
+    from govops.capacity.cloudfull import CloudFull
+    from govops.capacity.rightsize import RightsizeItem, RightsizeOptions, RightsizeReport
+
+    full = CloudFull(
+        resource="cpu",
+        unit="vCPU",
+        capacity=400.0,
+        allocated=340.0,
+        growth_per_day=0.5,
         days_to_full=120.0,
         full_date="2027-04-06",
-        full_date_conservative="2027-03-01",
-        full_date_aggressive="2027-06-01",
-        growth_per_day=0.5,
-        capacity=400.0,
         days_to_full_conservative=90.0,
         days_to_full_aggressive=180.0,
+        full_date_conservative="2027-03-01",
+        full_date_aggressive="2027-06-01",
+        forecast="ok",
+        history_days=30,
     )
-    item = SimpleNamespace(
+    item = RightsizeItem(
         kind="idle",
         id="x",
         name="vm-idle-1",
         department="gaj",
         project="dept-gaj",
+        host=None,
+        status="ACTIVE",
         flavor="m1.large",
+        vcpus=4,
+        ram_mb=8192,
+        cpu_p95_cores=0.05,
+        mem_p95_gib=1.0,
         suggested_flavor=None,
         frees_cores=4,
         frees_ram_mb=8192,
     )
     history = {"cpu": tuple((AT - 86400 * (10 - i), 100.0 + i) for i in range(10))}
-    extended = SimpleNamespace(
-        **{k: getattr(report, k) for k in report.__dataclass_fields__},  # type: ignore[attr-defined]
-        findings=report.findings,  # type: ignore[attr-defined]
+    extended = dataclasses.replace(
+        report,  # type: ignore[type-var]
         cloud_full={"cpu": full},
-        rightsize=SimpleNamespace(items=(item,)),
+        rightsize=RightsizeReport(AT, RightsizeOptions(at=AT), (item,), vms_seen=1),
         allocation_history=history,
     )
     extras = capacity_report.CapacityExtras(AT - 30 * 86400, {"gaj": {"allocated": {"cpu": 2.0}, "used_mean": {}}})

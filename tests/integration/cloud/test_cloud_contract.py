@@ -48,6 +48,8 @@ def _fake() -> Backend:
     cloud.add_flavor("m1.small", 1, 2048)
     cloud.add_image("cirros-lab")
     cloud.add_network("lab-net")
+    cloud.add_host("hv-az1-01", "az1", used={"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20})
+    cloud.add_host("hv-az2-01", "az2")
     return Backend(cloud, project, full, "m1.small", "cirros-lab", "lab-net")
 
 
@@ -176,3 +178,19 @@ def test_create_beyond_quota_is_refused_by_the_cloud(backend: Backend, made: lis
     assert err.value.api_error is not None and err.value.api_error.status == 403
     assert "quota" in err.value.message.lower()
     assert backend.port.servers(backend.full.id, name=name) == []
+
+
+def test_placement_and_aggregates(backend: Backend) -> None:
+    """Resource providers carry Placement's inventory fields and usages; zones come from aggregates."""
+    providers = backend.port.resource_providers()
+    assert providers and [p.name for p in providers] == sorted(p.name for p in providers)
+    for p in providers:
+        vcpu = p.inventories["VCPU"]
+        assert vcpu.total > 0 and vcpu.reserved >= 0 and vcpu.allocation_ratio > 0
+        assert vcpu.capacity == int((vcpu.total - vcpu.reserved) * vcpu.allocation_ratio)
+        assert {"VCPU", "MEMORY_MB", "DISK_GB"} <= set(p.inventories)
+        assert all(v >= 0 for v in p.usages.values())
+    assert sum(p.usages.get("VCPU", 0) for p in providers) > 0
+    zones = {a.availability_zone for a in backend.port.aggregates() if a.availability_zone}
+    hosts = {h for a in backend.port.aggregates() for h in a.hosts}
+    assert zones >= {"az1", "az2"} and hosts <= {p.name for p in providers}
