@@ -203,7 +203,7 @@ section.appendix{break-before:page;page-break-before:always}
  @top-right{content:"%(period)s";font-size:8pt;color:#5b6673;font-family:%(cjk)s,sans-serif}
  @bottom-center{content:"%(page)s" counter(page) "%(of)s" counter(pages)%(after)s;font-size:8pt;color:#5b6673;
   font-family:%(cjk)s,sans-serif}}
-@media print{body{margin:0;max-width:none;padding:0;font-size:10pt}.charts .chart{flex:1 1 100%%}
+@media print{body{margin:0;max-width:none;padding:0;font-size:10pt}.charts{display:block}
  .chart img{max-width:88%%}
  .fig{min-width:7em}}
 """

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 # ASCII words a Chinese document may hold: codes, units, protocols, product and format names
 ALLOWED_WORDS = {
@@ -56,6 +57,16 @@ def english_words(page: str, extra: set[str] = frozenset()) -> set[str]:  # type
     allowed = ALLOWED_WORDS | {w.lower() for w in extra}
     tokens = [t.strip(".:/-") for t in _TOKEN.findall(prose(page))]
     return {t for t in tokens if re.search("[A-Za-z]", t) and not _CODE.search(t) and t.lower() not in allowed}
+
+
+def chart_words(doc: Any) -> set[str]:
+    """English words in a document's chart texts (titles, axes, categories, legends): the charts are
+    drawn as outlines, so the page's text does not show them."""
+    texts = [
+        t for s in doc.sections for c in s.charts for t in (c.title, c.unit, *c.categories, *(x.name for x in c.series))
+    ]
+    tokens = [t.strip(".:/-()") for t in _TOKEN.findall(" ".join(texts))]
+    return {t for t in tokens if re.search("[A-Za-z]", t) and not _CODE.search(t) and t.lower() not in ALLOWED_WORDS}
 
 
 def self_contained(page: str) -> None:

@@ -134,6 +134,8 @@ def test_chinese_document_has_no_english_prose(inv, runs) -> None:  # type: igno
     assert reportcheck.english_words(text) == set()
     cap = capacity_report.build(capacity_fixture(), "zh", now=AT)  # type: ignore[arg-type]
     assert reportcheck.english_words(render_bytes(cap, "html").decode()) == set()
+    assert reportcheck.chart_words(cap) == set()
+    assert reportcheck.chart_words(audit_report.build(data_of(inv), "zh")) == set()
     # the check itself finds English: the same report in English is full of it
     assert len(reportcheck.english_words(render_bytes(audit_report.build(data_of(inv), "en"), "html").decode())) > 20
 
@@ -369,3 +371,7 @@ def test_capacity_metrics_and_optional_planning_figures(tmp_path: Path) -> None:
     assert any(c.kind == "lines" for c in doc.sections[0].charts)  # allocation history with its forecast
     page = render_bytes(doc, "html").decode()
     assert page.count("<svg") >= 4
+    # the same in Chinese: no English on the charts either (axes, legends, categories)
+    zh = capacity_report.build(extended, "zh", now=AT, extras=extras)  # type: ignore[arg-type]
+    assert any(c.kind == "lines" for c in zh.sections[0].charts) and reportcheck.chart_words(zh) == set()
+    assert reportcheck.chart_words(doc)  # the check sees English
