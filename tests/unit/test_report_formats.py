@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -195,6 +196,24 @@ def test_pdf_has_cjk_font_and_page_numbers(inv, runs, tmp_path: Path) -> None:  
     assert "CJK" in fonts  # the Chinese text is set in a CJK font, embedded
     text = reportcheck.pdf_text(raw, tmp_path)
     assert "第1页/共" in text.replace(" ", "") and audit_report.LABELS["zh"]["title"] in text
+
+
+def test_pdf_names_the_cjk_font_it_used_instead_of_the_preferred_one(monkeypatch, inv, runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from govops.reports import fonts
+
+    serif = fonts.FALLBACKS[1]  # Noto Serif CJK SC: fonts-noto-cjk has it next to the Sans one
+    if fonts.cjk_font() is None or shutil.which("pdffonts") is None:
+        pytest.skip("no CJK font or poppler-utils")
+    from matplotlib import font_manager
+
+    path = next((f.fname for f in font_manager.fontManager.ttflist if f.name == serif), None)
+    if path is None:
+        pytest.skip(f"{serif} is not installed")
+    monkeypatch.setattr(fonts, "cjk_font", lambda: fonts.CjkFont(serif, path))
+    raw = render_bytes(audit_report.build(data_of(inv), "zh"), "pdf")
+    text = re.sub(r"\s+", "", reportcheck.pdf_text(raw, tmp_path))
+    assert f"中文字体:{serif}(未安装{fonts.PREFERRED})".replace(" ", "") in text
+    assert "Serif" in reportcheck.pdf_fonts(raw, tmp_path)
 
 
 def test_pdf_without_a_cjk_font_is_refused(monkeypatch, inv, runs) -> None:  # type: ignore[no-untyped-def]
