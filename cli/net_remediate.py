@@ -52,6 +52,7 @@ def remediate(
     """Fix an audit's failing rules: print the exact lines per device (dry run), or --apply them."""
     from govops.errors import ExitCode, InputError
     from govops.network.remediation.service import plan_run, write_plans
+    from govops.network.service import host_key_policy
 
     a = app_of(ctx)
     rule_list = [r.strip() for r in rules.split(",") if r.strip()] if rules else None
@@ -95,6 +96,10 @@ def remediate(
     if not to_push:
         a.terminal.info(a.t("remediate.nothing"))
         return
+    # the audit's host-key policy: strict without its file stops here (exit 2), before the question
+    host_key_policy(a.config)
+    if a.config.config.network.host_key_policy == "accept":
+        a.terminal.warn(a.t("host_keys.accept_insecure"))
     question = a.t("remediate.confirm", lines=n_lines, devices=len(to_push))
     if not a.terminal.confirm(question, assume_yes=yes):
         raise InputError(a.t("remediate.err.not_confirmed"), hint=a.t("cloud.hint.confirm"))

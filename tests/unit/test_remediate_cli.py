@@ -5,6 +5,7 @@ sessions; what the terminal shows in both languages and the exit codes."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,3 +73,21 @@ def test_resume_of_an_audit_run_is_bad_input(cli: Any, inv: Inventory, setup: An
     run, _vrp, _devices = setup
     r = cli("net", "remediate", "--resume", run, "-i", str(inv.root))
     assert r.code == 2 and f"run {run} is a net.audit run, not a remediation" in r.err
+
+
+def test_strict_host_keys_without_the_file_stop_before_the_question(
+    cli: Any,
+    inv: Inventory,  # noqa: F811
+    setup: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run, _vrp, devices = setup
+    cfg = tmp_path / "strict.yaml"
+    cfg.write_text(
+        "version: 1\nnetwork:\n  host_key_policy: strict\n  known_hosts: missing_known_hosts\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("GOVOPS_CONFIG", str(cfg))
+    r = cli("net", "remediate", run, "-i", str(inv.root), "--platform", "huawei_vrp", "--apply", "--yes")
+    assert r.code == 2 and "strict" in r.err and "missing_known_hosts" in r.err, r.err
+    assert all(d.sessions == 0 for d in devices.values())
