@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 LAB_DIR ?= .govops-lab
 LAB_DEVICES ?= 2297
 
-.PHONY: dev deps setup test test-unit test-integration lint docs docs-serve bench demo lab-up lab-down clean previews
+.PHONY: dev deps setup test test-unit test-integration lint docs docs-serve bench demo lab-up lab-down clean previews fuzz
 
 # Everything the tests need on a fresh machine: apt packages, govops, the lab's own dependencies
 # (the OpenStack venv among them). Done once; `rm $(SETUP_STAMP)` or `make setup -B` redoes it.
@@ -18,14 +18,14 @@ deps:
 	  made_policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
 	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1; fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2 openssh-server \
+	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2 openssh-server redis-server \
 	    fonts-noto-cjk poppler-utils; rc=$$?; \
 	  if [ -n "$$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$rc; \
 	fi
 
 dev:
 	$(PIP) install -q --upgrade "pip>=24" "setuptools>=75"
-	$(PIP) install -q -e ".[lab,dev,postgres,docs,reports]" --config-settings editable_mode=strict
+	$(PIP) install -q -e ".[lab,dev,postgres,docs,reports,celery]" --config-settings editable_mode=strict
 
 $(SETUP_STAMP):
 	$(MAKE) deps dev
@@ -44,6 +44,12 @@ test-unit:
 
 test-integration:
 	$(PYTHON) -m pytest -q tests/integration
+
+# The robustness suite with many more generated inputs than CI runs (docs/reference/robustness.md).
+FUZZ_EXAMPLES ?= 2000
+fuzz:
+	GOVOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) GOVOPS_FUZZ_REPORT=$${GOVOPS_FUZZ_REPORT:-fuzz-report.json} \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit/test_fuzz_inputs.py
 
 lint:
 	$(PYTHON) -m ruff check .

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from govops.cli.terminal import Terminal
-from govops.errors import ConfigError, CredentialError
+from govops.errors import ConfigError, CredentialError, InputError
 from govops.i18n import default_lang
 from govops.paths import data_dir, display_path, project_root
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from govops.credentials import Credentials
     from govops.departments import Departments
     from govops.i18n import Translator
-    from govops.network.audit import AuditEngine
+    from govops.network.audit import AuditEngine, Executor
     from govops.network.inventory import Inventory
     from govops.network.remediation.engine import RemediationEngine
     from govops.observer import Observer
@@ -53,6 +53,7 @@ class Ports:
     remediation_engine: RemediationEngineFactory | None = None  # (app, observer, **settings)
     store: SqlStore | None = None
     credentials: Credentials | None = None
+    executor: Executor | None = None  # the audit's executor when it is `celery`
 
 
 @dataclass
@@ -185,14 +186,34 @@ class Application:
         return AnsibleRunner(data_dir() / "ansible")
 
     def audit_engine(
-        self, observer: Observer, *, workers: int | None = None, snmp_concurrency: int | None = None
+        self,
+        observer: Observer,
+        *,
+        workers: int | None = None,
+        snmp_concurrency: int | None = None,
+        executor: str | None = None,
     ) -> AuditEngine:
-        """The audit engine: SSH and SNMP collectors, the analyzer with the configured rules."""
-        if self.ports.audit_engine is not None:
-            return self.ports.audit_engine(self, observer, workers=workers, snmp_concurrency=snmp_concurrency)
-        from govops.network.service import build_audit_engine
+        """The audit engine: SSH and SNMP collectors, the analyzer with the configured rules.
 
-        return build_audit_engine(self, observer, workers=workers, snmp_concurrency=snmp_concurrency)
+        ``executor`` (``--executor``, else ``network.executor``): ``celery`` hands the per-device
+        work to ``govops worker``s through the broker (``audit_executor``)."""
+        if self.ports.audit_engine is not None:
+            engine = self.ports.audit_engine(self, observer, workers=workers, snmp_concurrency=snmp_concurrency)
+        else:
+            from govops.network.service import build_audit_engine
+
+            engine = build_audit_engine(self, observer, workers=workers, snmp_concurrency=snmp_concurrency)
+        if (executor or self.config.config.network.executor) == "celery":
+            engine.executor = self.audit_executor()
+        return engine
+
+    def audit_executor(self) -> Executor:
+        """The Celery executor (the one adapter of the broker): batches to the workers' queues."""
+        if self.ports.executor is not None:
+            return self.ports.executor
+        from govops.network.distributed import build_executor
+
+        return build_executor(self.config, self.store)
 
     def remediation_engine(
         self,
@@ -251,12 +272,17 @@ def build_credentials(config: LoadedConfig) -> Credentials:
         elif name == "vault" and config.vault_file is not None:
             password = os.environ.get(section.vault_password_env)
             if password is None and config.vault_password_file is not None:
+                from govops.yamlio import read_text
+
                 try:
-                    password = config.vault_password_file.read_text(encoding="utf-8").strip()
-                except OSError as exc:
-                    raise CredentialError(
-                        f"{config.vault_password_file}: cannot read vault password ({exc.strerror})"
-                    ) from None
+                    password = read_text(
+                        config.vault_password_file,
+                        str(config.vault_password_file),
+                        "vault password file",
+                        limit=64 * 1024,
+                    ).strip()
+                except InputError as exc:
+                    raise CredentialError(exc.message) from None
             if password is None:
                 raise CredentialError(
                     f"vault file {config.vault_file} is configured but no vault password was given",

@@ -87,30 +87,60 @@ def run_checks(a: Application) -> list[Check]:
         )
 
     if inv is not None:
-        names = sorted(
-            {p.credential for p in inv.profiles.ssh.values()} | {p.credential for p in inv.profiles.snmp.values()}
-        )
+        # what each credential must hold: SSH a user and password, SNMP v2c a community, SNMPv3
+        # a user with an auth and a privacy key
+        needs: dict[str, set[str]] = {}
+        for ssh in inv.profiles.ssh.values():
+            needs.setdefault(ssh.credential, set()).update(("username", "password"))
+        for snmp in inv.profiles.snmp.values():
+            snmp_fields = ("community",) if snmp.version == "v2c" else ("username", "auth_key", "priv_key")
+            needs.setdefault(snmp.credential, set()).update(snmp_fields)
+        names = sorted(needs)
         try:
             creds = a.credentials
         except GovopsError as exc:
             out.append(Check(t("doctor.credentials", name="*"), "fail", exc.message, exc.hint or ""))
             creds = None
         if creds is not None:
-            from govops.credentials import env_var_name
+            from govops.credentials import FIELDS, env_var_name
 
+            prefix = a.config.config.credentials.env_prefix
             for name in names:
+                wanted = [f for f in FIELDS if f in needs[name]]
                 try:
                     source, fields = creds.describe(name)
                 except GovopsError as exc:
-                    out.append(Check(t("doctor.credentials", name=name), "fail", exc.message, exc.hint or ""))
+                    # a source that failed (wrong vault password, damaged vault) is the problem to
+                    # fix, not "not found": say so instead of suggesting variables to export
+                    out.append(
+                        Check(
+                            t("doctor.credentials", name=name),
+                            "fail",
+                            t("doctor.source_failed", error=exc.message),
+                            exc.hint or t("doctor.source_failed_fix"),
+                        )
+                    )
                     continue
+                exports = " ".join(f"{env_var_name(name, f, prefix)}=…" for f in wanted)
                 if source is None:
                     out.append(
                         Check(
                             t("doctor.credentials", name=name),
                             "fail",
-                            "not found in any source",
-                            f"export {env_var_name(name, 'username')}=… {env_var_name(name, 'password')}=…",
+                            t("doctor.cred_not_found"),
+                            t("doctor.cred_export", exports=exports),
+                        )
+                    )
+                elif missing := [f for f in wanted if f not in fields]:
+                    out.append(
+                        Check(
+                            t("doctor.credentials", name=name),
+                            "fail",
+                            t("doctor.cred_missing", source=source, fields=", ".join(missing)),
+                            t(
+                                "doctor.cred_export",
+                                exports=" ".join(f"{env_var_name(name, f, prefix)}=…" for f in missing),
+                            ),
                         )
                     )
                 else:
@@ -153,6 +183,8 @@ def _http_ok(url: str, timeout: float = 3.0) -> tuple[bool, str]:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return False, f"unreachable ({reason})"
+    except ValueError as exc:  # http.client.InvalidURL and the like: config validation should catch these
+        return False, f"invalid URL ({exc})"
 
 
 def _cloud_check(a: Application) -> Check:

@@ -22,6 +22,7 @@ DirOpt = Annotated[Path | None, typer.Option("--dir", help="Lab folder (default:
 ExtranetOpt = Annotated[bool, typer.Option("--extranet", help="The simulated extranet (SSH + SNMP devices).")]
 CloudOpt = Annotated[bool, typer.Option("--cloud", help="The OpenStack cloud and its Prometheus.")]
 AllOpt = Annotated[bool, typer.Option("--all", help="Everything: extranet, cloud and Prometheus.")]
+BrokerOpt = Annotated[bool, typer.Option("--broker", help="A private Redis broker for `--executor celery`.")]
 
 
 def _lab(a: Application, lab_dir: Path | None) -> Lab:
@@ -30,10 +31,11 @@ def _lab(a: Application, lab_dir: Path | None) -> Lab:
     return Lab((lab_dir or a.root / ".govops-lab").resolve(), a.root)
 
 
-def _components(extranet: bool, cloud: bool, all_: bool, default: tuple[str, ...]) -> list[str]:
+def _components(extranet: bool, cloud: bool, all_: bool, default: tuple[str, ...], broker: bool = False) -> list[str]:
+    extra = ["broker"] if broker else []
     if all_:
-        return ["extranet", "cloud", "prometheus"]
-    out = (["extranet"] if extranet else []) + (["cloud", "prometheus"] if cloud else [])
+        return ["extranet", "cloud", "prometheus", *extra]
+    out = (["extranet"] if extranet else []) + (["cloud", "prometheus"] if cloud else []) + extra
     return out or list(default)
 
 
@@ -54,6 +56,7 @@ def install(
     extranet: ExtranetOpt = False,
     cloud: CloudOpt = False,
     all_: AllOpt = False,
+    broker: BrokerOpt = False,
     servers: Annotated[
         int | None,
         typer.Option("--servers", min=1, help="Servers of the seeded-cloud snapshot (default 300, as `lab up`)."),
@@ -76,7 +79,7 @@ def install(
     lab.dir.mkdir(parents=True, exist_ok=True)
     with a.terminal.progress("lab install") as obs:
         lab_ctx = lab.context(LabOptions(servers=servers, seed=seed, snapshot=snapshot), obs)
-        for name in _components(extranet, cloud, all_, ("extranet",)):
+        for name in _components(extranet, cloud, all_, ("extranet",), broker):
             obs.message(f"installing {name} …")
             load_component(name).install(lab_ctx)
     a.terminal.success("lab dependencies installed")
@@ -88,6 +91,7 @@ def up(
     extranet: ExtranetOpt = False,
     cloud: CloudOpt = False,
     all_: AllOpt = False,
+    broker: BrokerOpt = False,
     devices: Annotated[int, typer.Option("--devices", min=1, help="Extranet devices (full city: 2297).")] = 2297,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the lab's plan: same seed, same lab.")] = 1,
     faults: Annotated[str, typer.Option("--faults", help="Share of devices given a fault, e.g. 10%.")] = "0%",
@@ -124,7 +128,7 @@ def up(
         servers=servers,
         snapshot=snapshot,
     )
-    names = _components(extranet, cloud, all_, ("extranet",))
+    names = _components(extranet, cloud, all_, ("extranet",), broker)
     with a.terminal.progress("lab up") as obs:
         results = lab.up(names, opts, obs)
     a.terminal.success(f"lab up in {lab.dir}: {', '.join(results)}")
@@ -141,12 +145,13 @@ def down(
     extranet: ExtranetOpt = False,
     cloud: CloudOpt = False,
     all_: AllOpt = False,
+    broker: BrokerOpt = False,
     lab_dir: DirOpt = None,
 ) -> None:
     """Stop exactly the processes the lab started (by recorded PID); all components by default."""
     a = app_of(ctx)
     lab = _lab(a, lab_dir)
-    names = _components(extranet, cloud, all_, ()) or None
+    names = _components(extranet, cloud, all_, (), broker) or None
     stopped = lab.down(names)
     a.terminal.success(f"stopped {len(stopped)} process(es)")
 

@@ -214,6 +214,10 @@ def audit(
     snmp_concurrency: Annotated[
         int | None, typer.Option("--snmp-concurrency", min=1, help="Concurrent SNMP walks.")
     ] = None,
+    executor: Annotated[
+        Literal["local", "celery"] | None,
+        typer.Option("--executor", help="Where devices are audited: local, or celery workers (network.executor)."),
+    ] = None,
 ) -> None:
     """Audit IPv6 readiness and the security baseline of the selected devices over SSH and SNMP."""
     from govops.network.service import prepare_audit, selection_params
@@ -235,7 +239,7 @@ def audit(
     if a.config.config.network.host_key_policy == "accept":
         a.terminal.warn(a.t("host_keys.accept_insecure"))
     with a.terminal.progress("audit") as obs:
-        engine = a.audit_engine(obs, workers=workers, snmp_concurrency=snmp_concurrency)
+        engine = a.audit_engine(obs, workers=workers, snmp_concurrency=snmp_concurrency, executor=executor)
         params = selection_params(
             inv, site=site, county=county, level=level, platform=platform, group=group, limit=limit
         )

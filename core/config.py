@@ -33,6 +33,10 @@ def _http_url(value: str | None) -> str | None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("not a URL")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked (`http://h:abc`)
+    except ValueError:
+        raise ValueError("not a URL: the port must be a number from 0 to 65535") from None
     return value.rstrip("/")
 
 
@@ -46,7 +50,7 @@ class CloudSection(_Section):
 
 class PrometheusSection(_Section):
     url: str | None = None
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(30.0, gt=0, le=86400, allow_inf_nan=False)
     # Label names differ between exporters; these are the ones the capacity queries group by.
     department_label: str = "department"
     project_label: str = "project"
@@ -67,8 +71,8 @@ class NetworkSection(_Section):
     inventory: Path = Path("inventories/extranet")
     ssh_workers: int = Field(50, ge=1, le=1000)
     snmp_concurrency: int = Field(40, ge=1, le=2000)
-    device_timeout: float = Field(60.0, gt=0)
-    connect_timeout: float = Field(10.0, gt=0)
+    device_timeout: float = Field(60.0, gt=0, le=86400, allow_inf_nan=False)
+    connect_timeout: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False)
     retries: int = Field(2, ge=0, le=10)
     # OpenSSH-format file of the devices' host keys; default: <data dir>/known_hosts
     known_hosts: Path | None = None
@@ -85,6 +89,41 @@ class NetworkSection(_Section):
     # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
     # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
     snmp_codec: Literal["fast", "pyasn1"] = "fast"
+    # Scale-out (docs/guides/network/scale-out.md): where the per-device work runs. `celery`
+    # hands batches of devices to `govops worker` processes through the broker; results meet in
+    # the (PostgreSQL) store.
+    executor: Literal["local", "celery"] = Field(
+        "local",
+        description="Where `net audit` audits the devices: `local` (this machine's processes) or `celery` "
+        "(`govops worker`s, through `network.broker`; `--executor`): "
+        "[Scale-out](../guides/network/scale-out.md).",
+    )
+    broker: str | None = Field(
+        None,
+        description="The Celery broker of `--executor celery` and `govops worker`: `redis://host:6379/0` "
+        "(or `amqp://user@host:5672//`).",
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="County code, site code or inventory group -> queue (first match in file order; "
+        "else queue `govops`): a city's devices go only to the workers reading its queue.",
+    )
+    batch_size: int = Field(10, ge=1, le=1000, description="Devices per Celery task (`--executor celery`).")
+    # Redis redelivers a task not acknowledged within this (a lost worker's), so it must exceed
+    # the longest batch
+    visibility_timeout: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds after which Redis hands an unacknowledged task (its worker was lost) to "
+        "another worker; longer than the slowest batch.",
+    )
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+            raise ValueError("broker URL must start with redis:// or amqp://")
+        return value
 
     @field_validator("host_key_policy", mode="before")
     @classmethod
@@ -229,7 +268,7 @@ def load_config(explicit: Path | None = None, project_root: Path | None = None) 
     root = paths.project_root(project_root)
     if source is None:
         return LoadedConfig(GovopsConfig(), None, root)
-    located = yamlio.load(source)
+    located = yamlio.load(source, limit=yamlio.MAX_CONFIG_BYTES)
     data = located.data if located.data is not None else {}
     if not isinstance(data, dict):
         raise ValidationFailed([Problem("a config file must be a mapping of sections", Location(str(source), 1))])

@@ -92,6 +92,23 @@ class StoreError(GovopsError):
     """The results store could not be opened, migrated or written."""
 
 
+class Interrupted(GovopsError):
+    """Ctrl-C or SIGTERM stopped a recorded run: what finished is kept, ``resume`` does the rest.
+
+    Raised instead of letting ``KeyboardInterrupt`` through, which Typer would turn into a silent
+    exit 130 before the run ID (needed for ``--resume``) could be shown.
+    """
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, run_id: str, resume: str, *, done: int = 0, total: int = 0) -> None:
+        super().__init__(f"interrupted: run {run_id} ({done}/{total} finished)", hint=f"resume with: {resume}")
+        self.run_id = run_id
+        self.resume = resume
+        self.done = done
+        self.total = total
+
+
 @dataclass
 class PeerErrorInfo:
     """What we know about a failed request to an external system."""

@@ -67,6 +67,18 @@ def _dumps(data: Any) -> str:
     return redact(json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":")))
 
 
+def _loads(text: Any, where: str) -> Any:
+    """A JSON column's value; a damaged row (edited by hand, a torn write) is a ``StoreError`` naming it."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError) as exc:
+        detail = f" (line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise StoreError(
+            f"damaged store row: {where} is not valid JSON{detail}",
+            hint="repair or delete that row (the store is SQLite/PostgreSQL)",
+        ) from None
+
+
 @dataclass(frozen=True)
 class Run:
     id: str
@@ -262,7 +274,9 @@ class SqlStore:
 
     @staticmethod
     def _run(r: tuple[Any, ...]) -> Run:
-        return Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]))
+        return Run(
+            r[0], r[1], r[2], r[3], r[4], _loads(r[5], f"runs '{r[0]}' params"), _loads(r[6], f"runs '{r[0]}' summary")
+        )
 
     def runs(self, kind: str | None = None, limit: int = 50) -> list[Run]:
         sql = "SELECT id, kind, status, started_at, finished_at, params, summary FROM runs"
@@ -291,12 +305,32 @@ class SqlStore:
             (run_id, target, status, redact(reason) if reason else reason, _dumps(data), now()),
         )
 
+    def record_result_once(
+        self, run_id: str, target: str, status: str, reason: str | None, data: dict[str, Any]
+    ) -> bool:
+        """Record a target's result unless one is recorded already; True if this call wrote it.
+
+        Workers of a distributed run may run a device twice (a redelivered task after a lost
+        worker): the first result written stays, so each (run, target) is written exactly once.
+        """
+        cur = self._exec(
+            "INSERT INTO results (run_id, target, status, reason, data, finished_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, target) DO NOTHING",
+            (run_id, target, status, redact(reason) if reason else reason, _dumps(data), now()),
+        )
+        return bool(cur.rowcount == 1)
+
+    def result_statuses(self, run_id: str) -> dict[str, tuple[str, str | None]]:
+        """Each recorded target's (status, reason), without the result data: cheap to poll."""
+        rows = self._rows("SELECT target, status, reason FROM results WHERE run_id = ?", (run_id,))
+        return {r[0]: (r[1], r[2]) for r in rows}
+
     def results(self, run_id: str) -> list[TargetResult]:
         rows = self._rows(
             "SELECT run_id, target, status, reason, data, finished_at FROM results WHERE run_id = ? ORDER BY target",
             (run_id,),
         )
-        return [TargetResult(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return [TargetResult(r[0], r[1], r[2], r[3], _loads(r[4], f"results '{r[0]}/{r[1]}' data"), r[5]) for r in rows]
 
     def done_targets(self, run_id: str) -> set[str]:
         return {r[0] for r in self._rows("SELECT target FROM results WHERE run_id = ?", (run_id,))}
@@ -321,7 +355,8 @@ class SqlStore:
             params.append(since)
         sql += " ORDER BY taken_at"
         return [
-            {"id": r[0], "taken_at": r[1], "subject": r[2], "data": json.loads(r[3])} for r in self._rows(sql, params)
+            {"id": r[0], "taken_at": r[1], "subject": r[2], "data": _loads(r[3], f"capacity_snapshots '{r[0]}' data")}
+            for r in self._rows(sql, params)
         ]
 
     # -- journal (what a run created, for rollback) -------------------------
@@ -343,7 +378,10 @@ class SqlStore:
             "WHERE run_id = ? ORDER BY seq",
             (run_id,),
         )
-        return [JournalEntry(r[0], int(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+        return [
+            JournalEntry(r[0], int(r[1]), r[2], r[3], r[4], r[5], _loads(r[6], f"journal '{r[0]}#{r[1]}' data"))
+            for r in rows
+        ]
 
     # -- SSH host keys pinned on first use ----------------------------------
     def host_key(self, host: str) -> tuple[str, str] | None:

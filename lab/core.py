@@ -22,9 +22,10 @@ COMPONENTS: dict[str, str] = {
     "extranet": "govops.lab.extranet.component:ExtranetLab",
     "cloud": "govops.lab.cloud.component:CloudLab",
     "prometheus": "govops.lab.prometheus.component:PrometheusLab",
+    "broker": "govops.lab.broker:BrokerLab",
 }
 # Start order: Prometheus' history is generated for the cloud's servers, so the cloud comes first.
-ORDER = ("extranet", "cloud", "prometheus")
+ORDER = ("extranet", "cloud", "prometheus", "broker")
 
 
 @dataclass

@@ -35,7 +35,7 @@ from multiprocessing.context import ForkServerContext
 from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
-from govops.errors import CredentialError, GovopsError, InputError
+from govops.errors import CredentialError, GovopsError, InputError, Interrupted
 from govops.network.collectors.base import (
     CollectError,
     SnmpCollector,
@@ -93,6 +93,16 @@ class Analyzer(Protocol):
         checks: Sequence[str],
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """(merged facts, findings); each finding: rule, title, severity, status, evidence."""
+
+
+class Executor(Protocol):
+    """Runs a run's per-device work elsewhere (``govops.network.distributed``: Celery workers).
+
+    ``execute`` returns once every device has a result in the engine's store, reporting each one
+    to ``observer`` as it lands; it raises to stop the run (which is then left resumable).
+    """
+
+    def execute(self, run: Run, devices: Sequence[Device], checks: Sequence[str], observer: Observer) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -231,7 +241,9 @@ class AuditEngine:
         store: Store,
         settings: AuditSettings = AuditSettings(),
         observer: Observer | None = None,
+        executor: Executor | None = None,
     ) -> None:
+        self.executor = executor
         self.ssh = ssh
         self.snmp_factory = snmp_factory
         self.analyzer = analyzer
@@ -259,19 +271,53 @@ class AuditEngine:
             run = self.store.start_run(RUN_KIND, {**params, "checks": list(checks), "total": len(devices)})
             done = set()
         todo = [d for d in devices if d.hostname not in done]
-        self._check_credentials(todo)
+        if self.executor is None:  # else each worker resolves them from its own sources
+            self._check_credentials(todo)
         jobs = {d.hostname: (d, DeviceJob.from_device(d)) for d in todo}
         self.observer.started(len(todo), f"audit {run.id}")
         results: list[DeviceResult] = []
         status = "interrupted"
+        stopped = False
         try:
-            asyncio.run(self._run_all(list(jobs.values()), list(checks), run.id, results))
+            if self.executor is not None:
+                self.executor.execute(run, [d for d, _job in jobs.values()], list(checks), self.observer)
+            else:
+                asyncio.run(self._run_all(list(jobs.values()), list(checks), run.id, results))
             status = "finished"
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into SIGINT)
+            stopped = True
         finally:
             self.observer.finished()
             all_results = [DeviceResult.from_dict(r.data) for r in self.store.results(run.id) if r.data]
             self.store.finish_run(run.id, status, summarize(all_results))
+        if stopped:
+            raise Interrupted(
+                run.id, f"govops net audit --resume {run.id}", done=len(all_results), total=len(done) + len(todo)
+            )
         return AuditReport(self.store.get_run(run.id), all_results, skipped=len(done))
+
+    def run_batch(
+        self,
+        run_id: str,
+        devices: Sequence[Device],
+        checks: Sequence[str],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> list[DeviceResult]:
+        """A batch of a distributed run, on a worker: the devices not recorded yet, as ``run`` does them.
+
+        The run itself (its start, summary and finish) belongs to the coordinator. ``loop``: the
+        worker process's own, kept across batches with what lives on it (its SNMP engine).
+        """
+        done = self.store.done_targets(run_id)
+        jobs = [(d, DeviceJob.from_device(d)) for d in devices if d.hostname not in done]
+        results: list[DeviceResult] = []
+        if jobs:
+            work = self._run_all(jobs, list(checks), run_id, results)
+            if loop is None:
+                asyncio.run(work)
+            else:
+                loop.run_until_complete(work)
+        return results
 
     def _check_credentials(self, devices: Sequence[Device]) -> None:
         """Resolve every credential before connecting anywhere: a missing one stops the run at once."""

@@ -20,7 +20,7 @@ LABELS: dict[str, dict[str, str]] = {
         "method": "Forecast method",
         "method.text": METHOD,
         "method.range": "Ranges in this report: conservative (earliest) to aggressive (latest) date.",
-        "snapshots": "{days} day(s) of the window come from stored daily snapshots (`govops capacity snapshot`): "
+        "snapshots": "{days} day(s) of the window come from stored daily snapshots: "
         "Prometheus no longer holds them; they count with their daily mean and p95.",
         "headroom": "Cloud headroom (Placement)",
         "headroom.text": "Capacity = (total - reserved) x allocation ratio, per Placement resource provider, "
@@ -32,7 +32,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cloud_full.text": "The city's allocation against Placement's effective capacity, with the same method.",
         "rightsize": "Rightsizing: quota that could be freed",
         "rightsize.text": "Idle VMs (p95 CPU below {idle:g} % all window), oversized VMs (a smaller flavor holds "
-        "p95 x {headroom:g}), VMs stopped for more than {stopped:g} days; `govops capacity rightsize` lists them.",
+        "p95 x {headroom:g}), VMs stopped for more than {stopped:g} days; the VMs are listed below.",
         "rightsize.none": "No idle, oversized or long-stopped VM.",
         "col.zone": "Zone",
         "col.hosts": "Hosts",
@@ -72,8 +72,7 @@ LABELS: dict[str, dict[str, str]] = {
         "到达配额的日期(t 分布;假设残差独立、正态分布,增长为线性):保守 = 最早,激进 = 最晚。"
         "完整历史不足 3 天:历史数据不足。",
         "method.range": "本报告中的区间:保守(最早)至激进(最晚)日期。",
-        "snapshots": "统计窗口中有 {days} 天的数据来自每日快照(`govops capacity snapshot`):"
-        "Prometheus 已不再保存这些数据;按日均值和 p95 计入。",
+        "snapshots": "统计窗口中有 {days} 天的数据来自每日快照:Prometheus 已不再保存这些数据;按日均值和 p95 计入。",
         "headroom": "云平台余量(Placement)",
         "headroom.text": "容量 =(总量 − 预留)× 超分比,按 Placement 资源提供者计算并按可用区汇总;"
         "已分配 = Placement 用量;剩余 = 容量 − 已分配。",
@@ -83,7 +82,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cloud_full.text": "全市已分配量对比 Placement 有效容量,预测方法同上。",
         "rightsize": "规格优化:可释放的配额",
         "rightsize.text": "闲置云主机(整个窗口内 CPU p95 低于 {idle:g}%)、规格过大的云主机(更小规格可容纳 "
-        "p95 × {headroom:g})、关机超过 {stopped:g} 天的云主机;明细见 `govops capacity rightsize`。",
+        "p95 × {headroom:g})、关机超过 {stopped:g} 天的云主机;明细见下表。",
         "rightsize.none": "没有闲置、规格过大或长期关机的云主机。",
         "col.zone": "可用区",
         "col.hosts": "主机数",
@@ -169,7 +168,7 @@ def sections(report: CapacityReport, lang: str) -> list[Section]:
             rows = [
                 [
                     f.flavor,
-                    f"{f.vcpus} vCPU, {f.ram_mb / 1024:g} GiB" + (f", {f.disk_gb} GB" if f.disk_gb else ""),
+                    f"{f.vcpus} vCPU, {f.ram_mb / 1024:g} GiB" + (f", {f.disk_gb} GiB" if f.disk_gb else ""),
                     *(str(f.per_az.get(az, 0)) for az in zones),
                     str(f.total),
                     f.limited_by or "–",
@@ -202,7 +201,7 @@ def sections(report: CapacityReport, lang: str) -> list[Section]:
             lab("rightsize"),
             [lab("rightsize.text", idle=ro.idle_cpu_pct, headroom=ro.headroom, stopped=ro.stopped_days)],
         )
-        names = {d.code: f"{d.name(lab.lang)} ({d.code})" for d in report.departments}
+        names = {d.code: d.name(lab.lang) for d in report.departments}
         ranked = sorted(r.totals.items(), key=lambda kv: (-kv[1].frees_cores, -kv[1].frees_ram_mb, kv[0]))[:TOP]
         if ranked:
             rows = [

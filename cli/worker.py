@@ -1,0 +1,61 @@
+"""``govops worker``: a Celery worker that audits the devices the coordinator sends to its queues."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from govops.cli.application import app_of
+
+
+def worker(
+    ctx: typer.Context,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            "--queues",
+            help="Comma-separated queues to read (see network.routes), e.g. city-a,city-b. Default: govops.",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", min=1, help="Batches run at once, one process each (default: 4 per CPU)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Worker name in logs and `celery inspect` (default: govops-PID@host).")
+    ] = None,
+) -> None:
+    """Run audit batches sent by `govops net audit --executor celery`; results go to the shared store.
+
+    The worker reads govops.yaml as every command does: network.broker, store.url (the same
+    PostgreSQL store as the coordinator) and its own credential sources. It runs until Ctrl-C or
+    SIGTERM, finishing the batches it has started.
+    """
+    from govops.errors import InputError
+    from govops.network.distributed import DEFAULT_QUEUE, worker_app, worker_argv
+    from govops.network.service import worker_processes
+
+    a = app_of(ctx)
+    cfg = a.config
+    wanted = [q.strip() for q in (queues or DEFAULT_QUEUE).split(",") if q.strip()]
+    if not wanted:
+        raise InputError("--queues names no queue")
+    # Fail now, not at the first batch, if the store is not one the coordinator can share
+    url = cfg.store_url
+    if not url.startswith(("postgresql:", "postgres:")):
+        raise InputError(
+            "govops worker needs the PostgreSQL store the coordinator uses (store.url: postgresql://…)",
+        )
+    a.store  # noqa: B018 - fails now if unreachable; each pool process opens its own later
+    a.close()  # a connection must not cross the pool's fork
+    try:
+        app = worker_app(cfg, a.credentials)
+    except ImportError:
+        raise InputError("govops worker needs Celery: pip install 'govops[celery]'") from None
+    verbose = a.terminal.verbose
+    loglevel = "WARNING" if a.terminal.quiet else "DEBUG" if verbose >= 2 else "INFO"
+    node = name or f"govops-{os.getpid()}@%h"
+    # a batch mostly waits on its devices (SSH prompts, SNMP answers, timeouts of the dead ones):
+    # several per CPU keep the cores busy, and a batch stuck on a slow device holds one process only
+    app.worker_main(worker_argv(wanted, concurrency or 4 * worker_processes(), loglevel, node))

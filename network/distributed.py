@@ -1,0 +1,536 @@
+"""Audits past one machine: the engine's per-device work on Celery workers (``--executor celery``).
+
+The coordinator (``govops net audit --executor celery``) creates the run in the shared store,
+as a local audit does, then publishes the devices in batches (``network.batch_size``) to queues
+chosen by ``network.routes`` (county, site or inventory group -> queue), and follows the run in
+the store: each result a worker records is one step of the same progress view, and the run ends
+with the same summary, output and exit code as a local one (``AuditEngine.run`` builds both).
+
+A worker (``govops worker``) runs each batch with the engine's own per-device unit of work
+(``AuditEngine.run_batch``: SSH and SNMP collection, parsing and rule evaluation, on the worker,
+near the devices) and records each device's result in the store itself.
+
+Delivery is at least once, results exactly once:
+
+- tasks are acknowledged after they ran (``task_acks_late``), and a task whose worker died is
+  handed to another worker (``task_reject_on_worker_lost``; Redis redelivers an unacknowledged
+  task after ``network.visibility_timeout``); each worker takes one task at a time
+  (``worker_prefetch_multiplier=1``), so a lost worker holds no more than its running batches;
+- a redelivered batch skips the devices already recorded, and a result is written only if none is
+  recorded for (run, device) yet (``SqlStore.record_result_once``: INSERT ... ON CONFLICT DO
+  NOTHING), so two workers racing on a device leave one result;
+- a worker skips batches of a run that is no longer running (the coordinator was interrupted or
+  lost the broker): ``--resume`` reopens the run and publishes the devices still missing.
+
+Task messages hold the devices' inventory data (addresses, ports, credential *names*), never a
+secret: each worker resolves credentials from its own sources (env, vault, keyring).
+Celery is imported only here and only when used (``govops --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from govops.errors import GovopsError, InputError, NotFoundError, StoreError
+from govops.network.inventory import Device, Site, SnmpProfile, SshProfile
+from govops.observer import NullObserver, Observer
+from govops.store import Run, SqlStore
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from govops.config import LoadedConfig
+    from govops.credentials import Credential, Credentials
+    from govops.network.audit import AuditEngine
+    from govops.network.collectors.base import SnmpCollector, SnmpOutput, SnmpTarget
+
+DEFAULT_QUEUE = "govops"
+AUDIT_TASK = "govops.net.audit_batch"
+POLL_INTERVAL = 0.25  # seconds between looks at the store for new results
+BROKER_CHECK_INTERVAL = 2.0  # seconds between checks that the broker is still there
+WORKER_CHECK_TIMEOUT = 0.5  # how long the coordinator waits for workers to say which queues they read
+STORE_RETRIES = 20  # a batch whose store went away is retried this often (every few seconds)
+
+log = logging.getLogger("govops.worker")
+
+
+class BrokerError(GovopsError):
+    """The broker cannot be reached (at the start of a run or in the middle of one)."""
+
+
+# -- devices as task data ------------------------------------------------------------------------
+def device_to_data(d: Device) -> dict[str, Any]:
+    """A device as JSON data for a task message: inventory facts and credential names, no secret."""
+    return {
+        "hostname": d.hostname,
+        "site": dataclasses.asdict(d.site),
+        "platform": d.platform,
+        "role": d.role,
+        "mgmt_ipv4": d.mgmt_ipv4,
+        "mgmt_ipv6": d.mgmt_ipv6,
+        "ssh": d.ssh.model_dump() if d.ssh is not None else None,
+        "snmp": d.snmp.model_dump() if d.snmp is not None else None,
+        "ssh_profile": d.ssh_profile,
+        "snmp_profile": d.snmp_profile,
+        "ssh_port": d.ssh_port,
+        "snmp_port": d.snmp_port,
+        "groups": list(d.groups),
+        "data": d.data,
+    }
+
+
+def device_from_data(data: Mapping[str, Any]) -> Device:
+    return Device(
+        hostname=data["hostname"],
+        site=Site(**data["site"]),
+        platform=data["platform"],
+        role=data["role"],
+        mgmt_ipv4=data["mgmt_ipv4"],
+        mgmt_ipv6=data["mgmt_ipv6"],
+        ssh=SshProfile.model_validate(data["ssh"]) if data["ssh"] is not None else None,
+        snmp=SnmpProfile.model_validate(data["snmp"]) if data["snmp"] is not None else None,
+        ssh_profile=data["ssh_profile"],
+        snmp_profile=data["snmp_profile"],
+        ssh_port=data["ssh_port"],
+        snmp_port=data["snmp_port"],
+        groups=tuple(data["groups"]),
+        data=dict(data["data"]),
+    )
+
+
+# -- routing and batching ------------------------------------------------------------------------
+def queue_for(device: Device, routes: Mapping[str, str]) -> str:
+    """The queue of the first route (in the config's order) naming the device's county, site or group."""
+    for key, queue in routes.items():
+        if key in (device.county, device.site.code) or key in device.groups:
+            return queue
+    return DEFAULT_QUEUE
+
+
+def plan_batches(devices: Sequence[Device], routes: Mapping[str, str], size: int) -> list[tuple[str, list[Device]]]:
+    """(queue, devices) batches of at most ``size``, each within one queue, in the devices' order."""
+    by_queue: dict[str, list[Device]] = {}
+    for d in devices:
+        by_queue.setdefault(queue_for(d, routes), []).append(d)
+    out: list[tuple[str, list[Device]]] = []
+    for queue, members in by_queue.items():
+        out.extend((queue, members[i : i + size]) for i in range(0, len(members), size))
+    return out
+
+
+# -- the Celery application ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class CelerySettings:
+    broker: str
+    visibility_timeout: float = 3600.0
+    # the coordinator only: a publish or check on a broker that vanished must not wait forever
+    socket_timeout: float | None = None
+
+    @classmethod
+    def from_config(cls, config: LoadedConfig, *, coordinator: bool = False) -> CelerySettings:
+        net = config.config.network
+        if not net.broker:
+            raise InputError(
+                "the celery executor needs a broker: set network.broker (redis://host:port/0) in govops.yaml",
+                hint="govops lab up --broker starts one for the lab",
+            )
+        return cls(net.broker, net.visibility_timeout, 5.0 if coordinator else None)
+
+
+def display_broker(url: str) -> str:
+    """The broker URL without a password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@')[-1]}"
+    return url
+
+
+def celery_app(settings: CelerySettings) -> Celery:
+    from celery import Celery
+
+    app = Celery("govops", broker=settings.broker, set_as_current=False)
+    # Lost workers' tasks come back after the visibility timeout; look for them often enough
+    # that a short timeout (tests, small sites) is what decides, not the sweep period.
+    transport: dict[str, Any] = {
+        "visibility_timeout": settings.visibility_timeout,
+        "unacked_restore_interval": max(1.0, min(10.0, settings.visibility_timeout / 10)),
+        "unacked_restore_throttle": 1,
+    }
+    if settings.socket_timeout is not None:
+        transport |= {"socket_timeout": settings.socket_timeout, "socket_connect_timeout": settings.socket_timeout}
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,  # results go to the govops store, not a Celery backend
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=DEFAULT_QUEUE,
+        task_create_missing_queues=True,
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        worker_send_task_events=False,
+    )
+    return app
+
+
+def broker_problem(app: Celery) -> str | None:
+    """Why the broker cannot be reached (one connection attempt, a few seconds at most), or None."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.2, timeout=3)
+    except (OperationalError, OSError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+# -- coordinator ---------------------------------------------------------------------------------
+class CeleryExecutor:
+    """The engine's ``Executor`` that publishes batches to workers and follows the store."""
+
+    def __init__(
+        self,
+        app: Celery,
+        store: SqlStore,
+        *,
+        routes: Mapping[str, str],
+        batch_size: int,
+        broker_display: str,
+        check_workers: bool = True,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.routes = dict(routes)
+        self.batch_size = batch_size
+        self.broker_display = broker_display
+        self.check_workers = check_workers
+
+    def execute(self, run: Run, devices: Sequence[Device], checks: Sequence[str], observer: Observer) -> None:
+        batches = plan_batches(devices, self.routes, self.batch_size)
+        if not batches:
+            return
+        self._ensure_broker(run)
+        if self.check_workers:
+            self._ensure_consumers(run, sorted({q for q, _b in batches}))
+        self._publish(run, batches, list(checks))
+        observer.message(f"{len(batches)} batches of up to {self.batch_size} devices sent to the workers")
+        self._follow(run, {d.hostname for d in devices}, observer)
+
+    def _resume_hint(self, run: Run) -> str:
+        return f"resume it once the broker is back: govops net audit --executor celery --resume {run.id}"
+
+    def _broker_problem(self) -> str | None:
+        return broker_problem(self.app)
+
+    def _ensure_broker(self, run: Run) -> None:
+        problem = self._broker_problem()
+        if problem is not None:
+            raise BrokerError(
+                f"broker {self.broker_display} is unreachable ({problem}); run {run.id} sent nothing",
+                hint=self._resume_hint(run),
+            )
+
+    def _ensure_consumers(self, run: Run, queues: list[str]) -> None:
+        """Fail early when no worker reads a queue this run needs (else it would wait forever)."""
+        missing = queues
+        # workers that just (re)connected to the broker may answer late: ask again, waiting longer
+        for wait in (WORKER_CHECK_TIMEOUT, 2 * WORKER_CHECK_TIMEOUT, 6 * WORKER_CHECK_TIMEOUT):
+            replies = self.app.control.inspect(timeout=wait).active_queues() or {}
+            served = {q["name"] for qs in replies.values() for q in qs}
+            missing = [q for q in queues if q not in served]
+            if not missing:
+                return
+        if missing:
+            raise GovopsError(
+                f"no govops worker reads queue(s) {', '.join(missing)} on broker {self.broker_display}; "
+                f"run {run.id} sent nothing",
+                hint=f"start one: govops worker --queues {','.join(missing)}; then resume with "
+                f"govops net audit --executor celery --resume {run.id}",
+            )
+
+    def _publish(self, run: Run, batches: list[tuple[str, list[Device]]], checks: list[str]) -> None:
+        from kombu.exceptions import OperationalError
+
+        try:
+            with self.app.producer_or_acquire() as producer:
+                for queue, batch in batches:
+                    self.app.send_task(
+                        AUDIT_TASK,
+                        args=(run.id, checks, [device_to_data(d) for d in batch]),
+                        queue=queue,
+                        producer=producer,
+                        retry=True,
+                        retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+                    )
+        except (OperationalError, OSError) as exc:
+            raise BrokerError(
+                f"broker {self.broker_display} went away while run {run.id} was being sent ({exc})",
+                hint=self._resume_hint(run),
+            ) from None
+
+    def _follow(self, run: Run, wanted: set[str], observer: Observer) -> None:
+        seen: set[str] = set()
+        next_check = time.monotonic() + BROKER_CHECK_INTERVAL
+        while True:
+            statuses = self.store.result_statuses(run.id)
+            for host in sorted((wanted & statuses.keys()) - seen):
+                seen.add(host)
+                status, reason = statuses[host]
+                observer.advanced(host, status, reason)
+            if len(seen) == len(wanted):
+                return
+            if time.monotonic() >= next_check:
+                problem = self._broker_problem()
+                if problem is not None:
+                    raise BrokerError(
+                        f"broker {self.broker_display} went away during run {run.id} ({problem}): "
+                        f"{len(seen)} of {len(wanted)} devices recorded, the run is left resumable",
+                        hint=self._resume_hint(run),
+                    )
+                next_check = time.monotonic() + BROKER_CHECK_INTERVAL
+            time.sleep(POLL_INTERVAL)
+
+
+def build_executor(config: LoadedConfig, store: SqlStore, *, check_workers: bool = True) -> CeleryExecutor:
+    """The coordinator's executor from govops.yaml; the store must be one every worker reaches."""
+    if not store.url.startswith(("postgresql:", "postgres:")):
+        raise InputError(
+            "the celery executor needs a PostgreSQL store that every worker reaches "
+            f"(store.url is {store.display_url})",
+            hint="set store.url: postgresql://user@host:5432/govops in govops.yaml (coordinator and workers)",
+        )
+    settings = CelerySettings.from_config(config, coordinator=True)
+    try:
+        app = celery_app(settings)
+    except ImportError:
+        raise InputError("the celery executor needs Celery: pip install 'govops[celery]'") from None
+    net = config.config.network
+    return CeleryExecutor(
+        app,
+        store,
+        routes=net.routes,
+        batch_size=net.batch_size,
+        broker_display=display_broker(settings.broker),
+        check_workers=check_workers,
+    )
+
+
+# -- worker --------------------------------------------------------------------------------------
+class OnceStore(SqlStore):
+    """The worker's store: each device's result is written only if none is recorded yet."""
+
+    def record_result(self, run_id: str, target: str, status: str, reason: str | None, data: dict[str, Any]) -> None:
+        if not self.record_result_once(run_id, target, status, reason, data):
+            log.info("run %s: %s already recorded by another worker, this result dropped", run_id, target)
+
+
+@dataclass
+class _WorkerContext:
+    """What ``build_audit_engine`` needs (the CLI's Application has the same three)."""
+
+    config: LoadedConfig
+    credentials: Credentials
+    store: Any  # each pool process opens its own (``_engine``)
+
+
+_PARENT: list[tuple[AuditEngine, str]] = []  # set once by the worker command, before the pool forks
+_ENGINES: dict[int, AuditEngine] = {}  # per worker process: the store connection must not cross a fork
+
+
+def prepare_engine(config: LoadedConfig, credentials: Credentials) -> AuditEngine:
+    """The worker's engine without a store, built once before the pool forks.
+
+    Its processes then share netmiko, paramiko, pysnmp and the parsed rules (copy-on-write)
+    instead of each importing and loading them at its first batch (a CPU-second or two each).
+    """
+    from govops.network.service import build_audit_engine
+
+    engine = build_audit_engine(_WorkerContext(config, credentials, None), NullObserver())
+    # Celery's pool processes are this worker's processes: a batch runs in its process's
+    # threads and event loop rather than in more processes of its own
+    engine.settings = dataclasses.replace(
+        engine.settings,
+        ssh_processes=0,
+        snmp_processes=0,
+        # a batch's sessions and its IPv6 probes share this thread pool: none waits for a thread
+        ssh_workers=2 * config.config.network.batch_size,
+    )
+    return engine
+
+
+class _KeptSnmp:
+    """A pool process's one SNMP collector, kept from batch to batch on the process's own loop.
+
+    Making a pysnmp engine costs about 90 ms of CPU: once per batch, that was a third of what a
+    worker spent on a healthy device's batch. The engine closes it after each batch; this keeps it.
+    """
+
+    def __init__(self, make: Callable[[], SnmpCollector]) -> None:
+        self.make = make
+        self.inner: SnmpCollector | None = None
+
+    def __call__(self) -> SnmpCollector:
+        return self  # the engine's snmp_factory
+
+    def _get(self) -> SnmpCollector:
+        if self.inner is None:
+            self.inner = self.make()
+        return self.inner
+
+    async def collect(
+        self, target: SnmpTarget, credential: Credential, gets: Sequence[str], walks: Sequence[str]
+    ) -> SnmpOutput:
+        return await self._get().collect(target, credential, gets, walks)
+
+    async def answers_community(self, target: SnmpTarget, community: str, timeout: float) -> bool:
+        return await self._get().answers_community(target, community, timeout)
+
+    def close(self) -> None:
+        pass  # kept for the next batch; the process's exit ends it
+
+
+_LOOPS: dict[int, asyncio.AbstractEventLoop] = {}
+
+
+def _engine() -> AuditEngine:
+    pid = os.getpid()
+    engine = _ENGINES.get(pid)
+    if engine is None:
+        shared, url = _PARENT[0]
+        engine = copy.copy(shared)
+        engine.store = OnceStore(url)
+        engine.snmp_factory = _KeptSnmp(shared.snmp_factory)
+        _ENGINES[pid] = engine
+    return engine
+
+
+def _warm_up(**_: Any) -> None:
+    """A new pool process gets its store connection and SNMP engine now, before its first batch.
+
+    A long-running worker pays them once at start rather than in the first run it serves.
+    """
+    try:
+        engine = _engine()
+        kept = engine.snmp_factory
+        if isinstance(kept, _KeptSnmp):
+
+            async def make() -> None:
+                kept._get()
+
+            _loop().run_until_complete(make())
+    except Exception as exc:  # noqa: BLE001 - the first batch meets (and reports) the same problem
+        log.warning("pool process warm-up failed: %s", exc)
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    loop = _LOOPS.get(os.getpid())
+    if loop is None:
+        loop = _LOOPS[os.getpid()] = asyncio.new_event_loop()
+    return loop
+
+
+def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Celery task: one batch of a run, each device recorded in the store once."""
+    t0 = time.monotonic()
+    # which worker audited which device: in its log, for the operator (and the tests)
+    log.info("run %s: batch started: %s", run_id, " ".join(d["hostname"] for d in devices))
+    try:
+        engine = _engine()
+        try:
+            run = engine.store.get_run(run_id)
+        except NotFoundError:
+            # another store than the coordinator's: nothing here can record this run
+            log.error("run %s is not in this worker's store %s: batch dropped", run_id, _store_display(engine))
+            return {"run": run_id, "skipped": len(devices), "reason": "unknown run"}
+        if run.status != "running":
+            log.info("run %s is %s: batch of %d devices skipped", run_id, run.status, len(devices))
+            return {"run": run_id, "skipped": len(devices), "reason": run.status}
+        results = engine.run_batch(run_id, [device_from_data(d) for d in devices], checks, _loop())
+    except StoreError as exc:
+        # the store is away for a while (restart, failover): try the batch again later
+        log.warning("run %s: store error (%s), batch retried", run_id, exc.message)
+        _ENGINES.pop(os.getpid(), None)
+        raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
+    except Exception as exc:
+        # the batch's devices end with the reason and the run goes on (a bad rule file or
+        # credential source on this worker, a bug): without a result each device would keep the
+        # coordinator waiting
+        log.exception("run %s: batch failed", run_id)
+        detail = exc.message if isinstance(exc, GovopsError) else f"{type(exc).__name__}: {exc}"
+        _record_failed(run_id, devices, f"worker {socket.gethostname()}: {detail}")
+        return {"run": run_id, "failed": len(devices)}
+    ok = sum(1 for r in results if r.status == "ok")
+    log.info(
+        "run %s: batch done in %.1f s, %d ok, %d failed, %d recorded before: %s",
+        run_id,
+        time.monotonic() - t0,
+        ok,
+        len(results) - ok,
+        len(devices) - len(results),
+        " ".join(r.hostname for r in results),
+    )
+    return {"run": run_id, "devices": [r.hostname for r in results]}
+
+
+def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> None:
+    from govops.network.audit import DeviceResult
+
+    engine = _ENGINES.get(os.getpid())
+    store = engine.store if engine is not None else OnceStore(_PARENT[0][1])
+    for data in devices:
+        d = device_from_data(data)
+        result = DeviceResult(d.hostname, d.site.code, d.county, d.level, d.platform, "error", reason)
+        store.record_result(run_id, d.hostname, "error", reason, result.to_dict())
+
+
+def _store_display(engine: AuditEngine) -> str:
+    store = engine.store
+    return store.display_url if isinstance(store, SqlStore) else "?"
+
+
+def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
+    """The Celery application of ``govops worker``, with the audit task bound to this config."""
+    # one INFO line per SSH login and socket would bury the batches' lines
+    for noisy in ("paramiko", "netmiko", "pysnmp", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = CelerySettings.from_config(config)
+    app = celery_app(settings)
+    # A worker started while its broker is down says so and stops (systemd's Restart= tries again)
+    # rather than Celery retrying forever behind a screen of reconnect tracebacks. Once running,
+    # Celery reconnects by itself when the broker comes back.
+    problem = broker_problem(app)
+    if problem is not None:
+        raise BrokerError(
+            f"broker {display_broker(settings.broker)} is unreachable ({problem}); the worker did not start",
+            hint="check network.broker in govops.yaml and that the broker runs and is reachable from this machine",
+        )
+    _PARENT[:] = [(prepare_engine(config, credentials), config.store_url)]
+    app.task(name=AUDIT_TASK, bind=True)(audit_batch)
+    from celery.signals import worker_process_init
+
+    worker_process_init.connect(_warm_up)
+    return app
+
+
+def worker_argv(queues: Sequence[str], concurrency: int, loglevel: str, name: str) -> list[str]:
+    """``celery worker`` arguments: gossip and mingle are cluster chatter this worker does not need."""
+    return [
+        "worker",
+        f"--queues={','.join(queues)}",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel}",
+        f"--hostname={name}",
+        "--without-gossip",
+        "--without-mingle",
+        "--pool=prefork",
+    ]

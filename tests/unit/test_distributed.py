@@ -1,0 +1,267 @@
+"""The scale-out pieces that need no broker: task data, routing, batching, once-only results, the hook."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from govops.credentials import Credentials, EnvSource
+from govops.network.audit import AuditEngine, AuditSettings, DeviceResult
+from govops.network.distributed import (
+    DEFAULT_QUEUE,
+    OnceStore,
+    device_from_data,
+    device_to_data,
+    plan_batches,
+    queue_for,
+)
+from govops.network.generate import generate_inventory
+from govops.network.inventory import Device, Inventory, load_inventory
+from govops.observer import Observer, RecordingObserver
+from govops.store import Run, SqlStore
+
+from tests.fakes import FakeAnalyzer, FakeSnmp, FakeSsh
+from tests.unit.test_audit_engine import ENV
+
+
+@pytest.fixture
+def inv(tmp_path: Path) -> Inventory:
+    generate_inventory(sites=40, seed=3).write(tmp_path / "inv")
+    return load_inventory(tmp_path / "inv")
+
+
+def test_a_device_travels_as_json_data_and_comes_back_equal(inv: Inventory) -> None:
+    import json
+
+    for d in inv:
+        data = json.loads(json.dumps(device_to_data(d)))
+        back = device_from_data(data)
+        assert back == d and back.data == d.data and back.ssh == d.ssh and back.snmp == d.snmp
+
+
+def test_task_data_names_credentials_but_holds_no_secret(inv: Inventory) -> None:
+    import json
+
+    text = json.dumps([device_to_data(d) for d in inv])
+    assert "x-value-1234" not in text  # the test's secrets live in the env only
+    assert '"credential"' in text
+
+
+def test_routes_pick_the_first_matching_county_site_or_group(inv: Inventory) -> None:
+    counties = sorted({d.county for d in inv if d.county})
+    first, second = counties[0], counties[1]
+    routes = {first: "q-first", "county": "q-county-devices", second: "q-second"}
+    for d in inv:
+        q = queue_for(d, routes)
+        if d.county == first:
+            assert q == "q-first"
+        elif "county" in d.groups:
+            assert q == "q-county-devices"  # earlier in the routes than the second county
+        elif d.county == second:
+            assert q == "q-second"
+        else:
+            assert q == DEFAULT_QUEUE
+
+
+def test_batches_stay_within_one_queue_and_cover_each_device_once(inv: Inventory) -> None:
+    counties = sorted({d.county for d in inv if d.county})
+    routes = {counties[0]: "a", counties[1]: "b"}
+    batches = plan_batches(list(inv), routes, 4)
+    seen = [d.hostname for _q, b in batches for d in b]
+    assert sorted(seen) == sorted(d.hostname for d in inv) and len(seen) == len(set(seen))
+    for q, b in batches:
+        assert 1 <= len(b) <= 4
+        assert {queue_for(d, routes) for d in b} == {q}
+
+
+def test_a_result_is_recorded_once_and_the_first_one_stays(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.start_run("net.audit", {})
+    assert store.record_result_once(run.id, "h1", "ok", None, {"n": 1}) is True
+    assert store.record_result_once(run.id, "h1", "error", "later", {"n": 2}) is False
+    [r] = store.results(run.id)
+    assert (r.status, r.data) == ("ok", {"n": 1})
+    assert store.result_statuses(run.id) == {"h1": ("ok", None)}
+    once = OnceStore(f"sqlite:///{tmp_path / 's.db'}")
+    once.record_result(run.id, "h1", "timeout", "x", {"n": 3})
+    once.record_result(run.id, "h2", "timeout", "slow", {"n": 4})
+    assert store.result_statuses(run.id) == {"h1": ("ok", None), "h2": ("timeout", "slow")}
+
+
+def _engine(tmp_path: Path, store: SqlStore, ssh: FakeSsh, env: dict[str, str] | None = None) -> AuditEngine:
+    return AuditEngine(
+        ssh=ssh,
+        snmp_factory=FakeSnmp,
+        analyzer=FakeAnalyzer(),
+        credentials=Credentials([EnvSource(environ=ENV if env is None else env)]),
+        store=store,
+        settings=AuditSettings(ssh_workers=4, snmp_concurrency=4, backoff=0.001),
+        observer=RecordingObserver(),
+    )
+
+
+def test_run_batch_skips_devices_already_recorded_and_records_the_rest_once(tmp_path: Path, inv: Inventory) -> None:
+    store = OnceStore(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.start_run("net.audit", {})
+    devices = list(inv)[:6]
+    store.record_result(run.id, devices[0].hostname, "ok", None, {"earlier": True})
+    ssh = FakeSsh()
+    results = _engine(tmp_path, store, ssh).run_batch(run.id, devices, ["ipv6"])
+    assert sorted(r.hostname for r in results) == sorted(d.hostname for d in devices[1:])
+    recorded = {r.target: r for r in store.results(run.id)}
+    assert set(recorded) == {d.hostname for d in devices}
+    assert recorded[devices[0].hostname].data == {"earlier": True}  # a redelivered batch changes nothing
+    assert store.get_run(run.id).status == "running"  # the run belongs to the coordinator
+
+
+class RecordingExecutor:
+    """Plays the workers: records every device as the engine would, in the engine's store."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self.calls: list[tuple[str, list[str], list[str]]] = []
+
+    def execute(self, run: Run, devices: Sequence[Device], checks: Sequence[str], observer: Observer) -> None:
+        self.calls.append((run.id, [d.hostname for d in devices], list(checks)))
+        for d in devices:
+            r = DeviceResult(d.hostname, d.site.code, d.county, d.level, d.platform, "ok", None)
+            self.store.record_result(run.id, d.hostname, "ok", None, r.to_dict())
+            observer.advanced(d.hostname, "ok", None)
+
+
+def test_with_an_executor_the_engine_runs_nothing_itself_and_reports_from_the_store(
+    tmp_path: Path, inv: Inventory
+) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    ssh = FakeSsh()
+    # no credential on the coordinator: the workers resolve their own
+    eng = _engine(tmp_path, store, ssh, env={})
+    ex = RecordingExecutor(store)
+    eng.executor = ex
+    report = eng.run(list(inv), ["ipv6"], {"inventory": "x"})
+    assert ssh.calls == []
+    assert len(ex.calls) == 1 and sorted(ex.calls[0][1]) == sorted(d.hostname for d in inv)
+    assert report.run.status == "finished" and report.run.summary["devices"] == len(inv)
+    assert len(report.results) == len(inv)
+    # resume hands the executor only what is missing
+    first = next(iter(inv)).hostname
+    store.reopen_run(report.run.id)
+    with store._lock:
+        store._exec("DELETE FROM results WHERE run_id = ? AND target = ?", (report.run.id, first))
+    again = eng.run(list(inv), ["ipv6"], {}, resume=report.run.id)
+    assert ex.calls[-1][1] == [first]
+    assert again.skipped == len(inv) - 1 and len(again.results) == len(inv)
+
+
+def test_an_executor_that_raises_leaves_the_run_interrupted_and_resumable(tmp_path: Path, inv: Inventory) -> None:
+    from govops.network.distributed import BrokerError
+
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+
+    class Lost(RecordingExecutor):
+        def execute(self, run: Run, devices: Sequence[Device], checks: Sequence[str], observer: Observer) -> None:
+            super().execute(run, devices[:3], checks, observer)
+            raise BrokerError("broker went away")
+
+    eng = _engine(tmp_path, store, FakeSsh())
+    eng.executor = Lost(store)
+    with pytest.raises(BrokerError):
+        eng.run(list(inv), ["ipv6"], {})
+    [run] = store.runs("net.audit")
+    assert run.status == "interrupted" and run.summary["devices"] == 3
+    assert len(store.done_targets(run.id)) == 3
+
+
+class FakeTask:
+    def __init__(self) -> None:
+        self.retries: list[int] = []
+
+    def retry(self, countdown: int, max_retries: int) -> Exception:
+        self.retries.append(countdown)
+        return RuntimeError("retry")
+
+
+def _worker(monkeypatch: pytest.MonkeyPatch, url: str, engine: AuditEngine) -> None:
+    from govops.network import distributed
+
+    monkeypatch.setattr(distributed, "_PARENT", [(engine, url)])
+    monkeypatch.setattr(distributed, "_ENGINES", {})
+
+
+def test_a_batch_the_worker_cannot_run_ends_its_devices_with_the_reason(
+    tmp_path: Path, inv: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govops.errors import ConfigError
+    from govops.network.distributed import audit_batch
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = SqlStore(url)
+    run = store.start_run("net.audit", {})
+
+    def broken(*_a: object) -> list[DeviceResult]:
+        raise ConfigError("rules.yaml:3: unknown key 'sevrity'")
+
+    eng = _engine(tmp_path, store, FakeSsh())
+    monkeypatch.setattr(eng, "run_batch", broken)
+    _worker(monkeypatch, url, eng)
+    devices = [device_to_data(d) for d in list(inv)[:3]]
+    audit_batch(FakeTask(), run.id, ["ipv6"], devices)
+    statuses = store.result_statuses(run.id)
+    assert set(statuses) == {d["hostname"] for d in devices}
+    assert all(s == "error" and r is not None and "rules.yaml:3" in r for s, r in statuses.values())
+
+
+def test_a_batch_of_a_run_no_longer_running_is_skipped_and_a_store_error_retried(
+    tmp_path: Path, inv: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govops.errors import StoreError
+    from govops.network.distributed import audit_batch
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = OnceStore(url)
+    run = store.start_run("net.audit", {})
+    store.finish_run(run.id, "interrupted", {})
+    eng = _engine(tmp_path, store, FakeSsh())
+    _worker(monkeypatch, url, eng)
+    devices = [device_to_data(d) for d in list(inv)[:3]]
+    out = audit_batch(FakeTask(), run.id, ["ipv6"], devices)
+    assert out["skipped"] == 3 and store.result_statuses(run.id) == {}
+
+    store.reopen_run(run.id)
+
+    def down(*_a: object, **_k: object) -> set[str]:
+        raise StoreError("store error: connection lost")
+
+    monkeypatch.setattr(OnceStore, "done_targets", down)
+    task = FakeTask()
+    with pytest.raises(RuntimeError, match="retry"):
+        audit_batch(task, run.id, ["ipv6"], devices)
+    assert task.retries == [3]
+
+
+def _config(tmp: Path, project: Path, store: str, network: str) -> Path:
+    cfg = tmp / "govops.yaml"
+    cfg.write_text(
+        f"version: 1\nstore:\n  url: {store}\nnetwork:\n  inventory: {project / 'inventories' / 'extranet'}\n"
+        + network,
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_the_celery_executor_refuses_a_sqlite_store_and_a_missing_broker(cli, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = _config(tmp_path, project, f"sqlite:///{tmp_path / 's.db'}", "  broker: redis://127.0.0.1:1/0\n")
+    r = cli("--config", str(cfg), "net", "audit", "--executor", "celery", "--limit", "2")
+    assert r.code == 2 and "PostgreSQL" in r.err and "Traceback" not in r.err
+    r = cli("--config", str(cfg), "worker")
+    assert r.code == 2 and "PostgreSQL" in r.err
+    cfg = _config(tmp_path, project, "postgresql://govops@127.0.0.1:1/govops", "  executor: celery\n")
+    r = cli("--config", str(cfg), "worker")
+    assert r.code != 0 and "Traceback" not in r.err
+
+
+def test_a_bad_broker_url_is_a_config_error(cli, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = _config(tmp_path, project, f"sqlite:///{tmp_path / 's.db'}", "  broker: http://127.0.0.1:1/\n")
+    r = cli("--config", str(cfg), "net", "audit", "--executor", "celery")
+    assert r.code == 2 and "broker" in r.err
