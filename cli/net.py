@@ -403,7 +403,15 @@ def runs(
         )
     # the table shows the start to the minute (the run ID has the second) and leaves the end to
     # -o json/csv: an 80-column terminal keeps each run ID whole
-    shown = [{**row, "started": _minute(row["started"]), "status": _run_status(a, row["status"])} for row in rows]
+    shown = [
+        {
+            **row,
+            "started": _minute(row["started"]),
+            "status": _run_status(a, row["status"]),
+            "kind": a.t(f"run.kind.{row['kind']}"),
+        }
+        for row in rows
+    ]
     shown = shown if _for_people(a) else rows
     cols = [
         Column("id", a.t("col.run")),
