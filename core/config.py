@@ -111,6 +111,16 @@ class NetworkSection(_Section):
             raise ValueError("broker URL must start with redis:// or amqp://")
         # govops.yaml is often tracked and copied to every collector: the password comes from
         # each machine's environment, as PostgreSQL's does (PGPASSWORD, ~/.pgpass)
+        # kombu falls back to an unverified TLS connection (CERT_NONE) without this parameter
+        if (
+            value is not None
+            and value.startswith("rediss://")
+            and "ssl_cert_reqs=required" not in urlsplit(value).query.lower().replace("cert_required", "required")
+        ):
+            raise ValueError(
+                "a rediss:// broker must verify the server's certificate: add "
+                "?ssl_cert_reqs=required&ssl_ca_certs=/path/to/ca.pem to network.broker"
+            )
         if value is not None and urlsplit(value).password:
             raise ValueError(
                 "network.broker holds a password: remove it and export it in the variable named by "
