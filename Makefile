@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 LAB_DIR ?= .govops-lab
 LAB_DEVICES ?= 2297
 
-.PHONY: dev deps setup test test-unit test-integration lint docs docs-serve bench demo lab-up lab-down clean
+.PHONY: dev deps setup test test-unit test-integration lint docs docs-serve bench demo lab-up lab-down clean previews fuzz
 
 # Everything the tests need on a fresh machine: apt packages, govops, the lab's own dependencies
 # (the OpenStack venv among them). Done once; `rm $(SETUP_STAMP)` or `make setup -B` redoes it.
@@ -18,13 +18,14 @@ deps:
 	  made_policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
 	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1; fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2 openssh-server redis-server; rc=$$?; \
+	    snmpd snmp prometheus mariadb-server rabbitmq-server postgresql iproute2 openssh-server redis-server \
+	    fonts-noto-cjk poppler-utils; rc=$$?; \
 	  if [ -n "$$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$rc; \
 	fi
 
 dev:
 	$(PIP) install -q --upgrade "pip>=24" "setuptools>=75"
-	$(PIP) install -q -e ".[lab,dev,postgres,docs,celery]" --config-settings editable_mode=strict
+	$(PIP) install -q -e ".[lab,dev,postgres,docs,reports,celery]" --config-settings editable_mode=strict
 
 $(SETUP_STAMP):
 	$(MAKE) deps dev
@@ -43,6 +44,12 @@ test-unit:
 
 test-integration:
 	$(PYTHON) -m pytest -q tests/integration
+
+# The robustness suite with many more generated inputs than CI runs (docs/reference/robustness.md).
+FUZZ_EXAMPLES ?= 2000
+fuzz:
+	GOVOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) GOVOPS_FUZZ_REPORT=$${GOVOPS_FUZZ_REPORT:-fuzz-report.json} \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/unit/test_fuzz_inputs.py
 
 lint:
 	$(PYTHON) -m ruff check .
@@ -81,6 +88,22 @@ demo: deps dev lab-up
 	eval "$$(govops lab env --dir $(LAB_DIR))" && govops net inventory stats
 	eval "$$(govops lab env --dir $(LAB_DIR))" && { govops net audit; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]; }
 	eval "$$(govops lab env --dir $(LAB_DIR))" && govops net readiness --by county
+	@# the document a city IT department sends: the audit report as a Chinese PDF
+	eval "$$(govops lab env --dir $(LAB_DIR))" && { govops --lang zh report audit --format pdf --out $(LAB_DIR)/audit-report-zh.pdf; \
+	  rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ]; } && echo "audit report: $$(realpath $(LAB_DIR)/audit-report-zh.pdf)"
+
+# The first PDF page of each report in Chinese, from the lab (extranet audit, lab cloud), for the docs;
+# plus a headless Chromium screenshot of each HTML page when chromium is installed (not committed).
+PREVIEWS := build/previews
+previews:
+	mkdir -p $(PREVIEWS) docs/images
+	eval "$$(govops lab env --dir $(LAB_DIR))" && { govops net runs -o json | grep -q '"finished"' || govops -q net audit >/dev/null || [ $$? -eq 3 ]; }
+	eval "$$(govops lab env --dir $(LAB_DIR))" && for r in audit capacity; do for f in pdf html; do \
+	  govops -q --lang zh report $$r -f $$f --out $(PREVIEWS)/report-$$r-zh.$$f; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc; done; \
+	  pdftoppm -png -r 80 -f 1 -l 1 -singlefile $(PREVIEWS)/report-$$r-zh.pdf docs/images/report-$$r-zh; \
+	  if command -v chromium >/dev/null; then chromium --headless --no-sandbox --disable-gpu --window-size=1200,1600 \
+	    --screenshot=$(PREVIEWS)/report-$$r-zh-html.png file://$(CURDIR)/$(PREVIEWS)/report-$$r-zh.html 2>/dev/null; fi; done
+	@ls -l docs/images/report-*-zh.png
 
 clean:
 	rm -rf build .mypy_cache .ruff_cache .hypothesis

@@ -1,8 +1,9 @@
 """The ansible-runner adapter: the only module that imports ansible_runner (inside functions).
 
-Each run gets a private data dir (mode 0700) under ``work_dir``, named by the run ID. Nothing
-secret is written there: ``suppress_env_files`` keeps extra vars and the vault password in memory
-(the password answers ansible-playbook's ``--ask-vault-pass`` prompt over pexpect), the variables
+Each run gets a private data dir (mode 0700) under ``work_dir``, named by the run ID. ``-e NAME=VALUE``
+extra vars go to ansible-playbook as ``-e @<dir>/env/extravars`` (a 0600 file, removed after the run),
+never on its command line, which any user sees in ``ps``. ``suppress_env_files`` keeps the vault
+password in memory (it answers ansible-playbook's ``--ask-vault-pass`` prompt over pexpect), the variables
 in ``hide_env`` are blanked in the playbook's environment, and after the run the environment dump
 ansible-runner leaves in ``artifacts/<ident>/command`` is removed and every kept file is scrubbed
 of known secrets. The whole dir is deleted unless the request keeps artifacts.
@@ -99,6 +100,7 @@ class AnsibleRunner:
             raise AutomationError("ansible-playbook not found", hint="pip install ansible-core")
         private = self.work_dir / request.run_id
         private.mkdir(parents=True, exist_ok=False, mode=0o700)
+        extravars = _write_extravars(private, request.extra_vars)
         events = _Events(on_task)
         deadline = _Deadline(request.timeout, request.run_id)
         try:
@@ -110,8 +112,7 @@ class AnsibleRunner:
                 inventory=_inventory_arg(request.inventory),
                 limit=request.limit,
                 forks=request.forks,
-                extravars=dict(request.extra_vars) or None,
-                cmdline=_cmdline(request) or None,
+                cmdline=_cmdline(request, extravars) or None,
                 passwords={_VAULT_PROMPT: request.vault_password.reveal()} if request.vault_password else None,
                 envvars={**_ENV, **dict.fromkeys(request.hide_env, ""), _MARK: request.run_id},
                 suppress_env_files=True,
@@ -130,6 +131,8 @@ class AnsibleRunner:
             raise AutomationError(f"ansible-runner failed: {redact(str(exc))}") from None
         finally:
             _kill_marked(request.run_id)  # whatever the run started and left behind (any outcome)
+            if extravars is not None:
+                extravars.unlink(missing_ok=True)
             _scrub(private)
             if not request.keep_artifacts:
                 shutil.rmtree(private, ignore_errors=True)
@@ -279,8 +282,23 @@ def _inventory_arg(inventory: Path | Mapping[str, Any]) -> str | dict[str, Any]:
     return json.loads(json.dumps(inventory, default=str))  # type: ignore[no-any-return]
 
 
-def _cmdline(request: PlayRequest) -> str:
+def _write_extravars(private: Path, extra_vars: Mapping[str, Any]) -> Path | None:
+    """The ``-e`` pairs as a 0600 JSON file in the run's private dir (JSON is YAML to Ansible)."""
+    if not extra_vars:
+        return None
+    folder = private / "env"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / "extravars"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(dict(extra_vars), f, default=str)
+    return path
+
+
+def _cmdline(request: PlayRequest, extravars: Path | None = None) -> str:
     args: list[str] = []
+    if extravars is not None:
+        args += ["-e", f"@{extravars}"]
     for f in request.extra_var_files:
         args += ["-e", f"@{f}"]
     if request.check:

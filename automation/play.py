@@ -26,6 +26,7 @@ from govops.automation.ports import (
     StageObserver,
     TaskStatus,
 )
+from govops.credentials import SECRET_NAME, Secret
 from govops.errors import InputError, Location, NotFoundError, Problem, ValidationFailed
 from govops.observer import NullObserver, Observer
 from govops.paths import display_path
@@ -393,4 +394,6 @@ def parse_extra_vars(values: Iterable[str], base: Path | None = None) -> tuple[d
             if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 raise InputError(f"-e {word!r}: expected NAME=VALUE or @FILE")
             pairs[key] = val
+            if SECRET_NAME.search(key):
+                Secret(val)  # scrubbed from every message, output and kept artefact from now on
     return pairs, files

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from govops.credentials import Secret
+from govops.credentials import Secret, redact
 from govops.errors import GovopsError, InputError
 
 HostStatus = Literal["ok", "changed", "failed", "unreachable", "timeout"]
@@ -146,6 +146,7 @@ class StageObserver(Protocol):
 
 def short(text: object) -> str:
     """The first non-empty line of ``text``, cut to ``MESSAGE_LIMIT`` characters."""
-    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
+    # masked before it is cut: a secret cut in two would escape the scrubbing of the result
+    lines = [line.strip() for line in redact(str(text or "")).splitlines() if line.strip()]
     first = lines[0] if lines else ""
     return first if len(first) <= MESSAGE_LIMIT else first[: MESSAGE_LIMIT - 1] + "…"

@@ -10,29 +10,34 @@ Sources, each behind its port:
   memory used (available - usable), disk written (block allocation), each with what the running
   VMs were given (vCPUs, memory, disk capacity).
 
-Queries are batched by department (``sum by (department)``): nine requests give every figure of
-every department, whatever their number: six usage range queries (sent side by side), the CPU mean,
-and the quota/allocation history and the hypervisors, each of those two one request for several
-metrics told apart by a ``label_replace`` tag. The service never prints: it returns a
-``CapacityReport`` and reports each request to the observer.
+Queries are batched by department (``sum by (department)``): seven requests give every figure of
+every department, whatever their number: three usage range queries (sent side by side), the sizes
+the running VMs were given at the end, the CPU mean, and the quota/allocation history and the
+hypervisors, each of the unions one request for several metrics told apart by a ``label_replace``
+tag. The service never prints: it returns a ``CapacityReport`` and reports each request to the observer.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from govops.capacity import forecast as fc
-from govops.capacity.ports import MetricsPort, Series
+from govops.capacity import metrics as m
+from govops.capacity.labels import Labelling
+from govops.capacity.ports import BadQuery, MetricsError, MetricsPort, Series
 from govops.departments import Department
 from govops.errors import InputError
-from govops.lab.prometheus import metrics as m
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
+    from govops.capacity.cloudfull import CloudFull
+    from govops.capacity.headroom import CloudHeadroom
+    from govops.capacity.rightsize import RightsizeReport
     from govops.cloud.ports import CloudPort
+    from govops.store import Store
 
 SCHEMA = "govops.capacity/1"
 GIB = 1024**3
@@ -69,6 +74,17 @@ class Options:
     growth_threshold_pct: float = 20.0  # "growing": used CPU or RAM up this much per 30 days
     reclaim_below_pct: float = 20.0  # "over-allocated": p95 use below this share of allocated
     label: str = "department"  # the Prometheus label holding the department code
+    # how series name departments (label / project name / project ID, info-metric join); None: ``label``
+    labelling: Labelling | None = None
+    confidence: float = 0.8  # of the forecasts' prediction intervals
+    host_label: str = "host"  # the label naming a VM's hypervisor on libvirt series
+    # False: quotas, allocations and their forecasts only (``capacity forecast`` as a table shows no
+    # use): the usage queries, the bulk of Prometheus' work, are not sent and ``used`` stays None
+    usage: bool = True
+
+    @property
+    def labels(self) -> Labelling:
+        return self.labelling or Labelling(department_label=self.label)
 
     def check(self) -> None:
         if self.step < 1 or self.window < 2 * self.step:
@@ -107,6 +123,13 @@ class ResourceCapacity:
     days_to_quota: float | None  # 0: at or over quota; None: no quota or no growth
     quota_date: str | None
     forecast: str  # ok | at_quota | flat | short_history | no_quota | no_data
+    # the range of days_to_quota at the report's confidence (forecast.days_range): conservative is the
+    # earliest (upper prediction bound reaches the quota), aggressive the latest (lower bound does)
+    days_to_quota_conservative: float | None = None
+    days_to_quota_aggressive: float | None = None
+    quota_date_conservative: str | None = None
+    quota_date_aggressive: str | None = None
+    from_snapshots_days: int = 0  # daily allocation points taken from stored snapshots (before Prometheus' data)
 
     @property
     def quota_pct(self) -> float | None:
@@ -179,6 +202,14 @@ class CapacityReport:
     warnings: tuple[str, ...]
     queries: int
     options: Options = field(repr=False, compare=False, default=Options(at=0))
+    # -- added for capacity planning (all optional: a report without them is as before) --
+    # the city's daily allocation per resource (report units), from Prometheus and snapshots
+    allocation_history: Mapping[str, tuple[tuple[float, float], ...]] = field(default_factory=dict, repr=False)
+    headroom: CloudHeadroom | None = None  # Placement's capacity, allocated, free and free slots
+    cloud_full: Mapping[str, CloudFull] = field(default_factory=dict)  # cpu, ram: when the cloud is full
+    rightsize: RightsizeReport | None = None  # idle, oversized and long-stopped VMs per department
+    snapshot_days: int = 0  # days of the window served from stored snapshots (Prometheus no longer holds them)
+    failed_sources: tuple[str, ...] = ()  # "prometheus", "placement": a source failed, the rest is shown
 
     @property
     def findings(self) -> tuple[DepartmentCapacity, ...]:
@@ -186,6 +217,30 @@ class CapacityReport:
 
 
 # -- queries -----------------------------------------------------------------------------------------
+
+
+def department_keys(
+    departments: Sequence[Department],
+    lab: Labelling,
+    cloud: CloudPort | None = None,
+    project_ids: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Department code -> the value its series carry under ``lab``: the code, the project's name
+    (departments.yaml ``project``) or its ID (``project_ids``, else from the cloud's project list)."""
+    if lab.department_from == "label":
+        return {d.code: d.code for d in departments}
+    if lab.department_from == "project_name":
+        return {d.code: d.project for d in departments}
+    ids = dict(project_ids or {})
+    if not ids and cloud is not None:
+        by_name = {p.name: p.id for p in cloud.projects()}
+        ids = {d.code: by_name[d.project] for d in departments if d.project in by_name}
+    if not ids:
+        raise InputError(
+            "prometheus.department_from: project_id needs the cloud to map project IDs to departments",
+            hint="configure the cloud (cloud.name / OS_CLOUD), or use department_from: project_name",
+        )
+    return {d.code: ids[d.code] for d in departments if d.code in ids}
 
 
 def duration(seconds: float) -> str:
@@ -200,43 +255,73 @@ def _selector(metric: str, label: str, codes: Sequence[str] | None) -> str:
     return f'{metric}{{{label}=~"{"|".join(codes)}"}}'
 
 
+def _vm_part(
+    lab: Labelling, codes: Sequence[str] | None, lookback: str
+) -> tuple[str, Callable[[str], str], Callable[[str], str]]:
+    """(the ``by`` label, a selector maker, a per-VM wrapper) for VM expressions under ``lab``."""
+    return lab.vm_key, (lambda metric: lab.vm_selector(metric, codes)), (lambda expr: lab.vm(expr, codes, lookback))
+
+
 def union(parts: Mapping[str, str]) -> str:
     """One query returning several expressions, each tagged ``TAG=name`` so they stay apart."""
     return " or ".join(f'label_replace({expr}, "{TAG}", "{name}", "", "")' for name, expr in parts.items())
 
 
-def usage_queries(label: str, step: float, codes: Sequence[str] | None = None) -> dict[str, str]:
+def usage_queries(label: str | Labelling, step: float, codes: Sequence[str] | None = None) -> dict[str, str]:
     """The usage series, one range query each. Not one union: Prometheus evaluates ``or`` between
-    range results step by step, which made the six-part union 4-5x slower than its parts."""
-
-    def s(metric: str) -> str:
-        return _selector(metric, label, codes)
-
-    by = f"sum by ({label})"
+    range results step by step, which made the union several times slower than its parts. ``codes``:
+    values of the grouping label to keep (department codes, or project names/IDs)."""
+    key, s, j = _vm_part(Labelling.of(label), codes, duration(2 * step))
+    by = f"sum by ({key})"
     last = duration(step)
     # a range just short of two steps holds two samples at the step's resolution whether Prometheus
     # closes ranges at their start (2.x) or not (3.x); with finer scrapes it is a 2-step mean
     rate = duration(2 * step - 1)
+    mem_used = f"last_over_time({s(m.MEM_AVAILABLE)}[{last}]) - last_over_time({s(m.MEM_USABLE)}[{last}])"
     return {
-        "cpu_used": f"{by} (rate({s(m.CPU_SECONDS)}[{rate}]))",
-        "cpu_prov": f"{by} (last_over_time({s(m.VCPUS)}[{last}]))",
-        "ram_used": f"{by} (last_over_time({s(m.MEM_AVAILABLE)}[{last}]) - last_over_time({s(m.MEM_USABLE)}[{last}]))",
-        "ram_prov": f"{by} (last_over_time({s(m.MEM_AVAILABLE)}[{last}]))",
-        "storage_used": f"{by} (last_over_time({s(m.DISK_ALLOCATION)}[{last}]))",
-        "storage_prov": f"{by} (last_over_time({s(m.DISK_CAPACITY)}[{last}]))",
+        "cpu_used": f"{by} ({j(f'rate({s(m.CPU_SECONDS)}[{rate}])')})",
+        "ram_used": f"{by} ({j(mem_used)})",
+        "storage_used": f"{by} ({j(f'last_over_time({s(m.DISK_ALLOCATION)}[{last}])')})",
     }
 
 
-def cpu_mean_query(label: str, window: float, codes: Sequence[str] | None = None) -> str:
+def provisioned_query(label: str | Labelling, step: float, codes: Sequence[str] | None = None) -> str:
+    """What the running VMs were given at the report time (vCPUs, memory, disk size): one instant
+    request. Only the latest value is reported, so no range query carries it over the window."""
+    lookback = duration(2 * step)
+    key, s, j = _vm_part(Labelling.of(label), codes, lookback)
+    by = f"sum by ({key})"
+    parts = {
+        "cpu_prov": f"{by} ({j(f'last_over_time({s(m.VCPUS)}[{lookback}])')})",
+        "ram_prov": f"{by} ({j(f'last_over_time({s(m.MEM_AVAILABLE)}[{lookback}])')})",
+        "storage_prov": f"{by} ({j(f'last_over_time({s(m.DISK_CAPACITY)}[{lookback}])')})",
+    }
+    return union(parts)
+
+
+def cpu_mean_query(label: str | Labelling, window: float, codes: Sequence[str] | None = None) -> str:
     """Mean cores over the whole window, exact from the counter (not from the sampled series)."""
-    return f"sum by ({label}) (rate({_selector(m.CPU_SECONDS, label, codes)}[{duration(window)}]))"
+    key, s, j = _vm_part(Labelling.of(label), codes, duration(window))
+    return f"sum by ({key}) ({j(f'rate({s(m.CPU_SECONDS)}[{duration(window)}])')})"
 
 
-def limits_query(label: str, codes: Sequence[str] | None = None) -> str:
+def limits_lookback(step: float) -> str:
+    """Two usage steps, at most a day (openstack-exporter is scraped every few minutes)."""
+    return duration(min(2 * step, fc.DAY))
+
+
+def limits_query(label: str | Labelling, codes: Sequence[str] | None = None, lookback: str = "1d") -> str:
+    """Quotas and allocations per department, one value a day (range query at a 1-day step): the
+    latest sample within ``lookback`` before each day's end. A short lookback (two usage steps) reads
+    about half the samples of a whole day's and finds the exporter's value just as well."""
+    lab = Labelling.of(label)
+    key = lab.tenant_key
     parts: dict[str, str] = {}
     for resource, ((q_metric, _), (a_metric, _)) in _LIMITS.items():
         for kind, metric in (("quota", q_metric), ("alloc", a_metric)):
-            parts[f"{resource}_{kind}"] = f"sum by ({label}) (last_over_time({_selector(metric, label, codes)}[1d]))"
+            parts[f"{resource}_{kind}"] = (
+                f"sum by ({key}) (last_over_time({lab.tenant_selector(metric, codes)}[{lookback}]))"
+            )
     return union(parts)
 
 
@@ -291,7 +376,7 @@ def _used(
     exact_mean: float | None,
     grid: Sequence[float],
 ) -> Used | None:
-    points, prov = _fill(points, grid), _fill(prov, grid)
+    points = _fill(points, grid)
     if not points:
         return None
     values = [v for _, v in points]
@@ -305,7 +390,7 @@ def _used(
         mean=exact_mean if exact_mean is not None else sum(values) / len(values),
         p95=percentile(values, P95),
         latest=values[-1],
-        provisioned=prov[-1][1] if prov else None,
+        provisioned=prov[-1][1] if prov else 0.0,  # none at the end: every VM was gone
         growth_per_day=growth,
         growth_pct_30d=pct,
         days=f.days if f else len(daily),
@@ -319,10 +404,14 @@ def _resource(
     history: Sequence[tuple[float, float]],
     used: Used | None,
     at: float,
+    confidence: float = 0.8,
 ) -> ResourceCapacity:
     f = fc.fit([t / fc.DAY for t, _ in history], [v for _, v in history])
     growth = f.slope_per_day if f else None
     days = fc.days_to_limit(allocated, quota, growth) if allocated is not None else None
+    low, high = (
+        fc.days_range(allocated, quota, f, confidence) if allocated is not None and days is not None else (None, None)
+    )
     if allocated is None:
         status = "no_data"
     elif quota is None:
@@ -345,6 +434,10 @@ def _resource(
         days_to_quota=days,
         quota_date=fc.date_after(at, days),
         forecast=status,
+        days_to_quota_conservative=low,
+        days_to_quota_aggressive=high,
+        quota_date_conservative=fc.date_after(at, low),
+        quota_date_aggressive=fc.date_after(at, high),
     )
 
 
@@ -356,6 +449,14 @@ class _Figures:
     limits: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # cpu_quota, cpu_alloc, ...
     cloud: dict[str, tuple[float | None, float]] = field(default_factory=dict)  # resource -> (quota, allocated)
     cpu_mean: float | None = None
+
+
+# snapshot "used" resource -> (usage series tag, factor from report units to the series' units)
+_SNAPSHOT_USED = {"cpu": ("cpu", 1.0), "ram": ("ram", float(GIB)), "storage": ("storage", float(GIB))}
+
+
+def _grid(start: float, end: float, step: float) -> list[float]:
+    return [start + i * step for i in range(int((end - start) // step) + 1)]
 
 
 def _scale(points: Sequence[tuple[float, float]], divisor: float) -> list[tuple[float, float]]:
@@ -386,7 +487,7 @@ def _build(fig: _Figures, opts: Options, end: float, source: str, grid: Sequence
                 fig.cpu_mean if resource == "cpu" else None,
                 grid,
             )
-        out[resource] = _resource(resource, quota, alloc, a_hist, used, end)
+        out[resource] = _resource(resource, quota, alloc, a_hist, used, end, opts.confidence)
     return out
 
 
@@ -409,23 +510,45 @@ def _flags(
 class CapacityService:
     """Capacity figures from a ``MetricsPort`` (and a ``CloudPort`` for allocations when given)."""
 
-    def __init__(self, metrics: MetricsPort, cloud: CloudPort | None = None, observer: Observer | None = None) -> None:
+    def __init__(
+        self,
+        metrics: MetricsPort,
+        cloud: CloudPort | None = None,
+        observer: Observer | None = None,
+        *,
+        project_ids: Mapping[str, str] | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.store = store  # daily snapshots for the part of a window Prometheus no longer holds
         self.metrics = metrics
         self.cloud = cloud
         self.observer = observer or NullObserver()
+        self.project_ids = project_ids  # department code -> project ID, for department_from: project_id
 
-    def _split(self, series: Iterable[Series], label: str) -> dict[str, dict[str, list[tuple[float, float]]]]:
-        """{department code: {tag: points}}."""
+    def _split(
+        self, series: Iterable[Series], label: str, code_of: Mapping[str, str] | None = None
+    ) -> dict[str, dict[str, list[tuple[float, float]]]]:
+        """{department code: {tag: points}} (series of a key ``code_of`` does not know keep the key)."""
         out: dict[str, dict[str, list[tuple[float, float]]]] = {}
         for s in series:
-            code = s.labels.get(label)
+            key = s.labels.get(label)
             tag = s.labels.get(TAG)
-            if code and tag:
+            if key and tag:
+                code = (code_of or {}).get(key, key)
                 out.setdefault(code, {})[tag] = list(s.points)
         return out
 
+    def department_keys(self, departments: Sequence[Department], lab: Labelling) -> dict[str, str]:
+        return department_keys(departments, lab, self.cloud, self.project_ids)
+
     def _usage(
-        self, parts: Mapping[str, str], start: float, end: float, step: float, label: str
+        self,
+        parts: Mapping[str, str],
+        start: float,
+        end: float,
+        step: float,
+        label: str,
+        code_of: Mapping[str, str] | None = None,
     ) -> dict[str, dict[str, list[tuple[float, float]]]]:
         """{department code: {part: points}}, the parts' range queries sent side by side."""
         from concurrent.futures import ThreadPoolExecutor
@@ -439,9 +562,9 @@ class CapacityService:
         with ThreadPoolExecutor(max_workers=USAGE_WORKERS) as pool:
             for tag, series in pool.map(lambda kv: one(*kv), parts.items()):
                 for s in series:
-                    code = s.labels.get(label)
-                    if code:
-                        out.setdefault(code, {})[tag] = list(s.points)
+                    key = s.labels.get(label)
+                    if key:
+                        out.setdefault((code_of or {}).get(key, key), {})[tag] = list(s.points)
         return out
 
     def report(self, departments: Sequence[Department], opts: Options, *, only: bool = False) -> CapacityReport:
@@ -449,30 +572,71 @@ class CapacityService:
         filtered to them and Prometheus data of other departments is not reported as unknown."""
         opts.check()
         obs = self.observer
-        label = opts.label
-        codes = [d.code for d in departments] if only else None
+        lab = opts.labels
+        keys = self.department_keys(departments, lab)
+        code_of = {v: k for k, v in keys.items()}
+        codes = [keys[d.code] for d in departments if d.code in keys] if only else None
         end = math.floor(opts.at / opts.step) * opts.step
         start = end - math.floor(opts.window / opts.step) * opts.step
         day_start = end - max(1, math.floor(opts.window / fc.DAY)) * fc.DAY
-        parts = usage_queries(label, opts.step, codes)
-        total = len(parts) + 3 + (1 if self.cloud is not None else 0)
+        parts = usage_queries(lab, opts.step, codes) if opts.usage else {}
+        total = len(parts) + (4 if opts.usage else 2) + (1 if self.cloud is not None else 0)
         obs.started(total, "querying Prometheus")
         warnings: list[str] = []
 
         from concurrent.futures import ThreadPoolExecutor
 
-        # the three small requests run while the usage range queries are evaluated
-        with ThreadPoolExecutor(max_workers=1) as side:
-            mean_f = side.submit(self.metrics.query, cpu_mean_query(label, end - start, codes), end)
-            limits_f = side.submit(self.metrics.query_range, limits_query(label, codes), day_start, end, fc.DAY)
-            hv_f = side.submit(self._hypervisors, end - start, end)
-            usage = self._usage(parts, start, end, opts.step, label)
-            cpu_mean = {s.labels.get(label, ""): s.value for s in mean_f.result()}
-            obs.advanced("cpu mean", "ok")
-            limits = self._split(limits_f.result(), label)
-            obs.advanced("quotas", "ok", f"{len(limits)} departments")
-            hv = hv_f.result()
-            obs.advanced("hypervisors", "ok", f"{len(hv)} hypervisors")
+        usage: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        limits: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        cpu_mean: dict[str, float] = {}
+        hv: tuple[Hypervisor, ...] = ()
+        failed: list[str] = []
+        try:
+            # the three small requests run while the usage range queries are evaluated
+            with ThreadPoolExecutor(max_workers=1) as side:
+                if opts.usage:
+                    mean_f = side.submit(self.metrics.query, cpu_mean_query(lab, end - start, codes), end)
+                limits_f = side.submit(
+                    self.metrics.query_range,
+                    limits_query(lab, codes, limits_lookback(opts.step)),
+                    day_start,
+                    end,
+                    fc.DAY,
+                )
+                hv_f = side.submit(self._hypervisors, end - start, end)
+                if opts.usage:
+                    prov_f = side.submit(self.metrics.query, provisioned_query(lab, opts.step, codes), end)
+                    usage = self._usage(parts, start, end, opts.step, lab.vm_key, code_of)
+                    for sample in prov_f.result():
+                        k, tag = sample.labels.get(lab.vm_key), sample.labels.get(TAG)
+                        if k and tag:
+                            usage.setdefault(code_of.get(k, k), {})[tag] = [(end, sample.value)]
+                    obs.advanced("provisioned", "ok")
+                    cpu_mean = {
+                        code_of.get(k, k): s.value for s in mean_f.result() if (k := s.labels.get(lab.vm_key, ""))
+                    }
+                    obs.advanced("cpu mean", "ok")
+                limits = self._split(limits_f.result(), lab.tenant_key, code_of)
+                obs.advanced("quotas", "ok", f"{len(limits)} departments")
+                hv = hv_f.result()
+                obs.advanced("hypervisors", "ok", f"{len(hv)} hypervisors")
+        except MetricsError as exc:
+            # with the cloud (or stored snapshots) there is still something to show: say what is missing
+            if isinstance(exc, BadQuery) or (self.cloud is None and self.store is None):
+                raise
+            warnings.append(f"{exc}: usage and growth figures are missing")
+            failed.append("prometheus")
+            usage, limits, cpu_mean, hv = {}, {}, {}, ()
+
+        snapshot_days = 0
+        if self.store is not None:
+            snapshot_days = self._from_snapshots(departments, usage, limits, start, end, day_start, opts.step)
+            if snapshot_days:
+                cpu_mean = {}  # the counter's exact mean covers Prometheus' days only: use the daily points
+                warnings.append(
+                    f"{snapshot_days} day(s) of the window come from stored snapshots (`govops capacity snapshot`): "
+                    "Prometheus no longer holds them; those days count with their daily mean (and p95) only"
+                )
 
         cloud_figures: dict[str, dict[str, tuple[float | None, float]]] = {}
         source = "prometheus"
@@ -486,7 +650,8 @@ class CapacityService:
         known = {d.code for d in departments}
         unknown = sorted((set(usage) | set(limits)) - known)
         if unknown and not only:
-            warnings.append(f"Prometheus has data for departments not in the departments file: {', '.join(unknown)}")
+            what = "departments" if lab.department_from == "label" else "projects"
+            warnings.append(f"Prometheus has data for {what} not in the departments file: {', '.join(unknown)}")
 
         figures: dict[str, _Figures] = {}
         for d in departments:
@@ -496,13 +661,15 @@ class CapacityService:
                 cloud=cloud_figures.get(d.code, {}),
                 cpu_mean=cpu_mean.get(d.code),
             )
-        without = [d.code for d in departments if not usage.get(d.code)]
+        without = [d.code for d in departments if not usage.get(d.code)] if opts.usage else []
         if without and len(without) < len(departments):
             warnings.append(f"no usage data in the window for: {', '.join(without)}")
         elif without:
             warnings.append("no usage data in the window for any department (check --at, --window, prometheus.url)")
 
-        grid = sorted({t for fig in figures.values() for pts in fig.used.values() for t, _ in pts})
+        grid = sorted(
+            {t for fig in figures.values() for tag, pts in fig.used.items() if tag.endswith("_used") for t, _ in pts}
+        )
         data_end = grid[-1] if grid else None
         if data_end is not None and data_end < end - 2 * opts.step:
             warnings.append(
@@ -515,7 +682,9 @@ class CapacityService:
             res = _build(figures[d.code], opts, end, source, grid)
             near, over, growing, reclaim = _flags(res, opts)
             rows.append(DepartmentCapacity(d.code, d.name_zh, d.name_en, d.project, res, near, over, growing, reclaim))
-        city = _build(_city(list(figures.values())), opts, end, source, grid)
+        city_figures = _city(list(figures.values()))
+        city = _build(city_figures, opts, end, source, grid)
+        history = {r: tuple(_scale(city_figures.limits.get(f"{r}_alloc", []), _LIMITS[r][1][1])) for r in RESOURCES}
         obs.finished()
         return CapacityReport(
             at=opts.at,
@@ -529,9 +698,66 @@ class CapacityService:
             city=city,
             hypervisors=hv,
             warnings=tuple(warnings),
-            queries=len(parts) + 3,
+            queries=len(parts) + (4 if opts.usage else 2),
             options=opts,
+            allocation_history=history,
+            snapshot_days=snapshot_days,
+            failed_sources=tuple(failed),
         )
+
+    def _from_snapshots(
+        self,
+        departments: Sequence[Department],
+        usage: dict[str, dict[str, list[tuple[float, float]]]],
+        limits: dict[str, dict[str, list[tuple[float, float]]]],
+        start: float,
+        end: float,
+        day_start: float,
+        step: float,
+    ) -> int:
+        """Days of the window before Prometheus' first sample, filled in place from stored daily
+        snapshots; returns how many days were filled."""
+        from govops.capacity.snapshots import SCOPE_DEPARTMENT, load_daily
+
+        firsts = [pts[0][0] for per in usage.values() for pts in per.values() if pts]
+        first = min(firsts) if firsts else end + step
+        if first <= start + step:
+            return 0  # Prometheus holds the whole window
+        assert self.store is not None
+        daily = load_daily(self.store, SCOPE_DEPARTMENT, start, min(first, end + step))
+        filled_days: set[str] = set()
+        for d in departments:
+            mine = daily.get(d.code, {})
+            if not mine:
+                continue
+            used = usage.setdefault(d.code, {})
+            lim = limits.setdefault(d.code, {})
+            for day, data in sorted(mine.items()):
+                day_t = fc.day_start_of(day)
+                steps = [t for t in _grid(start, end, step) if day_t <= t < day_t + fc.DAY and t < first]
+                for resource, (tag, scale) in _SNAPSHOT_USED.items():
+                    value = (data.get("used_mean") or {}).get(resource)
+                    prov = (data.get("provisioned") or {}).get(resource)
+                    if value is not None and steps:
+                        used.setdefault(f"{tag}_used", [])
+                        used[f"{tag}_used"] = sorted([*used[f"{tag}_used"], *((t, value * scale) for t in steps)])
+                        filled_days.add(day)
+                    if prov is not None and steps:
+                        used.setdefault(f"{tag}_prov", [])
+                        used[f"{tag}_prov"] = sorted([*used[f"{tag}_prov"], *((t, prov * scale) for t in steps)])
+                # the allocation history is daily: one point per day before Prometheus' first
+                grid_t = day_start + math.floor((day_t + fc.DAY - 1 - day_start) / fc.DAY) * fc.DAY
+                if grid_t < day_start or grid_t >= first:
+                    continue
+                for resource in RESOURCES:
+                    div = _LIMITS[resource][0][1]
+                    for kind, key in (("quota", "quota"), ("alloc", "allocated")):
+                        v = (data.get(key) or {}).get(resource)
+                        tag = f"{resource}_{kind}"
+                        if v is not None and not any(t == grid_t for t, _ in lim.get(tag, [])):
+                            lim[tag] = sorted([*lim.get(tag, []), (grid_t, v * div)])
+                            filled_days.add(day)
+        return len(filled_days)
 
     def _hypervisors(self, window: float, end: float) -> tuple[Hypervisor, ...]:
         rows: dict[tuple[str, str], dict[str, float]] = {}

@@ -3,16 +3,17 @@ errors become messages and exit codes (``main``)."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from govops.cli import capacity, cloud, config_cmd, doctor, lab, net, play, report
+from govops.cli import capacity, cloud, config_cmd, doctor, lab, net, net_remediate, play, report
 from govops.cli import worker as worker_cmd
 from govops.cli.application import Application, Ports
 from govops.cli.terminal import OutputFormat, Terminal
-from govops.errors import ExitCode, GovopsError
+from govops.errors import ExitCode, GovopsError, Interrupted
 
 app = typer.Typer(
     name="govops",
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(net.app, name="net")
+net.app.command("remediate")(net_remediate.remediate)
 app.add_typer(capacity.app, name="capacity")
 app.add_typer(report.app, name="report")
 app.add_typer(play.app, name="play")
@@ -129,21 +131,79 @@ def _takes_value(prev: str) -> bool:
     return prev in _GLOBAL_WITH_VALUE
 
 
+def _interrupted_by_user(exc: BaseException) -> bool:
+    """Whether Typer's ``Exit(130)`` stands for a ``KeyboardInterrupt`` (it swallows the message)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+class _Signals:
+    """SIGTERM is handled like Ctrl-C: it becomes a SIGINT, so a run is marked interrupted and its
+    resume hint printed, instead of the process dying with the run left ``running``."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._previous: Any = None
+
+    def _on_term(self, signum: int, frame: object) -> None:
+        self.received = "SIGTERM"
+        if callable(signal.getsignal(signal.SIGINT)):
+            # through SIGINT's own handler: asyncio's (in an audit) cancels the run's tasks cleanly
+            signal.raise_signal(signal.SIGINT)
+        else:  # SIGINT ignored (a background job of a script): SIGTERM must still stop govops
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> _Signals:
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._on_term)
+        except ValueError:  # not the main thread (an embedding program): leave signals alone
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
 def main(argv: list[str] | None = None, *, ports: Ports | None = None) -> int:
     """Run govops and return its exit code: the only place errors become messages and codes.
     ``ports``: adapters to use instead of the configured ones (tests' fakes)."""
     state = Application(terminal=Terminal(), ports=ports or Ports())
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    signals = _Signals()
     try:
-        app(args=args, prog_name="govops", obj=state, standalone_mode=True)
+        with signals:
+            app(args=args, prog_name="govops", obj=state, standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
+        if code == ExitCode.INTERRUPTED and _interrupted_by_user(exc):
+            state.terminal.err.print(state.t("interrupted.signal", signal=signals.received or "SIGINT"))
         return code if isinstance(code, int) else (0 if code is None else ExitCode.ERROR)
+    except Interrupted as exc:
+        term = state.terminal
+        term.err.print(
+            f"[red]{state.t('error')}:[/red] "
+            + state.t(
+                "interrupted.run",
+                signal=signals.received or "SIGINT",
+                run_id=exc.run_id,
+                done=exc.done,
+                total=exc.total,
+            )
+        )
+        term.err.print(f"[dim]{state.t('hint')}: {state.t('interrupted.resume', command=exc.resume)}[/dim]")
+        return int(exc.exit_code)
     except GovopsError as exc:
         state.terminal.error(exc)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        state.terminal.err.print(state.t("interrupted"))
+        state.terminal.err.print(state.t("interrupted.signal", signal=signals.received or "SIGINT"))
         return ExitCode.INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only with -vv
         state.terminal.internal_error(exc)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from govops.cli.terminal import Terminal
-from govops.errors import ConfigError, CredentialError
+from govops.errors import ConfigError, CredentialError, InputError
 from govops.i18n import default_lang
 from govops.paths import data_dir, display_path, project_root
 
@@ -31,10 +31,12 @@ if TYPE_CHECKING:
     from govops.i18n import Translator
     from govops.network.audit import AuditEngine, Executor
     from govops.network.inventory import Inventory
+    from govops.network.remediation.engine import RemediationEngine
     from govops.observer import Observer
     from govops.store import SqlStore
 
     AuditEngineFactory = Callable[..., AuditEngine]
+    RemediationEngineFactory = Callable[..., RemediationEngine]
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Ports:
     metrics: MetricsPort | None = None
     runner: PlaybookRunner | None = None
     audit_engine: AuditEngineFactory | None = None
+    remediation_engine: RemediationEngineFactory | None = None  # (app, observer, **settings)
     store: SqlStore | None = None
     credentials: Credentials | None = None
     executor: Executor | None = None  # the audit's executor when it is `celery`
@@ -212,6 +215,22 @@ class Application:
 
         return build_executor(self.config, self.store)
 
+    def remediation_engine(
+        self,
+        observer: Observer,
+        *,
+        workers: int | None = None,
+        device_timeout: float | None = None,
+        max_failures: int | None = None,
+    ) -> RemediationEngine:
+        """The remediation engine: configuration sessions and the re-audit, with the audit's host-key policy."""
+        settings = {"workers": workers, "device_timeout": device_timeout, "max_failures": max_failures}
+        if self.ports.remediation_engine is not None:
+            return self.ports.remediation_engine(self, observer, **settings)
+        from govops.network.remediation.service import build_engine
+
+        return build_engine(self, observer, workers=workers, device_timeout=device_timeout, max_failures=max_failures)
+
     def playbook_dirs(self) -> list[Path]:
         from govops.automation.request import playbook_dirs
 
@@ -253,12 +272,17 @@ def build_credentials(config: LoadedConfig) -> Credentials:
         elif name == "vault" and config.vault_file is not None:
             password = os.environ.get(section.vault_password_env)
             if password is None and config.vault_password_file is not None:
+                from govops.yamlio import read_text
+
                 try:
-                    password = config.vault_password_file.read_text(encoding="utf-8").strip()
-                except OSError as exc:
-                    raise CredentialError(
-                        f"{config.vault_password_file}: cannot read vault password ({exc.strerror})"
-                    ) from None
+                    password = read_text(
+                        config.vault_password_file,
+                        str(config.vault_password_file),
+                        "vault password file",
+                        limit=64 * 1024,
+                    ).strip()
+                except InputError as exc:
+                    raise CredentialError(exc.message) from None
             if password is None:
                 raise CredentialError(
                     f"vault file {config.vault_file} is configured but no vault password was given",

@@ -1,114 +1,41 @@
-"""``govops capacity``: CPU, memory and storage used and allocated against quotas, with forecasts."""
+"""``govops capacity``: quotas, allocations and use per department, cloud headroom, what-if, rightsizing.
+
+Each command parses its options, calls one service (``govops.capacity``) and renders the result.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from govops.cli import sources
 from govops.cli.application import Application, app_of
+from govops.cli.options import AtOpt, ConfidenceOpt, DeptOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt
 from govops.cli.terminal import Column, TableView
 from govops.errors import ExitCode
 
 if TYPE_CHECKING:
-    from govops.capacity.ports import MetricsPort
+    from govops.capacity.planner import Source
     from govops.capacity.service import CapacityReport
-    from govops.cloud.ports import CloudPort
     from govops.observer import Observer
 
 app = typer.Typer(
-    help="Managers: capacity used and allocated per department against quota, with forecasts "
-    "(from OpenStack and Prometheus).",
+    help="Managers: capacity used and allocated per department against quota, with forecasts; the cloud's "
+    "headroom (Placement), what-if, rightsizing and daily snapshots (from OpenStack and Prometheus).",
     no_args_is_help=True,
 )
 
-Source = Literal["auto", "openstack", "prometheus"]
-DeptOpt = Annotated[str | None, typer.Option("--dept", "-d", help="Only this department (code, project or name).")]
-WindowOpt = Annotated[str, typer.Option("--window", help="History for usage and growth, e.g. 30d, 12h, 2w.")]
-StepOpt = Annotated[str, typer.Option("--step", help="Resolution of usage series (p95, daily means).")]
-AtOpt = Annotated[str | None, typer.Option("--at", help="Report time: now, ISO 8601 or Unix seconds (default now).")]
-HorizonOpt = Annotated[str, typer.Option("--horizon", help="Flag quotas reached within this time, e.g. 90d.")]
-SourceOpt = Annotated[
-    Source,
-    typer.Option(
-        "--source",
-        help="Quotas and allocations from: openstack, prometheus (openstack-exporter), "
-        "or auto (openstack when a cloud is configured).",
-    ),
-]
 GrowthOpt = Annotated[float, typer.Option("--growth-threshold", help="'growing': CPU/RAM use up this % per 30 days.")]
 ReclaimOpt = Annotated[
     float, typer.Option("--reclaim-below", help="'over-allocated': p95 use below this % of allocated.")
 ]
 
 
-def open_metrics(ctx: typer.Context) -> MetricsPort:
-    """The configured Prometheus; unit tests replace this."""
-    from govops.capacity.prometheus import connect
-    from govops.errors import ConfigError
-
-    a = app_of(ctx)
-    section = a.config.config.prometheus
-    if not section.url:
-        raise ConfigError(
-            f"no Prometheus configured ({a.config.describe_source()})",
-            hint="set prometheus.url in govops.yaml (e.g. http://prometheus.example:9090)",
-        )
-    return connect(section.url, timeout=section.timeout)
-
-
-def open_cloud(ctx: typer.Context, source: Source) -> CloudPort | None:
-    """The cloud for allocations, or None to read them from Prometheus; unit tests replace this."""
-    import os
-
-    if source == "prometheus":
-        return None
-    a = app_of(ctx)
-    configured = a.config.config.cloud.name or os.environ.get("OS_CLOUD") or os.environ.get("OS_AUTH_URL")
-    if source == "auto" and not configured:
-        return None
-    from govops.cloud.connection import resolve_target
-    from govops.cloud.openstack import connect
-
-    return connect(resolve_target(None, a.config, None))
-
-
-def build_report(
-    ctx: typer.Context,
-    observer: Observer,
-    *,
-    dept: str | None,
-    window: str,
-    step: str,
-    at: str | None,
-    horizon: str,
-    source: Source,
-    growth_threshold: float = 20.0,
-    reclaim_below: float = 20.0,
-) -> CapacityReport:
-    """Options parsed, ports opened, the service run: shared by ``capacity`` and ``report capacity``."""
-    from govops.capacity.service import CapacityService, Options
-    from govops.capacity.timespec import parse_duration, parse_time
-    from govops.errors import InputError
-
-    a = app_of(ctx)
-    if growth_threshold <= 0 or not 0 < reclaim_below <= 100:
-        raise InputError("--growth-threshold must be > 0 and --reclaim-below within (0, 100]")
-    opts = Options(
-        at=parse_time(at),
-        window=parse_duration(window, "--window"),
-        step=parse_duration(step, "--step"),
-        horizon_days=parse_duration(horizon, "--horizon") / 86400,
-        growth_threshold_pct=growth_threshold,
-        reclaim_below_pct=reclaim_below,
-        label=a.config.config.prometheus.department_label,
-    )
-    opts.check()
-    departments = a.departments()
-    chosen = [departments.get(dept)] if dept else list(departments)
-    service = CapacityService(open_metrics(ctx), open_cloud(ctx, source), observer)
-    report = service.report(chosen, opts, only=dept is not None)
+def _report(ctx: typer.Context, observer: Observer, request: Any, source: Source) -> CapacityReport:
+    """The capacity report on this command line's ports; its notes shown as warnings."""
+    report = sources.planner(ctx, observer).report(request, source)
     for w in report.warnings:
-        a.terminal.warn(w)
+        app_of(ctx).terminal.warn(w)
     return report
 
 
@@ -137,6 +64,8 @@ def _render_csv_or_json(a: Application, report: CapacityReport) -> bool:
 
 
 def _exit_for_findings(a: Application, report: CapacityReport) -> None:
+    if report.failed_sources:
+        raise typer.Exit(ExitCode.ERROR)
     if report.findings:
         lab = _labels(a)
         a.terminal.warn(lab("findings", count=len(report.findings), horizon=f"{report.horizon_days:g}"))
@@ -154,24 +83,17 @@ def show(
     source: SourceOpt = "auto",
     growth_threshold: GrowthOpt = 20.0,
     reclaim_below: ReclaimOpt = 20.0,
+    confidence: ConfidenceOpt = 80.0,
 ) -> None:
-    """Per department: vCPU, RAM and volumes used (mean, p95) and allocated against quota (exit 3: quota findings)."""
+    """Per department: vCPU, RAM and volumes used (mean, p95) and allocated against quota (exit 3: quota
+    findings; 1: Prometheus or the cloud failed, what the other gave is shown)."""
+    from govops.capacity.assemble import ReportRequest
     from govops.reports.capacity import flag_text, hypervisor_summary, used_alloc_quota
 
     a = app_of(ctx)
+    request = ReportRequest(dept, window, step, at, horizon, growth_threshold, reclaim_below, confidence)
     with a.terminal.progress("capacity") as obs:
-        report = build_report(
-            ctx,
-            obs,
-            dept=dept,
-            window=window,
-            step=step,
-            at=at,
-            horizon=horizon,
-            source=source,
-            growth_threshold=growth_threshold,
-            reclaim_below=reclaim_below,
-        )
+        report = _report(ctx, obs, request, source)
     if not _render_csv_or_json(a, report):
         lab = _labels(a)
         rows = []
@@ -219,13 +141,22 @@ def forecast(
     all_rows: Annotated[
         bool, typer.Option("--all", help="Every department and resource, not only those reaching a quota.")
     ] = False,
+    confidence: ConfidenceOpt = 80.0,
 ) -> None:
-    """Quotas reached within the horizon, soonest first, with growth per day and date (exit 3 when any)."""
+    """Quotas reached within the horizon, soonest first, with growth per day and the date with its range
+    (conservative-aggressive); without --dept also when the cloud is full (Placement's effective capacity).
+    Method: least squares through daily values (see --confidence). Exit 3 when a quota is reached."""
+    from govops.capacity.assemble import ReportRequest
     from govops.reports.capacity import fmt
 
     a = app_of(ctx)
+    # the table shows quotas, allocations and dates only: no usage asked for (json/csv carry everything)
+    usage = a.terminal.output in ("json", "yaml", "csv")
+    request = ReportRequest(
+        dept, window, step, at, horizon, confidence=confidence, cloud_full=dept is None, usage=usage
+    )
     with a.terminal.progress("capacity") as obs:
-        report = build_report(ctx, obs, dept=dept, window=window, step=step, at=at, horizon=horizon, source=source)
+        report = _report(ctx, obs, request, source)
     if not _render_csv_or_json(a, report):
         lab = _labels(a)
         items = [
@@ -245,6 +176,7 @@ def forecast(
                 "growth": _n(r.allocation_growth_per_day, 2),
                 "days": _n(r.days_to_quota),
                 "date": r.quota_date,
+                "range": _range(r.quota_date_conservative, r.quota_date_aggressive),
                 "forecast": ("! " if k in d.near_quota else "") + lab(f"forecast.{r.forecast}"),
             }
             for d, k, r in items
@@ -262,6 +194,7 @@ def forecast(
             num("growth", lab("col.alloc_growth")),
             num("days", lab("col.days")),
             Column("date", lab("col.date")),
+            Column("range", f"{report.options.confidence:.0%}"),
             Column("forecast", lab("col.forecast")),
         ]
         title = lab("forecast.title", horizon=f"{report.horizon_days:g}")
@@ -269,4 +202,181 @@ def forecast(
             a.terminal.render(TableView(cols, rows, title=title))
         else:
             a.terminal.success(lab("near.none", horizon=f"{report.horizon_days:g}"))
+        if report.cloud_full:
+            from govops.cli.capacity_views import cloud_full_table
+
+            a.terminal.render(cloud_full_table(report, a.t.lang))
     _exit_for_findings(a, report)
+
+
+def _range(low: str | None, high: str | None) -> str | None:
+    if low is None and high is None:
+        return None
+    return f"{low or '?'} … {high or 'later'}"
+
+
+AzOpt = Annotated[str | None, typer.Option("--az", help="Only this availability zone.")]
+
+
+@app.command("cloud")
+def cloud(
+    ctx: typer.Context,
+    at: AtOpt = None,
+    az: AzOpt = None,
+    hosts: Annotated[bool, typer.Option("--hosts", help="One row per hypervisor too.")] = False,
+    step: StepOpt = "1h",
+) -> None:
+    """The cloud's headroom from Placement: per host, zone and total, capacity = (total - reserved) x
+    allocation_ratio, allocated, free, next to physical use (Prometheus); how many more VMs of each flavor
+    fit, host by host (exit 1: Placement or Prometheus failed, what the other gave is shown)."""
+    from govops.capacity.schema import document, headroom_dict
+    from govops.capacity.timespec import parse_duration, parse_time
+    from govops.cli import capacity_views as views
+
+    a = app_of(ctx)
+    when = parse_time(at)
+    step_s = parse_duration(step, "--step")
+    with a.terminal.progress("capacity") as obs:
+        result = sources.planner(ctx, obs, store=False).headroom(when, step=step_s, az=az)
+    for w in result.warnings:
+        a.terminal.warn(w)
+    if a.terminal.output in ("json", "yaml"):
+        a.terminal.render(TableView([], [], data=document(when, cloud_headroom=headroom_dict(result))))
+    elif a.terminal.output == "csv":
+        a.terminal.render(views.headroom_csv(result))
+    else:
+        if hosts:
+            a.terminal.render(views.hosts_table(result, a.t.lang))
+        a.terminal.render(views.zones_table(result, a.t.lang))
+        if result.flavors:
+            a.terminal.render(views.slots_table(result, a.t.lang))
+    if not result.complete:
+        raise typer.Exit(ExitCode.ERROR)
+
+
+@app.command("whatif")
+def whatif(
+    ctx: typer.Context,
+    dept: DeptOpt = None,
+    add: Annotated[
+        list[str] | None, typer.Option("--add", help="COUNTxFLAVOR to add, e.g. 40xm1.large (repeatable).")
+    ] = None,
+    az: AzOpt = None,
+    spec: Annotated[
+        str | None, typer.Option("--spec", help="A `govops cloud apply` spec: its VMs, flavors, zones and volumes.")
+    ] = None,
+    window: WindowOpt = "30d",
+    at: AtOpt = None,
+) -> None:
+    """Would these VMs fit? The department's quota (each resource, the shortfall named), the cloud's free
+    capacity host by host per zone, the resource that runs out first and how many days earlier each quota is
+    reached at the department's growth. Nothing is created. Exit 0 fits, 3 does not fit, 1 the cloud's
+    fit is unknown (Placement forbidden) though the quota fits."""
+    from pathlib import Path
+
+    from govops.capacity.schema import document, whatif_dict
+    from govops.capacity.timespec import parse_time
+    from govops.capacity.whatif import describe
+    from govops.cli import capacity_views as views
+
+    a = app_of(ctx)
+    when = parse_time(at)
+    with a.terminal.progress("capacity") as obs:
+        result = sources.planner(ctx, obs, store=False).whatif(
+            dept, add or [], az=az, spec=Path(spec) if spec else None, window=window, at=when
+        )
+    for w in result.warnings:
+        a.terminal.warn(w)
+    if a.terminal.output in ("json", "yaml"):
+        a.terminal.render(TableView([], [], data=document(when, whatif=whatif_dict(result))))
+    else:
+        a.terminal.render(views.whatif_table(result, a.terminal.output == "csv", a.t.lang))
+        if a.terminal.output != "csv":
+            (a.terminal.success if result.fits else a.terminal.warn)(describe(result))
+    if not result.fits:
+        raise typer.Exit(ExitCode.FINDINGS)
+    if result.cloud_fits is None:
+        raise typer.Exit(ExitCode.ERROR)
+
+
+@app.command("rightsize")
+def rightsize(
+    ctx: typer.Context,
+    dept: DeptOpt = None,
+    window: WindowOpt = "30d",
+    step: StepOpt = "1h",
+    at: AtOpt = None,
+    idle_below: Annotated[float, typer.Option("--idle-below", help="Idle: p95 CPU below this % of vCPUs.")] = 5.0,
+    headroom: Annotated[
+        float, typer.Option("--headroom", help="Oversized: the smallest flavor holding p95 CPU and RAM x this.")
+    ] = 1.3,
+    stopped_days: Annotated[
+        float, typer.Option("--stopped-days", help="Stopped: SHUTOFF for more than this many days.")
+    ] = 30.0,
+) -> None:
+    """Idle VMs (p95 CPU below --idle-below % all window), oversized VMs (a smaller flavor holds p95 x
+    --headroom), VMs stopped for more than --stopped-days; each with its department, flavor, suggestion and
+    the quota it frees, and totals per department (exit 3 when any is found, 1 when a source failed)."""
+    from govops.capacity.rightsize import RightsizeOptions
+    from govops.capacity.schema import document, rightsize_dict
+    from govops.capacity.timespec import parse_duration, parse_time
+    from govops.cli import capacity_views as views
+
+    a = app_of(ctx)
+    opts = RightsizeOptions(
+        at=parse_time(at),
+        window=parse_duration(window, "--window"),
+        step=parse_duration(step, "--step"),
+        idle_cpu_pct=idle_below,
+        headroom=headroom,
+        stopped_days=stopped_days,
+    )
+    with a.terminal.progress("capacity") as obs:
+        result = sources.planner(ctx, obs, store=False).rightsize(opts, dept)
+    for w in result.warnings:
+        a.terminal.warn(w)
+    if a.terminal.output in ("json", "yaml"):
+        a.terminal.render(TableView([], [], data=document(result.at, rightsize=rightsize_dict(result))))
+    else:
+        a.terminal.render(views.rightsize_table(result, a.t.lang))
+        if a.terminal.output != "csv" and result.totals:
+            a.terminal.render(views.rightsize_totals_table(result, a.t.lang))
+    if result.failed_sources:
+        raise typer.Exit(ExitCode.ERROR)
+    if result.findings:
+        raise typer.Exit(ExitCode.FINDINGS)
+
+
+@app.command("snapshot")
+def snapshot(
+    ctx: typer.Context,
+    at: AtOpt = None,
+    step: StepOpt = "1h",
+    source: SourceOpt = "auto",
+) -> None:
+    """Store today's figures per department (quota, allocated, used mean/p95) and the cloud's headroom in
+    the results store, once per UTC day (run again: nothing is written). Reports use them for the part of
+    a window Prometheus no longer holds. Timer: `govops capacity snapshot` daily, e.g. cron
+    `15 0 * * * govops capacity snapshot`."""
+    a = app_of(ctx)
+    with a.terminal.progress("capacity") as obs:
+        outcome = sources.planner(ctx, obs).snapshot(at=at, step=step, source=source)
+    for w in outcome.warnings:
+        a.terminal.warn(w)
+    result = outcome.result
+    data = {
+        "day": result.day,
+        "written": list(result.written),
+        "kept": list(result.kept),
+        "cloud": result.cloud,
+        "store": a.store.display_url,
+    }
+    if a.terminal.output in ("json", "yaml"):
+        a.terminal.render(TableView([], [], data=data))
+    else:
+        a.terminal.success(
+            f"snapshot of {result.day}: {len(result.written)} department(s) written, {len(result.kept)} already "
+            f"stored{', cloud headroom' if result.cloud else ''} ({data['store']})"
+        )
+    if outcome.failed:
+        raise typer.Exit(ExitCode.ERROR)

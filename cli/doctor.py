@@ -62,7 +62,7 @@ def run_checks(a: Application) -> list[Check]:
             t("doctor.config"),
             "ok" if cfg.source else "warn",
             cfg.describe_source(),
-            "" if cfg.source else "create govops.yaml (see README) or run `govops lab up`",
+            "" if cfg.source else "create govops.yaml (see docs/reference/configuration.md) or run `govops lab up`",
         )
     )
 
@@ -87,30 +87,60 @@ def run_checks(a: Application) -> list[Check]:
         )
 
     if inv is not None:
-        names = sorted(
-            {p.credential for p in inv.profiles.ssh.values()} | {p.credential for p in inv.profiles.snmp.values()}
-        )
+        # what each credential must hold: SSH a user and password, SNMP v2c a community, SNMPv3
+        # a user with an auth and a privacy key
+        needs: dict[str, set[str]] = {}
+        for ssh in inv.profiles.ssh.values():
+            needs.setdefault(ssh.credential, set()).update(("username", "password"))
+        for snmp in inv.profiles.snmp.values():
+            snmp_fields = ("community",) if snmp.version == "v2c" else ("username", "auth_key", "priv_key")
+            needs.setdefault(snmp.credential, set()).update(snmp_fields)
+        names = sorted(needs)
         try:
             creds = a.credentials
         except GovopsError as exc:
             out.append(Check(t("doctor.credentials", name="*"), "fail", exc.message, exc.hint or ""))
             creds = None
         if creds is not None:
-            from govops.credentials import env_var_name
+            from govops.credentials import FIELDS, env_var_name
 
+            prefix = a.config.config.credentials.env_prefix
             for name in names:
+                wanted = [f for f in FIELDS if f in needs[name]]
                 try:
                     source, fields = creds.describe(name)
                 except GovopsError as exc:
-                    out.append(Check(t("doctor.credentials", name=name), "fail", exc.message, exc.hint or ""))
+                    # a source that failed (wrong vault password, damaged vault) is the problem to
+                    # fix, not "not found": say so instead of suggesting variables to export
+                    out.append(
+                        Check(
+                            t("doctor.credentials", name=name),
+                            "fail",
+                            t("doctor.source_failed", error=exc.message),
+                            exc.hint or t("doctor.source_failed_fix"),
+                        )
+                    )
                     continue
+                exports = " ".join(f"{env_var_name(name, f, prefix)}=…" for f in wanted)
                 if source is None:
                     out.append(
                         Check(
                             t("doctor.credentials", name=name),
                             "fail",
-                            "not found in any source",
-                            f"export {env_var_name(name, 'username')}=… {env_var_name(name, 'password')}=…",
+                            t("doctor.cred_not_found"),
+                            t("doctor.cred_export", exports=exports),
+                        )
+                    )
+                elif missing := [f for f in wanted if f not in fields]:
+                    out.append(
+                        Check(
+                            t("doctor.credentials", name=name),
+                            "fail",
+                            t("doctor.cred_missing", source=source, fields=", ".join(missing)),
+                            t(
+                                "doctor.cred_export",
+                                exports=" ".join(f"{env_var_name(name, f, prefix)}=…" for f in missing),
+                            ),
                         )
                     )
                 else:
@@ -118,9 +148,14 @@ def run_checks(a: Application) -> list[Check]:
 
     def store() -> Check:
         s = a.store
-        return Check(t("doctor.store"), "ok", f"{s.display_url} (schema v{s.schema_version()})")
+        detail = f"{s.display_url} (schema v{s.schema_version()})"
+        loose = s.loose_permissions()
+        if loose:
+            return Check(t("doctor.store"), "warn", f"{detail}; {loose}", f"chmod 600 {s.file}")
+        return Check(t("doctor.store"), "ok", detail)
 
     out.append(_guard(t("doctor.store"), store))
+    out.append(_guard(t("doctor.host_keys"), lambda: _host_keys_check(a)))
     out.append(_guard(t("doctor.cloud"), lambda: _cloud_check(a)))
     out.append(_guard(t("doctor.prometheus"), lambda: _prometheus_check(a)))
     pb = cfg.playbooks_dir
@@ -148,6 +183,8 @@ def _http_ok(url: str, timeout: float = 3.0) -> tuple[bool, str]:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return False, f"unreachable ({reason})"
+    except ValueError as exc:  # http.client.InvalidURL and the like: config validation should catch these
+        return False, f"invalid URL ({exc})"
 
 
 def _cloud_check(a: Application) -> Check:
@@ -170,10 +207,32 @@ def _cloud_check(a: Application) -> Check:
     )
 
 
+def _host_keys_check(a: Application) -> Check:
+    from govops.network.service import host_key_policy
+
+    name = a.t("doctor.host_keys")
+    policy = a.config.config.network.host_key_policy
+    if policy == "accept":
+        return Check(name, "warn", a.t("host_keys.accept_insecure"), "set network.host_key_policy: accept-new")
+    path = host_key_policy(a.config).path  # strict without its file fails here (ConfigError)
+    assert path is not None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            entries = sum(1 for line in f if line.strip() and not line.lstrip().startswith("#"))
+    except FileNotFoundError:
+        return Check(name, "ok", a.t("host_keys.no_file_yet", policy=policy, path=path))
+    except OSError as exc:
+        return Check(name, "fail", f"{path}: {exc.strerror}", "check the file's permissions")
+    return Check(name, "ok", a.t("host_keys.summary", policy=policy, path=path, entries=entries))
+
+
 def _prometheus_check(a: Application) -> Check:
     name = a.t("doctor.prometheus")
     url = a.config.config.prometheus.url
     if not url:
         return Check(name, "skip", "no URL configured", "set prometheus.url in govops.yaml")
+    from govops.credentials import redact, redact_url
+
     ok, detail = _http_ok(url + "/-/ready")
-    return Check(name, "ok" if ok else "fail", f"{url} {detail}", "" if ok else "is Prometheus running?")
+    shown = f"{redact_url(url)} {redact(detail)}"
+    return Check(name, "ok" if ok else "fail", shown, "" if ok else "is Prometheus running?")

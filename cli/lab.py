@@ -95,6 +95,10 @@ def up(
     devices: Annotated[int, typer.Option("--devices", min=1, help="Extranet devices (full city: 2297).")] = 2297,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the lab's plan: same seed, same lab.")] = 1,
     faults: Annotated[str, typer.Option("--faults", help="Share of devices given a fault, e.g. 10%.")] = "0%",
+    config_faults: Annotated[
+        bool,
+        typer.Option("--config-faults", help="Two devices misbehave in configuration mode (reject a line, drop)."),
+    ] = False,
     history_days: Annotated[int, typer.Option("--history-days", min=1, help="Days of Prometheus history.")] = 90,
     step: Annotated[int, typer.Option("--step", min=15, help="Seconds between history samples.")] = 300,
     servers: Annotated[
@@ -118,6 +122,7 @@ def up(
         devices=devices,
         seed=seed,
         faults=_percent(faults),
+        config_faults=config_faults,
         history_days=history_days,
         step_seconds=step,
         servers=servers,

@@ -236,6 +236,8 @@ def audit(
         devices = inv.select(site=site, county=county, level=level, platform=platform, group=group, limit=limit)
     if not devices:
         raise InputError(a.t("net.err.no_device"))
+    if a.config.config.network.host_key_policy == "accept":
+        a.terminal.warn(a.t("host_keys.accept_insecure"))
     with a.terminal.progress("audit") as obs:
         engine = a.audit_engine(obs, workers=workers, snmp_concurrency=snmp_concurrency, executor=executor)
         params = selection_params(
@@ -377,16 +379,19 @@ def runs(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs to list.")] = 20,
 ) -> None:
-    """Audit runs in the results store, newest first."""
+    """Audit and remediation runs in the results store, newest first."""
     from govops.network.audit import RUN_KIND
+    from govops.network.remediation.engine import RUN_KIND as REMEDIATE_KIND
 
     a = app_of(ctx)
     rows = []
-    for r in a.store.runs(RUN_KIND, limit=limit):
+    both = a.store.runs(RUN_KIND, limit=limit) + a.store.runs(REMEDIATE_KIND, limit=limit)
+    for r in sorted(both, key=lambda r: r.started_at, reverse=True)[:limit]:
         s = r.summary
         rows.append(
             {
                 "id": r.id,
+                "kind": "remediate" if r.kind == REMEDIATE_KIND else "audit",
                 "status": r.status,
                 "started": r.started_at,
                 "finished": r.finished_at or "",
@@ -401,6 +406,7 @@ def runs(
     shown = shown if _for_people(a) else rows
     cols = [
         Column("id", a.t("col.run")),
+        Column("kind", a.t("col.kind")),
         Column("status", a.t("col.status")),
         Column("started", a.t("col.started")),
         Column("devices", a.t("col.devices"), "right"),
@@ -423,6 +429,10 @@ def _results(a: Application, run_id: str) -> list[Any]:
     from govops.network.audit import RUN_KIND, DeviceResult
 
     run = a.store.get_run(run_id)
+    if run.kind == "net.remediate":  # as its audit run's results with the rules it fixed passing
+        from govops.network.remediation.engine import audit_view
+
+        return [DeviceResult.from_dict(r) for r in audit_view(a.store, run)]
     if run.kind != RUN_KIND:
         raise InputError(a.t("net.err.not_audit", run=run_id, kind=run.kind))
     return [DeviceResult.from_dict(r.data) for r in a.store.results(run_id) if r.data]
@@ -434,7 +444,7 @@ def diff_cmd(
     run_a: Annotated[str, typer.Argument(help="The earlier run.")],
     run_b: Annotated[str, typer.Argument(help="The later run.")],
 ) -> None:
-    """Regressions and fixes per device and rule between two audit runs (exit 3 on regressions)."""
+    """Regressions and fixes per device and rule between two audit (or remediation) runs; exit 3 on regressions."""
     from govops.network.audit import diff
 
     a = app_of(ctx)

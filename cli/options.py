@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -20,6 +20,30 @@ PlatformOpt = Annotated[str | None, typer.Option("--platform", help="Only this p
 GroupOpt = Annotated[str | None, typer.Option("--group", help="Only members of this inventory group.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="At most this many devices.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+# -- capacity (``govops capacity …`` and ``govops report capacity``) --------------------------------------
+DeptOpt = Annotated[str | None, typer.Option("--dept", "-d", help="Only this department (code, project or name).")]
+WindowOpt = Annotated[str, typer.Option("--window", help="History for usage and growth, e.g. 30d, 12h, 2w.")]
+StepOpt = Annotated[str, typer.Option("--step", help="Resolution of usage series (p95, daily means).")]
+AtOpt = Annotated[str | None, typer.Option("--at", help="Report time: now, ISO 8601 or Unix seconds (default now).")]
+HorizonOpt = Annotated[str, typer.Option("--horizon", help="Flag quotas reached within this time, e.g. 90d.")]
+SourceOpt = Annotated[
+    Literal["auto", "openstack", "prometheus"],
+    typer.Option(
+        "--source",
+        help="Quotas and allocations from: openstack, prometheus (openstack-exporter), "
+        "or auto (openstack when a cloud is configured).",
+    ),
+]
+ConfidenceOpt = Annotated[
+    float,
+    typer.Option(
+        "--confidence",
+        help="Forecast range: the prediction interval (%) of a least-squares line through daily values "
+        "(residuals assumed independent and normal, growth linear); conservative = earliest date its upper "
+        "bound reaches the limit, aggressive = latest (its lower bound).",
+    ),
+]
 PostOpt = Annotated[
     str | None,
     typer.Option("--post", help="Then run this playbook on the new VMs (a file, or a name in a playbooks folder)."),

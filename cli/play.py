@@ -69,6 +69,10 @@ def run_cmd(
     limit: Annotated[
         str | None, typer.Option("--limit", "-l", help="Only these hosts/groups (Ansible pattern).")
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="net: the extranet inventory (groups county_*, level_*, platform_*)."),
+    ] = None,
     extra_vars: ExtraVarsOpt = None,
     forks: Annotated[int, typer.Option("--forks", min=1, max=500, help="Hosts worked on at once.")] = 10,
     check: Annotated[bool, typer.Option("--check", help="Dry run: report what would change.")] = False,
@@ -84,9 +88,17 @@ def run_cmd(
     from govops.automation.request import build_request
 
     a = app_of(ctx)
-    if (inventory is None) == (hosts is None):
+    if sum(x is not None for x in (inventory, hosts, target)) != 1:
         raise InputError(a.t("play.err.inventory"))
-    inv: Path | Mapping[str, Any] = inventory if inventory is not None else hosts_inventory((hosts or "").split(","))
+    inv: Path | Mapping[str, Any]
+    if target is not None:
+        if target != "net":
+            raise InputError(a.t("play.err.target", target=target))
+        from govops.automation.net import net_inventory
+
+        inv = net_inventory(a.inventory(), a.config.config.credentials.env_prefix)
+    else:
+        inv = inventory if inventory is not None else hosts_inventory((hosts or "").split(","))
     request = build_request(
         a.config,
         a.root,

@@ -1,33 +1,67 @@
-"""``govops report``: printable reports in Chinese or English from the results store."""
+"""``govops report``: documents to forward (HTML, PDF, XLSX, Markdown) in Chinese or English, and
+the figures as Prometheus metrics for the city's Grafana."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from govops.cli import sources
 from govops.cli.application import Application, app_of
-from govops.cli.capacity import AtOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt, build_report
+from govops.cli.options import AtOpt, ConfidenceOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt
 
-app = typer.Typer(help="Reports for managers (capacity, audit results) in Chinese or English.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from govops.reports.audit import AuditReportData
+    from govops.reports.locale import Locale
 
-FormatOpt = Annotated[Literal["md", "html"], typer.Option("--format", "-f", help="Markdown or a standalone HTML page.")]
+app = typer.Typer(
+    help="Reports for managers (capacity, audit results) in Chinese or English: HTML, PDF, XLSX, Markdown.",
+    no_args_is_help=True,
+)
+
+Format = Literal["html", "pdf", "xlsx", "md"]
+FormatOpt = Annotated[
+    Format,
+    typer.Option(
+        "--format",
+        "-f",
+        help="md (Markdown), html (one self-contained page with charts), pdf (A4, from the page) or xlsx "
+        "(a sheet per section). pdf and xlsx need --out.",
+    ),
+]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the report to this file (default: stdout).")]
 
 
-def _emit(a: Application, text: str, out: Path | None) -> None:
+def _emit(a: Application, data: bytes, fmt: str, out: Path | None) -> None:
     import sys
 
     from govops.errors import InputError
 
     if out is None:
-        sys.stdout.write(text)
+        if fmt in ("pdf", "xlsx"):
+            raise InputError(f"--format {fmt} writes a binary file: give --out FILE")
+        sys.stdout.write(data.decode())
         return
     try:
-        out.write_text(text, encoding="utf-8")
+        out.write_bytes(data)
     except OSError as exc:
         raise InputError(f"{out}: cannot write the report ({exc.strerror})") from None
     a.terminal.success(f"wrote {out}")
+
+
+def _check_out(fmt: str, out: Path | None) -> None:
+    """Before any work: a binary format needs a file."""
+    from govops.errors import InputError
+
+    if out is None and fmt in ("pdf", "xlsx"):
+        raise InputError(f"--format {fmt} writes a binary file: give --out FILE")
+
+
+def report_locale(a: Application) -> Locale:
+    from govops.reports.locale import Locale, zone
+
+    return Locale(a.t.lang, zone(a.config.config.report.timezone))
 
 
 @app.command("capacity")
@@ -40,18 +74,54 @@ def capacity(
     at: AtOpt = None,
     horizon: HorizonOpt = "90d",
     source: SourceOpt = "auto",
+    confidence: ConfidenceOpt = 80.0,
 ) -> None:
-    """A capacity report to forward: city summary, departments near quota with dates, top growers,
-    over-allocated departments, every department (exit 3: quota findings)."""
+    """A capacity report to forward: executive summary, charts of quota / allocated / used and of usage
+    with its forecast, departments near or over quota with dates, reclaimable resources, every department
+    (exit 3: quota findings; 1: a source failed)."""
+    from govops.capacity.assemble import ReportRequest
     from govops.errors import ExitCode
-    from govops.reports.capacity import render
+    from govops.reports.capacity import CapacityExtras, build
+    from govops.reports.render import render_bytes
 
     a = app_of(ctx)
+    _check_out(fmt, out)
+    loc = report_locale(a)
+    request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=True)
     with a.terminal.progress("capacity") as obs:
-        report = build_report(ctx, obs, dept=None, window=window, step=step, at=at, horizon=horizon, source=source)
-    _emit(a, render(report, a.t.lang, fmt), out)
+        report = sources.planner(ctx, obs).report(request, source, rightsize=True)
+    for w in report.warnings:
+        a.terminal.warn(w)
+    extras = CapacityExtras.from_store(a.store, report)
+    _emit(a, render_bytes(build(report, a.t.lang, loc=loc, extras=extras), fmt), fmt, out)
+    if report.failed_sources:
+        raise typer.Exit(ExitCode.ERROR)
     if report.findings:
         raise typer.Exit(ExitCode.FINDINGS)
+
+
+def audit_data(a: Application, run_id: str | None, compare: str | None) -> AuditReportData:
+    """The run from the store, with site names from its inventory and fix lines from the rules."""
+    from govops.errors import GovopsError
+    from govops.reports.audit import fixes_of, load, site_names_of
+
+    data = load(a.store, run_id, compare)
+    inv_path = data.current.run.params.get("inventory")
+    for candidate in ([Path(inv_path)] if inv_path else []) + [None]:
+        try:
+            data.site_names = site_names_of(a.inventory(candidate))
+            break
+        except (GovopsError, OSError):
+            continue  # an inventory moved since: the report shows codes where names are unknown
+    try:
+        from govops.network.analysis import known_facts
+        from govops.network.rules.engine import load_rules
+
+        rule_files = [a.config.path(p) for p in a.config.config.network.rules]
+        data.fixes = fixes_of(load_rules(rule_files, known_facts()))
+    except GovopsError:
+        data.fixes = fixes_of(load_rules([], known_facts()))
+    return data
 
 
 @app.command("audit")
@@ -69,13 +139,69 @@ def audit(
         ),
     ] = None,
 ) -> None:
-    """A network audit report to forward: run header, IPv6 readiness index by level and county with its
-    trend, findings by severity, top failing rules, devices not audited (exit 3: findings or failed devices)."""
+    """A network audit report to forward: executive summary, IPv6 readiness by level and county (names
+    from the inventory) with charts and trend, findings by severity, top failing rules, devices not
+    audited, a worklist of failing checks with fixes, an evidence appendix (exit 3: findings or failed
+    devices)."""
     from govops.errors import ExitCode
-    from govops.reports.audit import load, render
+    from govops.reports.audit import build
+    from govops.reports.render import render_bytes
 
     a = app_of(ctx)
-    data = load(a.store, run_id, compare)
-    _emit(a, render(data, a.t.lang, fmt), out)
+    _check_out(fmt, out)
+    data = audit_data(a, run_id, compare)
+    _emit(a, render_bytes(build(data, a.t.lang, loc=report_locale(a)), fmt), fmt, out)
     if data.has_findings:
         raise typer.Exit(ExitCode.FINDINGS)
+
+
+@app.command("metrics")
+def metrics(
+    ctx: typer.Context,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="The .prom file node_exporter's textfile collector reads (written atomically)."),
+    ],
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="The audit run (default: the latest finished one).")
+    ] = None,
+    capacity: Annotated[
+        bool | None,
+        typer.Option(
+            "--capacity/--no-capacity",
+            help="Also the departments' capacity figures and flags (default: when prometheus.url is configured).",
+        ),
+    ] = None,
+) -> None:
+    """Readiness index (city, county, level), failed checks by severity and, with --capacity, the
+    departments' capacity flags in Prometheus' text format for node_exporter's textfile collector."""
+    from govops.capacity.assemble import ReportRequest
+    from govops.errors import GovopsError, InputError
+    from govops.reports.metrics import audit_metrics, capacity_metrics, write_atomic
+
+    a = app_of(ctx)
+    try:
+        text = audit_metrics(audit_data(a, run_id, None))
+    except InputError:
+        if run_id is not None or capacity is False or not a.config.config.prometheus.url:
+            raise
+        text = ""  # no audit yet: the capacity figures alone
+        a.terminal.warn("no finished audit run in the store: capacity metrics only")
+    asked = capacity
+    if capacity is None:
+        capacity = bool(a.config.config.prometheus.url)
+    if capacity:
+        try:
+            with a.terminal.progress("capacity") as obs:
+                report = sources.planner(ctx, obs).report(ReportRequest(), "auto")
+            text += capacity_metrics(report)
+        except GovopsError as exc:
+            if asked:
+                raise
+            # not asked for: the audit's metrics still go to Grafana, without the capacity ones
+            a.terminal.warn(f"capacity metrics left out: {exc}")
+    try:
+        write_atomic(out, text)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the metrics ({exc.strerror})") from None
+    a.terminal.success(f"wrote {out}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from govops.errors import ConfigError
+from govops.errors import ConfigError, Problem, ValidationFailed
 
 if TYPE_CHECKING:
     from govops.config import LoadedConfig
@@ -44,7 +44,35 @@ def resolve_target(option: str | None, config: LoadedConfig, region: str | None 
     return CloudTarget(name, config.clouds_file, region)
 
 
+def check_clouds_file(path: Path) -> None:
+    """Refuse a malformed clouds.yaml with ``file:line`` before openstacksdk reads it.
+
+    openstacksdk reports a file it cannot use as "cloud ... was not found" or fails inside its own
+    code; read with govops' loader (size-limited, aliases bounded, lines kept) it is a located error.
+    """
+    from govops import yamlio
+
+    doc = yamlio.load(path)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise ValidationFailed([Problem("clouds file must be a mapping with a 'clouds' section", doc.location(()))])
+    clouds = data.get("clouds")
+    if not isinstance(clouds, dict):
+        raise ValidationFailed([Problem("'clouds' must be a mapping of cloud names", doc.location(("clouds",)))])
+    problems = []
+    for name, entry in clouds.items():
+        if not isinstance(entry, dict):
+            problems.append(
+                Problem("a cloud must be a mapping (auth, region_name, ...)", doc.location(("clouds", name)))
+            )
+        elif "auth" in entry and not isinstance(entry["auth"], dict):
+            problems.append(Problem("'auth' must be a mapping", doc.location(("clouds", name, "auth"))))
+    if problems:
+        raise ValidationFailed(problems)
+
+
 def _loader(target: CloudTarget) -> Any:
+    from openstack import exceptions as os_exc
     from openstack.config import loader
 
     if target.clouds_file is not None:
@@ -52,10 +80,27 @@ def _loader(target: CloudTarget) -> Any:
             raise ConfigError(
                 f"{target.clouds_file}: clouds file not found", hint="check cloud.clouds_file in govops.yaml"
             )
+        check_clouds_file(target.clouds_file)
         # The file named in govops.yaml wins over OS_CLIENT_CONFIG_FILE, which the loader would
         # otherwise put first; OS_* variables are then ignored too.
-        return loader.OpenStackConfig(config_files=[str(target.clouds_file)], load_envvars=False)
-    return loader.OpenStackConfig()
+        files = [str(target.clouds_file)]
+    else:
+        # the one file openstacksdk will use: $OS_CLIENT_CONFIG_FILE, else the first that exists
+        env = os.environ.get("OS_CLIENT_CONFIG_FILE")
+        candidates = [env] if env else []
+        for f in [*candidates, *loader.CONFIG_FILES]:
+            if os.path.isfile(f):
+                check_clouds_file(Path(f))
+                break
+        files = None
+    try:
+        if files is not None:
+            return loader.OpenStackConfig(config_files=files, load_envvars=False)
+        return loader.OpenStackConfig()
+    except os_exc.ConfigException as exc:
+        raise ConfigError(
+            f"clouds.yaml: {exc}", hint="check clouds.yaml (cloud.clouds_file, OS_CLIENT_CONFIG_FILE)"
+        ) from None
 
 
 def _same_url(a: Any, b: Any) -> bool:

@@ -26,14 +26,17 @@ from govops.cloud.ports import (
     CloudUnreachable,
     Flavor,
     FloatingIP,
+    HostAggregate,
     Identity,
     Image,
     Network,
     Project,
+    ProviderInventory,
     QuotaExceeded,
     QuotaSet,
     QuotaUsage,
     RateLimited,
+    ResourceProvider,
     Server,
     ServerRequest,
     Volume,
@@ -542,6 +545,60 @@ class OpenStackCloud:
                     fixed_address=f.fixed_ip_address,
                 )
                 for f in self.conn.network.ips(**query)
+            ]
+
+    # -- capacity: Placement and aggregates -----------------------------------------------------------
+    def _placement_get(self, path: str) -> dict[str, Any]:
+        """One GET on Placement; a raw request, so its error answer is raised the SDK's way first."""
+        from openstack import exceptions as sdk
+
+        with _calling("placement"):
+            response = self.conn.placement.get(path)
+            sdk.raise_from_response(response)
+            data: dict[str, Any] = response.json()
+        return data
+
+    def resource_providers(self) -> list[ResourceProvider]:
+        providers = self._placement_get("/resource_providers").get("resource_providers", [])
+
+        def one(rp: dict[str, Any]) -> ResourceProvider:
+            inv = self._placement_get(f"/resource_providers/{rp['uuid']}/inventories").get("inventories", {})
+            use = self._placement_get(f"/resource_providers/{rp['uuid']}/usages").get("usages", {})
+            return ResourceProvider(
+                id=str(rp["uuid"]),
+                name=str(rp.get("name") or rp["uuid"]),
+                inventories={
+                    rc: ProviderInventory(
+                        total=int(i.get("total", 0)),
+                        reserved=int(i.get("reserved", 0)),
+                        allocation_ratio=float(i.get("allocation_ratio", 1.0)),
+                        min_unit=int(i.get("min_unit", 1)),
+                        max_unit=int(i["max_unit"]) if i.get("max_unit") is not None else None,
+                        step_size=int(i.get("step_size", 1)),
+                    )
+                    for rc, i in inv.items()
+                },
+                usages={rc: int(v) for rc, v in use.items()},
+                parent_id=rp.get("parent_provider_uuid"),
+            )
+
+        if not providers:
+            return []
+        # two small GETs per provider: side by side, so a few hundred hosts take seconds, not minutes
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(providers))) as pool:
+            return sorted(pool.map(one, providers), key=lambda r: r.name)
+
+    def aggregates(self) -> list[HostAggregate]:
+        with _calling("compute"):
+            return [
+                HostAggregate(
+                    name=str(a.name or ""),
+                    availability_zone=a.availability_zone or (a.metadata or {}).get("availability_zone"),
+                    hosts=tuple(a.hosts or ()),
+                )
+                for a in self.conn.compute.aggregates()
             ]
 
 

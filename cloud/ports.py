@@ -193,6 +193,46 @@ class QuotaSet:
 
 
 @dataclass(frozen=True)
+class ProviderInventory:
+    """One resource class of a Placement resource provider, as ``openstack resource provider
+    inventory list`` shows it."""
+
+    total: int
+    reserved: int = 0
+    allocation_ratio: float = 1.0
+    min_unit: int = 1
+    max_unit: int | None = None  # None: no per-allocation limit below the total
+    step_size: int = 1
+
+    @property
+    def capacity(self) -> int:
+        """What Placement lets be allocated: (total - reserved) x allocation_ratio, rounded down as
+        Placement does."""
+        return max(0, int((self.total - self.reserved) * self.allocation_ratio))
+
+
+@dataclass(frozen=True)
+class ResourceProvider:
+    """A Placement resource provider (one per compute node) with its inventories and usages
+    (``openstack resource provider usage show``), by resource class (VCPU, MEMORY_MB, DISK_GB...)."""
+
+    id: str
+    name: str
+    inventories: Mapping[str, ProviderInventory] = field(default_factory=dict)
+    usages: Mapping[str, int] = field(default_factory=dict)
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HostAggregate:
+    """A Nova host aggregate; ``availability_zone`` set makes it an availability zone."""
+
+    name: str
+    availability_zone: str | None
+    hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Identity:
     """Who the credentials authenticate as, without any secret."""
 
@@ -374,3 +414,10 @@ class CloudPort(Protocol):
     # storage and addresses
     def volumes(self, project_id: str | None = None) -> list[Volume]: ...
     def floating_ips(self, project_id: str | None = None) -> list[FloatingIP]: ...
+
+    # capacity: Placement (admin by default policy) and Nova's aggregates
+    def resource_providers(self) -> list[ResourceProvider]:
+        """Every resource provider with its inventories and usages (403 for non-admin credentials)."""
+        ...
+
+    def aggregates(self) -> list[HostAggregate]: ...

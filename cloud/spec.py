@@ -30,7 +30,7 @@ from typing import Any
 
 from govops import yamlio
 from govops.cloud.ports import META_DEPARTMENT, META_OWNER, META_RUN
-from govops.errors import Location, Problem, ValidationFailed
+from govops.errors import InputError, Location, Problem, ValidationFailed
 from govops.validation import problems_from
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -201,13 +201,11 @@ def _expand(group: VmGroup, defaults: _Settings, base: Path, located: yamlio.Loc
         where = (*path, "user_data") if group.user_data is not None else ("defaults", "user_data")
         file = ud_path if ud_path.is_absolute() else base / ud_path
         try:
-            user_data = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            # bounded read: `user_data: /dev/zero` or a FIFO must not hang or exhaust memory
+            user_data = yamlio.read_text(file, str(ud_path), "user data file", limit=USER_DATA_LIMIT)
+        except InputError as exc:
+            reason = exc.message.removeprefix(f"{ud_path}: ")
             problems.append(Problem(f"cannot read {ud_path}: {reason}", located.location(where)))
-        else:
-            if len(user_data.encode()) > USER_DATA_LIMIT:
-                problems.append(Problem(f"{ud_path} is larger than {USER_DATA_LIMIT} bytes", located.location(where)))
     if problems:
         raise ValidationFailed(problems)
     # Group tags extend the defaults' tags, key by key.

@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from govops import paths, yamlio
+from govops.credentials import register_url_secrets
 from govops.errors import ConfigError, Location, Problem, ValidationFailed
 from govops.validation import validate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -32,6 +33,10 @@ def _http_url(value: str | None) -> str | None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("not a URL")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked (`http://h:abc`)
+    except ValueError:
+        raise ValueError("not a URL: the port must be a number from 0 to 65535") from None
     return value.rstrip("/")
 
 
@@ -45,10 +50,16 @@ class CloudSection(_Section):
 
 class PrometheusSection(_Section):
     url: str | None = None
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(30.0, gt=0, le=86400, allow_inf_nan=False)
     # Label names differ between exporters; these are the ones the capacity queries group by.
     department_label: str = "department"
     project_label: str = "project"
+    # capacity: where a series' department comes from (the department label, or the project's name or
+    # ID mapped through inventories/departments.yaml), and an info metric joined on ``domain`` when the
+    # libvirt exporter puts nova's project labels only there (e.g. libvirt_domain_info_meta)
+    department_from: Literal["label", "project_name", "project_id"] = "label"
+    info_metric: str | None = None
+    host_label: str = "host"  # the label naming a VM's hypervisor on libvirt series
 
     @field_validator("url")
     @classmethod
@@ -60,12 +71,21 @@ class NetworkSection(_Section):
     inventory: Path = Path("inventories/extranet")
     ssh_workers: int = Field(50, ge=1, le=1000)
     snmp_concurrency: int = Field(40, ge=1, le=2000)
-    device_timeout: float = Field(60.0, gt=0)
-    connect_timeout: float = Field(10.0, gt=0)
+    device_timeout: float = Field(60.0, gt=0, le=86400, allow_inf_nan=False)
+    connect_timeout: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False)
     retries: int = Field(2, ge=0, le=10)
+    # OpenSSH-format file of the devices' host keys; default: <data dir>/known_hosts
     known_hosts: Path | None = None
-    host_key_policy: Literal["accept", "pin", "strict"] = "accept"
+    # accept-new: pin on first use, refuse a changed key (OpenSSH's StrictHostKeyChecking=accept-new);
+    # strict: the key must be in known_hosts; accept: any key (insecure). "pin" is the old name of accept-new.
+    host_key_policy: Literal["accept", "accept-new", "strict"] = "accept-new"
     rules: list[Path] = Field(default_factory=list)
+    fixes: list[Path] = Field(
+        default_factory=list,
+        description="Your own fix template files (paths relative to govops.yaml) for `govops net remediate`; "
+        "a fix for a rule replaces the shipped one: "
+        "[Remediation](../guides/network/remediation.md#writing-a-fix).",
+    )
     # how SNMP messages are encoded and decoded: govops' BER codec under pysnmp ("fast", about half
     # the SNMP workers' CPU saved) or pyasn1's own (pysnmp untouched); docs/design/layers.md
     snmp_codec: Literal["fast", "pyasn1"] = "fast"
@@ -128,6 +148,11 @@ class NetworkSection(_Section):
             )
         return value
 
+    @field_validator("host_key_policy", mode="before")
+    @classmethod
+    def _old_pin(cls, value: object) -> object:
+        return "accept-new" if value == "pin" else value
+
 
 class StoreSection(_Section):
     url: str | None = None
@@ -137,6 +162,29 @@ class StoreSection(_Section):
     def _scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgres:")):
             raise ValueError("store URL must start with sqlite: or postgresql:")
+        return value
+
+
+class ReportSection(_Section):
+    """Manager reports: times are shown in this IANA zone (default: the machine's)."""
+
+    timezone: str | None = Field(
+        None,
+        description="IANA time zone of the times in `govops report` documents, e.g. `Asia/Shanghai`; "
+        "empty: the machine's zone. The zone's name is printed in each report's header: "
+        "[Report formats](../guides/managers/report-formats.md).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone '{value}' (an IANA name such as Asia/Shanghai)") from None
         return value
 
 
@@ -158,6 +206,7 @@ class GovopsConfig(_Section):
     prometheus: PrometheusSection = Field(default_factory=PrometheusSection)
     network: NetworkSection = Field(default_factory=NetworkSection)
     store: StoreSection = Field(default_factory=StoreSection)
+    report: ReportSection = Field(default_factory=ReportSection)
     credentials: CredentialsSection = Field(default_factory=CredentialsSection)
 
 
@@ -194,6 +243,11 @@ class LoadedConfig:
             # sqlite:///relative.db is relative to the config file, like every other path here
             return f"sqlite:///{self.path(Path(url[len('sqlite:///') :]))}"
         return url
+
+    @property
+    def known_hosts_file(self) -> Path:
+        f = self.config.network.known_hosts
+        return self.path(f) if f is not None else paths.data_dir() / "known_hosts"
 
     @property
     def clouds_file(self) -> Path | None:
@@ -237,9 +291,12 @@ def load_config(explicit: Path | None = None, project_root: Path | None = None) 
     root = paths.project_root(project_root)
     if source is None:
         return LoadedConfig(GovopsConfig(), None, root)
-    located = yamlio.load(source)
+    located = yamlio.load(source, limit=yamlio.MAX_CONFIG_BYTES)
     data = located.data if located.data is not None else {}
     if not isinstance(data, dict):
         raise ValidationFailed([Problem("a config file must be a mapping of sections", Location(str(source), 1))])
     config = validate(GovopsConfig, data, located)
+    # a password written into a URL is a secret like any other: scrubbed from every message
+    register_url_secrets(config.store.url)
+    register_url_secrets(config.prometheus.url)
     return LoadedConfig(config, source, source.resolve().parent)

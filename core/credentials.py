@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from govops.errors import CredentialError
+from govops.errors import CredentialError, ExitCode
 
 FIELDS = ("username", "password", "community", "auth_key", "priv_key", "enable")
 
@@ -83,6 +83,70 @@ def redact(text: str) -> str:
     return _KNOWN.scrub(text)
 
 
+# Names of URL query parameters and variables that carry a credential (libpq password, API tokens, keys).
+SECRET_NAME = re.compile(r"pass|pwd|secret|token|api[-_]?key|auth|credential|community", re.IGNORECASE)
+MASK = "******"
+
+
+def _userinfo(url: str) -> tuple[int, int, str | None]:
+    """(start, end) of the authority and its userinfo (None without ``@``), as written; no parsing
+    that could refuse a malformed URL (an unbalanced IPv6 bracket) and thereby skip the masking."""
+    start = url.find("://")
+    start = start + 3 if start >= 0 else 0
+    end = min((i for i in (url.find(c, start) for c in "/?#") if i >= 0), default=len(url))
+    userinfo, at, _ = url[start:end].rpartition("@")
+    return start, end, userinfo if at else None
+
+
+def _secret_params(url: str) -> list[tuple[str, str]]:
+    from urllib.parse import unquote
+
+    query = url.partition("?")[2].partition("#")[0]
+    out = []
+    for piece in query.split("&"):
+        key, sep, value = piece.partition("=")
+        if sep and value and SECRET_NAME.search(unquote(key)):
+            out.append((key, value))
+    return out
+
+
+def url_secrets(url: str) -> list[str]:
+    """The passwords a URL carries: the userinfo's, and password-like query parameters' values."""
+    from urllib.parse import unquote, unquote_plus
+
+    found: list[str] = []
+    userinfo = _userinfo(url)[2]
+    if userinfo and ":" in userinfo:
+        raw = userinfo.split(":", 1)[1]
+        found += [raw, unquote(raw)]
+    for _, value in _secret_params(url):
+        found += [value, unquote(value), unquote_plus(value)]
+    return [v for v in dict.fromkeys(found) if v]
+
+
+def register_url_secrets(url: str | None) -> None:
+    """Scrub the URL's passwords from every message from now on (``redact``), wherever the URL ends up."""
+    for value in url_secrets(url or ""):
+        Secret(value)
+
+
+def redact_url(url: str) -> str:
+    """The URL for display: ``user:******@host``, ``?password=******``; the rest exactly as written."""
+    start, _, userinfo = _userinfo(url)
+    if userinfo and ":" in userinfo:
+        url = f"{url[:start]}{userinfo.split(':', 1)[0]}:{MASK}@{url[start + len(userinfo) + 1 :]}"
+    secret = {key for key, _ in _secret_params(url)}
+    if not secret:
+        return url
+    head, _, rest = url.partition("?")
+    query, hash_, fragment = rest.partition("#")
+    pieces = [
+        f"{key}={MASK}" if sep and key in secret else key + sep + value
+        for key, sep, value in (p.partition("=") for p in query.split("&"))
+    ]
+    return f"{head}?{'&'.join(pieces)}{hash_}{fragment}"
+
+
 @dataclass(frozen=True)
 class Credential:
     name: str
@@ -144,6 +208,12 @@ class KeyringSource:
         return found or None
 
 
+class VaultFileError(CredentialError):
+    """The vault file is unusable (a folder, damaged, wrong password, not UTF-8 or YAML): bad input."""
+
+    exit_code = ExitCode.USAGE
+
+
 class VaultSource:
     """An ansible-vault encrypted YAML file: ``credential-name: {username: .., password: ..}``."""
 
@@ -156,21 +226,27 @@ class VaultSource:
 
     def _load(self) -> dict[str, dict[str, str]]:
         if self._data is None:
-            import yaml
+            from govops.errors import InputError, ValidationFailed
             from govops.vault import VaultError, decrypt
+            from govops.yamlio import loads, read_bytes
 
             try:
-                plain = decrypt(self.path.read_bytes(), self._password)
-            except FileNotFoundError:
-                raise CredentialError(f"{self.path}: vault file not found") from None
+                # read_bytes: a folder, a FIFO or a huge file is a clear error, not a hang
+                plain = decrypt(read_bytes(self.path, str(self.path), "vault file"), self._password)
+            except InputError as exc:
+                raise VaultFileError(exc.message) from None
             except VaultError as exc:
-                raise CredentialError(f"{self.path}: {exc}") from None
+                raise VaultFileError(f"{self.path}: {exc}") from None
+            except UnicodeDecodeError:
+                raise VaultFileError(f"{self.path}: decrypted vault is not UTF-8 text") from None
             try:
-                data = yaml.safe_load(plain)
-            except yaml.YAMLError:
-                raise CredentialError(f"{self.path}: decrypted vault is not valid YAML") from None
+                # the project's loader: aliases are bounded there ("billion laughs")
+                data = loads(plain, str(self.path)).data
+            except ValidationFailed:
+                # the loader's message may quote the decrypted text: say only that it is broken
+                raise VaultFileError(f"{self.path}: decrypted vault is not valid YAML") from None
             if not isinstance(data, dict):
-                raise CredentialError(f"{self.path}: vault must hold a mapping of credential names")
+                raise VaultFileError(f"{self.path}: vault must hold a mapping of credential names")
             self._data = {
                 str(k): {str(f): str(v) for f, v in (val or {}).items()}
                 for k, val in data.items()
@@ -180,6 +256,11 @@ class VaultSource:
 
     def lookup(self, credential: str) -> Mapping[str, str] | None:
         return self._load().get(credential)
+
+
+class CredentialNotFound(CredentialError):
+    """No configured source has the credential (as opposed to a source that failed, e.g. a vault
+    with the wrong password, which ``describe`` must not hide as "not found")."""
 
 
 class Credentials:
@@ -207,16 +288,16 @@ class Credentials:
                     self._cache[name] = cred
                     return cred
         tried = ", ".join(s.name for s in self.sources) or "no sources configured"
-        raise CredentialError(
+        raise CredentialNotFound(
             f"credential '{name}' not found (tried: {tried})",
             hint=f"export {env_var_name(name, 'username')} and {env_var_name(name, 'password')}, "
             "or add it to the vault file",
         )
 
     def describe(self, name: str) -> tuple[str | None, list[str]]:
-        """(source, fields) for doctor, without revealing any value."""
+        """(source, fields) for doctor, without revealing any value; a failing source raises."""
         try:
             cred = self.get(name)
-        except CredentialError:
+        except CredentialNotFound:
             return None, []
         return cred.source, [f for f in FIELDS if getattr(cred, f) is not None]

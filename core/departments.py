@@ -10,8 +10,11 @@ from pathlib import Path
 from govops import yamlio
 from govops.errors import Location, NotFoundError, Problem, ValidationFailed
 from govops.validation import problems_from
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+QUOTA_MAX = 1_000_000
+RAM_GB_MAX = 2_000_000
+VOLUME_GB_MAX = 100_000_000
 QUOTA_FIELDS = ("cores", "ram_gb", "instances", "volume_gb", "volumes", "floating_ips")
 
 
@@ -22,13 +25,17 @@ class _Model(BaseModel):
 class Quotas(_Model):
     """Quota limits; a field left out means "leave the cloud's value alone", never zero."""
 
-    cores: int | None = Field(None, ge=-1)
-    ram_gb: int | None = Field(None, ge=-1)
-    instances: int | None = Field(None, ge=-1)
-    volume_gb: int | None = Field(None, ge=-1)
-    volumes: int | None = Field(None, ge=-1)
-    floating_ips: int | None = Field(None, ge=-1)
-    ports: int | None = Field(None, ge=-1)
+    # Strict integers: YAML reads `yes`/`no`/`true` as booleans, which lax parsing would turn into
+    # 1 and 0, and 1e6 as a float; `quota sync` would push them to the cloud. -1 is "unlimited".
+    # The upper bounds are far above any department and below what Nova and Cinder store (int32;
+    # Nova keeps RAM in MiB, hence ram_gb's lower bound).
+    cores: StrictInt | None = Field(None, ge=-1, le=QUOTA_MAX)
+    ram_gb: StrictInt | None = Field(None, ge=-1, le=RAM_GB_MAX)
+    instances: StrictInt | None = Field(None, ge=-1, le=QUOTA_MAX)
+    volume_gb: StrictInt | None = Field(None, ge=-1, le=VOLUME_GB_MAX)
+    volumes: StrictInt | None = Field(None, ge=-1, le=QUOTA_MAX)
+    floating_ips: StrictInt | None = Field(None, ge=-1, le=QUOTA_MAX)
+    ports: StrictInt | None = Field(None, ge=-1, le=QUOTA_MAX)
 
     def set_fields(self) -> dict[str, int]:
         return {k: v for k, v in self.model_dump().items() if v is not None}

@@ -1,7 +1,8 @@
 """The error hierarchy every service raises, with the exit code the CLI turns each into.
 
-Exit codes are part of the public contract (README, "Exit codes"): 0 ok, 1 error, 2 usage or bad
-input, 3 finished with findings or failed targets, 130 interrupted.
+Exit codes are part of the public contract (``docs/reference/exit-codes.md``): 0 ok, 1 error,
+2 usage or bad input, 3 finished with findings or failed targets, 4 drift (``cloud plan``),
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -89,6 +90,23 @@ class CredentialError(GovopsError):
 
 class StoreError(GovopsError):
     """The results store could not be opened, migrated or written."""
+
+
+class Interrupted(GovopsError):
+    """Ctrl-C or SIGTERM stopped a recorded run: what finished is kept, ``resume`` does the rest.
+
+    Raised instead of letting ``KeyboardInterrupt`` through, which Typer would turn into a silent
+    exit 130 before the run ID (needed for ``--resume``) could be shown.
+    """
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, run_id: str, resume: str, *, done: int = 0, total: int = 0) -> None:
+        super().__init__(f"interrupted: run {run_id} ({done}/{total} finished)", hint=f"resume with: {resume}")
+        self.run_id = run_id
+        self.resume = resume
+        self.done = done
+        self.total = total
 
 
 @dataclass

@@ -7,6 +7,7 @@ numbered migrations below, applied in order when the store opens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -17,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from govops import __version__
-from govops.credentials import redact
+from govops import __version__, paths
+from govops.credentials import redact, redact_url, register_url_secrets
 from govops.errors import NotFoundError, StoreError
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -64,6 +65,18 @@ def new_run_id() -> str:
 
 def _dumps(data: Any) -> str:
     return redact(json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":")))
+
+
+def _loads(text: Any, where: str) -> Any:
+    """A JSON column's value; a damaged row (edited by hand, a torn write) is a ``StoreError`` naming it."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError) as exc:
+        detail = f" (line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise StoreError(
+            f"damaged store row: {where} is not valid JSON{detail}",
+            hint="repair or delete that row (the store is SQLite/PostgreSQL)",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,7 @@ class SqlStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        register_url_secrets(url)  # a driver's message may quote the URL
         self._lock = threading.RLock()
         self._conn: Any
         if url.startswith("sqlite:"):
@@ -148,10 +162,14 @@ class SqlStore:
 
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url[len("sqlite:") :]
         if path not in ("", ":memory:"):
+            # device facts and configurations: readable by the owner only (SQLite gives its -wal
+            # and -shm files the database file's mode)
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                paths.private_dir(Path(path).parent)
             except OSError as exc:
                 raise StoreError(f"cannot create store folder for {path}: {exc.strerror}") from None
+            with contextlib.suppress(OSError):  # sqlite3 names the problem better
+                paths.private_file(Path(path))
         try:
             conn = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -171,8 +189,8 @@ class SqlStore:
             # A SQL_ASCII database would hand back bytes: ask for UTF-8 text whatever the server's default.
             return psycopg.connect(url, autocommit=True, client_encoding="utf8")
         except psycopg.Error as exc:
-            # The URL may hold a password: name only the host part.
-            host = url.rsplit("@", maxsplit=1)[-1]
+            # The URL may hold a password (user:pw@, ?password=): name only the host part, masked.
+            host = redact_url(url).rsplit("@", maxsplit=1)[-1]
             raise StoreError(f"cannot connect to PostgreSQL store at {host}: {type(exc).__name__}") from None
 
     def _sql(self, sql: str) -> str:
@@ -186,7 +204,7 @@ class SqlStore:
                 return cur
             except Exception as exc:  # both drivers' errors subclass their own DB-API Error
                 if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
-                    raise StoreError(f"store error: {exc}") from None
+                    raise StoreError(f"store error: {redact(str(exc))}") from None
                 raise
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -256,7 +274,9 @@ class SqlStore:
 
     @staticmethod
     def _run(r: tuple[Any, ...]) -> Run:
-        return Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]))
+        return Run(
+            r[0], r[1], r[2], r[3], r[4], _loads(r[5], f"runs '{r[0]}' params"), _loads(r[6], f"runs '{r[0]}' summary")
+        )
 
     def runs(self, kind: str | None = None, limit: int = 50) -> list[Run]:
         sql = "SELECT id, kind, status, started_at, finished_at, params, summary FROM runs"
@@ -310,7 +330,7 @@ class SqlStore:
             "SELECT run_id, target, status, reason, data, finished_at FROM results WHERE run_id = ? ORDER BY target",
             (run_id,),
         )
-        return [TargetResult(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return [TargetResult(r[0], r[1], r[2], r[3], _loads(r[4], f"results '{r[0]}/{r[1]}' data"), r[5]) for r in rows]
 
     def done_targets(self, run_id: str) -> set[str]:
         return {r[0] for r in self._rows("SELECT target FROM results WHERE run_id = ?", (run_id,))}
@@ -335,7 +355,8 @@ class SqlStore:
             params.append(since)
         sql += " ORDER BY taken_at"
         return [
-            {"id": r[0], "taken_at": r[1], "subject": r[2], "data": json.loads(r[3])} for r in self._rows(sql, params)
+            {"id": r[0], "taken_at": r[1], "subject": r[2], "data": _loads(r[3], f"capacity_snapshots '{r[0]}' data")}
+            for r in self._rows(sql, params)
         ]
 
     # -- journal (what a run created, for rollback) -------------------------
@@ -357,7 +378,10 @@ class SqlStore:
             "WHERE run_id = ? ORDER BY seq",
             (run_id,),
         )
-        return [JournalEntry(r[0], int(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+        return [
+            JournalEntry(r[0], int(r[1]), r[2], r[3], r[4], r[5], _loads(r[6], f"journal '{r[0]}#{r[1]}' data"))
+            for r in rows
+        ]
 
     # -- SSH host keys pinned on first use ----------------------------------
     def host_key(self, host: str) -> tuple[str, str] | None:
@@ -372,12 +396,26 @@ class SqlStore:
         )
 
     @property
+    def file(self) -> Path | None:
+        """The SQLite database file, if the store is one."""
+        if not self.url.startswith("sqlite:"):
+            return None
+        path = self.url[len("sqlite:///") :] if self.url.startswith("sqlite:///") else self.url[len("sqlite:") :]
+        return Path(path) if path not in ("", ":memory:") else None
+
+    def loose_permissions(self) -> str | None:
+        """What is wrong with the SQLite file's mode (others may read device data), or None."""
+        f = self.file
+        try:
+            mode = f.stat().st_mode & 0o777 if f is not None else 0
+        except OSError:
+            return None
+        return f"{f} is mode {mode:04o}: readable by others" if mode & 0o077 else None
+
+    @property
     def display_url(self) -> str:
-        """The URL without any password, for messages."""
-        if "@" in self.url and "://" in self.url:
-            scheme, rest = self.url.split("://", 1)
-            return f"{scheme}://***@{rest.split('@')[-1]}"
-        return self.url
+        """The URL with its passwords masked, for messages."""
+        return redact_url(self.url)
 
 
 def open_store(url: str) -> SqlStore:

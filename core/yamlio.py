@@ -8,6 +8,8 @@ refusing duplicate keys.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,23 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
 KeyPath = tuple[str | int, ...]
+
+# Limits that keep a broken or hostile input file from hanging govops or exhausting memory. The
+# largest real inputs are the 2,297-device inventory's devices.yaml (311 KB, ~40,000 values) and the
+# 50-department file (15 KB); the limits sit two orders of magnitude above them.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""Largest YAML input file read (inventory files, departments, specs, rules, the vault)."""
+MAX_NODES = 1_000_000
+"""Most YAML nodes a document may be written with (composing one costs ~450 bytes: 1 M is ~0.5 GB)."""
+_PRESCAN_BYTES = 512 * 1024  # smaller texts cannot hold MAX_NODES nodes, so skip the extra pass
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Largest govops.yaml: a real one is about 1 KB."""
+MAX_VALUES = 2_000_000
+"""Most values (mappings, sequences, scalars) one document may build, aliases expanded."""
+ALIAS_RATIO = 10
+"""Aliases may expand a document to at most this many times the values written in it (plus
+``ALIAS_ALLOWANCE``): merge keys (``<<: *defaults``) stay cheap, a "billion laughs" file does not."""
+ALIAS_ALLOWANCE = 100_000
 
 
 @dataclass
@@ -61,13 +80,18 @@ def dotted(path: KeyPath) -> str:
 
 
 class _Builder:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, budget: int) -> None:
         self.file = file
         self.lines: dict[KeyPath, int] = {}
         self.problems: list[Problem] = []
         self._scalars = yaml.constructor.SafeConstructor()
+        self._budget = budget
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        # Every value built counts, so an alias of an alias of ... costs what it expands to.
+        self._budget -= 1
+        if self._budget < 0:
+            raise _TooBig(node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -111,6 +135,43 @@ class _Builder:
         return out
 
 
+class _TooBig(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+def _count_nodes(root: yaml.Node) -> int:
+    """Distinct nodes of a composed document (an anchored node once, however often aliased)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.append(k)
+                stack.append(v)
+    return len(seen)
+
+
+def _last_line(text: str) -> int:
+    """Number of the last line of ``text`` (libyaml puts end-of-stream errors one line past it)."""
+    return max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+
+
+def _refuse_too_many_nodes(text: str, file: str) -> None:
+    """Count parser events (constant memory) before composing, which holds every node at once."""
+    for count, event in enumerate(yaml.parse(text, Loader=_Loader), 1):
+        if count > MAX_NODES:
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            problem = Problem(f"too large: more than {MAX_NODES:,} YAML nodes", Location(file, line))
+            raise ValidationFailed([problem])
+
+
 class PartlyValid(ValidationFailed):
     """Duplicate or non-scalar keys: the document is still readable (the first of two duplicates
     kept), so a validator can go on and report the file's other problems in the same run."""
@@ -123,20 +184,36 @@ class PartlyValid(ValidationFailed):
 def loads(text: str, file: str = "<string>") -> Located:
     """Parse one YAML document; malformed YAML or duplicate keys raise ``ValidationFailed``."""
     try:
+        if len(text) > _PRESCAN_BYTES:
+            _refuse_too_many_nodes(text, file)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        line = min(mark.line + 1, _last_line(text)) if mark is not None else None
         msg = (exc.problem or exc.context or "malformed YAML").strip()
         raise ValidationFailed([Problem(f"malformed YAML: {msg}", Location(file, line))]) from None
-    except yaml.YAMLError as exc:  # reader errors (bad bytes) carry no mark
-        raise ValidationFailed([Problem(f"malformed YAML: {exc}", Location(file))]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, most controls): no mark
+        line = text.count("\n", 0, max(0, exc.position)) + 1
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        problem = Problem(f"malformed YAML: character {what} is not allowed", Location(file, line))
+        raise ValidationFailed([problem]) from None
+    except yaml.YAMLError as exc:
+        text1 = " ".join(str(exc).split())  # one line, whatever the parser put in it
+        raise ValidationFailed([Problem(f"malformed YAML: {text1}", Location(file))]) from None
     if node is None:
         return Located(None, file, {})
-    builder = _Builder(file)
+    written = _count_nodes(node)
+    builder = _Builder(file, min(MAX_VALUES, written * ALIAS_RATIO + ALIAS_ALLOWANCE))
     builder.lines[()] = node.start_mark.line + 1
     try:
         data = builder.build(node, ())
+    except _TooBig as exc:
+        msg = (
+            f"YAML aliases expand to more than {ALIAS_RATIO} times the document"
+            if written < MAX_VALUES
+            else f"more than {MAX_VALUES:,} values"
+        )
+        raise ValidationFailed([Problem(f"too large: {msg}", Location(file, exc.line))]) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
@@ -148,22 +225,64 @@ def loads(text: str, file: str = "<string>") -> Located:
     return Located(data, file, builder.lines)
 
 
-def read_text(path: Path, name: str, what: str = "file") -> str:
-    """A UTF-8 text file's content; missing, unreadable or not UTF-8 is an ``InputError`` naming it."""
+def read_bytes(path: Path, name: str, what: str = "file", limit: int = MAX_FILE_BYTES) -> bytes:
+    """A regular file's content, at most ``limit`` bytes; anything else is an ``InputError`` naming it.
+
+    A FIFO or a device (``/dev/zero``) would block or never end: only regular files are read, and
+    opened non-blocking so that even the check cannot hang on a FIFO without a writer.
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise InputError(f"{name}: {what} not found") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a folder, not a {what}") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(f"{name}: is a folder, not a {what}")
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{name}: not a regular file (a device, FIFO or socket)")
+        if st.st_size > limit:
+            raise InputError(f"{name}: too large ({_size(st.st_size)}; the limit is {_size(limit)})")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # grew while being read
+        raise InputError(f"{name}: too large (more than {_size(limit)})")
+    return data
 
 
-def load(path: Path, *, display: str | None = None) -> Located:
-    """Read and parse a YAML file; a missing or unreadable file is an ``InputError``."""
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KiB"
+    return f"{n / 1024 / 1024:.1f} MiB".replace(".0 ", " ")
+
+
+def decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def read_text(path: Path, name: str, what: str = "file", limit: int = MAX_FILE_BYTES) -> str:
+    """A UTF-8 text file's content; missing, unreadable, too large or not UTF-8 is an ``InputError``."""
+    return decode(read_bytes(path, name, what, limit), name)
+
+
+def load(path: Path, *, display: str | None = None, limit: int = MAX_FILE_BYTES) -> Located:
+    """Read and parse a YAML file; a missing, unreadable or too large file is an ``InputError``."""
     name = display or str(path)
-    return loads(read_text(path, name), name)
+    return loads(read_text(path, name, limit=limit), name)
 
 
 def dump(data: Any) -> str:

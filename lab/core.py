@@ -33,6 +33,7 @@ class LabOptions:
     devices: int = 2297
     seed: int = 1
     faults: float = 0.0  # share of extranet devices given a fault (unreachable, slow, bad creds, ...)
+    config_faults: bool = False  # extranet: two devices reject a configuration line / drop mid-push
     history_days: int = 90
     step_seconds: int = 300
     servers: int | None = None  # cloud: how many servers to seed (None: component default)
@@ -186,6 +187,8 @@ class Lab:
             "departments": str(self.project_root / "inventories" / "departments.yaml"),
             "playbooks": str(self.project_root / "playbooks"),
             "store": {"url": f"sqlite:///{self.dir / 'store.db'}"},
+            # the sample city's reports show local time
+            "report": {"timezone": "Asia/Shanghai"},
         }
         for name in sorted(state["components"], key=ORDER.index):
             _merge(cfg, state["components"][name].get("config", {}))

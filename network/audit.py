@@ -35,7 +35,7 @@ from multiprocessing.context import ForkServerContext
 from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
-from govops.errors import CredentialError, GovopsError, InputError
+from govops.errors import CredentialError, GovopsError, InputError, Interrupted
 from govops.network.collectors.base import (
     CollectError,
     SnmpCollector,
@@ -52,6 +52,7 @@ from govops.network.platforms import platform as platform_info
 from govops.network.workers import SessionWorkers, SnmpWorkers
 from govops.observer import NullObserver, Observer
 from govops.store import Run, Store
+from govops.store import now as store_now
 
 RUN_KIND = "net.audit"
 CHECKS = ("ipv6", "baseline")
@@ -112,7 +113,6 @@ class AuditSettings:
     connect_timeout: float = 10.0
     retries: int = 2
     backoff: float = 0.5
-    host_key_policy: str = "accept"  # accept | pin | strict (known_hosts via the collector)
     # When the configuration hides its v2c communities as ciphers (VRP), ask the agent itself
     # whether it answers a default community: one GET per name, only on such devices.
     probe_default_communities: bool = True
@@ -277,16 +277,23 @@ class AuditEngine:
         self.observer.started(len(todo), f"audit {run.id}")
         results: list[DeviceResult] = []
         status = "interrupted"
+        stopped = False
         try:
             if self.executor is not None:
                 self.executor.execute(run, [d for d, _job in jobs.values()], list(checks), self.observer)
             else:
                 asyncio.run(self._run_all(list(jobs.values()), list(checks), run.id, results))
             status = "finished"
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into SIGINT)
+            stopped = True
         finally:
             self.observer.finished()
             all_results = [DeviceResult.from_dict(r.data) for r in self.store.results(run.id) if r.data]
             self.store.finish_run(run.id, status, summarize(all_results))
+        if stopped:
+            raise Interrupted(
+                run.id, f"govops net audit --resume {run.id}", done=len(all_results), total=len(done) + len(todo)
+            )
         return AuditReport(self.store.get_run(run.id), all_results, skipped=len(done))
 
     def run_batch(
@@ -418,8 +425,11 @@ class AuditEngine:
                 try:
                     session: SessionResult = await ssh_task
                     result.attempts = session.attempts
-                    result.evidence += [{"source": "ssh", "command": c, "sha256": h} for c, h in session.hashes.items()]
-                    self._host_key(job, session.host_key, failures)
+                    # "at": when the outputs were in (the session's end), for the report's evidence appendix
+                    at = store_now()
+                    result.evidence += [
+                        {"source": "ssh", "command": c, "sha256": h, "at": at} for c, h in session.hashes.items()
+                    ]
                     if session.parser_bug is not None:
                         raise session.parser_bug
                     if session.parse_error is not None:
@@ -450,7 +460,13 @@ class AuditEngine:
                     digest = _sha(json.dumps(sorted((k, repr(v)) for k, v in values.items())))
                     transport = "udp6" if ":" in _snmp_host(job) else "udp"
                     result.evidence.append(
-                        {"source": "snmp", "transport": transport, "values": len(values), "sha256": digest}
+                        {
+                            "source": "snmp",
+                            "transport": transport,
+                            "values": len(values),
+                            "sha256": digest,
+                            "at": store_now(),
+                        }
                     )
                     snmp_facts = self.analyzer.facts_from_snmp(values)
                     result.collected["snmp"] = "ok"
@@ -562,20 +578,6 @@ class AuditEngine:
             return self.credentials.get(name)
         except CredentialError as exc:
             raise CollectError(exc.message) from None
-
-    def _host_key(
-        self, job: DeviceJob, offered: tuple[str, str] | None, failures: list[tuple[str, CollectError]]
-    ) -> None:
-        if self.settings.host_key_policy != "pin" or offered is None:
-            return
-        host = job.mgmt_ipv4 or job.mgmt_ipv6 or job.hostname
-        pinned = self.store.host_key(host)
-        if pinned is None:
-            self.store.pin_host_key(host, *offered)
-        elif pinned != offered:
-            failures.append(
-                ("ssh", CollectError(f"ssh: host key changed ({pinned[0]} {pinned[1]} pinned, {offered[1]} offered)"))
-            )
 
 
 def ssh_session(

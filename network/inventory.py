@@ -16,6 +16,7 @@ these files is refused.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,20 @@ SECRET_KEYS = frozenset(
         "private_key",
     }
 )
+# Credential-like key names anywhere in a key (``snmp_community``, ``enable-secret``, ``sshPassword``):
+# an exact-name list let ``data: {snmp_community: ...}`` through.
+_SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)|secret|community|token|credentials?_value|"
+    r"(auth|priv|private|api|access|enable|ssh|snmp)_?key"
+)
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether ``key`` names a credential value (which belongs in a credential source, not here)."""
+    folded = re.sub(r"[\s.-]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key)).lower()
+    return folded in SECRET_KEYS or _SECRET_KEY.search(folded) is not None
+
+
 _PARENT_LEVEL = {"county": "city", "township": "county", "village": "township"}
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
@@ -62,7 +77,7 @@ class SiteSpec(_Model):
 class SshProfile(_Model):
     credential: str = Field(pattern=_NAME)
     port: int = Field(22, ge=1, le=65535)
-    timeout: float = Field(20.0, gt=0)
+    timeout: float = Field(20.0, gt=0, le=3600, allow_inf_nan=False)
     # Some platforms ask for a new password on first login or confirmations; answered "N"/"Y".
     device_type: str | None = None
 
@@ -71,7 +86,7 @@ class SnmpProfile(_Model):
     version: Literal["v2c", "v3"]
     credential: str = Field(pattern=_NAME)
     port: int = Field(161, ge=1, le=65535)
-    timeout: float = Field(2.0, gt=0)
+    timeout: float = Field(2.0, gt=0, le=600, allow_inf_nan=False)  # .inf: OverflowError in every poll
     retries: int = Field(1, ge=0, le=5)
     auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"] = "sha"
     priv_protocol: Literal["des", "aes", "aes192", "aes256"] = "aes"
@@ -246,10 +261,13 @@ class Inventory:
 
     def _site_under(self, site: Site, ancestor: str) -> bool:
         parent = site.parent
-        while parent is not None:
+        for _ in range(len(self.sites)):  # bounded: a loaded inventory has no loops, but never hang
+            if parent is None:
+                break
             if parent == ancestor:
                 return True
-            parent = self.sites[parent].parent
+            nxt = self.sites.get(parent)
+            parent = nxt.parent if nxt is not None else None
         return False
 
     def stats(self) -> dict[str, Any]:
@@ -314,7 +332,7 @@ class _Loader:
     def _refuse_secrets(self, located: yamlio.Located, node: Any, path: yamlio.KeyPath) -> None:
         if isinstance(node, dict):
             for key, value in list(node.items()):
-                if isinstance(key, str) and key.lower() in SECRET_KEYS:
+                if isinstance(key, str) and is_secret_key(key):
                     # reported once here, then dropped so it does not also show as "unknown key"
                     del node[key]
                     self.problems.append(
@@ -382,12 +400,63 @@ def load_inventory(root: Path, display: str | None = None) -> Inventory:
             for parent in g.groups:
                 if parent not in groups:
                     ld.problems.append(Problem(f"unknown group '{parent}'", p.location((name, "groups"))))
+        for cycle in _group_cycles(groups):
+            ld.problems.append(Problem(f"group cycle: {' -> '.join(cycle)}", p.location((cycle[0], "groups"))))
 
     sites = _load_sites(ld, docs["sites.yaml"])
     devices = _load_devices(ld, docs["devices.yaml"], sites, groups, defaults, profiles)
     if ld.problems:
         raise ValidationFailed(ld.problems)
     return Inventory(root.name, root, sites, devices, groups, defaults, profiles)
+
+
+def _group_cycles(groups: dict[str, DeviceFields]) -> list[list[str]]:
+    """Each loop in the groups' ``groups:`` references once, as ``[a, b, a]`` (iterative DFS)."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    cycles: list[list[str]] = []
+    for start, spec in groups.items():
+        if state.get(start):
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, Iterator[str]]] = [(start, iter(spec.groups))]
+        state[start] = 1
+        path.append(start)
+        while stack:
+            name, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                state[name] = 2
+                continue
+            if child not in groups:
+                continue
+            if state.get(child) == 1:
+                cycles.append([*path[path.index(child) :], child])
+            elif not state.get(child):
+                state[child] = 1
+                path.append(child)
+                stack.append((child, iter(groups[child].groups)))
+    return cycles
+
+
+def _site_cycles(specs: dict[str, SiteSpec]) -> list[list[str]]:
+    """Each loop in the sites' parent chains once, as ``[a, b, a]``."""
+    done: set[str] = set()
+    cycles: list[list[str]] = []
+    for start in specs:
+        chain: list[str] = []
+        on_chain: set[str] = set()
+        cur: str | None = start
+        while cur is not None and cur in specs and cur not in done:
+            if cur in on_chain:
+                cycles.append([*chain[chain.index(cur) :], cur])
+                break
+            chain.append(cur)
+            on_chain.add(cur)
+            cur = specs[cur].parent
+        done.update(chain)
+    return cycles
 
 
 def _load_sites(ld: _Loader, doc: yamlio.Located | None) -> dict[str, Site]:
@@ -399,6 +468,12 @@ def _load_sites(ld: _Loader, doc: yamlio.Located | None) -> dict[str, Site]:
         s = ld.model(SiteSpec, spec, doc, (*base, code))
         if s is not None:
             specs[str(code)] = s
+    looped: set[str] = set()
+    for cycle in _site_cycles(specs):
+        looped.update(cycle)
+        ld.problems.append(
+            Problem(f"parent chain loops: {' -> '.join(cycle)}", doc.location((*base, cycle[0], "parent")))
+        )
     sites: dict[str, Site] = {}
     for code, s in specs.items():
         where = doc.location((*base, code))
@@ -425,10 +500,15 @@ def _load_sites(ld: _Loader, doc: yamlio.Located | None) -> dict[str, Site]:
                 )
             )
             continue
-        # Levels strictly descend, so walking up ends at the city in at most three steps.
+        if code in looped:
+            continue
+        # Levels strictly descend, so walking up ends at the city in at most three steps; a site
+        # whose chain runs into a loop (reported above) stops after as many steps as there are sites.
         county, cur = None, code
         chain = s
-        while chain.parent is not None:
+        steps = 0
+        while chain.parent is not None and steps <= len(specs):
+            steps += 1
             if chain.level == "county":
                 county = cur
             cur = chain.parent

@@ -6,8 +6,10 @@ import functools
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
+from govops.errors import ConfigError
 from govops.network.analysis import DefaultAnalyzer
 from govops.network.audit import AuditEngine, AuditSettings, start_worker_server
+from govops.network.collectors.known_hosts import HostKeyPolicy
 from govops.network.collectors.snmp import PysnmpCollector
 from govops.network.collectors.ssh import NetmikoCollector
 from govops.observer import Observer
@@ -47,18 +49,32 @@ def prepare_audit() -> None:
     start_worker_server()
 
 
+def host_key_policy(config: LoadedConfig) -> HostKeyPolicy:
+    """How the audit checks devices' SSH host keys; ``strict`` without a known_hosts file is a
+    config error raised before any connection (it would refuse every device)."""
+    net = config.config.network
+    path = config.known_hosts_file
+    if net.host_key_policy == "strict" and not path.is_file():
+        where = "network.known_hosts" if net.known_hosts is not None else "the default known_hosts"
+        raise ConfigError(
+            f"network.host_key_policy is strict but {where} file {path} does not exist: every device would be refused",
+            hint="set network.known_hosts to an OpenSSH known_hosts file (ssh-keyscan -p PORT HOST >> FILE), "
+            "or use host_key_policy: accept-new",
+        )
+    return HostKeyPolicy(net.host_key_policy, str(path))
+
+
 def build_audit_engine(
     ctx: Context, observer: Observer, *, workers: int | None = None, snmp_concurrency: int | None = None
 ) -> AuditEngine:
     net = ctx.config.config.network
-    known_hosts = str(ctx.config.path(net.known_hosts)) if net.known_hosts and net.host_key_policy == "strict" else None
+    host_keys = host_key_policy(ctx.config)
     settings = AuditSettings(
         ssh_workers=workers or net.ssh_workers,
         snmp_concurrency=snmp_concurrency or net.snmp_concurrency,
         device_timeout=net.device_timeout,
         connect_timeout=net.connect_timeout,
         retries=net.retries,
-        host_key_policy=net.host_key_policy,
         # paramiko in this process's threads would share the GIL with the SNMP loop (see audit.py)
         ssh_processes=worker_processes(),
         # pysnmp's decoding off the audit process, which schedules, evaluates and stores (see workers.py)
@@ -66,7 +82,7 @@ def build_audit_engine(
     )
     rule_files = [ctx.config.path(p) for p in net.rules]
     return AuditEngine(
-        ssh=NetmikoCollector(known_hosts),
+        ssh=NetmikoCollector(host_keys),
         # a partial of a class pickles: each SNMP worker process makes its collector with this codec
         snmp_factory=functools.partial(PysnmpCollector, net.snmp_codec),
         analyzer=DefaultAnalyzer(extra_rule_files=rule_files),

@@ -1,16 +1,17 @@
-"""The network audit report for managers: one document (Markdown or HTML) in Chinese or English.
+"""The network audit report for managers, in Chinese or English, as HTML, PDF, XLSX or Markdown.
 
 It reads a finished ``govops net audit`` run from the results store the way ``govops net``
 does (``Store.get_run`` / ``runs`` / ``results``) and summarises it with the audit's own
 ``summarize``, ``group_summary`` and ``diff``, so the figures match ``net audit``, ``net readiness``
-and ``net diff``. Only statuses, rule ids/titles, severities and the store's redacted reasons are
-written: never evidence, collected output or anything from the credentials.
+and ``net diff``. Written: statuses, rule ids/titles/fix lines, severities, the store's redacted
+reasons, and per failing check the commands it read with their collection time and output hash.
+Never collected output, facts or anything from the credentials.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,13 +20,19 @@ from govops.credentials import redact
 from govops.errors import InputError
 from govops.i18n import Translator
 from govops.network.audit import RUN_KIND, Change, DeviceResult, diff, group_summary, summarize
+from govops.reports.locale import Locale, parse_iso
+from govops.reports.render import Chart, Document, Section, Series, Table, to_html, to_markdown
 from govops.reports.render import Labels as BaseLabels
-from govops.reports.render import Section, Table, document, when
 from govops.store import Run, Store
 
 TOP_RULES = 10
-MAX_NOT_AUDITED = 500  # rows; a larger outage is better read with `govops net audit -o csv`
+TOP_GAIN = 5  # rules in the executive summary that would raise the index most
+MAX_REGRESSIONS = 10  # listed in the executive summary
+PRINT_ROWS = 60  # long tables on paper (the HTML page and the spreadsheet have every row)
+PAPER_MISSING = 40  # devices not audited listed one by one on paper; more are grouped by county
+TREND_RUNS = 12  # runs in the trend chart
 SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITY_RANK = {k: i for i, k in enumerate(SEVERITIES)}
 _RUN_SCAN = 10_000  # how far back to look for the latest / previous finished run
 
 LABELS: dict[str, dict[str, str]] = {
@@ -51,7 +58,53 @@ LABELS: dict[str, dict[str, str]] = {
         "rules.none": "No rule fails on any device.",
         "not_audited": "Devices not audited",
         "not_audited.none": "Every device was audited.",
-        "not_audited.more": "{more} more device(s) not listed; `govops net audit -o csv` gives all.",
+        "summary": "Executive summary",
+        "fig.index": "City IPv6 readiness index",
+        "fig.change": "Change since the previous run",
+        "fig.audited": "Devices audited",
+        "fig.not_audited": "Devices not audited",
+        "fig.failed_checks": "Failed checks",
+        "fig.regressions": "Regressions since the previous run",
+        "pp": "{delta} pp",
+        "top5": "Fixing these rules would raise the index most:",
+        "top5.item": "{title} ({rule}): +{gain} pp, {devices} device(s) ready once fixed; fails on {failing} device(s)",
+        "top5.none": "No single IPv6 rule, fixed alone, would make a device ready.",
+        "regressions.head": "Regressions since run {id}:",
+        "regressions.item": "{device}: {what}",
+        "regressions.more": "… and {more} more (see the worklist).",
+        "regressions.none": "No regression since run {id}.",
+        "period": "Audit of {start} to {finish}",
+        "chart.county": "IPv6 readiness index by county (%)",
+        "chart.level": "IPv6 readiness index by level (%)",
+        "chart.severity": "Failed checks by severity",
+        "chart.trend": "City IPv6 readiness index across runs (%)",
+        "series.index": "City index",
+        "worklist": "Worklist: failing checks by county and site",
+        "worklist.text": "{rows} failing check(s) on {devices} device(s), grouped by county and site.",
+        "worklist.none": "No failing check.",
+        "evidence": "Appendix: evidence",
+        "evidence.text": "Every command whose output a failing check read: when it was collected and the first "
+        "16 hexadecimal digits of the SHA-256 of its raw output (govops does not keep the output: "
+        "configurations hold secrets). Re-run the command on the device and hash its output to verify.",
+        "evidence.none": "No failing check, so no evidence to list.",
+        "col.fix": "Fix",
+        "col.command": "Command",
+        "col.collected": "Collected",
+        "col.sha": "SHA-256 (first 16)",
+        "col.rules": "Checks relying on it",
+        "col.gain": "Index gain (pp)",
+        "sheet.summary": "Summary",
+        "sheet.level": "By level",
+        "sheet.county": "By county",
+        "sheet.severity": "By severity",
+        "sheet.rules": "Top rules",
+        "sheet.changes": "Changes",
+        "sheet.not_audited": "Not audited",
+        "sheet.worklist": "Worklist",
+        "sheet.evidence": "Evidence",
+        "pack.ipv6": "IPv6 readiness",
+        "pack.baseline": "security baseline",
+        "source": "audit run {id}, inventory {inventory}",
         "col.level": "Level",
         "col.county": "County",
         "col.devices": "Devices",
@@ -110,7 +163,53 @@ LABELS: dict[str, dict[str, str]] = {
         "rules.none": "所有设备均通过全部检查项。",
         "not_audited": "未完成审计的设备",
         "not_audited.none": "全部设备均已完成审计。",
-        "not_audited.more": "另有 {more} 台设备未列出;完整清单请用 `govops net audit -o csv`。",
+        "summary": "摘要",
+        "fig.index": "全市 IPv6 就绪指数",
+        "fig.change": "较上次审计变化",
+        "fig.audited": "已审计设备",
+        "fig.not_audited": "未审计设备",
+        "fig.failed_checks": "未通过检查",
+        "fig.regressions": "较上次审计变差",
+        "pp": "{delta} 个百分点",
+        "top5": "修复以下检查项对提升就绪指数作用最大:",
+        "top5.item": "{title}({rule}):修复后指数提升 {gain} 个百分点,{devices} 台设备即可就绪;"
+        "共 {failing} 台设备未通过",
+        "top5.none": "没有单独修复即可使设备就绪的 IPv6 检查项。",
+        "regressions.head": "较批次 {id} 变差的项目:",
+        "regressions.item": "{device}:{what}",
+        "regressions.more": "……另有 {more} 项(见整改清单)。",
+        "regressions.none": "较批次 {id} 没有变差的项目。",
+        "period": "审计时间 {start} 至 {finish}",
+        "chart.county": "各区县 IPv6 就绪指数(%)",
+        "chart.level": "各层级 IPv6 就绪指数(%)",
+        "chart.severity": "按严重程度统计的未通过检查",
+        "chart.trend": "全市 IPv6 就绪指数历次变化(%)",
+        "series.index": "全市指数",
+        "worklist": "整改清单:按区县和站点列出的未通过检查",
+        "worklist.text": "共 {devices} 台设备的 {rows} 项检查未通过,按区县和站点排列。",
+        "worklist.none": "没有未通过的检查。",
+        "evidence": "附录:取证记录",
+        "evidence.text": "列出未通过检查所依据的每条命令:采集时间,以及其原始输出的 SHA-256 摘要前 16 位"
+        "(配置中含有密钥,原始输出不予保存)。在设备上重新执行该命令并计算摘要即可核验。",
+        "evidence.none": "没有未通过的检查,无取证记录。",
+        "col.fix": "整改措施",
+        "col.command": "命令",
+        "col.collected": "采集时间",
+        "col.sha": "SHA-256 摘要(前 16 位)",
+        "col.rules": "依据此输出的检查项",
+        "col.gain": "指数提升(百分点)",
+        "sheet.summary": "摘要",
+        "sheet.level": "各层级",
+        "sheet.county": "各区县",
+        "sheet.severity": "严重程度",
+        "sheet.rules": "主要问题",
+        "sheet.changes": "变化",
+        "sheet.not_audited": "未审计设备",
+        "sheet.worklist": "整改清单",
+        "sheet.evidence": "取证记录",
+        "pack.ipv6": "IPv6 就绪",
+        "pack.baseline": "安全基线",
+        "source": "审计批次 {id},设备清单 {inventory}",
         "col.level": "层级",
         "col.county": "区县",
         "col.devices": "设备数",
@@ -161,15 +260,21 @@ class Labels(BaseLabels):
 class AuditRun:
     run: Run
     results: list[DeviceResult]
+    collected_at: dict[str, str] = field(default_factory=dict)  # hostname -> when its result was stored
 
 
 @dataclass
 class AuditReportData:
-    """A run, the run it is compared with (if any) and the per-device, per-rule changes between them."""
+    """A run, the run it is compared with (if any), the per-device, per-rule changes between them,
+    the city index of earlier runs of the same selection, and what the inventory and the rule files
+    say about names and fixes."""
 
     current: AuditRun
     baseline: AuditRun | None = None
     changes: list[Change] = field(default_factory=list)
+    trend: list[tuple[float, float]] = field(default_factory=list)  # (finished, city index %), oldest first
+    site_names: dict[str, str] = field(default_factory=dict)  # site/county code -> name from the inventory
+    fixes: dict[str, dict[str, str]] = field(default_factory=dict)  # rule id -> {lang: fix line}
 
     @property
     def has_findings(self) -> bool:
@@ -186,6 +291,7 @@ def audit_run(store: Store, run_id: str) -> AuditRun:
     if run.kind != RUN_KIND:
         raise InputError(f"run {run_id} is a {run.kind} run, not an audit")
     results = []
+    collected: dict[str, str] = {}
     for target in store.results(run_id):
         if not target.data:
             continue
@@ -193,7 +299,8 @@ def audit_run(store: Store, run_id: str) -> AuditRun:
         # the store's reason column is the redacted copy; the JSON one may predate redaction
         r.reason = redact(target.reason) if target.reason else None
         results.append(r)
-    return AuditRun(run, results)
+        collected[r.hostname] = target.finished_at
+    return AuditRun(run, results, collected)
 
 
 def _same_selection(a: Run, b: Run) -> bool:
@@ -211,30 +318,41 @@ def load(store: Store, run_id: str | None = None, compare: str | None = None) ->
         run_id = finished[0].id
     current = audit_run(store, run_id)
     baseline: AuditRun | None = None
+    # newest first: the first match is the one just before this run
+    same = [
+        r
+        for r in finished
+        if r.id != run_id and r.started_at <= current.run.started_at and _same_selection(r, current.run)
+    ]
     if compare is not None:
         baseline = audit_run(store, compare)
-    else:
-        # newest first, so the first match is the one just before this run
-        earlier = (r for r in finished if r.id != run_id and r.started_at <= current.run.started_at)
-        prev = next((r for r in earlier if _same_selection(r, current.run)), None)
-        if prev is not None:
-            baseline = audit_run(store, prev.id)
+    elif same:
+        baseline = audit_run(store, same[0].id)
     changes = diff(baseline.results, current.results) if baseline is not None else []
-    return AuditReportData(current, baseline, changes)
+    trend = []
+    # the runs' own summaries hold the index: no device result is read for the trend
+    for r in [current.run, *same[: TREND_RUNS - 1]]:
+        t = parse_iso(r.finished_at or r.started_at)
+        pct = r.summary.get("ipv6_ready_pct")
+        if t is not None and isinstance(pct, int | float):
+            trend.append((t, float(pct)))
+    return AuditReportData(current, baseline, changes, sorted(trend))
+
+
+def site_names_of(inventory: Any) -> dict[str, str]:
+    """Site code -> name, from a loaded :class:`~govops.network.inventory.Inventory`."""
+    return {code: site.name for code, site in inventory.sites.items()}
+
+
+def fixes_of(rules: Sequence[Any]) -> dict[str, dict[str, str]]:
+    """Rule id -> fix line per language, from the loaded rule files."""
+    return {r.id: dict(r.fix) for r in rules if r.fix}
 
 
 # -- the document ----------------------------------------------------------------------------------
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}"
-
-
-def _delta(now: float | None, before: float | None) -> str:
-    return "–" if now is None or before is None else f"{now - before:+.1f}"
-
-
-def _title(finding: dict[str, Any], lang: str) -> str:
+def _title(finding: Mapping[str, Any], lang: str) -> str:
     """Rule titles are stored in both languages (rule files) or as one string (older runs)."""
     t = finding.get("title")
     if isinstance(t, dict):
@@ -242,33 +360,86 @@ def _title(finding: dict[str, Any], lang: str) -> str:
     return str(t or "")
 
 
-def _stamp(iso: str | None) -> str:
-    """The store's ISO timestamps, in the report's own format."""
-    if not iso:
-        return "–"
-    try:
-        return when(datetime.fromisoformat(iso).timestamp())
-    except ValueError:
-        return iso
-
-
 def _failed(r: DeviceResult) -> list[dict[str, Any]]:
     return [f for f in r.findings if f["status"] == "fail"]
 
 
+def _readiness_rule(f: Mapping[str, Any]) -> bool:
+    return bool(f.get("pack", str(f["rule"]).split(".")[0]) == "ipv6" and f.get("readiness", True))
+
+
+def index_gains(results: Sequence[DeviceResult]) -> list[tuple[str, int, int, dict[str, Any]]]:
+    """Per IPv6 readiness rule: (rule, devices that would be ready if it were fixed, devices failing
+    it, a finding of it), best first. A device counts for a rule when that rule is the only
+    readiness rule it fails: fixing the rule alone makes it ready."""
+    only: Counter[str] = Counter()
+    failing: Counter[str] = Counter()
+    meta: dict[str, dict[str, Any]] = {}
+    for r in results:
+        if r.ipv6_ready is None:
+            continue
+        rules = {f["rule"] for f in _failed(r) if _readiness_rule(f)}
+        for f in _failed(r):
+            if _readiness_rule(f):
+                meta.setdefault(f["rule"], f)
+        failing.update(rules)
+        if len(rules) == 1:
+            only.update(rules)
+    ranked = sorted(failing, key=lambda k: (-only[k], -failing[k], k))
+    return [(k, only[k], failing[k], meta[k]) for k in ranked]
+
+
+class _Ctx:
+    """What every part of the document needs: labels, locale, names."""
+
+    def __init__(self, data: AuditReportData, lang: str, loc: Locale) -> None:
+        self.lab = Labels(lang)
+        self.lang = self.lab.lang
+        self.loc = loc
+        self.t = Translator(self.lang)
+        self.names = data.site_names
+        self.fixes = data.fixes
+
+    def known(self, prefix: str, value: str) -> str:
+        """A status or severity in the report's language; an unknown one as stored."""
+        return self.lab(f"{prefix}.{value}") if f"{prefix}.{value}" in LABELS["en"] else value
+
+    def county(self, code: str | None) -> str:
+        if code is None:
+            return self.lab("city")
+        return self.names.get(code, code)
+
+    def site(self, code: str) -> str:
+        return self.names.get(code, code)
+
+    def fix(self, rule: str) -> str | None:
+        f = self.fixes.get(rule)
+        if not f:
+            return None
+        return f.get(self.lang) or f.get("en") or next(iter(f.values()), None)
+
+    def pp(self, value: float | None) -> str:
+        return "–" if value is None else self.lab("pp", delta=self.loc.num(value, 1, sign=True))
+
+
+def _delta(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else round(now - before, 1)
+
+
 def _group_table(
-    lab: Labels,
+    c: _Ctx,
     first_col: str,
     current: Sequence[DeviceResult],
     baseline: Sequence[DeviceResult] | None,
     key: Callable[[DeviceResult], str],
     name: Callable[[str], str],
-) -> Table:
+) -> tuple[Table, list[tuple[str, float]]]:
     """One row per group: devices, audited, not audited, readiness index and its change, failed
-    checks by severity."""
+    checks by severity; and (name, index) per group for the chart."""
     now = group_summary(current, key)
     before = group_summary(baseline, key) if baseline is not None else {}
-    rows = []
+    rows: list[list[Any]] = []
+    points: list[tuple[str, float]] = []
     for group, s in now.items():
         sev = s["findings_by_severity"]
         ok = s["status"].get("ok", 0)
@@ -276,177 +447,343 @@ def _group_table(
         rows.append(
             [
                 name(group),
-                str(s["devices"]),
-                str(ok),
-                str(s["devices"] - ok),
-                f"{s['ipv6_ready']} / {s['ipv6_assessed']}",
-                _pct(s["ipv6_ready_pct"]),
+                s["devices"],
+                ok,
+                s["devices"] - ok,
+                s["ipv6_ready"],
+                s["ipv6_assessed"],
+                s["ipv6_ready_pct"],
                 _delta(s["ipv6_ready_pct"], prev),
-                *[str(sev.get(k, 0)) for k in SEVERITIES],
+                *[sev.get(k, 0) for k in SEVERITIES],
             ]
         )
-    heads = [lab(first_col)] + [lab(c) for c in ("col.devices", "col.ok", "col.failed", "col.ready", "col.index")]
-    heads += [lab("col.delta"), *[lab(f"sev.{k}") for k in SEVERITIES]]
-    return Table(heads, rows, set(range(1, len(heads))))
+        if s["ipv6_ready_pct"] is not None:
+            points.append((name(group), float(s["ipv6_ready_pct"])))
+    lab = c.lab
+    heads = [lab(first_col)] + [lab(k) for k in ("col.devices", "col.ok", "col.failed", "col.ready", "col.assessed")]
+    heads += [lab("col.index"), lab("col.delta"), *[lab(f"sev.{k}") for k in SEVERITIES]]
+    return Table(heads, rows, set(range(1, len(heads))), digits={6: 1, 7: 1}), points
 
 
-def build(data: AuditReportData, lang: str, now: float | None = None) -> tuple[str, list[str], list[Section]]:
-    """(title, intro paragraphs, sections) of the report."""
-    lab = Labels(lang)
-    t = Translator(lab.lang)
+def _bar_chart(title: str, points: list[tuple[str, float]]) -> Chart:
+    points = sorted(points, key=lambda p: -p[1])
+    return Chart("barh", title, [p[0] for p in points], series=[Series("", [p[1] for p in points])], percent=True)
+
+
+def build(data: AuditReportData, lang: str, now: float | None = None, loc: Locale | None = None) -> Document:
+    """The report as a :class:`Document` (every format is rendered from it)."""
+    c = _Ctx(data, lang, loc or Locale(lang))
+    lab, loc, t = c.lab, c.loc, c.t
+    loc = Locale(c.lang, loc.tz)
+    c.loc = loc
     run, results = data.current.run, data.current.results
     base = data.baseline
     s = summarize(results)
     now = now if now is not None else datetime.now(UTC).timestamp()
-
-    def known(prefix: str, value: str) -> str:
-        """A status or severity in the report's language; an unknown one as stored."""
-        return lab(f"{prefix}.{value}") if f"{prefix}.{value}" in LABELS["en"] else value
-
-    def status(st: str) -> str:
-        return known("st", st)
+    base_summary = summarize(base.results) if base is not None else None
+    index_change = _delta(s["ipv6_ready_pct"], base_summary["ipv6_ready_pct"]) if base_summary else None
 
     statuses = lab("sep").join(
-        f"{status(k)} {v}" for k, v in sorted(s["status"].items(), key=lambda kv: (-kv[1], kv[0]))
+        f"{c.known('st', k)} {v}" for k, v in sorted(s["status"].items(), key=lambda kv: (-kv[1], kv[0]))
     )
+    checks = lab("sep").join(c.known("pack", k) for k in run.params.get("checks", []))
     intro = [
-        lab("generated", now=when(now)),
+        lab("generated", now=loc.when(now)),
         lab(
             "run",
             id=run.id,
-            status=known("run", run.status),
-            started=_stamp(run.started_at),
-            finished=_stamp(run.finished_at),
+            status=c.known("run", run.status),
+            started=loc.stamp(run.started_at),
+            finished=loc.stamp(run.finished_at),
             devices=s["devices"],
-            checks=", ".join(run.params.get("checks", [])) or "–",
+            checks=checks or "–",
         ),
         lab("statuses", statuses=statuses or "–"),
     ]
-    regressions = sum(c.kind == "regression" for c in data.changes)
-    fixes = sum(c.kind == "fix" for c in data.changes)
+    regressions = [ch for ch in data.changes if ch.kind == "regression"]
+    fixes = sum(ch.kind == "fix" for ch in data.changes)
     if base is not None:
         intro.append(
-            lab("compare", id=base.run.id, finished=_stamp(base.run.finished_at), regressions=regressions, fixes=fixes)
+            lab(
+                "compare",
+                id=base.run.id,
+                finished=loc.stamp(base.run.finished_at),
+                regressions=len(regressions),
+                fixes=fixes,
+            )
         )
     else:
         intro.append(lab("compare.none"))
 
     sections: list[Section] = []
+    audited = s["status"].get("ok", 0)
+    failed_checks = sum(len(_failed(r)) for r in results)
 
-    # readiness index: city, then by administrative level
-    readiness = Section(
-        lab("readiness"),
-        [lab("readiness.text", pct=_pct(s["ipv6_ready_pct"]), ready=s["ipv6_ready"], assessed=s["ipv6_assessed"])],
-    )
+    # -- executive summary
+    summary = Section(lab("summary"), sheet=lab("sheet.summary"))
+    summary.figures = [
+        (lab("fig.index"), loc.pct(s["ipv6_ready_pct"])),
+        (lab("fig.change"), c.pp(index_change)),
+        (lab("fig.audited"), f"{loc.num(audited)} / {loc.num(s['devices'])}"),
+        (lab("fig.not_audited"), loc.num(s["devices"] - audited)),
+        (lab("fig.failed_checks"), loc.num(failed_checks)),
+    ]
     if base is not None:
-        readiness.paragraphs.append(
-            lab(
-                "readiness.trend",
-                id=base.run.id,
-                delta=_delta(s["ipv6_ready_pct"], summarize(base.results)["ipv6_ready_pct"]),
+        summary.figures.append((lab("fig.regressions"), loc.num(len(regressions))))
+    summary.paragraphs.append(
+        lab("readiness.text", pct=loc.num(s["ipv6_ready_pct"], 1), ready=s["ipv6_ready"], assessed=s["ipv6_assessed"])
+    )
+    # only rules that, fixed alone, make devices ready: a rule failing next to others raises nothing by itself
+    gains = [g for g in index_gains(results) if g[1] > 0][:TOP_GAIN]
+    assessed = s["ipv6_assessed"] or 0
+    if gains:
+        summary.bullets.append(lab("top5"))
+        for rule, ready_if_fixed, failing, rule_meta in gains:
+            summary.bullets.append(
+                lab(
+                    "top5.item",
+                    title=_title(rule_meta, c.lang),
+                    rule=rule,
+                    gain=loc.num(100 * ready_if_fixed / assessed if assessed else 0.0, 1),
+                    devices=ready_if_fixed,
+                    failing=failing,
+                )
+            )
+    else:
+        summary.bullets.append(lab("top5.none"))
+    if base is not None:
+        titles = {f["rule"]: f for r in results for f in r.findings}
+        if regressions:
+            summary.bullets.append(lab("regressions.head", id=base.run.id))
+            for ch in regressions[:MAX_REGRESSIONS]:
+                what = (
+                    f"{c.known('st', ch.before)} → {c.known('st', ch.after)}"
+                    if ch.rule == "status"
+                    else _title(titles.get(ch.rule, {"title": ch.rule}), c.lang)
+                )
+                summary.bullets.append(lab("regressions.item", device=ch.hostname, what=what))
+            if len(regressions) > MAX_REGRESSIONS:
+                summary.bullets.append(lab("regressions.more", more=len(regressions) - MAX_REGRESSIONS))
+        else:
+            summary.bullets.append(lab("regressions.none", id=base.run.id))
+    if len(data.trend) >= 2:
+        summary.charts.append(
+            Chart(
+                "lines",
+                lab("chart.trend"),
+                x=[p[0] for p in data.trend],
+                series=[Series(lab("series.index"), [p[1] for p in data.trend])],
+                percent=True,
             )
         )
-    sections.append(readiness)
+    sections.append(summary)
+
+    # -- by administrative level, by county
     base_results = base.results if base is not None else None
-    sections.append(
-        Section(
-            lab("by_level"),
-            table=_group_table(lab, "col.level", results, base_results, lambda r: r.level, lambda g: t(f"level.{g}")),
-        )
+    level_table, level_points = _group_table(
+        c, "col.level", results, base_results, lambda r: r.level, lambda g: t(f"level.{g}")
     )
+    county_table, county_points = _group_table(
+        c, "col.county", results, base_results, lambda r: r.county or "", lambda g: c.county(g or None)
+    )
+    level = Section(lab("by_level"), table=level_table, sheet=lab("sheet.level"))
+    level.charts.append(_bar_chart(lab("chart.level"), level_points))
+    sections.append(level)
+    county = Section(lab("by_county"), table=county_table, sheet=lab("sheet.county"))
+    county.charts.append(_bar_chart(lab("chart.county"), county_points))
+    sections.append(county)
 
-    if base is not None:
-        per_rule: dict[str, Counter[str]] = {}
-        for c in data.changes:
-            if c.kind in ("regression", "fix"):
-                per_rule.setdefault(c.rule, Counter())[c.kind] += 1
-        sec = Section(lab("changes"))
-        if per_rule:
-            rows = [
-                [known("rule", rule), str(n["regression"]), str(n["fix"])]
-                for rule, n in sorted(per_rule.items(), key=lambda kv: (-kv[1]["regression"], -kv[1]["fix"], kv[0]))
-            ]
-            sec.table = Table([lab("col.rule"), lab("col.regressions"), lab("col.fixes")], rows, {1, 2})
-        else:
-            sec.paragraphs.append(lab("changes.none"))
-        sections.append(sec)
-
-    # findings by severity: failed checks and the devices they are on
+    # -- findings by severity
     sev_checks: Counter[str] = Counter()
     sev_devices: Counter[str] = Counter()
     for r in results:
         failed = _failed(r)
         sev_checks.update(f["severity"] for f in failed)
         sev_devices.update({f["severity"] for f in failed})
-    sec = Section(lab("severity"))
+    sec = Section(lab("severity"), sheet=lab("sheet.severity"))
     if sev_checks:
-        order = [*SEVERITIES, *sorted(set(sev_checks) - set(SEVERITIES))]
+        from govops.reports.charts import SEVERITY_COLORS
+
+        order = [k for k in [*SEVERITIES, *sorted(set(sev_checks) - set(SEVERITIES))] if sev_checks[k]]
         sec.table = Table(
             [lab("col.severity"), lab("col.findings"), lab("col.affected")],
-            [[known("sev", k), str(sev_checks[k]), str(sev_devices[k])] for k in order if sev_checks[k]],
+            [[c.known("sev", k), sev_checks[k], sev_devices[k]] for k in order],
             {1, 2},
+        )
+        sec.charts.append(
+            Chart(
+                "barh",
+                lab("chart.severity"),
+                [c.known("sev", k) for k in order],
+                series=[Series("", [float(sev_checks[k]) for k in order])],
+                colors=[SEVERITY_COLORS.get(k, "#6b7785") for k in order],
+            )
         )
     else:
         sec.paragraphs.append(lab("severity.none"))
     sections.append(sec)
 
-    # top failing rules
+    # -- top failing rules
     affected: Counter[str] = Counter()
     meta: dict[str, dict[str, Any]] = {}
     for r in results:
         for f in _failed(r):
             affected[f["rule"]] += 1
             meta.setdefault(f["rule"], f)
-    audited = s["status"].get("ok", 0)
-    sec = Section(lab("rules"))
+    sec = Section(lab("rules"), sheet=lab("sheet.rules"))
     if affected:
         top = sorted(affected.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_RULES]
-        rows = [
+        rows: list[list[Any]] = [
             [
                 rule,
-                _title(meta[rule], lab.lang),
-                lab(f"sev.{meta[rule]['severity']}")
-                if meta[rule]["severity"] in SEVERITIES
-                else meta[rule]["severity"],
-                str(n),
-                _pct(100 * n / audited) if audited else "–",
+                _title(meta[rule], c.lang),
+                c.known("sev", meta[rule]["severity"]),
+                n,
+                round(100 * n / audited, 1) if audited else None,
             ]
             for rule, n in top
         ]
-        heads = ("col.rule", "col.rule_title", "col.severity", "col.affected", "col.share")
-        sec.table = Table([lab(c) for c in heads], rows, {3, 4})
+        heads: tuple[str, ...] = ("col.rule", "col.rule_title", "col.severity", "col.affected", "col.share")
+        sec.table = Table([lab(h) for h in heads], rows, {3, 4}, digits={4: 1}, code={0})
     else:
         sec.paragraphs.append(lab("rules.none"))
     sections.append(sec)
 
-    # devices not audited, with the reason
+    # -- regressions and fixes by rule
+    if base is not None:
+        per_rule: dict[str, Counter[str]] = {}
+        for ch in data.changes:
+            if ch.kind in ("regression", "fix"):
+                per_rule.setdefault(ch.rule, Counter())[ch.kind] += 1
+        sec = Section(lab("changes"), sheet=lab("sheet.changes"))
+        if per_rule:
+            rows = [
+                [c.known("rule", rule), n["regression"], n["fix"]]
+                for rule, n in sorted(per_rule.items(), key=lambda kv: (-kv[1]["regression"], -kv[1]["fix"], kv[0]))
+            ]
+            sec.table = Table([lab("col.rule"), lab("col.regressions"), lab("col.fixes")], rows, {1, 2}, code={0})
+        else:
+            sec.paragraphs.append(lab("changes.none"))
+        sections.append(sec)
+
+    # -- devices not audited, with the reason
     missing = sorted((r for r in results if r.status != "ok"), key=lambda r: (r.status, r.county or "", r.hostname))
-    sec = Section(lab("not_audited"))
+    sec = Section(lab("not_audited"), sheet=lab("sheet.not_audited"))
     if missing:
         rows = [
-            [r.hostname, r.site, r.county or lab("city"), status(r.status), r.reason or "–"]
-            for r in missing[:MAX_NOT_AUDITED]
+            [r.hostname, c.site(r.site), c.county(r.county), c.known("st", r.status), r.reason or "–"] for r in missing
         ]
         heads = ("col.hostname", "col.site", "col.county", "col.status", "col.reason")
-        sec.table = Table([lab(c) for c in heads], rows)
-        if len(missing) > MAX_NOT_AUDITED:
-            sec.paragraphs.append(lab("not_audited.more", more=len(missing) - MAX_NOT_AUDITED))
+        sec.table = Table([lab(h) for h in heads], rows, code={0, 4})
+        if len(missing) > PAPER_MISSING:
+            # on paper: per county and status, naming the first devices
+            grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+            for r in missing:
+                grouped[(c.county(r.county), c.known("st", r.status))].append(r.hostname)
+            paper_rows: list[list[Any]] = [
+                [
+                    county_name,
+                    status,
+                    len(hosts),
+                    ", ".join(hosts[:3]) + (f" +{len(hosts) - 3}" if len(hosts) > 3 else ""),
+                ]
+                for (county_name, status), hosts in sorted(grouped.items())
+            ]
+            heads = ("col.county", "col.status", "col.devices", "col.hostname")
+            sec.paper_table = Table([lab(h) for h in heads], paper_rows, {2}, code={3})
     else:
         sec.paragraphs.append(lab("not_audited.none"))
     sections.append(sec)
 
-    # per county (devices at city level have no county)
-    city = lab("city")
-    sections.append(
-        Section(
-            lab("by_county"),
-            table=_group_table(lab, "col.county", results, base_results, lambda r: r.county or city, lambda g: g),
+    # -- worklist: failing checks by county, site, device
+    work = [(r, f) for r in results for f in _failed(r)]
+    work.sort(
+        key=lambda rf: (
+            c.county(rf[0].county) if rf[0].county else "",
+            c.site(rf[0].site),
+            rf[0].hostname,
+            SEVERITY_RANK.get(rf[1]["severity"], 9),
+            rf[1]["rule"],
         )
     )
-    return lab("title"), intro, sections
+    sec = Section(lab("worklist"), sheet=lab("sheet.worklist"))
+    if work:
+        sec.paragraphs.append(lab("worklist.text", rows=len(work), devices=len({r.hostname for r, _ in work})))
+        rows = [
+            [
+                c.county(r.county),
+                c.site(r.site),
+                r.hostname,
+                f["rule"],
+                _title(f, c.lang),
+                c.known("sev", f["severity"]),
+                c.fix(f["rule"]) or "–",
+            ]
+            for r, f in work
+        ]
+        heads = ("col.county", "col.site", "col.hostname", "col.rule", "col.rule_title", "col.severity", "col.fix")
+        sec.table = Table([lab(h) for h in heads], rows, code={2, 3, 6})
+        # on paper: one row per rule with the devices per county (a city has thousands of failing
+        # checks; a page holds about forty rows)
+        by_rule: dict[str, Counter[str]] = defaultdict(Counter)
+        first: dict[str, dict[str, Any]] = {}
+        for r, f in work:
+            by_rule[f["rule"]][c.county(r.county)] += 1
+            first.setdefault(f["rule"], f)
+        paper: list[list[Any]] = [
+            [
+                rule,
+                _title(first[rule], c.lang),
+                c.known("sev", first[rule]["severity"]),
+                sum(counties.values()),
+                lab("sep").join(f"{name} {n}" for name, n in sorted(counties.items(), key=lambda kv: (-kv[1], kv[0]))),
+                c.fix(rule) or "–",
+            ]
+            for rule, counties in by_rule.items()
+        ]
+        paper.sort(key=lambda row: (SEVERITY_RANK.get(first[str(row[0])]["severity"], 9), -int(row[3]), row[0]))
+        heads = ("col.rule", "col.rule_title", "col.severity", "col.affected", "col.county", "col.fix")
+        sec.paper_table = Table([lab(h) for h in heads], paper, {3}, code={0, 5}, print_limit=PRINT_ROWS)
+    else:
+        sec.paragraphs.append(lab("worklist.none"))
+    sections.append(sec)
+
+    # -- evidence appendix: per device and command, the failing checks that read it
+    sec = Section(lab("evidence"), sheet=lab("sheet.evidence"), page_break=True)
+    evidence: dict[tuple[str, str], tuple[str, str | None, list[str]]] = {}
+    for r, f in work:
+        ev = f.get("evidence")
+        outputs = ev.get("outputs", []) if isinstance(ev, dict) else []
+        stored = data.current.collected_at.get(r.hostname)
+        times = {e.get("command"): e.get("at") for e in r.evidence if isinstance(e, dict)}
+        for o in outputs:
+            cmd = str(o.get("command", ""))
+            if cmd.startswith("snmp "):
+                times.setdefault(cmd, next((e.get("at") for e in r.evidence if e.get("source") == "snmp"), None))
+            key = (r.hostname, cmd)
+            if key not in evidence:
+                evidence[key] = (str(o.get("sha256", "")), times.get(cmd) or stored, [])
+            evidence[key][2].append(f["rule"])
+    if evidence:
+        sec.paragraphs.append(lab("evidence.text"))
+        rows = [
+            [host, cmd, loc.clock(parse_iso(at)), sha, ", ".join(rules)]
+            for (host, cmd), (sha, at, rules) in evidence.items()
+        ]
+        heads = ("col.hostname", "col.command", "col.collected", "col.sha", "col.rules")
+        sec.table = Table([lab(h) for h in heads], rows, code={0, 1, 3, 4}, print_limit=PRINT_ROWS)
+    else:
+        sec.paragraphs.append(lab("evidence.none"))
+    sections.append(sec)
+
+    period = lab("period", start=loc.stamp(run.started_at), finish=loc.stamp(run.finished_at))
+    source = lab("source", id=run.id, inventory=run.params.get("inventory", "–"))
+    return Document(lab("title"), c.lang, period, intro, sections, loc, source)
 
 
-def render(data: AuditReportData, lang: str, fmt_: str = "md", now: float | None = None) -> str:
+def render(
+    data: AuditReportData, lang: str, fmt_: str = "md", now: float | None = None, loc: Locale | None = None
+) -> str:
     """The whole report as Markdown (``md``) or a standalone HTML page (``html``)."""
-    title, intro, sections = build(data, lang, now)
-    return document(title, intro, sections, lang, fmt_)
+    doc = build(data, lang, now, loc)
+    return to_html(doc) if fmt_ == "html" else to_markdown(doc)

@@ -21,13 +21,16 @@ from govops.cloud.ports import (
     CloudUnreachable,
     Flavor,
     FloatingIP,
+    HostAggregate,
     Identity,
     Image,
     Network,
     Project,
+    ProviderInventory,
     QuotaExceeded,
     QuotaSet,
     QuotaUsage,
+    ResourceProvider,
     Server,
     ServerRequest,
     Volume,
@@ -81,6 +84,8 @@ class FakeCloud:
         # True: a deleted server's volumes stay (in-use), as when Cinder fails the detach
         self.keep_volumes_on_delete = False
         self.admin = self.add_project(admin_project, limits={k: -1 for k in QUOTA_RESOURCES})
+        self.provider_list: list[ResourceProvider] = []
+        self.aggregate_list: list[HostAggregate] = []
 
     # -- setup helpers --------------------------------------------------------------------------------
     def _id(self, kind: str) -> str:
@@ -96,6 +101,40 @@ class FakeCloud:
         f = Flavor(self._id("flv"), name, vcpus, ram_mb, disk_gb)
         self.flavor_list.append(f)
         return f
+
+    def add_host(
+        self,
+        name: str,
+        az: str | None = None,
+        *,
+        vcpus: int = 64,
+        ram_mb: int = 512 * 1024,
+        disk_gb: int = 20000,
+        cpu_ratio: float = 4.0,
+        ram_ratio: float = 1.0,
+        reserved_cpus: int = 0,
+        reserved_ram_mb: int = 8192,
+        used: Mapping[str, int] | None = None,
+    ) -> ResourceProvider:
+        """A compute node's resource provider (and its AZ aggregate), as Placement would show it."""
+        rp = ResourceProvider(
+            self._id("rp"),
+            name,
+            {
+                "VCPU": ProviderInventory(vcpus, reserved_cpus, cpu_ratio, max_unit=vcpus),
+                "MEMORY_MB": ProviderInventory(ram_mb, reserved_ram_mb, ram_ratio, max_unit=ram_mb),
+                "DISK_GB": ProviderInventory(disk_gb, 0, 1.0, max_unit=disk_gb),
+            },
+            dict(used or {}),
+        )
+        self.provider_list.append(rp)
+        if az is not None:
+            agg = next((a for a in self.aggregate_list if a.name == az), None)
+            if agg is None:
+                self.aggregate_list.append(HostAggregate(az, az, (name,)))
+            else:
+                self.aggregate_list[self.aggregate_list.index(agg)] = replace(agg, hosts=(*agg.hosts, name))
+        return rp
 
     def add_image(self, name: str) -> Image:
         i = Image(self._id("img"), name)
@@ -424,6 +463,14 @@ class FakeCloud:
     def floating_ips(self, project_id: str | None = None) -> list[FloatingIP]:
         self._enter("floating_ips")
         return [f for f in self.fip_list if project_id in (None, f.project_id)]
+
+    def resource_providers(self) -> list[ResourceProvider]:
+        self._enter("resource_providers")
+        return sorted(self.provider_list, key=lambda r: r.name)
+
+    def aggregates(self) -> list[HostAggregate]:
+        self._enter("aggregates")
+        return list(self.aggregate_list)
 
     # -- test helpers ------------------------------------------------------------------------------------
     def timeout_after_create(self) -> None:

@@ -79,6 +79,8 @@ class FakeMetrics:
 
     def query(self, promql: str, at: float) -> list[Sample]:
         only = self._enter(promql)
+        if "quantile_over_time" in promql and svc.TAG in promql:
+            return []  # rightsizing's per-VM query: the fake describes departments, not VMs
         window = re.search(r"\[(\d+)s\]", promql)
         if window and promql == svc.cpu_mean_query(self.label, float(window.group(1)), only):
             span = float(window.group(1))
@@ -104,6 +106,19 @@ class FakeMetrics:
                 ):
                     out.append(Sample({**labels, svc.TAG: tag}, v))
             return out
+        if window and promql == svc.provisioned_query(self.label, float(window.group(1)) / 2, only):
+            out = []
+            for code in self._codes(only):
+                d = self.departments[code]
+                for tag, fn, factor in (
+                    ("cpu_prov", d.cpu_prov, 1.0),
+                    ("ram_prov", d.ram_prov, GIB),
+                    ("storage_prov", d.disk_prov, GIB),
+                ):
+                    v = fn(at)
+                    if v is not None:
+                        out.append(Sample({self.label: code, svc.TAG: tag}, v * factor))
+            return out
         raise BadQuery("bad_data: query not understood by the fake", query=promql, status=400, url=self.url)
 
     def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
@@ -113,18 +128,15 @@ class FakeMetrics:
         times = [start + i * step for i in range(int((end - start) // step) + 1)]
         usage: dict[str, Callable[[FakeDepartment], Fn | None]] = {
             "cpu_used": lambda d: d.cpu_used,
-            "cpu_prov": lambda d: d.cpu_prov,
             "ram_used": lambda d: _scaled(d.ram_used, GIB),
-            "ram_prov": lambda d: _scaled(d.ram_prov, GIB),
             "storage_used": lambda d: _scaled(d.disk_used, GIB),
-            "storage_prov": lambda d: _scaled(d.disk_prov, GIB),
         }
         fns: dict[str, Callable[[FakeDepartment], Fn | None]]
         tagged = True  # a union of several expressions carries the tag label; a single one does not
         part = {q: tag for tag, q in svc.usage_queries(self.label, step, only).items()}.get(promql)
         if part is not None:
             fns, tagged = {part: usage[part]}, False
-        elif promql == svc.limits_query(self.label, only):
+        elif _any_lookback(promql) == _any_lookback(svc.limits_query(self.label, only)):
             fns = {}
             for resource in svc.RESOURCES:
                 fns[f"{resource}_quota"] = lambda d, r=resource: d.limits[r][0] if r in d.limits else None
@@ -142,6 +154,11 @@ class FakeMetrics:
                     labels = {self.label: code, svc.TAG: tag} if tagged else {self.label: code}
                     out.append(Series(labels, points))
         return out
+
+
+def _any_lookback(promql: str) -> str:
+    """The query with its range selectors' durations blanked (the service picks them from --step)."""
+    return re.sub(r"\[[0-9]+[smhdw]\]", "[_]", promql)
 
 
 def _scaled(fn: Fn, factor: float) -> Fn:

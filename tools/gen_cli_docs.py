@@ -62,6 +62,16 @@ DESCRIPTIONS: dict[str, str] = {
     "openstack-exporter series the capacity queries group by.",
     "prometheus.project_label": "The label holding the OpenStack project on exporter series "
     "(the lab's Prometheus writes `project_name`).",
+    "prometheus.department_from": "Where a series' department comes from: `label` (the department code in "
+    "`department_label`, added by relabelling), `project_name` (libvirt exporter's `project_name`, "
+    "openstack-exporter's `tenant`) or `project_id` (`project_uuid`, `tenant_id`), projects mapped to "
+    "departments by the `project` field of departments.yaml: "
+    "[Capacity planning](../guides/managers/capacity-planning.md).",
+    "prometheus.info_metric": "An info metric carrying the project labels, joined to the VM series on "
+    "`domain` (e.g. `libvirt_domain_info_meta`, `libvirt_domain_openstack_info`); empty: the labels are on "
+    "every VM series.",
+    "prometheus.host_label": "The label naming a VM's hypervisor on libvirt series (physical use per host "
+    "in `govops capacity cloud`).",
     "network.inventory": "The extranet inventory folder: [Inventories](inventories.md#extranet-inventoriesname).",
     "network.ssh_workers": "Concurrent SSH sessions of `govops net audit` (`--workers`).",
     "network.snmp_concurrency": "SNMP polls in flight in total, across the SNMP worker processes "
@@ -70,9 +80,13 @@ DESCRIPTIONS: dict[str, str] = {
     "network.connect_timeout": "Seconds to open a TCP connection (SSH) to a device.",
     "network.retries": "Retries of a device after a retryable failure (unreachable, SNMP no-response), "
     "with backoff and jitter; authentication failures are never retried.",
-    "network.known_hosts": "The known_hosts file for `host_key_policy: strict`.",
-    "network.host_key_policy": "`accept`: any SSH host key; `pin`: the first key seen is recorded in the "
-    'store and a different one later fails the device ("host key changed"); `strict`: `known_hosts` only.',
+    "network.known_hosts": "The devices' SSH host keys, OpenSSH known_hosts format (`[host]:port` off port 22, "
+    "hashed names): read by every policy but `accept`, appended to by `accept-new`; empty: "
+    "`$XDG_DATA_HOME/govops/known_hosts`. [Security](security.md#ssh-host-keys).",
+    "network.host_key_policy": "Checked during the key exchange, before any password is sent. `accept-new`: "
+    "a new device's key is pinned in `known_hosts`, a changed key refuses the device; `strict`: only keys "
+    "already in `known_hosts` (the file must exist); `accept`: any key (insecure, warns). `pin` is read as "
+    "`accept-new`.",
     "network.rules": "Your own rule files (paths relative to govops.yaml), selected with `--checks`: "
     "[Writing a rule](../guides/network/writing-rules.md).",
     "store.url": "The results store: `sqlite:///path` (relative to the config file's folder) or "

@@ -125,10 +125,10 @@ def vm_create(
     post_req = post_request(a.config, a.root, post, post_extra_vars, post_timeout)
     text = None
     if user_data is not None:
-        try:
-            text = user_data.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{user_data}: cannot read user data ({exc})") from None
+        from govops.cloud.spec import USER_DATA_LIMIT
+        from govops.yamlio import read_text
+
+        text = read_text(user_data, str(user_data), "user data file", limit=USER_DATA_LIMIT)
     spec = VmSpec(
         name=name,
         flavor=flavor,

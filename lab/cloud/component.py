@@ -189,7 +189,7 @@ class CloudLab:
         started, started_utc = time.monotonic(), datetime.now(UTC)
         hosts = [h.name for h in cloud_plan.hypervisors]
         configs.write_plugins(layout, resources.files("govops.lab.cloud").joinpath("osplugin.py").read_text())
-        configs.write_all(layout, ports, secrets, hosts)
+        configs.write_all(layout, ports, secrets, hosts, {h.name: h.nova_options() for h in cloud_plan.hypervisors})
         initialized = layout.root / "initialized"
         restore = None if initialized.exists() else self._snapshot(ctx, layout, cloud_plan)
         if restore is not None:

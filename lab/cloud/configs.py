@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from govops.lab.cloud.layout import REGION, Layout, Ports, current_user, write_private
@@ -83,8 +83,15 @@ def rabbit_conf(ports: Ports, password: str) -> str:
     )
 
 
-def write_all(layout: Layout, ports: Ports, secrets: dict[str, str], hosts: Sequence[str]) -> None:
-    """(Re)write every service's configuration; cheap, so ``up`` always does it."""
+def write_all(
+    layout: Layout,
+    ports: Ports,
+    secrets: dict[str, str],
+    hosts: Sequence[str],
+    host_options: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
+    """(Re)write every service's configuration; cheap, so ``up`` always does it. ``host_options``:
+    per host, ``[DEFAULT]`` options of its nova-compute (allocation ratios, reservations)."""
     admin = secrets["admin"]
 
     def db(name: str) -> str:
@@ -282,7 +289,8 @@ driver = noop
         # name, so a restart and a lab restored from a snapshot find the same one.
         write_private(
             compute_conf(layout, i),
-            f"[DEFAULT]\nhost = {hv}\nlog_file = {log / f'nova-compute-{hv}.log'}\n",
+            f"[DEFAULT]\nhost = {hv}\nlog_file = {log / f'nova-compute-{hv}.log'}\n"
+            + "".join(f"{k} = {v}\n" for k, v in (host_options or {}).get(hv, {}).items()),
         )
         node = uuid.uuid5(uuid.NAMESPACE_URL, f"govops-lab:{hv}")
         (compute_conf(layout, i).parent / "compute_id").write_text(f"{node}\n")

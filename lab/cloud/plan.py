@@ -62,6 +62,22 @@ class Hypervisor:
     vcpus: int = 64  # two 16-core sockets with hyper-threading
     memory_mb: int = 512 * 1024
     disk_gb: int = 20000
+    # What nova-compute reports to Placement as allocation_ratio and reserved (nova.conf's defaults
+    # of the lab); one host differs on purpose, as a host kept for a database cluster would, so that
+    # capacity figures are checked against a per-host ratio and reservation, not only the defaults.
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.0
+    reserved_host_cpus: int = 0
+    reserved_host_memory_mb: int = 8192
+
+    def nova_options(self) -> dict[str, str]:
+        """The per-compute ``[DEFAULT]`` options that give Placement this host's ratios and reservations."""
+        return {
+            "cpu_allocation_ratio": f"{self.cpu_allocation_ratio:g}",
+            "ram_allocation_ratio": f"{self.ram_allocation_ratio:g}",
+            "reserved_host_cpus": str(self.reserved_host_cpus),
+            "reserved_host_memory_mb": str(self.reserved_host_memory_mb),
+        }
 
 
 @dataclass(frozen=True)
@@ -119,10 +135,24 @@ def flavor(name: str) -> Flavor:
     raise KeyError(name)
 
 
+# The last host: CPU overcommit 2 instead of 4, 4 cores and 32 GiB kept for the host itself.
+SPECIAL_HOST = {"cpu_allocation_ratio": 2.0, "reserved_host_cpus": 4, "reserved_host_memory_mb": 32768}
+
+
 def hypervisors(servers: int) -> tuple[Hypervisor, ...]:
-    """At least three hosts over two AZs; one more per ``SERVERS_PER_HOST`` servers."""
+    """At least three hosts over two AZs; one more per ``SERVERS_PER_HOST`` servers; the last one with
+    a non-default CPU allocation ratio and reservations (``SPECIAL_HOST``)."""
     count = max(3, math.ceil(servers / SERVERS_PER_HOST))
-    return tuple(Hypervisor(f"hv-{AZS[i % 2]}-{i // 2 + 1:02d}", AZS[i % 2]) for i in range(count))
+    hosts = [Hypervisor(f"hv-{AZS[i % 2]}-{i // 2 + 1:02d}", AZS[i % 2]) for i in range(count)]
+    last = hosts[-1]
+    hosts[-1] = Hypervisor(
+        last.name,
+        last.az,
+        cpu_allocation_ratio=float(SPECIAL_HOST["cpu_allocation_ratio"]),
+        reserved_host_cpus=int(SPECIAL_HOST["reserved_host_cpus"]),
+        reserved_host_memory_mb=int(SPECIAL_HOST["reserved_host_memory_mb"]),
+    )
+    return tuple(hosts)
 
 
 # OpenStack's own defaults (nova, cinder, neutron) for a quota a department leaves out.

@@ -35,13 +35,19 @@ from govops.lab.core import ComponentResult, LabContext, PeerStatus
 from govops.lab.extranet import netsnmp
 from govops.lab.extranet.plan import (
     MAX_DEVICES,
+    NTP_V4,
+    NTP_V6,
+    SYSLOG_V4,
+    SYSLOG_V6,
     DeviceState,
     LoopbackPlan,
     PortPlan,
+    assign_config_faults,
     ensure_netsnmp_device,
     plan_devices,
     truth_entry,
 )
+from govops.lab.extranet.render import BANNER
 from govops.lab.extranet.snmpagent import write_if_changed
 from govops.lab.processes import LabError, Peer
 
@@ -267,6 +273,8 @@ class ExtranetLab:
         if missing := _missing_tools():
             raise LabError(f"missing: {', '.join(missing)}", hint="govops lab install --extranet")
         key = {"version": PLAN_VERSION, "devices": opts.devices, "seed": opts.seed, "faults": opts.faults}
+        if opts.config_faults:  # only then, so the key of every other lab stays as it was
+            key["config_faults"] = True
         previous = self._read_plan(files)
         if previous.get("key") == key and self._all_up(ctx, previous):
             # Idempotent: nothing restarted, no twins; only the shell-side files are rewritten.
@@ -313,6 +321,15 @@ class ExtranetLab:
         )
         ensure_netsnmp_device(inv)
         states = plan_devices(inv, lp.sites, opts.seed, opts.faults, SNMPV3_USER)
+        if opts.config_faults:
+            assign_config_faults(states, opts.seed)
+        # Remediation fills NTP, syslog and banner fixes from inventory variables, never invents them.
+        inv.defaults.setdefault("data", {}).update(
+            {"ntp_servers": [NTP_V4, NTP_V6], "syslog_hosts": [SYSLOG_V4, SYSLOG_V6], "login_banner": BANNER}
+        )
+        if previous.get("key") != key:
+            # a new plan: what the devices saved under the old one is gone
+            shutil.rmtree(files.base / "device-state", ignore_errors=True)
         shutil.rmtree(files.inventory, ignore_errors=True)
         inv.write(files.inventory)
         self._write_credentials(files, s)
@@ -485,7 +502,14 @@ class ExtranetLab:
         args_file = root / "args.txt"
         _private(args_file, "\n".join(args) + "\n")
         policy_file = root / "shard.json"
-        policy_file.write_text(json.dumps({"policy": policy, "data_dir": str(data), "devices": recordings}))
+        # state_dir: where the SSH side mirrors a device's configured state (see sshd.Device)
+        doc = {
+            "policy": policy,
+            "data_dir": str(data),
+            "devices": recordings,
+            "state_dir": str(files.base / "device-state"),
+        }
+        policy_file.write_text(json.dumps(doc))
         ports = [a.split("=", 1)[1] for a in v4_args + v6_args]
         peer = ctx.processes.start(
             f"{PREFIX}snmpsim-{shard}",
@@ -539,7 +563,12 @@ class ExtranetLab:
         s = self._secrets(files)
         env = credential_env(s)
         return ComponentResult(
-            config={"network": {"inventory": str(files.inventory)}, "credentials": {"sources": ["env"]}},
+            # the lab's devices' host keys are pinned next to the lab's host key: a lab made anew
+            # in another folder has a new key, and must not meet the old lab's pins
+            config={
+                "network": {"inventory": str(files.inventory), "known_hosts": str(files.base / "known_hosts")},
+                "credentials": {"sources": ["env"]},
+            },
             env=env,
             next_steps=[
                 f". {shlex.quote(str(files.credentials))}   # or the eval above",

@@ -34,7 +34,12 @@ EXPECTED_STATUS = {
     "drop_session": "error",
     "garbage": "parse_error",
     "snmp_timeout": "timeout",
+    # configuration faults (``--config-faults``): the device audits fine and misbehaves only in
+    # configuration mode, to exercise remediation's rollback
+    "config_reject": "ok",
+    "config_drop": "ok",
 }
+CONFIG_FAULT_KINDS = ("config_reject", "config_drop")
 SLOW_DELAY_S = 30.0  # beyond the inventory's SSH timeout (20 s) and netmiko's read timeout
 # DeviceFacts fields an SNMP poll can see; the rest (telnet, AAA, ...) only show over SSH.
 SNMP_VISIBLE = (
@@ -174,6 +179,7 @@ class DeviceState:
     syslog_hosts: list[str] = field(default_factory=list)
     aaa: bool = True
     banner: bool = True
+    banner_text: str | None = None  # None: the lab's standard text (render.BANNER)
     acl4: bool = True
     acl6: bool = False
     first_login_prompt: bool = False
@@ -456,6 +462,22 @@ def assign_faults(states: Iterable[DeviceState], seed: int, share: float) -> Non
         st.fault = None
     for st, kind in zip(chosen, kinds, strict=True):
         st.fault = Fault(kind, SLOW_DELAY_S if kind == "slow" else None)
+
+
+def assign_config_faults(states: Iterable[DeviceState], seed: int) -> list[str]:
+    """Give one village device each configuration fault (``config_reject``, ``config_drop``).
+
+    Only devices without another fault, audited over SSH, are chosen; each gets telnet and HTTP
+    on, so a remediation of the baseline sends it at least two lines (the fault hits the second).
+    Used only with the lab option ``--config-faults``: the other devices stay as the seed made them.
+    """
+    eligible = [s for s in states if s.fault is None and s.ssh and not s.netsnmp and s.level == "village"]
+    rng = random.Random(seed * 1_000_003 + 29)
+    chosen = rng.sample(eligible, min(len(CONFIG_FAULT_KINDS), len(eligible)))
+    for st, kind in zip(chosen, CONFIG_FAULT_KINDS, strict=False):
+        st.fault = Fault(kind)
+        st.telnet = st.http = True
+    return [st.hostname for st in chosen]
 
 
 def expected_status(st: DeviceState) -> str:

@@ -111,6 +111,7 @@ class Result:
     output: str
     error: bool = False
     confirm: str | None = None  # a [Y/N]-style question; the answer line goes to Cli.answer()
+    changed: bool = False  # a configuration line changed the device's state
 
 
 class Cli:
@@ -123,6 +124,8 @@ class Cli:
         self.model = MODELS[st.model]
         self.rng = random.Random(f"cipher/{st.hostname}")
         self.config_mode = False
+        self.view: str | None = None  # a sub-view of the configuration mode ("vty0-4")
+        self.saved = False  # set by a confirmed save: the session persists the state
         self.paging = True
         self.pending: str | None = None
         p = st.platform
@@ -143,7 +146,7 @@ class Cli:
             self._add("show ip http server status", lambda a: self.http_status())
             self._add("enable", lambda a: "")
             self._add("configure terminal", self._enter_config)
-            self._add("write memory", lambda a: "Building configuration...\n[OK]")
+            self._add("write memory", self._write_memory)
             self._add("copy running-config startup-config", self._confirm_copy)
         else:
             if p == "huawei_vrp":
@@ -174,7 +177,11 @@ class Cli:
     def prompt(self) -> str:
         h = self.st.hostname
         if self.st.platform == "cisco_ios":
+            if self.config_mode and self.view:
+                return f"{h}(config-line)#"
             return f"{h}(config)#" if self.config_mode else f"{h}#"
+        if self.config_mode and self.view:
+            return f"[{h}-ui-{self.view}]" if self.st.platform == "huawei_vrp" else f"[{h}-line-{self.view}]"
         return f"[{h}]" if self.config_mode else f"<{h}>"
 
     def run(self, line: str) -> Result:
@@ -182,8 +189,18 @@ class Cli:
         if not text:
             return Result("")
         if self.config_mode and text.split()[0] in ("quit", "return", "end", "exit"):
-            self.config_mode = False
+            # quit/exit leave a sub-view for the system view; return/end go back to the user view
+            if self.view is not None and text.split()[0] in ("quit", "exit"):
+                self.view = None
+            else:
+                self.config_mode, self.view = False, None
             return Result("")
+        if self.config_mode and not text.split()[0].lower().startswith(("dis", "sh", "do")):
+            from govops.lab.extranet.configmode import configure
+
+            configured = configure(self, text)
+            if configured is not None:
+                return configured
         if self.config_mode and self.st.platform == "cisco_ios" and text.startswith("do "):
             text = text[3:]
         body, _, pipe = text.partition("|")
@@ -250,11 +267,16 @@ class Cli:
             return Result(f"{caret}\n{VRP_INCOMPLETE if incomplete else VRP_ERROR}", error=True)
         return Result(f"{caret}\n{CMW_INCOMPLETE if incomplete else CMW_ERROR}", error=True)
 
+    def reject(self, line: str) -> str:
+        """The platform's error for a line it refuses (the configuration-fault devices use it)."""
+        return self._error(line.strip(), 0).output
+
     def answer(self, question: str, reply: str) -> str:
         yes = reply.strip().lower() in ("y", "yes", "")
         if question == "save":
             if not reply.strip().lower().startswith("y"):
                 return "Info: Save canceled." if self.st.platform == "huawei_vrp" else ""
+            self.saved = True
             if self.st.platform == "huawei_vrp":
                 return (
                     "It will take several minutes to save configuration file, please wait.....\n"
@@ -263,7 +285,8 @@ class Cli:
                 )
             return "Validating file. Please wait...\nSaved the current configuration to mainboard device successfully."
         if question == "copy":
-            return "Building configuration...\n[OK]" if yes or reply.strip() == "startup-config" else ""
+            self.saved = yes or reply.strip() == "startup-config"
+            return "Building configuration...\n[OK]" if self.saved else ""
         return ""
 
     # -- commands with side effects ----------------------------------------------------------
@@ -289,6 +312,10 @@ class Cli:
             return "The current configuration will be written to the device.\nAre you sure to continue?[Y/N]"
         self.pending = "save"
         return "The current configuration will be written to the device. Are you sure? [Y/N]:"
+
+    def _write_memory(self, args: list[str]) -> str:
+        self.saved = True
+        return "Building configuration...\n[OK]"
 
     def _confirm_copy(self, args: list[str]) -> str:
         self.pending = "copy"
@@ -614,6 +641,8 @@ class Cli:
         return text.rstrip("\n")
 
     def running_config(self) -> str:
+        # a device keeps its ciphertexts from one display to the next
+        self.rng = random.Random(f"cipher/{self.st.hostname}")
         return {"huawei_vrp": _vrp_config, "hp_comware": _cmw_config, "cisco_ios": _ios_config}[self.st.platform](self)
 
 
@@ -642,8 +671,8 @@ def _vrp_config(cli: Cli) -> str:
     has_v6 = any(i.ipv6_enabled for i in st.interfaces)
     c = [f"!Software Version {cli.model.os_version}", "#", f" sysname {st.hostname}", "#"]
     if st.banner:
-        c += [f' header login information "{BANNER}"', "#"]
-    if has_v6:
+        c += [f' header login information "{st.banner_text or BANNER}"', "#"]
+    if has_v6 or st.ipv6_forwarding:
         c += ["ipv6", "#"]
     for s in st.ntp_servers:
         c.append(f" ntp-service unicast-server ipv6 {v6(s)}" if ":" in s else f" ntp-service unicast-server {s}")
@@ -768,7 +797,7 @@ def _cmw_config(cli: Cli) -> str:
     c += [f"local-user {cli.username} class manage", f" password hash $h$6${_cipher(rng, 40)}"]
     c += [" service-type ssh", " authorization-attribute user-role network-admin", "#"]
     if st.banner:
-        c += [f" header login %{BANNER}%", "#"]
+        c += [f" header login %{st.banner_text or BANNER}%", "#"]
     c.append("return")
     return "\n".join(c)
 
@@ -839,7 +868,7 @@ def _ios_config(cli: Cli) -> str:
         c.append(f"snmp-server community {comm} RO" + (" MGMT" if st.acl4 else ""))
     c.append("!")
     if st.banner:
-        c += ["banner login ^C", BANNER, "^C", "!"]
+        c += ["banner login ^C", st.banner_text or BANNER, "^C", "!"]
     c += ["line con 0", "line aux 0", "line vty 0 4"]
     if st.acl4:
         c.append(" access-class MGMT in")

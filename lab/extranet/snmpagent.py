@@ -33,6 +33,7 @@ import json
 import re
 import resource
 import sys
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -284,6 +285,50 @@ class StaticRecording:
             return answer
 
 
+class Live:
+    """A device's configured state, as the SSH side mirrors it (``<state_dir>/<host>.running.json``).
+
+    Configuration mode changes a device's state in the sshd process; this agent notices the
+    mirrored file (a stat at most once a second per device) and answers from a recording of the
+    new state from then on, so SNMP shows what SSH shows, as on a real device.
+    """
+
+    def __init__(self, state_dir: Path | None, hostname: str | None, parser: Any) -> None:
+        self.path = state_dir / f"{hostname}.running.json" if state_dir and hostname else None
+        self.parser = parser
+        self.seen: int | None = None
+        self.checked = 0.0
+
+    def current(self, recording: StaticRecording | None) -> StaticRecording | None:
+        if self.path is None:
+            return recording
+        now = time.monotonic()
+        if now - self.checked < 1.0:
+            return recording
+        self.checked = now
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except OSError:
+            return recording
+        if stamp == self.seen:
+            return recording
+        from govops.lab.extranet.plan import DeviceState
+        from govops.lab.extranet.snmpdata import snmprec
+
+        try:
+            state = DeviceState.from_dict(json.loads(self.path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return recording  # caught mid-write: the next check reads it whole
+        self.seen = stamp
+        live = self.path.with_suffix(".snmprec")
+        live.write_text(snmprec(state), encoding="utf-8")
+        fresh = StaticRecording.load(str(live), self.parser)
+        if fresh is None:
+            return recording
+        fresh.build()
+        return fresh
+
+
 def main() -> int:
     if len(sys.argv) < 2:
         return 2
@@ -291,6 +336,8 @@ def main() -> int:
         shard: dict[str, Any] = json.load(fh)
     del sys.argv[1]
     policy: dict[str, dict[str, Any]] = shard["policy"]
+    state_dir = Path(shard["state_dir"]) if shard.get("state_dir") else None
+    hostnames = {name: str(state["hostname"]) for name, state in shard["devices"].items()}
     write_recordings(Path(shard["data_dir"]), shard["devices"])
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = len(policy) + 4096
@@ -363,18 +410,20 @@ def main() -> int:
                 self.recording = None  # snmpsim's own code reports the unreadable file
             if self.recording is not None:
                 self.recording.build()
+            self.live = Live(state_dir, hostnames.get(Path(data_file._text_file).stem), data_file._text_parser)
+            self.recording = self.live.current(self.recording)
             # The answers live as long as the process: the cyclic collector tracing them again
             # and again as they grew cost a third of the agent's CPU. Frozen once per device.
             gc.freeze()
 
         def read_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
-            recording = self.recording
+            recording = self.recording = self.live.current(self.recording)
             if recording is None:
                 return cast(list[tuple[Any, Any]], super().read_variables(*var_binds, **context))
             return [recording.answer(vb[0], False, exval.noSuchInstance) for vb in var_binds]
 
         def read_next_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
-            recording = self.recording
+            recording = self.recording = self.live.current(self.recording)
             if recording is None:
                 return cast(list[tuple[Any, Any]], super().read_next_variables(*var_binds, **context))
             return [recording.answer(vb[0], True, exval.endOfMib) for vb in var_binds]

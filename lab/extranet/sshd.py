@@ -1,7 +1,8 @@
 """The lab's SSH devices: one asyncssh process serving every device on its own (address, port).
 
 Run as ``python -m govops.lab.extranet.sshd CONFIG.json``; CONFIG (mode 0600, in the lab folder)
-lists each device's state, listen addresses, port and accepted password. Once every listener is
+lists each device's state, listen addresses, port and accepted password (and, optionally, an
+``auth_log`` file where each login attempt's user is appended). Once every listener is
 bound the process writes ``<CONFIG>.ready``; a bind failure exits non-zero with the reason logged.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from govops.lab.extranet.configmode import is_configuration
 from govops.lab.extranet.plan import DeviceState
 from govops.lab.extranet.render import Cli, Result
 
@@ -126,11 +128,26 @@ class Reader:
 
 
 class Device:
-    """A device's state, parsed once for all its sessions."""
+    """A device's state, parsed once for all its sessions.
 
-    def __init__(self, dev: dict[str, Any]) -> None:
+    Configuration mode changes the state in place (every session of the device sees it). A saved
+    configuration is written to ``<state_dir>/<hostname>.saved.json`` and read back when the
+    process starts again; the running state is mirrored to ``<hostname>.running.json`` after each
+    change, so tests can compare an audit with the device's truth after a remediation.
+    """
+
+    def __init__(self, dev: dict[str, Any], state_dir: Path | None = None) -> None:
         self.st = DeviceState.from_dict(dev["state"])
+        self.state_dir = state_dir
+        if state_dir is not None:
+            saved = state_dir / f"{self.st.hostname}.saved.json"
+            if saved.exists():
+                self.st = DeviceState.from_dict(json.loads(saved.read_text(encoding="utf-8")))
+                self._write("running")
+            else:  # restarted without a save: what was configured since is gone, as on a device
+                (state_dir / f"{self.st.hostname}.running.json").unlink(missing_ok=True)
         self.community: str = dev["community"]
+        self.config_faulted = False  # the configuration fault strikes once per process
         # A query's answer, by mode and command line: the state behind it never changes while
         # the process runs, and rendering it anew for each session was a tenth of the sshd's CPU.
         # A real device's stored config keeps its ciphertexts too, session after session.
@@ -147,6 +164,23 @@ class Device:
             if not result.error and result.confirm is None:
                 self.answers[(False, line)] = result
 
+    def changed(self) -> None:
+        """The state changed: cached answers are stale; the running state is mirrored to disk."""
+        self.answers.clear()
+        self._write("running")
+
+    def save(self) -> None:
+        self._write("saved")
+
+    def _write(self, what: str) -> None:
+        if self.state_dir is None:
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / f"{self.st.hostname}.{what}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.st.to_dict()), encoding="utf-8")
+        tmp.replace(path)
+
 
 class Session:
     def __init__(self, proc: Any, device: Device, username: str) -> None:
@@ -158,6 +192,7 @@ class Session:
         self.fault = self.st.fault.kind if self.st.fault else None
         self.delay = (self.st.fault.delay_s or 0.0) if self.st.fault else 0.0
         self.commands = 0
+        self.config_lines = 0  # configuration lines of this session (the config faults count them)
 
     def write(self, text: str) -> None:
         self.reader.write(text.replace("\r\n", "\n").replace("\n", "\r\n"))
@@ -205,9 +240,27 @@ class Session:
 
     async def _answer(self, cmd: str) -> bool:
         key = (self.cli.config_mode, cmd)
+        if self.cli.config_mode and is_configuration(cmd):
+            self.config_lines += 1
+            faulty = self.fault in ("config_reject", "config_drop") and not self.device.config_faulted
+            if faulty and self.config_lines == 2:
+                self.device.config_faulted = True
+                if self.fault == "config_drop":
+                    # the session dies before the line is applied, as when a link flaps mid-push
+                    self.reader.flush()
+                    await self.proc.stdout.drain()
+                    self.proc.channel.get_connection().abort()
+                    return False
+                self.write("\n" + self.cli.reject(cmd) + "\n" + self.cli.prompt)
+                return True
         result = self.device.answers.get(key)
         if result is None:
             result = self.cli.run(cmd)
+        if result.changed:
+            self.device.changed()
+        if self.cli.saved:
+            self.cli.saved = False
+            self.device.save()
         is_query = bool(cmd) and not result.error and cmd.split(maxsplit=1)[0].lower().startswith(("dis", "sh"))
         if is_query and result.confirm is None:
             self.device.answers[key] = result
@@ -236,6 +289,9 @@ class Session:
                 return False
             answer = self.cli.answer(result.confirm, reply)
             self.write("\n" + (answer + "\n" if answer else ""))
+            if self.cli.saved:
+                self.cli.saved = False
+                self.device.save()
         self.write(self.cli.prompt)
         return True
 
@@ -270,17 +326,25 @@ def _garbage(hostname: str, cmd: str) -> str:
     return "\n".join("".join(rng.choice(junk) for _ in range(rng.randint(10, 70))) for _ in range(rng.randint(5, 15)))
 
 
-def _server_class(username: str, password: str) -> Callable[[], Any]:
+def _server_class(username: str, password: str, auth_log: str | None = None) -> Callable[[], Any]:
     import asyncssh
+
+    def note(event: str, user: str) -> None:
+        # tests of host-key checking read this to prove no login reached the device (never the password)
+        if auth_log is not None:
+            with open(auth_log, "a", encoding="utf-8") as f:
+                f.write(f"{event} {user}\n")
 
     class DeviceServer(asyncssh.SSHServer):
         def begin_auth(self, user: str) -> bool:
+            note("begin_auth", user)
             return True
 
         def password_auth_supported(self) -> bool:
             return True
 
         def validate_password(self, user: str, pw: str) -> bool:
+            note("password", user)
             ok_user = hmac.compare_digest(user.encode(), username.encode())
             return hmac.compare_digest(pw.encode(), password.encode()) and ok_user
 
@@ -311,15 +375,16 @@ async def serve(config_path: Path) -> None:
     _raise_nofile(len(devices) * 4 + 4096)
     key = asyncssh.read_private_key(cfg["host_key"])
     username = cfg["username"]
+    state_dir = config_path.parent / "device-state"
     for dev in devices:
-        device = Device(dev)
+        device = Device(dev, state_dir)
         device.warm(username)
 
         def factory(proc: Any, device: Device = device) -> Any:
             return Session(proc, device, username).run()
 
         await asyncssh.create_server(
-            _server_class(username, dev["password"]),
+            _server_class(username, dev["password"], cfg.get("auth_log")),
             dev["listen"],
             dev["port"],
             server_host_keys=[key],

@@ -29,7 +29,7 @@ from govops.lab.processes import LabError
 from govops.lab.prometheus import metrics as m
 from govops.lab.prometheus.inventory import CloudInventory, Hypervisor, Server, department_index
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 DAY = 86400
 LOCAL_OFFSET = 8 * 3600  # the city's time zone (UTC+8): office hours drive the load
 MIB = 1024 * 1024
@@ -40,6 +40,14 @@ HOST_RESERVED_MB = 512  # nova's reserved_host_memory_mb, counted in a hyperviso
 # openstack's defaults when a department leaves a quota unset
 DEFAULT_QUOTAS = {"cores": 20, "ram_gb": 50, "instances": 10, "volume_gb": 1000}
 NEAR_QUOTA_START, NEAR_QUOTA_END = 0.62, 0.91  # volume use / quota at the window's start and end
+NEAR_QUOTA_NOISE = 0.003  # +- share of the quota around that line: a forecast's range must hold the date
+# Workloads are planted so that a rightsizing rule (p95 x headroom 1.3 fits the smallest flavor) finds
+# exactly the oversized servers: those use a small share of their flavor (two sizes above need), every
+# other busy server too much of its RAM for a flavor half its size, and of its vCPUs for one a quarter.
+OVERSIZED_CPU = (0.07, 0.12)
+OVERSIZED_MEM = (0.09, 0.13)
+BUSY_CPU = (0.25, 0.45)
+BUSY_MEM = (0.45, 0.6)
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ class VmPlan:
     server: Server
     domain: str
     idle: bool
+    oversized: bool  # the cloud plan gave it a flavor above its workload (and it is not idle)
     cpu_base: float  # usage ratio at full office load at the window's start
     cpu_growth: float  # relative growth of that level over the window
     mem_base: float  # share of memory used at the start
@@ -150,10 +159,15 @@ class ProjectPlan:
     instances_used: int
     volume_start: float  # volume use as a share of the quota
     volume_end: float
+    volume_noise: float = 0.0  # +- share of the quota, drawn per sample
 
-    def volume_used(self, frac: float) -> int:
+    def volume_used(self, frac: float, index: int | None = None) -> int:
+        """Volume GiB in use at ``frac`` of the window: the planted line, plus sample ``index``'s noise."""
         cap = self.volume_gb if self.volume_gb > 0 else 1000
-        return round(cap * (self.volume_start + (self.volume_end - self.volume_start) * frac))
+        share = self.volume_start + (self.volume_end - self.volume_start) * frac
+        if index is not None and self.volume_noise:
+            share += self.volume_noise * random.Random(f"{self.id}:{index}").uniform(-1.0, 1.0)
+        return round(cap * share)
 
 
 @dataclass(frozen=True)
@@ -212,15 +226,25 @@ def make_plan(inventory: CloudInventory, departments: Departments, seed: int, wi
         if not s.active:
             stop = max(2, int(window.count * rng.uniform(0.2, 0.9)))
         idle = rng.random() < IDLE_SHARE
+        over = s.id in inventory.oversized and not idle
+        if idle:
+            cpu, cpu_growth, mem = rng.uniform(0.003, 0.012), 0.0, rng.uniform(0.12, 0.25)
+        elif over:  # steady and small: what it runs would fit a flavor two sizes down
+            cpu, cpu_growth, mem = rng.uniform(*OVERSIZED_CPU), 0.0, rng.uniform(*OVERSIZED_MEM)
+        else:
+            cpu = rng.uniform(*BUSY_CPU)
+            cpu_growth = rng.uniform(0.35, 0.7) if grows else rng.uniform(-0.05, 0.05)
+            mem = rng.uniform(*BUSY_MEM)
         vms.append(
             VmPlan(
                 server=s,
                 domain=f"instance-{int(s.id.replace('-', '')[:8], 16) & 0xFFFFFF:08x}",
                 idle=idle,
-                cpu_base=rng.uniform(0.003, 0.012) if idle else rng.uniform(0.08, 0.45),
-                cpu_growth=0.0 if idle else (rng.uniform(0.35, 0.7) if grows else rng.uniform(-0.05, 0.05)),
-                mem_base=rng.uniform(0.12, 0.25) if idle else rng.uniform(0.3, 0.6),
-                mem_growth=rng.uniform(0.1, 0.2) if grows and not idle else rng.uniform(-0.02, 0.03),
+                oversized=over,
+                cpu_base=cpu,
+                cpu_growth=cpu_growth,
+                mem_base=mem,
+                mem_growth=rng.uniform(0.1, 0.2) if grows and not (idle or over) else rng.uniform(-0.02, 0.0),
                 disk_start=(d0 := rng.uniform(0.15, 0.5)),
                 disk_end=d0 + (rng.uniform(0.15, 0.3) if grows else rng.uniform(0.0, 0.05)),
                 stop=stop,
@@ -252,6 +276,7 @@ def make_plan(inventory: CloudInventory, departments: Departments, seed: int, wi
                 instances_used=len(mine),
                 volume_start=v0,
                 volume_end=v1,
+                volume_noise=NEAR_QUOTA_NOISE if p.department == near_quota else 0.0,
             )
         )
     return Plan(seed, window, tuple(vms), tuple(projects), inventory.hypervisors, growing, near_quota)
@@ -309,6 +334,7 @@ def vm_values(plan: Plan, vm: VmPlan, a: int, b: int) -> dict[str, list[float]] 
         m.MEM_USABLE: [avail - u for u in mem_used],
         m.DISK_CAPACITY: [float(cap)] * (b - a),
         m.DISK_ALLOCATION: alloc,
+        m.INFO_META: [1.0] * (b - a),
     }
 
 
@@ -336,7 +362,7 @@ def project_values(plan: Plan, p: ProjectPlan, a: int, b: int) -> dict[str, list
         m.Q_INSTANCES_MAX: [float(p.instances)] * n,
         m.Q_INSTANCES_USED: [float(p.instances_used)] * n,
         m.Q_VOLUME_MAX: [float(p.volume_gb)] * n,
-        m.Q_VOLUME_USED: [float(p.volume_used(frac[i])) for i in range(a, b)],
+        m.Q_VOLUME_USED: [float(p.volume_used(frac[i], i)) for i in range(a, b)],
     }
 
 
@@ -509,13 +535,13 @@ def truth(plan: Plan, inventory: CloudInventory) -> dict[str, object]:
             "memory_growth_bytes_per_day": sum(v.mem_available * v.mem_growth for v in at_end) / w.span_days,
             "disk_capacity_bytes": sum(v.disk_capacity for v in at_end),
             "volume_quota_gb": proj.volume_gb if proj else None,
-            "volume_used_gb_latest": proj.volume_used(1.0) if proj else None,
+            "volume_used_gb_latest": proj.volume_used(1.0, last) if proj else None,
         }
     near = next((p for p in plan.projects if p.department == plan.near_quota), None)
     if near is None:
         raise LabError(f"cloud inventory: department {plan.near_quota} has servers but no project")
     gb_per_day = near.volume_gb * (near.volume_end - near.volume_start) / w.span_days
-    used_end = near.volume_used(1.0)
+    used_end = near.volume_used(1.0)  # the planted line's end: what the forecast aims at
     days_left = (near.volume_gb - used_end) / gb_per_day
     n_vm = sum(v.stop for v in plan.vms)
     return {
@@ -552,12 +578,17 @@ def truth(plan: Plan, inventory: CloudInventory) -> dict[str, object]:
             "metric_max": m.Q_VOLUME_MAX,
             "quota_gb": near.volume_gb,
             "used_gb_at_start": near.volume_used(0.0),
-            "used_gb_at_end": used_end,
+            "used_gb_at_end": near.volume_used(1.0, last),
+            "used_gb_line_at_end": used_end,
+            "noise_share_of_quota": near.volume_noise,
             "growth_gb_per_day": gb_per_day,
             "days_to_quota": days_left,
             "quota_reached_at": _iso(w.end + days_left * DAY),
         },
         "idle_vms": sorted(v.server.id for v in plan.vms if v.idle),
+        # running at the end, not idle, planted with a small workload on a flavor two sizes too big
+        "oversized_vms": sorted(v.server.id for v in plan.vms if v.oversized and v.stop >= w.count),
+        "rightsize_rule": {"headroom": 1.3, "idle_cpu_p95_ratio": 0.05},
         "stopped_vms": {v.server.id: _iso(w.start + (v.stop - 1) * w.step) for v in plan.vms if v.stop < w.count},
         "hypervisors": {
             h.name: {

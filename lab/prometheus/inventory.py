@@ -76,6 +76,8 @@ class CloudInventory:
     projects: tuple[Project, ...]
     servers: tuple[Server, ...]
     synthetic: bool = False
+    # ids of servers given a flavor above what their workload needs (the cloud plan's "oversized")
+    oversized: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +85,7 @@ class CloudInventory:
             "hypervisors": [asdict(h) for h in self.hypervisors],
             "projects": [asdict(p) for p in self.projects],
             "servers": [asdict(s) for s in self.servers],
+            "oversized_server_ids": sorted(self.oversized),
         }
 
 
@@ -146,6 +149,7 @@ def _build(data: dict[str, Any], source: Path) -> CloudInventory:
             tuple(Project(**p) for p in data.get("projects", [])),
             tuple(Server(**s) for s in data.get("servers", [])),
             synthetic=bool(data.get("synthetic", False)),
+            oversized=frozenset(str(x) for x in data.get("oversized_server_ids", ())),
         )
     except TypeError as exc:
         raise LabError(f"{source}: not a cloud inventory ({exc})") from None

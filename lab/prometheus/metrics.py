@@ -24,6 +24,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# the lab writes what govops reads: the names are the product's (re-exported, see __all__)
+from govops.capacity.metrics import (
+    CPU_SECONDS,
+    DISK_ALLOCATION,
+    DISK_CAPACITY,
+    HV_MEMORY,
+    HV_MEMORY_USED,
+    HV_RUNNING,
+    HV_VCPUS,
+    HV_VCPUS_USED,
+    INFO_META,
+    MEM_AVAILABLE,
+    MEM_USABLE,
+    Q_INSTANCES_MAX,
+    Q_INSTANCES_USED,
+    Q_MEMORY_MAX,
+    Q_MEMORY_USED,
+    Q_VCPUS_MAX,
+    Q_VCPUS_USED,
+    Q_VOLUME_MAX,
+    Q_VOLUME_USED,
+    VCPUS,
+)
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -32,28 +56,6 @@ class Metric:
     help: str
     labels: tuple[tuple[str, str], ...] = ()  # constant extra labels (e.g. the disk's target device)
 
-
-CPU_SECONDS = "libvirt_domain_info_cpu_time_seconds_total"
-VCPUS = "libvirt_domain_info_virtual_cpus"
-MEM_AVAILABLE = "libvirt_domain_memory_stats_available_bytes"
-MEM_USABLE = "libvirt_domain_memory_stats_usable_bytes"
-DISK_CAPACITY = "libvirt_domain_block_stats_capacity_bytes"
-DISK_ALLOCATION = "libvirt_domain_block_stats_allocation"
-
-HV_VCPUS = "openstack_nova_vcpus_available"
-HV_VCPUS_USED = "openstack_nova_vcpus_used"
-HV_MEMORY = "openstack_nova_memory_available_bytes"
-HV_MEMORY_USED = "openstack_nova_memory_used_bytes"
-HV_RUNNING = "openstack_nova_running_vms"
-
-Q_VCPUS_MAX = "openstack_nova_limits_vcpus_max"
-Q_VCPUS_USED = "openstack_nova_limits_vcpus_used"
-Q_MEMORY_MAX = "openstack_nova_limits_memory_max"
-Q_MEMORY_USED = "openstack_nova_limits_memory_used"
-Q_INSTANCES_MAX = "openstack_nova_limits_instances_max"
-Q_INSTANCES_USED = "openstack_nova_limits_instances_used"
-Q_VOLUME_MAX = "openstack_cinder_limits_volume_max_gb"
-Q_VOLUME_USED = "openstack_cinder_limits_volume_used_gb"
 
 _VDA = (("target_device", "vda"),)
 
@@ -64,6 +66,7 @@ VM_METRICS = (
     Metric(MEM_USABLE, "gauge", "How much the balloon can be inflated without pushing the guest to swap."),
     Metric(DISK_CAPACITY, "gauge", "Logical size in bytes of the block device backing image.", _VDA),
     Metric(DISK_ALLOCATION, "gauge", "Offset of the highest written sector on a block device.", _VDA),
+    Metric(INFO_META, "gauge", "Domain metadata (nova's project and instance), value 1."),
 )
 HYPERVISOR_METRICS = (
     Metric(HV_VCPUS, "gauge", "vcpus_available"),
@@ -100,3 +103,35 @@ def catalogue() -> dict[str, object]:
             "vm_disk_used_ratio": f"{DISK_ALLOCATION} / {DISK_CAPACITY}",
         },
     }
+
+
+__all__ = [
+    "CPU_SECONDS",
+    "DISK_ALLOCATION",
+    "DISK_CAPACITY",
+    "HV_MEMORY",
+    "HV_MEMORY_USED",
+    "HV_RUNNING",
+    "HV_VCPUS",
+    "HV_VCPUS_USED",
+    "HYPERVISOR_LABELS",
+    "HYPERVISOR_METRICS",
+    "INFO_META",
+    "MEM_AVAILABLE",
+    "MEM_USABLE",
+    "PROJECT_LABELS",
+    "PROJECT_METRICS",
+    "Q_INSTANCES_MAX",
+    "Q_INSTANCES_USED",
+    "Q_MEMORY_MAX",
+    "Q_MEMORY_USED",
+    "Q_VCPUS_MAX",
+    "Q_VCPUS_USED",
+    "Q_VOLUME_MAX",
+    "Q_VOLUME_USED",
+    "VCPUS",
+    "VM_LABELS",
+    "VM_METRICS",
+    "Metric",
+    "catalogue",
+]

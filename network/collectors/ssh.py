@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from govops.credentials import Credential
+from govops.credentials import Credential, redact
 from govops.network.collectors.base import (
     AuthFailed,
     CollectError,
@@ -33,6 +33,7 @@ from govops.network.collectors.base import (
     TimedOut,
     Unreachable,
 )
+from govops.network.collectors.known_hosts import HostKeyPolicy, HostKeyRefused
 from govops.network.platforms import PLATFORMS
 
 _CHUNK = 65536
@@ -77,61 +78,21 @@ def fingerprint(key: Any) -> tuple[str, str]:
 
 
 class NetmikoCollector:
-    def __init__(self, known_hosts: str | None = None) -> None:
-        self.known_hosts = known_hosts
+    """``host_keys``: how a device's key is checked, during the key exchange, before the password
+    is sent (see known_hosts.py); the default trusts any key, as tests of the lab's devices need."""
+
+    def __init__(self, host_keys: HostKeyPolicy | None = None) -> None:
+        self.host_keys = host_keys or HostKeyPolicy("accept")
 
     def probe(self, host: str, port: int, timeout: float) -> bool:
         return tcp_probe(host, port, timeout)
 
     def collect(self, target: SshTarget, credential: Credential, commands: Sequence[str], deadline: float) -> SshOutput:
-        from netmiko import ConnectHandler
-        from netmiko.exceptions import (
-            NetmikoAuthenticationException,
-            NetmikoTimeoutException,
-            ReadTimeout,
-        )
         from paramiko.ssh_exception import SSHException
 
-        if credential.password is None:
-            raise CollectError(f"credential '{credential.name}' has no password for SSH")
-        _mac_compare_in_c()
-        remaining = max(1.0, deadline - time.monotonic())
-        params: dict[str, Any] = {
-            "device_type": target.device_type,
-            "host": target.host,
-            "port": target.port,
-            "username": credential.username or "",
-            "password": credential.password.reveal(),
-            "fast_cli": True,
-            "conn_timeout": min(target.timeout, remaining),
-            "auth_timeout": min(target.timeout, remaining),
-            "banner_timeout": min(target.timeout, remaining),
-            "timeout": min(target.timeout, remaining),
-            "session_log": None,
-            "allow_agent": False,
-            "use_keys": False,
-        }
-        if self.known_hosts:
-            params.update(ssh_strict=True, system_host_keys=False, alt_host_keys=True, alt_key_file=self.known_hosts)
         conn = None
         try:
-            try:
-                conn = ConnectHandler(**params, auto_connect=False)
-                # paramiko session, shell and netmiko's login dialogues; not session_preparation
-                conn.establish_connection()
-            except NetmikoAuthenticationException:
-                raise AuthFailed("ssh: authentication failed") from None
-            except ReadTimeout:
-                raise TimedOut(f"ssh: no prompt after login to {target.host}:{target.port}") from None
-            except NetmikoTimeoutException as exc:
-                raise Unreachable(f"ssh: cannot connect to {target.host}:{target.port} ({_short(exc)})") from None
-            except (OSError, EOFError) as exc:
-                raise Unreachable(f"ssh: connection to {target.host}:{target.port} failed ({_short(exc)})") from None
-            except SSHException as exc:
-                text = str(exc)
-                if "host key" in text.lower() or "not found in known_hosts" in text:
-                    raise CollectError(f"ssh: host key not trusted ({text})") from None
-                raise Unreachable(f"ssh: {text}") from None
+            conn = connect(target, credential, deadline, self.host_keys)
             key = None
             try:
                 remote: Any = conn.remote_conn
@@ -150,6 +111,66 @@ class NetmikoCollector:
                 # pauses cost 2.2 s per device, and a device frees the VTY when TCP closes.
                 with contextlib.suppress(Exception):
                     conn.paramiko_cleanup()
+
+
+def connect(target: SshTarget, credential: Credential, deadline: float, host_keys: HostKeyPolicy) -> Any:
+    """An open netmiko connection (logged in, no session preparation) to ``target``.
+
+    The audit's reads and remediation's writes both connect here, so both check a device's host
+    key the same way: ``host_keys`` is asked during the key exchange, before the password is sent,
+    and a refused key raises its ``CollectError`` (``HostKeyMismatch`` for a changed key).
+    """
+    from netmiko import ConnectHandler
+    from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout
+    from paramiko.ssh_exception import SSHException
+
+    if credential.password is None:
+        raise CollectError(f"credential '{credential.name}' has no password for SSH")
+    _mac_compare_in_c()
+    remaining = max(1.0, deadline - time.monotonic())
+    params: dict[str, Any] = {
+        "device_type": target.device_type,
+        "host": target.host,
+        "port": target.port,
+        "username": credential.username or "",
+        "password": credential.password.reveal(),
+        "fast_cli": True,
+        "conn_timeout": min(target.timeout, remaining),
+        "auth_timeout": min(target.timeout, remaining),
+        "banner_timeout": min(target.timeout, remaining),
+        "timeout": min(target.timeout, remaining),
+        "session_log": None,
+        "allow_agent": False,
+        "use_keys": False,
+    }
+    conn = ConnectHandler(**params, auto_connect=False)
+    # paramiko asks this policy about every key (no host keys are loaded into it),
+    # after the key exchange and before authentication
+    conn.key_policy = host_keys.paramiko_policy(target.host, target.port)
+    try:
+        try:
+            # paramiko session, shell and netmiko's login dialogues; not session_preparation
+            conn.establish_connection()
+        except HostKeyRefused as exc:
+            raise exc.error from None
+        except NetmikoAuthenticationException:
+            raise AuthFailed("ssh: authentication failed") from None
+        except ReadTimeout:
+            raise TimedOut(f"ssh: no prompt after login to {target.host}:{target.port}") from None
+        except NetmikoTimeoutException as exc:
+            raise Unreachable(f"ssh: cannot connect to {target.host}:{target.port} ({_short(exc)})") from None
+        except (OSError, EOFError) as exc:
+            raise Unreachable(f"ssh: connection to {target.host}:{target.port} failed ({_short(exc)})") from None
+        except SSHException as exc:
+            text = str(exc)
+            if "host key" in text.lower() or "not found in known_hosts" in text:
+                raise CollectError(f"ssh: host key not trusted ({text})") from None
+            raise Unreachable(f"ssh: {text}") from None
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.paramiko_cleanup()
+        raise
+    return conn
 
 
 class Shell:
@@ -304,5 +325,5 @@ def tcp_probe(host: str, port: int, timeout: float) -> bool:
 def _short(exc: BaseException) -> str:
     """The first sentence of an exception's text: netmiko appends a paragraph of "common causes"."""
     text = " ".join(str(exc).split())
-    text = text.split(". Common causes", 1)[0].rstrip(".")
+    text = redact(text.split(". Common causes", 1)[0].rstrip("."))  # masked before it is cut
     return text[:160] if text else type(exc).__name__

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from govops.credentials import redact
 from govops.errors import GovopsError
 
 
@@ -127,7 +128,8 @@ def prepare(platform: str, command: str, text: str | None) -> list[str]:
     lines = clean_output(text, command)
     err = cli_error(lines)
     if err is not None:
-        raise ParseError(platform, command, f"device rejected the command ({err[:80]})")
+        # masked before it is cut: a cut secret is no longer found by the scrubbing downstream
+        raise ParseError(platform, command, f"device rejected the command ({redact(err)[:80]})")
     return lines
 
 

@@ -1,9 +1,9 @@
 """Rules as data: YAML rule packs, a small declarative condition language, and its evaluator.
 
-A rule pack is a YAML file (see ``ipv6.yaml`` next to this module, and the README's "Writing a
-rule" section). Conditions are nested mappings built from a fixed operator vocabulary; nothing in
-a rule file is ever executed, so an engineer can add a rule without touching Python and without
-being able to run code on the audit host.
+A rule pack is a YAML file (see ``ipv6.yaml`` next to this module, and the docs page
+``docs/guides/network/writing-rules.md``). Conditions are nested mappings built from a fixed
+operator vocabulary; nothing in a rule file is ever executed, so an engineer can add a rule
+without touching Python and without being able to run code on the audit host.
 
 Logic is three-valued: a fact that was not collected is ``None`` (unknown), and a comparison
 against an unknown fact is unknown, not false. ``all``/``any``/``not`` follow Kleene's rules, so

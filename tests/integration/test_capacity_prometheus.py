@@ -166,7 +166,7 @@ def test_contract_range_series_on_the_grid(port: tuple[MetricsPort, Any, list[st
     p, _, codes, end = port
     start = end - 2 * 86400
     queries = svc.usage_queries("department", STEP)
-    assert set(queries) == {"cpu_used", "cpu_prov", "ram_used", "ram_prov", "storage_used", "storage_prov"}
+    assert set(queries) == {"cpu_used", "ram_used", "storage_used"}
     for promql in queries.values():
         series = p.query_range(promql, start, end, STEP)
         assert {s.labels["department"] for s in series} == set(codes), promql
@@ -190,6 +190,10 @@ def test_contract_instant_and_filters(port: tuple[MetricsPort, Any, list[str], f
     assert {s.labels["department"] for s in limits} == {codes[0]}
     assert {"storage_quota", "storage_alloc"} <= {s.labels[svc.TAG] for s in limits}
     assert all(len(s.points) == 4 for s in limits)
+    prov = p.query(svc.provisioned_query("department", STEP), end)
+    assert {(s.labels["department"], s.labels[svc.TAG]) for s in prov} == {
+        (c, t) for c in codes for t in ("cpu_prov", "ram_prov", "storage_prov")
+    }
     hv = p.query(svc.hypervisor_query(86400), end)
     assert hv and {s.labels[svc.TAG] for s in hv} == {"vcpus", "vcpus_used", "memory", "memory_used", "running"}
 

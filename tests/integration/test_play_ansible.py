@@ -238,6 +238,43 @@ def test_vault_encrypted_var_is_used_and_its_password_appears_nowhere(
     assert [p.name for p in (Path.home() / ".local/share/govops/ansible").iterdir()] == [kept.name]
 
 
+def test_extra_var_value_is_not_on_any_command_line_nor_in_artifacts(cli: Any, tmp_path: Path) -> None:
+    """``-e api_token=…`` went on ansible-playbook's command line (``ps``) and into the kept
+    ``artifacts/*/command`` unmasked; now it goes through a 0600 file that is removed afterwards."""
+    need(module="ansible_runner")
+    token = "Tok-Canary-" + os.urandom(6).hex()
+    out = tmp_path / "out"
+    out.mkdir()
+    playbook = _playbook(
+        tmp_path,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: every process's command line while the play runs\n"
+        "      ansible.builtin.command: ps -eww -o args\n      register: ps\n      changed_when: false\n"
+        "    - name: keep it\n      ansible.builtin.copy:\n"
+        '        dest: "{{ out_dir }}/ps.txt"\n        content: "{{ ps.stdout }}"\n'
+        "    - name: the play got the token\n      ansible.builtin.copy:\n"
+        '        dest: "{{ out_dir }}/token.sha256"\n        content: "{{ api_token | hash(\'sha256\') }}"\n',
+    )
+    r = cli("play", "run", str(playbook), "--hosts", "local-a", "-e", "ansible_connection=local",
+            "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"out_dir={out}",
+            "-e", f"api_token={token}", "--keep-artifacts", "-o", "json", "-vv")  # fmt: skip
+    assert r.code == 0, r.err + r.out
+    import hashlib
+
+    assert (out / "token.sha256").read_text() == hashlib.sha256(token.encode()).hexdigest()
+    ps = (out / "ps.txt").read_text()
+    assert "ansible-playbook" in ps and "extravars" in ps  # the test saw the command line
+    assert token[:12] not in ps
+    kept = Path(json.loads(r.out)["artifacts"])
+    assert not (kept / "env" / "extravars").exists()
+    command = next(kept.glob("artifacts/*/command")).read_text()
+    assert "@" in command and token[:12] not in command
+    leftovers = [p for p in kept.rglob("*") if p.is_file() and token[:12].encode() in p.read_bytes()]
+    assert leftovers == []
+    assert token[:12] not in r.out + r.err
+    assert token[:12].encode() not in _store_bytes()
+
+
 @pytest.mark.parametrize("kind", ["fake", "ansible"])
 def test_runner_contract(kind: str, tmp_path: Path) -> None:
     """The fake and the real runner give the same per-host results for the same play."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -52,10 +54,108 @@ def test_report_of_a_real_audit_run(extranet_lab: ExtranetLabInfo, tmp_path: Pat
     assert top
     for rule, n in top:
         assert (
-            f"<tr><td>{rule}</td><td>{html.escape(zh_titles[rule])}</td>" in text and f'<td class="n">{n}</td>' in text
+            f'<tr><td class="c">{rule}</td><td>{html.escape(zh_titles[rule])}</td>' in text
+            and f'<td class="n">{n}</td>' in text
         )
     for doc in (md.out, text):
         for fields in extranet_lab.credentials.values():
             for value in fields.values():
                 if len(value) >= 6:  # usernames like "admin" are not secrets and may be words
                     assert value not in doc
+
+
+def test_every_format_of_a_real_audit_run(extranet_lab: ExtranetLabInfo, tmp_path: Path) -> None:
+    """HTML, PDF, XLSX and Markdown in both languages from an audit of the faults lab: the figures
+    are the audit's own (``-o json``), counties carry their names, nothing secret is written."""
+    from govops.network.inventory import load_inventory
+    from govops.reports.render import FRAME
+
+    from tests import reportcheck
+
+    store = tmp_path / "store.db"
+    audit = govops(extranet_lab, store, "-o", "json", "net", "audit")
+    assert audit.code == 3, audit.err[-2000:]
+    data = json.loads(audit.out)
+    summary = data["summary"]
+    sites = load_inventory(extranet_lab.inventory).sites
+    counties = {d["county"] for d in data["devices"] if d["county"]}
+    names = {sites[c].name for c in counties}
+    failing = [(d["hostname"], f["rule"]) for d in data["devices"] for f in d["findings"] if f["status"] == "fail"]
+    secrets = [v for fields in extranet_lab.credentials.values() for v in fields.values() if len(v) >= 6]
+    lab = {lang: LABELS[lang] for lang in ("en", "zh")}
+    for lang in ("zh", "en"):
+        files = {}
+        for fmt in ("html", "pdf", "xlsx", "md"):
+            out = tmp_path / f"audit-{lang}.{fmt}"
+            r = govops(extranet_lab, store, "--lang", lang, "report", "audit", "-f", fmt, "--out", str(out))
+            assert r.code == 3, r.err
+            files[fmt] = out.read_bytes()
+        page = files["html"].decode()
+        reportcheck.self_contained(page)
+        assert page.count("<section") >= 8 and page.count("<svg") >= 3
+        pdf = reportcheck.pdf_text(files["pdf"], tmp_path)
+        sheets = reportcheck.xlsx_text(files["xlsx"])
+        for text in (page, pdf, sheets, files["md"].decode()):
+            assert not [s for s in secrets if s in text]
+            assert all(name in text for name in names), lang  # 江北区, not jb
+        # the key figures in the PDF equal the audit's
+        flat = pdf.replace(" ", "")
+        assert f"{summary['ipv6_ready_pct']:.1f}%" in flat
+        audited = summary["status"].get("ok", 0)
+        assert f"{audited}/{summary['devices']}" in flat
+        assert FRAME[lang]["page"].strip() in pdf
+        if lang == "zh":
+            assert reportcheck.english_words(page) == set()
+            fonts = reportcheck.pdf_fonts(files["pdf"], tmp_path)
+            assert "CJK" in fonts
+        # the spreadsheet's numbers equal the audit's, per county; the worklist has every failing check
+        _, rows = reportcheck.sheet_rows(files["xlsx"], lab[lang]["sheet.county"])
+        by_name = {r[0]: r for r in rows}
+        for code in counties:
+            devs = [d for d in data["devices"] if d["county"] == code]
+            row = by_name[sites[code].name]
+            assert row[1] == len(devs) and row[2] == sum(d["status"] == "ok" for d in devs)
+            assert row[4] == sum(1 for d in devs if d["ipv6_ready"] is True)
+        _, rows = reportcheck.sheet_rows(files["xlsx"], lab[lang]["sheet.worklist"])
+        assert sorted((r[2], r[3]) for r in rows) == sorted(failing)
+        _, rows = reportcheck.sheet_rows(files["xlsx"], lab[lang]["sheet.evidence"])
+        hashes = {
+            (d["hostname"], o["command"]): o["sha256"]
+            for d in data["devices"]
+            for f in d["findings"]
+            if f["status"] == "fail"
+            for o in f["evidence"].get("outputs", [])
+        }
+        assert {(r[0], r[1]): r[3] for r in rows} == hashes
+    # the PDF's pages as images (what `make previews` commits for the first page)
+    pages = subprocess.run(
+        ["pdftoppm", "-png", "-r", "40", str(tmp_path / "audit-zh.pdf"), str(tmp_path / "page")],
+        capture_output=True,
+        check=True,
+    )
+    assert pages.returncode == 0 and len(list(tmp_path.glob("page-*.png"))) >= 3
+    _screenshot(tmp_path / "audit-zh.html", tmp_path)
+    prom = tmp_path / "govops.prom"
+    r = govops(extranet_lab, store, "report", "metrics", "--out", str(prom))
+    assert r.code == 0, r.err
+    text = prom.read_text()
+    ratio = round(summary["ipv6_ready"] / summary["ipv6_assessed"], 4)
+    assert f'govops_ipv6_readiness_ratio{{scope="city"}} {ratio}' in text
+    if shutil.which("promtool"):
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def _screenshot(page: Path, tmp: Path) -> None:
+    """The page in headless Chromium (when installed; `make previews` always does it): it loads
+    offline and paints something other than white."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        return
+    png = tmp / "shot.png"
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={png}", "--window-size=1200,1600",
+         f"file://{page}"],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert png.exists() and png.stat().st_size > 20_000

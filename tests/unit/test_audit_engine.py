@@ -104,7 +104,9 @@ def test_cli_output_is_parsed_in_the_worker_and_only_hashes_come_back(tmp_path: 
     session_pid, parser_pid = good.facts["hostname"], good.facts["os_version"]
     assert parser_pid == session_pid != str(os.getpid())  # parsed where the session ran
     (ev,) = [e for e in good.evidence if e["source"] == "ssh"]
+    at = ev.pop("at")  # when the session's outputs came in: the report's evidence appendix shows it
     assert ev == {"source": "ssh", "command": "show version", "sha256": _sha(f"{session_pid} {hosts[1]}")}
+    assert isinstance(at, str) and at.endswith("Z")
 
 
 def test_snmp_polls_run_in_worker_processes(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]

@@ -68,13 +68,14 @@ def test_steady_department_figures() -> None:
     assert r.allocation_source == "prometheus" and r.warnings == ()  # type: ignore[attr-defined]
 
 
-def test_every_department_in_nine_requests() -> None:
+def test_every_department_in_seven_requests() -> None:
     fake = FakeMetrics()
     depts = [dept(f"d{i:02d}") for i in range(50)]
     for d in depts:
         fake.add(d.code, limits=limits())
     r = run(fake, depts)
-    assert len(fake.requests) == 9 == r.queries and len(r.departments) == 50  # type: ignore[attr-defined]
+    # three usage range queries, the provisioned sizes, the CPU mean, quota history, hypervisors
+    assert len(fake.requests) == 7 == r.queries and len(r.departments) == 50  # type: ignore[attr-defined]
     assert all("sum by (department)" in q or "sum by (hostname" in q for q in fake.requests)
     # a selection filters on the server, not after the fact
     fake.requests.clear()
@@ -214,10 +215,10 @@ def test_report_in_both_languages_and_formats() -> None:
     zh = render(report, "zh", "md", now=AT)  # type: ignore[arg-type]
     en = render(report, "en", "md", now=AT)  # type: ignore[arg-type]
     assert zh.startswith("# 云资源容量报告") and "## 即将达到配额的部门" in zh
-    assert "| 公安局 (gaj) | 云硬盘 (GiB) | 800 | 1,000 | 80.0 | 10.0 | 20.0 | 2026-12-22 |" in zh
-    assert "卫生健康委员会 (wjw)" in zh.split("## 增长最快的部门")[1].split("##")[0]
-    assert en.startswith("# Cloud capacity report") and "Public Security Bureau (gaj)" in en
-    assert "2026-12-22" in en and "公安局" not in en
+    assert "| 公安局 | 云硬盘 (GiB) | 800 | 1,000 | 80.0 | 10.00 | 20.0 | 2026年12月22日 |" in zh
+    assert "| 卫生健康委员会 | 40.0 |" in zh.split("## 增长最快的部门")[1].split("##")[0]
+    assert en.startswith("# Cloud capacity report") and "| Public Security Bureau | gaj | vCPU |" in en
+    assert "22 Dec 2026" in en and "公安局" not in en
     page = render(report, "en", "html", now=AT)  # type: ignore[arg-type]
     assert page.startswith("<!DOCTYPE html>") and page.count("<table>") == 5 and '<td class="n">800</td>' in page
     assert '<html lang="zh-CN">' in render(report, "zh", "html", now=AT)  # type: ignore[arg-type]
@@ -271,17 +272,14 @@ def test_time_and_duration_options() -> None:
 
 
 @pytest.fixture
-def fake(project: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMetrics:
+def fake(project: Path, monkeypatch: pytest.MonkeyPatch, ports) -> FakeMetrics:  # type: ignore[no-untyped-def]
     (project / "govops.yaml").write_text("version: 1\nprometheus:\n  url: http://127.0.0.1:9\n")
     monkeypatch.setenv("GOVOPS_CONFIG", str(project / "govops.yaml"))
     monkeypatch.setenv("GOVOPS_HOME", str(project))
     metrics = FakeMetrics()
     for d in load_departments(project / "inventories" / "departments.yaml"):
         metrics.add(d.code, limits=limits())
-    import govops.cli.capacity as mod
-
-    monkeypatch.setattr(mod, "open_metrics", lambda ctx: metrics)
-    monkeypatch.setattr(mod, "open_cloud", lambda ctx, source: None)
+    ports.metrics = metrics  # and no cloud configured: quotas from openstack-exporter's series
     return metrics
 
 
@@ -307,6 +305,22 @@ def test_cli_findings_exit_3_and_zh(cli, fake: FakeMetrics) -> None:  # type: ig
     assert r.code == 3, r.err
     assert "卫生健康委员会" in r.out and "2026-12-22" in r.out and "1 个部门" in r.err
     assert cli("capacity", "forecast", *AT_OPT, "--horizon", "10d").code == 0
+
+
+def test_cli_forecast_table_asks_for_quotas_only(cli, fake: FakeMetrics) -> None:  # type: ignore[no-untyped-def]
+    fake.departments["wjw"].limits = limits(storage=(1000, linear(500, 10, T0)))
+    fake.requests.clear()
+    r = cli("capacity", "forecast", *AT_OPT)
+    assert r.code == 3 and "2026-12-22" in r.out and "no usage data" not in r.err
+    # the table shows quotas, allocations and dates: no libvirt (usage) series is asked for
+    assert fake.requests and not any("libvirt" in q for q in fake.requests), fake.requests
+    # one value a day, the latest within two steps of the day's end (not a whole day of samples)
+    assert any("openstack_nova_limits_vcpus_max" in q and "[7200s]" in q for q in fake.requests)
+    fake.requests.clear()
+    doc = json.loads(cli("capacity", "forecast", *AT_OPT, "-o", "json").out)
+    assert any("libvirt" in q for q in fake.requests)  # json carries every figure
+    wjw = next(d for d in doc["departments"] if d["code"] == "wjw")
+    assert wjw["resources"]["storage"]["quota_date"] == "2026-12-22" and wjw["resources"]["cpu"]["used"] is not None
 
 
 def test_cli_report_to_file(cli, fake: FakeMetrics, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -342,7 +356,7 @@ def test_cli_without_prometheus_is_a_config_error(cli, project: Path, monkeypatc
     assert r.code == 2 and "no Prometheus configured" in r.err and "prometheus.url" in r.err
 
 
-def test_cli_allocations_from_the_cloud(cli, fake: FakeMetrics, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_allocations_from_the_cloud(cli, fake: FakeMetrics, project: Path, ports) -> None:  # type: ignore[no-untyped-def]
     from tests.fakes_cloud import FakeCloud
 
     cloud = FakeCloud(build_polls=0)
@@ -350,9 +364,7 @@ def test_cli_allocations_from_the_cloud(cli, fake: FakeMetrics, project: Path, m
         cloud.add_project(d.project)
     gaj = cloud.find_project("dept-gaj")
     cloud.limits[gaj.id].update(cores=64, ram_mb=131072)  # type: ignore[union-attr]
-    import govops.cli.capacity as mod
-
-    monkeypatch.setattr(mod, "open_cloud", lambda ctx, source: cloud)
+    ports.cloud = cloud
     r = cli("capacity", "show", *AT_OPT, "--dept", "gaj", "-o", "json")
     doc = json.loads(r.out)
     assert doc["allocation_source"] == "openstack"

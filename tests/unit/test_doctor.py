@@ -37,9 +37,14 @@ def _config(project: Path, prom: str) -> Path:
 
 
 def test_doctor_all_good(cli, project: Path, prometheus_like: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    for name in ("EXTRANET_SSH", "EXTRANET_SNMPV3", "EXTRANET_SNMP_COMMUNITY"):
-        monkeypatch.setenv(f"GOVOPS_CRED_{name}_USERNAME", "audit")
-        monkeypatch.setenv(f"GOVOPS_CRED_{name}_PASSWORD", "not-printed-123")
+    # what each kind needs: SSH user+password, SNMPv3 user+auth_key+priv_key, v2c a community
+    for name, fields in (
+        ("EXTRANET_SSH", ("USERNAME", "PASSWORD")),
+        ("EXTRANET_SNMPV3", ("USERNAME", "AUTH_KEY", "PRIV_KEY")),
+        ("EXTRANET_SNMP_COMMUNITY", ("COMMUNITY",)),
+    ):
+        for field in fields:
+            monkeypatch.setenv(f"GOVOPS_CRED_{name}_{field}", "audit" if field == "USERNAME" else "not-printed-123")
     r = cli("--config", str(_config(project, prometheus_like)), "-o", "json", "doctor")
     checks = {c["name"]: c for c in json.loads(r.out)}
     assert r.code == 0, r.out
@@ -72,3 +77,33 @@ def test_doctor_with_broken_config_still_answers(cli, tmp_path: Path) -> None:  
     r = cli("--config", str(f), "doctor")
     assert r.code == 3
     assert "store URL must start with sqlite: or postgresql:" in r.out
+
+
+def test_doctor_names_the_fields_each_credential_kind_needs(cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    r = cli("--config", str(_config(project, "http://127.0.0.1:9")), "-o", "json", "doctor")
+    checks = {c["name"]: c for c in json.loads(r.out)}
+    assert checks["credential extranet-ssh"]["fix"].startswith(
+        "export GOVOPS_CRED_EXTRANET_SSH_USERNAME=… GOVOPS_CRED_EXTRANET_SSH_PASSWORD=…"
+    )
+    v3 = checks["credential extranet-snmpv3"]["fix"]
+    assert "GOVOPS_CRED_EXTRANET_SNMPV3_AUTH_KEY" in v3 and "GOVOPS_CRED_EXTRANET_SNMPV3_PRIV_KEY" in v3
+    assert "PASSWORD" not in v3
+    v2c = checks["credential extranet-snmp-community"]["fix"]
+    assert "GOVOPS_CRED_EXTRANET_SNMP_COMMUNITY_COMMUNITY" in v2c and "USERNAME" not in v2c
+
+
+def test_doctor_shows_a_failing_vault_instead_of_not_found(cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    from govops.vault import encrypt
+
+    vault = project / "vault.yml"
+    vault.write_bytes(encrypt("extranet-ssh: {username: a, password: secret-xyz}\n", "right-password"))
+    (project / "pw").write_text("wrong-password\n")
+    cfg = _config(project, "http://127.0.0.1:9")
+    cfg.write_text(
+        cfg.read_text() + "credentials:\n  sources: [vault, env]\n  vault_file: vault.yml\n  vault_password_file: pw\n"
+    )
+    r = cli("--config", str(cfg), "-o", "json", "doctor")
+    checks = {c["name"]: c for c in json.loads(r.out)}
+    ssh = checks["credential extranet-ssh"]
+    assert ssh["status"] == "fail" and "wrong vault password" in ssh["detail"], ssh
+    assert "not found" not in ssh["detail"] and "export" not in ssh["fix"]

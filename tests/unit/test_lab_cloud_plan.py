@@ -117,3 +117,18 @@ def test_servers_are_created_in_batches_nova_can_name(departments: Departments, 
             assert not set(names) & planned and not set(names) & interim
             interim |= set(names)
     assert requests < len(cloud.servers)
+
+
+def test_one_host_has_its_own_ratio_and_reservations() -> None:
+    from govops.lab.cloud.plan import SPECIAL_HOST, hypervisors
+
+    hosts = hypervisors(64)
+    special = [h for h in hosts if h.cpu_allocation_ratio != 4.0]
+    assert [h.name for h in special] == [hosts[-1].name]
+    assert special[0].nova_options() == {
+        "cpu_allocation_ratio": f"{SPECIAL_HOST['cpu_allocation_ratio']:g}",
+        "ram_allocation_ratio": "1",
+        "reserved_host_cpus": str(SPECIAL_HOST["reserved_host_cpus"]),
+        "reserved_host_memory_mb": str(SPECIAL_HOST["reserved_host_memory_mb"]),
+    }
+    assert all(h.nova_options()["reserved_host_memory_mb"] == "8192" for h in hosts[:-1])

@@ -118,14 +118,14 @@ def test_latest_run_in_english_markdown(cli, inv, two_runs) -> None:  # type: ig
     out = r.out
     assert out.startswith(f"# {en['title']}\n")
     assert f"Audit run {second} (finished)" in out
-    assert f"{len(inv)} devices; checks: ipv6." in out
+    assert f"{len(inv)} devices; checks: IPv6 readiness." in out
     # the previous run of the same selection is the baseline: h1 fixed, h3 regressed, h4 failed
     assert f"Compared with run {first}" in out and "2 regression(s), 1 fix(es)" in out
     ready = len(inv) - 2 - 2  # two not ready, two not audited (no IPv6 verdict)
     assessed = len(inv) - 2
-    readiness = section(out, en["readiness"])
+    readiness = section(out, en["summary"])
     assert f"{100 * ready / assessed:.1f}% ({ready} of {assessed} assessed" in readiness
-    assert "Change since run" in readiness
+    assert f"**{en['fig.change']}**: " in readiness
     changes = section(out, en["changes"])
     assert row(changes, "ipv6.forwarding") == ["ipv6.forwarding", "1", "1"]
     assert row(changes, "device status") == ["device status", "1", "0"]
@@ -182,7 +182,7 @@ def test_clean_run_exits_0_and_says_so(cli, inv) -> None:  # type: ignore[no-unt
     en = LABELS["en"]
     assert en["not_audited.none"] in r.out and en["rules.none"] in r.out and en["severity.none"] in r.out
     assert en["compare.none"] in r.out
-    assert "100.0% (" in section(r.out, en["readiness"])
+    assert "100.0% (" in section(r.out, en["summary"])
 
 
 def test_previous_run_must_be_of_the_same_selection(cli, inv) -> None:  # type: ignore[no-untyped-def]

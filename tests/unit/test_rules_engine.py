@@ -179,7 +179,10 @@ def test_minimal_rule_defaults() -> None:
         (GOOD + GOOD.split("rules:\n")[1], "local.yaml:7 rules[1].id: duplicate rule id 'local.banner'"),
         (GOOD.replace("pack: local", "pack: Local Pack"), "local.yaml:1 pack: pack must be"),
         ("pack: local\nrules: []\n", "local.yaml:2 rules: rules must be a non-empty list"),
-        ("pack: local\nrules:\n  - id: [unclosed\n", "local.yaml:4: malformed YAML"),
+        (
+            "pack: local\nrules:\n  - id: [unclosed\n",
+            "local.yaml:3: malformed YAML",
+        ),  # the last line, not one past the end
     ],
 )
 def test_bad_rule_files_name_file_and_line(broken: str, message: str) -> None:

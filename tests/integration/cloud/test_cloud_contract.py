@@ -48,6 +48,8 @@ def _fake() -> Backend:
     cloud.add_flavor("m1.small", 1, 2048)
     cloud.add_image("cirros-lab")
     cloud.add_network("lab-net")
+    cloud.add_host("hv-az1-01", "az1", used={"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20})
+    cloud.add_host("hv-az2-01", "az2")
     return Backend(cloud, project, full, "m1.small", "cirros-lab", "lab-net")
 
 
@@ -176,3 +178,61 @@ def test_create_beyond_quota_is_refused_by_the_cloud(backend: Backend, made: lis
     assert err.value.api_error is not None and err.value.api_error.status == 403
     assert "quota" in err.value.message.lower()
     assert backend.port.servers(backend.full.id, name=name) == []
+
+
+def test_placement_and_aggregates(backend: Backend) -> None:
+    """Resource providers carry Placement's inventory fields and usages; zones come from aggregates."""
+    providers = backend.port.resource_providers()
+    assert providers and [p.name for p in providers] == sorted(p.name for p in providers)
+    for p in providers:
+        vcpu = p.inventories["VCPU"]
+        assert vcpu.total > 0 and vcpu.reserved >= 0 and vcpu.allocation_ratio > 0
+        assert vcpu.capacity == int((vcpu.total - vcpu.reserved) * vcpu.allocation_ratio)
+        assert {"VCPU", "MEMORY_MB", "DISK_GB"} <= set(p.inventories)
+        assert all(v >= 0 for v in p.usages.values())
+    assert sum(p.usages.get("VCPU", 0) for p in providers) > 0
+    zones = {a.availability_zone for a in backend.port.aggregates() if a.availability_zone}
+    hosts = {h for a in backend.port.aggregates() for h in a.hosts}
+    assert zones >= {"az1", "az2"} and hosts <= {p.name for p in providers}
+
+
+def test_capacity_planner_reads_the_cloud_alike(backend: Backend) -> None:
+    """The capacity planner's cloud side (headroom, free slots, what-if against the quota) on either
+    backend, Prometheus not configured: the same figures from the fake as from Placement and Nova."""
+    from govops.capacity.planner import CapacityPlanner, CapacityPorts
+    from govops.departments import Department, Departments
+    from govops.errors import ConfigError
+
+    def no_prometheus() -> Any:
+        raise ConfigError("no Prometheus configured")
+
+    departments = Departments(
+        (
+            Department(code="room", name_zh="余", name_en="Room", project=backend.project.name),
+            Department(code="full", name_zh="满", name_en="Full", project=backend.full.name),
+        ),
+        "contract",
+    )
+    planner = CapacityPlanner(
+        CapacityPorts(lambda: departments, no_prometheus, lambda: backend.port, cloud_configured=lambda: True)
+    )
+    at = 1796169600.0
+    h = planner.headroom(at)
+    assert h.placement and not h.metrics and h.total is not None
+    assert "no Prometheus configured" in h.warnings
+    for host in h.hosts:
+        for r in host.resources.values():
+            assert r.capacity == int((r.total - r.reserved) * (r.allocation_ratio or 0)) and r.free >= 0
+    for rc, r in h.total.resources.items():
+        assert r.capacity == sum(x.resources[rc].capacity for x in h.hosts if rc in x.resources)
+        assert r.allocated == sum(x.resources[rc].allocated for x in h.hosts if rc in x.resources)
+    small = next(f for f in h.flavors if f.flavor == backend.flavor)
+    assert small.total == sum(small.per_az.values()) > 0
+    # one small VM per host at most as many as its free vCPUs and RAM allow
+    assert small.total <= sum(min(x.resources["VCPU"].free, x.resources["MEMORY_MB"].free // 2048) for x in h.hosts)
+    w = planner.whatif("room", ["1xm1.small"], at=at)
+    assert w.quota_fits and w.cloud_fits and w.fits
+    assert any("growth is unknown" in n for n in w.warnings)
+    w = planner.whatif("full", ["1xm1.small"], at=at)
+    assert not w.fits and [q.resource for q in w.shortfalls] == ["instances"]
+    assert w.runs_out_first == "instances"

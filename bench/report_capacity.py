@@ -1,0 +1,83 @@
+"""Every format of the capacity report, in both languages, for every department of the lab cloud.
+
+    flock /tmp/heavy.lock python bench/report_capacity.py [--config govops.yaml] [--rounds 3]
+
+The capacity figures come from the configured cloud and Prometheus (``--config`` or
+``$GOVOPS_CONFIG``, e.g. the lab's ``govops.yaml``: OpenStack quotas and allocations, the lab
+Prometheus' usage), computed once and timed on their own; then each format is built and rendered
+``--rounds`` times (median). Baseline, same run: Markdown, the format the report had before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", type=Path, help="govops.yaml (default: $GOVOPS_CONFIG)")
+    ap.add_argument("--at", type=float, help="report time (default: now)")
+    ap.add_argument("--source", choices=("openstack", "prometheus"), default="openstack")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", type=Path, help="keep the rendered files here")
+    args = ap.parse_args()
+    if args.config:
+        os.environ["GOVOPS_CONFIG"] = str(args.config)
+
+    from govops.capacity.prometheus import connect
+    from govops.capacity.service import CapacityService, Options
+    from govops.config import load_config
+    from govops.departments import load_departments
+    from govops.reports.capacity import build
+    from govops.reports.locale import Locale, zone
+    from govops.reports.render import render_bytes
+
+    cfg = load_config()
+    assert cfg.config.prometheus.url, "no prometheus.url in the config"
+    cloud = None
+    if args.source == "openstack":
+        from govops.cloud.connection import resolve_target
+        from govops.cloud.openstack import connect as connect_cloud
+
+        cloud = connect_cloud(resolve_target(None, cfg, None))
+    depts = list(load_departments(cfg.departments_file))
+    t0 = time.perf_counter()
+    report = CapacityService(connect(cfg.config.prometheus.url, timeout=120), cloud).report(
+        depts, Options(at=args.at or time.time())
+    )
+    data_s = time.perf_counter() - t0
+    servers = sum(h.running_vms for h in report.hypervisors)
+    print(
+        f"{len(report.departments)} departments, {len(report.hypervisors)} hypervisors, {servers:.0f} running VMs; "
+        f"figures from {report.allocation_source} + Prometheus in {data_s:.2f} s ({report.queries} queries)"
+    )
+    tz = zone(cfg.config.report.timezone or "Asia/Shanghai")
+    print(f"{'format':<6} {'lang':<4} {'median s':>9} {'size':>10}  (builds the document and renders it)")
+    worst = 0.0
+    for fmt in ("md", "html", "pdf", "xlsx"):
+        for lang in ("zh", "en"):
+            times, out = [], b""
+            for _ in range(args.rounds):
+                t0 = time.perf_counter()
+                out = render_bytes(build(report, lang, loc=Locale(lang, tz)), fmt)
+                times.append(time.perf_counter() - t0)
+            m = statistics.median(times)
+            worst = max(worst, m)
+            tag = "  <- baseline (the format before: a table dump)" if fmt == "md" else ""
+            print(f"{fmt:<6} {lang:<4} {m:>9.2f} {len(out):>10,}{tag}")
+            if args.out:
+                args.out.mkdir(parents=True, exist_ok=True)
+                (args.out / f"capacity-{lang}.{fmt}").write_bytes(out)
+    print(f"slowest format: {worst:.2f} s rendering, {worst + data_s:.2f} s with the figures (goal <= 10 s)")
+    load1, load5, load15 = os.getloadavg()
+    print(f"load average {load1:.2f} {load5:.2f} {load15:.2f}, {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

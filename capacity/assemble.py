@@ -1,0 +1,102 @@
+"""Report assembly shared by ``govops capacity show|forecast`` and ``govops report capacity``.
+
+The command line passes what the user typed (durations, times, a department reference) and the ports
+it opened; this module parses and checks the options, picks the departments, runs the service and
+adds the figures from other sources (cloud headroom, stored snapshots) to the report, so every
+command that shows capacity shows the same figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from govops.capacity.labels import Labelling
+from govops.capacity.service import CapacityReport, CapacityService, Options
+from govops.errors import GovopsError, InputError
+from govops.observer import NullObserver, Observer
+
+if TYPE_CHECKING:
+    from govops.capacity.ports import MetricsPort
+    from govops.cloud.ports import CloudPort
+    from govops.departments import Departments
+    from govops.store import Store
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """The options of a capacity report as the user gave them (strings are parsed here)."""
+
+    dept: str | None = None
+    window: str = "30d"
+    step: str = "1h"
+    at: str | None = None
+    horizon: str = "90d"
+    growth_threshold: float = 20.0
+    reclaim_below: float = 20.0
+    confidence: float = 80.0  # % of the forecasts' prediction interval
+    cloud_full: bool = False  # add cloud-full dates against Placement's effective capacity
+    usage: bool = True  # False: no usage figures (quota forecasts only; far fewer samples read)
+
+
+def options_of(request: ReportRequest, labelling: Labelling, host_label: str = "host") -> Options:
+    from govops.capacity.timespec import parse_duration, parse_time
+
+    if request.growth_threshold <= 0 or not 0 < request.reclaim_below <= 100:
+        raise InputError("--growth-threshold must be > 0 and --reclaim-below within (0, 100]")
+    if not 50 <= request.confidence < 100:
+        raise InputError(f"--confidence {request.confidence:g}: must be within [50, 100) %")
+    opts = Options(
+        at=parse_time(request.at),
+        window=parse_duration(request.window, "--window"),
+        step=parse_duration(request.step, "--step"),
+        horizon_days=parse_duration(request.horizon, "--horizon") / 86400,
+        growth_threshold_pct=request.growth_threshold,
+        reclaim_below_pct=request.reclaim_below,
+        label=labelling.department_label,
+        labelling=labelling,
+        confidence=request.confidence / 100,
+        host_label=host_label,
+        usage=request.usage,
+    )
+    opts.check()
+    return opts
+
+
+def build_report(
+    departments: Departments,
+    metrics: MetricsPort,
+    cloud: CloudPort | None,
+    request: ReportRequest,
+    *,
+    labelling: Labelling | None = None,
+    host_label: str = "host",
+    observer: Observer | None = None,
+    store: Store | None = None,
+    rightsize: bool = False,
+) -> CapacityReport:
+    """Options parsed, departments chosen, the service run; with ``request.cloud_full`` and a cloud,
+    the cloud's headroom and its full dates; with a ``store``, days Prometheus no longer holds are
+    taken from stored snapshots (``govops capacity snapshot``)."""
+    obs = observer or NullObserver()
+    opts = options_of(request, labelling or Labelling(), host_label)
+    chosen = [departments.get(request.dept)] if request.dept else list(departments)
+    service = CapacityService(metrics, cloud, obs, store=store)
+    report = service.report(chosen, opts, only=request.dept is not None)
+    if request.cloud_full and request.dept is None and cloud is not None:
+        from govops.capacity.cloudfull import add_cloud_full
+
+        report = add_cloud_full(report, cloud, metrics, obs)
+    if rightsize:
+        from govops.capacity.rightsize import RightsizeOptions, RightsizeService
+
+        service_r = RightsizeService(metrics, cloud, obs, labelling=opts.labels, host_label=host_label)
+        department = departments.get(request.dept) if request.dept else None
+        r_opts = RightsizeOptions(at=opts.at, window=opts.window, step=opts.step)
+        try:
+            found = service_r.rightsize(departments, r_opts, department=department)
+        except GovopsError as exc:  # the report stands without it
+            report = replace(report, warnings=(*report.warnings, f"rightsizing left out: {exc}"))
+        else:
+            report = replace(report, rightsize=found, warnings=(*report.warnings, *found.warnings))
+    return replace(report, options=opts)

@@ -1,0 +1,175 @@
+"""``govops net remediate``: an audit's failing rules fixed on the devices (dry run unless --apply)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from govops.cli.application import Application, app_of
+from govops.cli.options import CountyOpt, GroupOpt, InventoryOpt, LevelOpt, LimitOpt, PlatformOpt, SiteOpt, YesOpt
+from govops.cli.terminal import Column, TableView
+
+OUTPUT_SCHEMA = "govops.net.remediate/1"
+
+
+def remediate(
+    ctx: typer.Context,
+    run_id: Annotated[
+        str | None, typer.Argument(help="The audit run whose failing rules to fix (default: the latest finished).")
+    ] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option("--rules", help="Comma-separated rule ids (default: every rule that has an automatic fix)."),
+    ] = None,
+    inventory: InventoryOpt = None,
+    site: SiteOpt = None,
+    county: CountyOpt = None,
+    level: LevelOpt = None,
+    platform: PlatformOpt = None,
+    group: GroupOpt = None,
+    limit: LimitOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write one reviewable file per device into this folder.")
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Push the fixes (after confirmation), verify, roll back what fails.")
+    ] = False,
+    yes: YesOpt = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Devices configured at once.")] = None,
+    max_failures: Annotated[
+        int | None,
+        typer.Option("--max-failures", min=1, help="Start no more devices once this many failed or rolled back."),
+    ] = None,
+    device_timeout: Annotated[
+        float | None,
+        typer.Option("--device-timeout", min=1, help="Seconds per device for its push (and again for a rollback)."),
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Finish an interrupted remediation run by its ID.")
+    ] = None,
+) -> None:
+    """Fix an audit's failing rules: print the exact lines per device (dry run), or --apply them."""
+    from govops.errors import ExitCode, InputError
+    from govops.network.remediation.service import plan_run, write_plans
+
+    a = app_of(ctx)
+    rule_list = [r.strip() for r in rules.split(",") if r.strip()] if rules else None
+    filters: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "site": site,
+            "county": county,
+            "level": level,
+            "platform": platform,
+            "group": group,
+            "limit": limit,
+        }.items()
+        if v is not None
+    }
+    if resume is not None:
+        from govops.network.remediation.engine import RUN_KIND
+
+        previous = a.store.get_run(resume)
+        if previous.kind != RUN_KIND:
+            raise InputError(f"run {resume} is a {previous.kind} run, not a remediation")
+        run_id = previous.params.get("audit_run")
+        rule_list = previous.params.get("rules")
+        filters = previous.params.get("filters", {})
+        inventory = Path(previous.params["inventory"]) if previous.params.get("inventory") else inventory
+        apply = True
+    inv = a.inventory(inventory)
+    planned = plan_run(a, inv, run_id, rule_list, filters, a.t.lang)
+    plans = planned.plans
+    if not (apply and a.terminal.output != "table"):
+        # machine-readable output of an apply is one document: the outcome, whose items are the plan
+        _show_plans(a, planned.audit_run, plans)
+    if out is not None:
+        written = write_plans(plans, out, planned.audit_run)
+        a.terminal.info(a.t("remediate.files", count=len(written), path=out))
+    to_push = [p for p in plans if p.planned]
+    n_lines = sum(len(i.lines) for p in to_push for i in p.planned)
+    if not apply:
+        a.terminal.info(a.t("remediate.dry_run", run=planned.audit_run, devices=len(to_push), lines=n_lines))
+        return
+    if not to_push:
+        a.terminal.info(a.t("remediate.nothing"))
+        return
+    question = a.t("remediate.confirm", lines=n_lines, devices=len(to_push))
+    if not a.terminal.confirm(question, assume_yes=yes):
+        raise InputError("not confirmed: nothing was sent", hint="answer yes, or pass --yes")
+    params = {
+        "audit_run": planned.audit_run,
+        "rules": planned.rules,
+        "filters": filters,
+        "inventory": str(inv.root),
+    }
+    with a.terminal.progress("remediate") as obs:
+        engine = a.remediation_engine(obs, workers=workers, device_timeout=device_timeout, max_failures=max_failures)
+        report = engine.apply(plans, planned.devices, params, resume=resume)
+    _render_outcomes(a, report)
+    if report.failed:
+        raise typer.Exit(ExitCode.FINDINGS)
+
+
+def _show_plans(a: Application, audit_run: str, plans: list[Any]) -> None:
+    if a.terminal.output in ("json", "yaml"):
+        data = {"schema": OUTPUT_SCHEMA, "audit_run": audit_run, "devices": [p.to_dict() for p in plans]}
+        a.terminal.render(TableView([], [], data=data))
+        return
+    if a.terminal.output == "csv":
+        rows = [
+            {
+                "hostname": p.hostname,
+                "platform": p.platform,
+                "rule": i.rule,
+                "status": i.status,
+                "lines": " / ".join(i.lines),
+            }
+            for p in plans
+            for i in p.items
+        ]
+        a.terminal.render(TableView([Column(k, k) for k in ("hostname", "platform", "rule", "status", "lines")], rows))
+        return
+    for p in plans:
+        head = f"# {p.hostname} ({p.platform}, {p.level}, site {p.site})"
+        notes = [f"#   {i.rule}: {i.status}" + (f" - {i.reason}" if i.reason else "") for i in p.items]
+        typer.echo("\n".join([head, *notes, *p.session_lines(), ""]))
+
+
+def _render_outcomes(a: Application, report: Any) -> None:
+    from govops.network.remediation.engine import summarize
+
+    if a.terminal.output in ("json", "yaml"):
+        data = {
+            "schema": OUTPUT_SCHEMA,
+            "run": {"id": report.run.id, "status": report.run.status, "params": report.run.params},
+            "summary": summarize(report.outcomes),
+            "devices": [o.to_dict() for o in report.outcomes],
+        }
+        a.terminal.render(TableView([], [], data=data))
+        return
+    rows = [
+        {
+            "hostname": o.hostname,
+            "status": o.status,
+            "rules": ", ".join(i["rule"] for i in o.items if i["status"] == "planned"),
+            "lines": o.lines_sent,
+            "reason": o.reason or "",
+        }
+        for o in report.outcomes
+    ]
+    cols = [
+        Column("hostname", a.t("col.hostname")),
+        Column("status", a.t("col.status")),
+        Column("rules", "Rules"),
+        Column("lines", "Lines", "right"),
+        Column("reason", a.t("col.detail")),
+    ]
+    s = summarize(report.outcomes)
+    a.terminal.render(TableView(cols, rows, title=f"remediation {report.run.id}"))
+    a.terminal.info(
+        f"run {report.run.id}: {s['devices']} device(s), "
+        + ", ".join(f"{n} {k}" for k, n in sorted(s["status"].items()))
+        + (f" ({report.skipped_before_resume} finished before resume)" if report.skipped_before_resume else "")
+    )

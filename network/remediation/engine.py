@@ -1,0 +1,392 @@
+"""Applying remediation plans: snapshot, push, check, save, re-audit, and roll back what did not hold.
+
+Per device (one worker thread each, ``workers`` at a time):
+
+1. open a configuration session (the audit collector's connection and host-key policy: a device
+   whose key changed is refused before the password is sent, ``failed``, nothing changed);
+2. take the running configuration as the snapshot (kept in memory only: configurations hold
+   secrets; the store keeps its SHA-256), and journal ``push`` in the store before the first line;
+3. enter configuration mode, send each line and read the device's own error text (``Error:`` on
+   VRP, ``%`` on Comware and IOS), leave, save;
+4. re-collect the device over SSH, re-evaluate the targeted rules;
+5. when a line was rejected, the session dropped mid-push or the re-audit still fails a rule: a
+   new session sends the inverse lines of what was sent (latest fix first), saves, and compares the
+   running configuration with the snapshot: equal is ``rolled_back``, anything else ``failed``.
+
+Every device ends with one status (``verified``, ``applied``, ``rolled_back``, ``skipped``,
+``failed``) and a reason, recorded as it finishes. ``max_failures`` stops starting devices once
+that many failed or rolled back (the rest end ``skipped``, untouched, and a resume picks them up).
+A device whose push was journalled but never finished (the process was killed) is never touched
+again by ``resume``: it ends ``failed`` with the reason, for a human to check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol
+
+from govops.credentials import Credential, Credentials
+from govops.errors import CredentialError, InputError
+from govops.network.audit import CHECKS, Analyzer, AuditSettings, DeviceJob, parsed_session
+from govops.network.collectors.base import CollectError, SshCollector, SshTarget
+from govops.network.collectors.sshconfig import normalise_config
+from govops.network.inventory import Device
+from govops.network.remediation.plan import SYNTAX, DevicePlan, PlanItem
+from govops.observer import NullObserver, Observer
+from govops.store import Run, Store
+
+RUN_KIND = "net.remediate"
+STATUSES = ("verified", "applied", "rolled_back", "skipped", "failed")
+FAILED = ("rolled_back", "failed")
+
+
+class Session(Protocol):
+    def __enter__(self) -> Session: ...
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None: ...
+    def running_config(self) -> str: ...
+    def send(self, line: str) -> str | None: ...
+    def save(self) -> str | None: ...
+
+
+# (target, credential, deadline) -> an unopened session; the wiring binds the host-key policy
+SessionFactory = Callable[[SshTarget, Credential, float], Session]
+
+
+@dataclass(frozen=True)
+class RemediationSettings:
+    workers: int = 10
+    device_timeout: float = 120.0
+    connect_timeout: float = 10.0
+    max_failures: int | None = None
+    verify: bool = True
+
+
+@dataclass
+class Outcome:
+    hostname: str
+    platform: str
+    status: str
+    reason: str | None = None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    before: dict[str, str] = field(default_factory=dict)  # rule -> the audit's status
+    after: dict[str, str] = field(default_factory=dict)  # rule -> the re-audit's status
+    lines_sent: int = 0
+    snapshot_sha256: str | None = None
+    config_sha256: str | None = None  # running configuration at the end
+    duration_s: float = 0.0
+    not_started: bool = False  # max failures reached first: a resume starts it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass
+class RemediationReport:
+    run: Run
+    outcomes: list[Outcome]
+    skipped_before_resume: int = 0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status in FAILED]
+
+
+class Rejected(Exception):
+    def __init__(self, line: str, error: str) -> None:
+        super().__init__(f"'{line}' rejected: {error}")
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    return {
+        "devices": len(outcomes),
+        "status": dict(Counter(o.status for o in outcomes)),
+        "lines_sent": sum(o.lines_sent for o in outcomes),
+    }
+
+
+class RemediationEngine:
+    def __init__(
+        self,
+        *,
+        analyzer: Analyzer,
+        credentials: Credentials,
+        store: Store,
+        collector: SshCollector,
+        settings: RemediationSettings = RemediationSettings(),
+        observer: Observer | None = None,
+        session_factory: SessionFactory,
+    ) -> None:
+        self.analyzer = analyzer
+        self.credentials = credentials
+        self.store = store
+        self.collector = collector
+        self.settings = settings
+        self.observer = observer or NullObserver()
+        self.session_factory = session_factory
+
+    def apply(
+        self,
+        plans: Sequence[DevicePlan],
+        devices: Mapping[str, Device],
+        params: dict[str, Any],
+        resume: str | None = None,
+    ) -> RemediationReport:
+        if resume is not None:
+            run = self.store.get_run(resume)
+            if run.kind != RUN_KIND:
+                raise InputError(f"run {resume} is a {run.kind} run, not a remediation")
+            done = {r.target for r in self.store.results(resume) if not (r.data or {}).get("not_started")}
+            pushed = {e.resource_id for e in self.store.journal(resume) if e.action == "push"}
+            reopen = getattr(self.store, "reopen_run", None)
+            if reopen is not None:
+                run = reopen(resume)
+        else:
+            run = self.store.start_run(RUN_KIND, {**params, "total": len(plans)})
+            done, pushed = set(), set()
+        todo = [p for p in plans if p.hostname not in done]
+        self.observer.started(len(todo), f"remediate {run.id}")
+        status = "interrupted"
+        try:
+            for p in [p for p in todo if p.hostname in pushed]:
+                # killed between the first line and the result: never pushed twice
+                self._record(
+                    run.id,
+                    Outcome(
+                        p.hostname,
+                        p.platform,
+                        "failed",
+                        "interrupted during the push in an earlier attempt: not touched again, check it by hand",
+                        items=[i.to_dict() for i in p.items],
+                    ),
+                )
+            self._run_all([p for p in todo if p.hostname not in pushed], devices, run.id)
+            status = "finished"
+        finally:
+            self.observer.finished()
+            outcomes = [Outcome(**r.data) for r in self.store.results(run.id) if r.data]
+            self.store.finish_run(run.id, status, summarize(outcomes))
+        return RemediationReport(self.store.get_run(run.id), outcomes, len(done))
+
+    def _run_all(self, plans: Sequence[DevicePlan], devices: Mapping[str, Device], run_id: str) -> None:
+        queue = list(plans)
+        failures = 0
+        limit = self.settings.max_failures
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.workers), thread_name_prefix="remediate") as pool:
+            running: set[Future[Outcome]] = set()
+            try:
+                while queue or running:
+                    while queue and len(running) < self.settings.workers and (limit is None or failures < limit):
+                        plan = queue.pop(0)
+                        running.add(pool.submit(self._device, plan, devices[plan.hostname], run_id))
+                    if not running:
+                        break
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        outcome = fut.result()
+                        failures += outcome.status in FAILED
+                        self._record(run_id, outcome)
+                    if limit is not None and failures >= limit and queue:
+                        for plan in queue:
+                            self._record(
+                                run_id,
+                                Outcome(
+                                    plan.hostname,
+                                    plan.platform,
+                                    "skipped",
+                                    f"not started: --max-failures {limit} reached",
+                                    items=[i.to_dict() for i in plan.items],
+                                    not_started=True,
+                                ),
+                            )
+                        queue = []
+            except BaseException:
+                # Ctrl-C (or any error here): no new device starts, but a device being configured
+                # finishes its push, save, verification or rollback, and its outcome is kept; a
+                # device cut off mid-push would be left half-configured with no status
+                for fut in running:
+                    fut.cancel()
+                for fut in running:
+                    with contextlib.suppress(BaseException):
+                        self._record(run_id, fut.result())
+                raise
+
+    def _record(self, run_id: str, outcome: Outcome) -> None:
+        self.store.record_result(run_id, outcome.hostname, outcome.status, outcome.reason, outcome.to_dict())
+        self.observer.advanced(outcome.hostname, outcome.status, outcome.reason)
+
+    # -- one device -------------------------------------------------------------------------
+    def _device(self, plan: DevicePlan, device: Device, run_id: str) -> Outcome:
+        t0 = time.monotonic()
+        out = Outcome(plan.hostname, plan.platform, "failed", items=[i.to_dict() for i in plan.items])
+        out.before = {i.rule: "fail" for i in plan.items}
+        try:
+            self._work(plan, device, run_id, out)
+        except Exception as exc:  # noqa: BLE001 - one device never stops the run
+            out.status, out.reason = "failed", f"{type(exc).__name__}: {exc}"
+        out.duration_s = round(time.monotonic() - t0, 3)
+        return out
+
+    def _work(self, plan: DevicePlan, device: Device, run_id: str, out: Outcome) -> None:
+        planned = plan.planned
+        if not planned:
+            reasons = "; ".join(f"{i.rule}: {i.reason}" for i in plan.items)
+            out.status, out.reason = "skipped", f"nothing to send ({reasons})"
+            return
+        job = DeviceJob.from_device(device)
+        if job.ssh is None or plan.platform not in SYNTAX:
+            out.status, out.reason = "skipped", "no SSH access to configure this device"
+            return
+        try:
+            cred = self.credentials.get(job.ssh["credential"])
+        except CredentialError as exc:
+            out.status, out.reason = "failed", f"{exc.message} (nothing changed)"
+            return
+        target = self._target(job)
+        deadline = time.monotonic() + self.settings.device_timeout
+        syntax = SYNTAX[plan.platform]
+        sent: list[PlanItem] = []
+        snapshot: str | None = None
+        try:
+            with self.session_factory(target, cred, deadline) as s:
+                snapshot = s.running_config()
+                out.snapshot_sha256 = _sha(normalise_config(snapshot))
+                self.store.journal_add(
+                    run_id, "push", "device", plan.hostname, {"snapshot_sha256": out.snapshot_sha256}
+                )
+                self._expect(s, syntax.enter)
+                for item in planned:
+                    sent.append(item)
+                    for line in item.lines:
+                        out.lines_sent += 1
+                        self._expect(s, line)
+                self._expect(s, syntax.leave)
+                error = s.save()
+                if error is not None:
+                    raise Rejected(syntax.save, error)
+                out.config_sha256 = _sha(normalise_config(s.running_config()))
+        except Rejected as exc:
+            self._rollback(plan, sent, snapshot, str(exc), target, cred, out)
+            return
+        except CollectError as exc:
+            if snapshot is None or not sent:
+                out.status, out.reason = "failed", f"{exc.reason} (nothing changed)"
+                return
+            self._rollback(plan, sent, snapshot, f"session lost during the push ({exc.reason})", target, cred, out)
+            return
+        out.status = "applied"
+        if not self.settings.verify:
+            return
+        try:
+            after = self._reaudit(device, job, cred, [i.rule for i in planned])
+        except CollectError as exc:
+            out.reason = f"applied and saved; the re-audit failed ({exc.reason})"
+            return
+        out.after = after
+        still = [rule for rule, status in after.items() if status != "pass"]
+        if still:
+            reason = "re-audit: " + ", ".join(f"{r} {after[r]}" for r in still)
+            self._rollback(plan, sent, snapshot, reason, target, cred, out)
+            return
+        out.status = "verified"
+
+    def _target(self, job: DeviceJob) -> SshTarget:
+        assert job.ssh is not None and job.platform is not None
+        host = job.mgmt_ipv4 or job.mgmt_ipv6
+        assert host is not None
+        return SshTarget(
+            job.hostname,
+            host,
+            job.ssh["port"],
+            job.platform,
+            job.ssh["device_type"],
+            min(job.ssh["timeout"], max(self.settings.connect_timeout, 1.0)),
+        )
+
+    @staticmethod
+    def _expect(s: Session, line: str) -> None:
+        error = s.send(line)
+        if error is not None:
+            raise Rejected(line, error)
+
+    def _reaudit(self, device: Device, job: DeviceJob, cred: Credential, rules: Sequence[str]) -> dict[str, str]:
+        assert job.platform is not None
+        settings = AuditSettings(
+            device_timeout=self.settings.device_timeout, connect_timeout=self.settings.connect_timeout
+        )
+        session = parsed_session(
+            self.collector, cred, job, self.analyzer.commands(job.platform), settings, self.analyzer
+        )
+        if session.facts is None:
+            raise CollectError(session.parse_error or "no facts")
+        packs = getattr(self.analyzer, "packs", lambda: list(CHECKS))()
+        _facts, findings = self.analyzer.evaluate(device, session.facts, None, {}, packs)
+        by_rule = {f["rule"]: f["status"] for f in findings}
+        return {rule: by_rule.get(rule, "absent") for rule in rules}
+
+    def _rollback(
+        self,
+        plan: DevicePlan,
+        sent: Sequence[PlanItem],
+        snapshot: str | None,
+        reason: str,
+        target: SshTarget,
+        cred: Credential,
+        out: Outcome,
+    ) -> None:
+        """Undo what was sent in a new session (the old one may be dead or in a sub-view)."""
+        if snapshot is None or not sent:
+            out.status, out.reason = "failed", f"{reason} (nothing changed)"
+            return
+        deadline = time.monotonic() + self.settings.device_timeout  # a rollback gets its own time
+        refused: list[str] = []
+        try:
+            with self.session_factory(target, cred, deadline) as s:
+                for line in plan.rollback_lines(sent)[:-1]:
+                    error = s.send(line)
+                    if error is not None:
+                        refused.append(f"'{line}': {error}")
+                error = s.save()
+                if error is not None:
+                    refused.append(f"save: {error}")
+                now = s.running_config()
+        except CollectError as exc:
+            out.status, out.reason = "failed", f"{reason}; rollback failed ({exc.reason}): check the device by hand"
+            return
+        out.config_sha256 = _sha(normalise_config(now))
+        if normalise_config(now) == normalise_config(snapshot):
+            out.status, out.reason = "rolled_back", reason
+            return
+        extra = f" (refused: {'; '.join(refused)})" if refused else ""
+        out.status = "failed"
+        out.reason = f"{reason}; rollback left the configuration different from the snapshot{extra}"
+
+
+def audit_view(store: Store, run: Run) -> list[dict[str, Any]]:
+    """A remediation run as audit results: its audit run's, with each re-audited rule's new status.
+
+    So ``govops net diff AUDIT_RUN REMEDIATION_RUN`` lists what the remediation fixed (and what it
+    rolled back stays as it was), by the audit's own counting.
+    """
+    audit_run = run.params.get("audit_run")
+    if not audit_run:
+        return []
+    after = {r.target: (r.data or {}).get("after") or {} for r in store.results(run.id)}
+    out = []
+    for r in store.results(str(audit_run)):
+        data = dict(r.data or {})
+        changed = after.get(r.target, {})
+        if changed:
+            data["findings"] = [{**f, "status": changed.get(f["rule"], f["status"])} for f in data.get("findings", [])]
+        out.append(data)
+    return out

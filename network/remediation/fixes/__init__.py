@@ -1,0 +1,1 @@
+"""The shipped fix templates (YAML, one file per rule pack)."""
