@@ -10,13 +10,11 @@ results store a scale-out audit shares with its workers is PostgreSQL, which the
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
-import subprocess
 from pathlib import Path
 
-from govops.lab.core import ComponentResult, LabContext, PeerStatus
+from govops.lab.core import ComponentResult, LabContext, PeerStatus, apt_install
 from govops.lab.processes import LabError, free_port, tcp_open, wait_tcp
 
 PEER = "broker-redis"
@@ -77,21 +75,7 @@ class BrokerLab:
         return None
 
     def install(self, ctx: LabContext) -> None:
-        if shutil.which("redis-server"):
-            return
-        if shutil.which("apt-get") is None:
-            raise LabError("redis-server is missing and apt-get is not available")
-        ctx.observer.message("apt-get install redis-server …")
-        proc = subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", "redis-server"],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"},
-        )
-        if proc.returncode != 0 or not shutil.which("redis-server"):
-            tail = " / ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
-            raise LabError(f"apt-get install redis-server failed: {tail}", hint="run as root after apt-get update")
+        apt_install(ctx, ["redis-server"], lambda: shutil.which("redis-server") is not None)
 
     def up(self, ctx: LabContext) -> ComponentResult:
         binary = shutil.which("redis-server")

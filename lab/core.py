@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Iterable
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -205,3 +207,26 @@ def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
             _merge(into[k], v)
         else:
             into[k] = v
+
+
+def apt_install(ctx: LabContext, packages: Sequence[str], installed: Callable[[], bool]) -> None:
+    """``apt-get install`` the packages unless ``installed()`` already holds; a ``LabError`` with
+    apt's last lines when they are still missing after it."""
+    if installed():
+        return
+    names = " ".join(packages)
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise LabError(f"not installed: {names}", hint=f"as root: apt-get install -y --no-install-recommends {names}")
+    ctx.observer.message(f"apt-get install {names} …")
+    proc = subprocess.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"},
+    )
+    # A package's postinst cannot start its system service in a container: that is fine, the lab
+    # runs its own processes; what counts is whether the programs are there now.
+    if not installed():
+        tail = " / ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
+        raise LabError(f"apt-get install {names} failed: {tail}", hint="as root, after apt-get update")

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from govops.credentials import env_var_name
-from govops.lab.core import ComponentResult, LabContext, PeerStatus
+from govops.lab.core import ComponentResult, LabContext, PeerStatus, apt_install
 from govops.lab.extranet import netsnmp
 from govops.lab.extranet.plan import (
     MAX_DEVICES,
@@ -241,27 +241,7 @@ class ExtranetLab:
     # -- install -----------------------------------------------------------------------------
     def install(self, ctx: LabContext) -> None:
         _require_modules()
-        if not _missing_tools():
-            return
-        packages = " ".join(APT_PACKAGES)
-        if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            raise LabError(
-                f"missing: {', '.join(_missing_tools())}",
-                hint=f"as root: apt-get install -y --no-install-recommends {packages}",
-            )
-        ctx.observer.message(f"apt-get install {packages} …")
-        proc = subprocess.run(
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"},
-        )
-        # The package's postinst cannot start the system service in a container: that is fine,
-        # the lab runs its own snmpd processes.
-        if _missing_tools():
-            tail = " / ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
-            raise LabError(f"apt-get install {packages} failed: {tail}", hint="as root, after apt-get update")
+        apt_install(ctx, APT_PACKAGES, lambda: not _missing_tools())
 
     # -- up ----------------------------------------------------------------------------------
     def up(self, ctx: LabContext) -> ComponentResult:

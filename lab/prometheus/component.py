@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from govops.departments import load_departments
-from govops.lab.core import ComponentResult, LabContext, PeerStatus
+from govops.lab.core import ComponentResult, LabContext, PeerStatus, apt_install
 from govops.lab.processes import LabError, free_port, tcp_open, wait_tcp
 from govops.lab.prometheus import metrics as m
 from govops.lab.prometheus.backfill import BLOCK_DURATION, backfill
@@ -103,21 +101,7 @@ class PrometheusLab:
     # --- protocol ---------------------------------------------------------------------------
 
     def install(self, ctx: LabContext) -> None:
-        if shutil.which("prometheus") and shutil.which("promtool"):
-            return
-        if shutil.which("apt-get") is None:
-            raise LabError("prometheus and promtool are missing and apt-get is not available")
-        ctx.observer.message("apt-get install prometheus …")
-        proc = subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", "prometheus"],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"},
-        )
-        if proc.returncode != 0 or not shutil.which("promtool"):
-            tail = " / ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
-            raise LabError(f"apt-get install prometheus failed: {tail}", hint="run as root after apt-get update")
+        apt_install(ctx, ["prometheus"], lambda: bool(shutil.which("prometheus") and shutil.which("promtool")))
 
     def up(self, ctx: LabContext) -> ComponentResult:
         binary = shutil.which("prometheus")
