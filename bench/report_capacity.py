@@ -2,10 +2,11 @@
 
     flock /tmp/heavy.lock python bench/report_capacity.py [--config govops.yaml] [--rounds 3]
 
-The capacity figures come from the configured cloud and Prometheus (``--config`` or
-``$GOVOPS_CONFIG``, e.g. the lab's ``govops.yaml``: OpenStack quotas and allocations, the lab
-Prometheus' usage), computed once and timed on their own; then each format is built and rendered
-``--rounds`` times (median). Baseline, same run: Markdown, the format the report had before.
+The capacity figures are computed once, as `govops report capacity` computes them (the composition
+root's ports from ``--config`` or ``$GOVOPS_CONFIG``, e.g. the lab's ``govops.yaml``; the capacity
+planner with OpenStack quotas and allocations, Placement's headroom and cloud-full dates, the
+rightsizing, the lab Prometheus' usage) and timed on their own; then each format is built and
+rendered ``--rounds`` times (median). Baseline, same run: Markdown, the format the report had before.
 """
 
 from __future__ import annotations
@@ -22,34 +23,39 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", type=Path, help="govops.yaml (default: $GOVOPS_CONFIG)")
     ap.add_argument("--at", type=float, help="report time (default: now)")
-    ap.add_argument("--source", choices=("openstack", "prometheus"), default="openstack")
+    ap.add_argument("--source", choices=("auto", "openstack", "prometheus"), default="auto")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, help="keep the rendered files here")
     args = ap.parse_args()
     if args.config:
         os.environ["GOVOPS_CONFIG"] = str(args.config)
 
-    from govops.capacity.prometheus import connect
-    from govops.capacity.service import CapacityService, Options
-    from govops.config import load_config
-    from govops.departments import load_departments
+    from govops.capacity.assemble import ReportRequest
+    from govops.capacity.labels import Labelling
+    from govops.capacity.planner import CapacityPlanner, CapacityPorts
+    from govops.cli.application import Application
     from govops.reports.capacity import build
     from govops.reports.locale import Locale, zone
     from govops.reports.render import render_bytes
 
-    cfg = load_config()
+    # the figures exactly as `govops report capacity` gets them: the composition root's ports, the
+    # planner with Placement's headroom, cloud-full dates and rightsizing
+    app = Application()
+    cfg = app.config
     assert cfg.config.prometheus.url, "no prometheus.url in the config"
-    cloud = None
-    if args.source == "openstack":
-        from govops.cloud.connection import resolve_target
-        from govops.cloud.openstack import connect as connect_cloud
-
-        cloud = connect_cloud(resolve_target(None, cfg, None))
-    depts = list(load_departments(cfg.departments_file))
-    t0 = time.perf_counter()
-    report = CapacityService(connect(cfg.config.prometheus.url, timeout=120), cloud).report(
-        depts, Options(at=args.at or time.time())
+    p = cfg.config.prometheus
+    ports = CapacityPorts(
+        departments=app.departments,
+        metrics=app.metrics,
+        cloud=app.cloud,
+        cloud_configured=app.cloud_configured,
+        store=None,
+        labelling=Labelling(p.department_from, p.department_label, p.info_metric),
+        host_label=p.host_label,
     )
+    at = None if args.at is None else str(args.at)
+    t0 = time.perf_counter()
+    report = CapacityPlanner(ports).report(ReportRequest(at=at, cloud_full=True), args.source, rightsize=True)
     data_s = time.perf_counter() - t0
     servers = sum(h.running_vms for h in report.hypervisors)
     print(

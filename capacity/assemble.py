@@ -36,6 +36,7 @@ class ReportRequest:
     reclaim_below: float = 20.0
     confidence: float = 80.0  # % of the forecasts' prediction interval
     cloud_full: bool = False  # add cloud-full dates against Placement's effective capacity
+    usage: bool = True  # False: no usage figures (quota forecasts only; far fewer samples read)
 
 
 def options_of(request: ReportRequest, labelling: Labelling, host_label: str = "host") -> Options:
@@ -56,6 +57,7 @@ def options_of(request: ReportRequest, labelling: Labelling, host_label: str = "
         labelling=labelling,
         confidence=request.confidence / 100,
         host_label=host_label,
+        usage=request.usage,
     )
     opts.check()
     return opts

@@ -78,6 +78,9 @@ class Options:
     labelling: Labelling | None = None
     confidence: float = 0.8  # of the forecasts' prediction intervals
     host_label: str = "host"  # the label naming a VM's hypervisor on libvirt series
+    # False: quotas, allocations and their forecasts only (``capacity forecast`` as a table shows no
+    # use): the usage queries, the bulk of Prometheus' work, are not sent and ``used`` stays None
+    usage: bool = True
 
     @property
     def labels(self) -> Labelling:
@@ -302,13 +305,23 @@ def cpu_mean_query(label: str | Labelling, window: float, codes: Sequence[str] |
     return f"sum by ({key}) ({j(f'rate({s(m.CPU_SECONDS)}[{duration(window)}])')})"
 
 
-def limits_query(label: str | Labelling, codes: Sequence[str] | None = None) -> str:
+def limits_lookback(step: float) -> str:
+    """Two usage steps, at most a day (openstack-exporter is scraped every few minutes)."""
+    return duration(min(2 * step, fc.DAY))
+
+
+def limits_query(label: str | Labelling, codes: Sequence[str] | None = None, lookback: str = "1d") -> str:
+    """Quotas and allocations per department, one value a day (range query at a 1-day step): the
+    latest sample within ``lookback`` before each day's end. A short lookback (two usage steps) reads
+    about half the samples of a whole day's and finds the exporter's value just as well."""
     lab = Labelling.of(label)
     key = lab.tenant_key
     parts: dict[str, str] = {}
     for resource, ((q_metric, _), (a_metric, _)) in _LIMITS.items():
         for kind, metric in (("quota", q_metric), ("alloc", a_metric)):
-            parts[f"{resource}_{kind}"] = f"sum by ({key}) (last_over_time({lab.tenant_selector(metric, codes)}[1d]))"
+            parts[f"{resource}_{kind}"] = (
+                f"sum by ({key}) (last_over_time({lab.tenant_selector(metric, codes)}[{lookback}]))"
+            )
     return union(parts)
 
 
@@ -566,8 +579,8 @@ class CapacityService:
         end = math.floor(opts.at / opts.step) * opts.step
         start = end - math.floor(opts.window / opts.step) * opts.step
         day_start = end - max(1, math.floor(opts.window / fc.DAY)) * fc.DAY
-        parts = usage_queries(lab, opts.step, codes)
-        total = len(parts) + 4 + (1 if self.cloud is not None else 0)
+        parts = usage_queries(lab, opts.step, codes) if opts.usage else {}
+        total = len(parts) + (4 if opts.usage else 2) + (1 if self.cloud is not None else 0)
         obs.started(total, "querying Prometheus")
         warnings: list[str] = []
 
@@ -581,18 +594,28 @@ class CapacityService:
         try:
             # the three small requests run while the usage range queries are evaluated
             with ThreadPoolExecutor(max_workers=1) as side:
-                mean_f = side.submit(self.metrics.query, cpu_mean_query(lab, end - start, codes), end)
-                limits_f = side.submit(self.metrics.query_range, limits_query(lab, codes), day_start, end, fc.DAY)
+                if opts.usage:
+                    mean_f = side.submit(self.metrics.query, cpu_mean_query(lab, end - start, codes), end)
+                limits_f = side.submit(
+                    self.metrics.query_range,
+                    limits_query(lab, codes, limits_lookback(opts.step)),
+                    day_start,
+                    end,
+                    fc.DAY,
+                )
                 hv_f = side.submit(self._hypervisors, end - start, end)
-                prov_f = side.submit(self.metrics.query, provisioned_query(lab, opts.step, codes), end)
-                usage = self._usage(parts, start, end, opts.step, lab.vm_key, code_of)
-                for sample in prov_f.result():
-                    k, tag = sample.labels.get(lab.vm_key), sample.labels.get(TAG)
-                    if k and tag:
-                        usage.setdefault(code_of.get(k, k), {})[tag] = [(end, sample.value)]
-                obs.advanced("provisioned", "ok")
-                cpu_mean = {code_of.get(k, k): s.value for s in mean_f.result() if (k := s.labels.get(lab.vm_key, ""))}
-                obs.advanced("cpu mean", "ok")
+                if opts.usage:
+                    prov_f = side.submit(self.metrics.query, provisioned_query(lab, opts.step, codes), end)
+                    usage = self._usage(parts, start, end, opts.step, lab.vm_key, code_of)
+                    for sample in prov_f.result():
+                        k, tag = sample.labels.get(lab.vm_key), sample.labels.get(TAG)
+                        if k and tag:
+                            usage.setdefault(code_of.get(k, k), {})[tag] = [(end, sample.value)]
+                    obs.advanced("provisioned", "ok")
+                    cpu_mean = {
+                        code_of.get(k, k): s.value for s in mean_f.result() if (k := s.labels.get(lab.vm_key, ""))
+                    }
+                    obs.advanced("cpu mean", "ok")
                 limits = self._split(limits_f.result(), lab.tenant_key, code_of)
                 obs.advanced("quotas", "ok", f"{len(limits)} departments")
                 hv = hv_f.result()
@@ -638,7 +661,7 @@ class CapacityService:
                 cloud=cloud_figures.get(d.code, {}),
                 cpu_mean=cpu_mean.get(d.code),
             )
-        without = [d.code for d in departments if not usage.get(d.code)]
+        without = [d.code for d in departments if not usage.get(d.code)] if opts.usage else []
         if without and len(without) < len(departments):
             warnings.append(f"no usage data in the window for: {', '.join(without)}")
         elif without:
@@ -675,7 +698,7 @@ class CapacityService:
             city=city,
             hypervisors=hv,
             warnings=tuple(warnings),
-            queries=len(parts) + 4,
+            queries=len(parts) + (4 if opts.usage else 2),
             options=opts,
             allocation_history=history,
             snapshot_days=snapshot_days,

@@ -150,7 +150,11 @@ def forecast(
     from govops.reports.capacity import fmt
 
     a = app_of(ctx)
-    request = ReportRequest(dept, window, step, at, horizon, confidence=confidence, cloud_full=dept is None)
+    # the table shows quotas, allocations and dates only: no usage asked for (json/csv carry everything)
+    usage = a.terminal.output in ("json", "yaml", "csv")
+    request = ReportRequest(
+        dept, window, step, at, horizon, confidence=confidence, cloud_full=dept is None, usage=usage
+    )
     with a.terminal.progress("capacity") as obs:
         report = _report(ctx, obs, request, source)
     if not _render_csv_or_json(a, report):

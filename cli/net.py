@@ -386,7 +386,8 @@ def runs(
     a = app_of(ctx)
     rows = []
     both = a.store.runs(RUN_KIND, limit=limit) + a.store.runs(REMEDIATE_KIND, limit=limit)
-    for r in sorted(both, key=lambda r: r.started_at, reverse=True)[:limit]:
+    listed = sorted(both, key=lambda r: r.started_at, reverse=True)[:limit]
+    for r in listed:
         s = r.summary
         rows.append(
             {
@@ -422,6 +423,11 @@ def runs(
         Column("ready", "IPv6 %", "right"),
     ]
     a.terminal.render(TableView(cols, shown, title=a.t("net.runs.title"), data=rows))
+    damaged = [r.damaged for r in listed if r.damaged]
+    for message in damaged:  # the other runs are listed; each damaged one named on its own line
+        a.terminal.warn(message)
+    if damaged:
+        raise typer.Exit(ExitCode.USAGE)
 
 
 def _run_status(a: Application, status: str) -> str:

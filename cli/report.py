@@ -3,6 +3,8 @@ the figures as Prometheus metrics for the city's Grafana."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -22,40 +24,78 @@ app = typer.Typer(
 
 Format = Literal["html", "pdf", "xlsx", "md"]
 FormatOpt = Annotated[
-    Format,
+    Format | None,
     typer.Option(
         "--format",
         "-f",
         help="md (Markdown), html (one self-contained page with charts), pdf (A4, from the page) or xlsx "
-        "(a sheet per section). pdf and xlsx need --out.",
+        "(a sheet per section); default: from the --out file's extension, else md. pdf and xlsx need --out.",
+        show_default=False,
     ),
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the report to this file (default: stdout).")]
+SUFFIXES: dict[str, Format] = {".html": "html", ".htm": "html", ".pdf": "pdf", ".xlsx": "xlsx", ".md": "md"}
 
 
-def _emit(a: Application, data: bytes, fmt: str, out: Path | None) -> None:
+def _format(a: Application, fmt: Format | None, out: Path | None) -> Format:
+    """Before any work: the format (given, or the --out file's), a file for the binary ones, and the
+    packages the format needs."""
+    from govops.errors import InputError
+    from govops.reports.render import check_renderer
+
+    implied = SUFFIXES.get(out.suffix.lower()) if out is not None else None
+    if fmt is None:
+        fmt = implied or "md"
+    elif implied is not None and implied != fmt:
+        # a Markdown page in a file called .pdf: nobody could open what they forward
+        raise InputError(a.t("report.err.suffix", path=out, fmt=fmt, implied=implied))
+    if out is None and fmt in ("pdf", "xlsx"):
+        raise InputError(a.t("report.err.need_out", fmt=fmt))
+    check_renderer(fmt)
+    return fmt
+
+
+def _emit(a: Application, data: bytes, out: Path | None) -> None:
     import sys
 
     from govops.errors import InputError
 
     if out is None:
-        if fmt in ("pdf", "xlsx"):
-            raise InputError(f"--format {fmt} writes a binary file: give --out FILE")
         sys.stdout.write(data.decode())
         return
     try:
         out.write_bytes(data)
     except OSError as exc:
-        raise InputError(f"{out}: cannot write the report ({exc.strerror})") from None
-    a.terminal.success(f"wrote {out}")
+        raise InputError(a.t("report.err.write", path=out, reason=exc.strerror)) from None
+    a.terminal.success(a.t("report.wrote", path=out))
 
 
-def _check_out(fmt: str, out: Path | None) -> None:
-    """Before any work: a binary format needs a file."""
-    from govops.errors import InputError
+@contextmanager
+def _translated(a: Application) -> Iterator[None]:
+    """The reports' errors in the chosen language (services raise them in English)."""
+    from govops.reports.audit import NoAuditRun, NotAnAuditRun, UnknownRun
+    from govops.reports.fonts import MissingFontError
+    from govops.reports.render import RendererMissing
 
-    if out is None and fmt in ("pdf", "xlsx"):
-        raise InputError(f"--format {fmt} writes a binary file: give --out FILE")
+    try:
+        yield
+    except RendererMissing as exc:
+        key = "system" if exc.system else "extra"
+        exc.message = a.t(f"report.err.{key}", fmt=exc.fmt, package=exc.package)
+        exc.hint = a.t(f"report.hint.{key}")
+        raise
+    except MissingFontError as exc:
+        exc.message, exc.hint = a.t("report.err.font"), a.t("report.hint.font")
+        raise
+    except UnknownRun as exc:
+        exc.message, exc.hint = a.t("report.err.unknown_run", run=exc.run_id), a.t("report.hint.runs")
+        raise
+    except NotAnAuditRun as exc:
+        exc.message = a.t("net.err.not_audit", run=exc.run_id, kind=exc.kind)
+        raise
+    except NoAuditRun as exc:
+        exc.message, exc.hint = a.t("net.err.no_run"), a.t("net.hint.audit_first")
+        raise
 
 
 def report_locale(a: Application) -> Locale:
@@ -67,7 +107,7 @@ def report_locale(a: Application) -> Locale:
 @app.command("capacity")
 def capacity(
     ctx: typer.Context,
-    fmt: FormatOpt = "md",
+    fmt: FormatOpt = None,
     out: OutOpt = None,
     window: WindowOpt = "30d",
     step: StepOpt = "1h",
@@ -85,15 +125,16 @@ def capacity(
     from govops.reports.render import render_bytes
 
     a = app_of(ctx)
-    _check_out(fmt, out)
-    loc = report_locale(a)
-    request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=True)
-    with a.terminal.progress("capacity") as obs:
-        report = sources.planner(ctx, obs).report(request, source, rightsize=True)
-    for w in report.warnings:
-        a.terminal.warn(w)
-    extras = CapacityExtras.from_store(a.store, report)
-    _emit(a, render_bytes(build(report, a.t.lang, loc=loc, extras=extras), fmt), fmt, out)
+    with _translated(a):
+        fmt = _format(a, fmt, out)
+        loc = report_locale(a)
+        request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=True)
+        with a.terminal.progress("capacity") as obs:
+            report = sources.planner(ctx, obs).report(request, source, rightsize=True)
+        for w in report.warnings:
+            a.terminal.warn(w)
+        extras = CapacityExtras.from_store(a.store, report)
+        _emit(a, render_bytes(build(report, a.t.lang, loc=loc, extras=extras), fmt), out)
     if report.failed_sources:
         raise typer.Exit(ExitCode.ERROR)
     if report.findings:
@@ -130,7 +171,7 @@ def audit(
     run_id: Annotated[
         str | None, typer.Argument(help="The audit run (default: the latest finished one, see `govops net runs`).")
     ] = None,
-    fmt: FormatOpt = "md",
+    fmt: FormatOpt = None,
     out: OutOpt = None,
     compare: Annotated[
         str | None,
@@ -148,9 +189,10 @@ def audit(
     from govops.reports.render import render_bytes
 
     a = app_of(ctx)
-    _check_out(fmt, out)
-    data = audit_data(a, run_id, compare)
-    _emit(a, render_bytes(build(data, a.t.lang, loc=report_locale(a)), fmt), fmt, out)
+    with _translated(a):
+        fmt = _format(a, fmt, out)
+        data = audit_data(a, run_id, compare)
+        _emit(a, render_bytes(build(data, a.t.lang, loc=report_locale(a)), fmt), out)
     if data.has_findings:
         raise typer.Exit(ExitCode.FINDINGS)
 
@@ -181,12 +223,13 @@ def metrics(
 
     a = app_of(ctx)
     try:
-        text = audit_metrics(audit_data(a, run_id, None))
+        with _translated(a):
+            text = audit_metrics(audit_data(a, run_id, None))
     except InputError:
         if run_id is not None or capacity is False or not a.config.config.prometheus.url:
             raise
         text = ""  # no audit yet: the capacity figures alone
-        a.terminal.warn("no finished audit run in the store: capacity metrics only")
+        a.terminal.warn(a.t("report.warn.capacity_only"))
     asked = capacity
     if capacity is None:
         capacity = bool(a.config.config.prometheus.url)
@@ -199,9 +242,9 @@ def metrics(
             if asked:
                 raise
             # not asked for: the audit's metrics still go to Grafana, without the capacity ones
-            a.terminal.warn(f"capacity metrics left out: {exc}")
+            a.terminal.warn(a.t("report.warn.capacity_left_out", error=exc))
     try:
         write_atomic(out, text)
     except OSError as exc:
-        raise InputError(f"{out}: cannot write the metrics ({exc.strerror})") from None
-    a.terminal.success(f"wrote {out}")
+        raise InputError(a.t("report.err.write", path=out, reason=exc.strerror)) from None
+    a.terminal.success(a.t("report.wrote", path=out))

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govops.credentials import redact
-from govops.errors import InputError
+from govops.errors import InputError, NotFoundError
 from govops.i18n import Translator
 from govops.network.audit import RUN_KIND, Change, DeviceResult, diff, group_summary, summarize
 from govops.network.remediation.engine import RUN_KIND as REMEDIATE_KIND
@@ -319,11 +319,33 @@ class AuditReportData:
 # -- loading ---------------------------------------------------------------------------------------
 
 
+class UnknownRun(NotFoundError):
+    """No run of this id in the store (exit 2)."""
+
+    def __init__(self, run_id: str, message: str) -> None:
+        super().__init__(message, hint="govops net runs")
+        self.run_id = run_id
+
+
+class NotAnAuditRun(InputError):
+    def __init__(self, run_id: str, kind: str) -> None:
+        super().__init__(f"run {run_id} is a {kind} run, not an audit")
+        self.run_id, self.kind = run_id, kind
+
+
+class NoAuditRun(InputError):
+    def __init__(self) -> None:
+        super().__init__("no finished audit run in the store", hint="run `govops net audit` first")
+
+
 def audit_run(store: Store, run_id: str) -> AuditRun:
-    """One audit run and its device results (``NotFoundError``, exit 2, for an unknown id)."""
-    run = store.get_run(run_id)
+    """One audit run and its device results (``UnknownRun``, exit 2, for an unknown id)."""
+    try:
+        run = store.get_run(run_id)
+    except NotFoundError as exc:
+        raise UnknownRun(run_id, str(exc)) from None
     if run.kind != RUN_KIND:
-        raise InputError(f"run {run_id} is a {run.kind} run, not an audit")
+        raise NotAnAuditRun(run_id, run.kind)
     results = []
     collected: dict[str, str] = {}
     for target in store.results(run_id):
@@ -348,7 +370,7 @@ def load(store: Store, run_id: str | None = None, compare: str | None = None) ->
     finished = [r for r in store.runs(RUN_KIND, limit=_RUN_SCAN) if r.status == "finished"]
     if run_id is None:
         if not finished:
-            raise InputError("no finished audit run in the store", hint="run `govops net audit` first")
+            raise NoAuditRun()
         run_id = finished[0].id
     current = audit_run(store, run_id)
     baseline: AuditRun | None = None

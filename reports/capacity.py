@@ -27,6 +27,8 @@ from govops.reports.render import Labels as BaseLabels
 TOP = 10  # rows of the "top growers" and "over-allocated" sections
 TOP_CHART = 10  # departments in the per-department charts; the rest are summed as "others"
 RESOURCES = ("cpu", "ram", "storage", "instances")
+# chart axes: the service's unit names as the report's tables write them (the same in both languages)
+UNITS = {"cores": "vCPU"}
 SNAPSHOT_SCOPE = "capacity.department"  # the capacity planning's daily snapshots (one per department)
 
 LABELS: dict[str, dict[str, str]] = {
@@ -549,7 +551,13 @@ def _history_chart(c: _Ctx, report: CapacityReport, key: str) -> Chart | None:
         if cap is not None:
             series.append(Series(c.lab("series.capacity"), [float(cap)] * len(xs_all)))
         xs = xs_all
-    return Chart("lines", c.lab("chart.history", res=c.res(key)), x=xs, series=series, unit=report.city[key].unit)
+    return Chart(
+        "lines",
+        c.lab("chart.history", res=c.res(key)),
+        x=xs,
+        series=series,
+        unit=UNITS.get(report.city[key].unit, report.city[key].unit),
+    )
 
 
 def build(

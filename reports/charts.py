@@ -13,12 +13,13 @@ import re
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from govops.reports.fonts import cjk_font
+from govops.reports import fonts
 from govops.reports.render import Chart
 
 PALETTE = ["#1f5f99", "#e08a1e", "#3a9a5b", "#c23b3b", "#7a5fb0", "#6b7785"]
 SEVERITY_COLORS = {"critical": "#7f1d1d", "high": "#c23b3b", "medium": "#e08a1e", "low": "#d9c14a"}
 _ids = itertools.count(1)
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
 def _pyplot() -> Any:
@@ -32,7 +33,7 @@ def _pyplot() -> Any:
 
 def _rc(lang: str) -> dict[str, Any]:
     families = ["DejaVu Sans"]
-    font = cjk_font()
+    font = fonts.cjk_font()
     if font is not None:
         # CJK first for Chinese documents (its Latin glyphs are fine), second otherwise
         families = [font.family, "DejaVu Sans"] if lang == "zh" else ["DejaVu Sans", font.family]
@@ -168,8 +169,15 @@ def _draw_lines(ax: Any, c: Chart, tz: tzinfo = UTC) -> None:
     ax.legend(fontsize=8, frameon=False)
 
 
+def _texts(c: Chart) -> list[str]:
+    return [c.title, c.unit, *c.categories, *(s.name for s in c.series)]
+
+
 def svg(c: Chart, lang: str, tz: tzinfo = UTC) -> str:
     """The chart as an ``<svg>`` element."""
+    if any(_CJK.search(t) for t in _texts(c)):
+        # glyph outlines of a font without these characters would be empty boxes: refuse instead
+        fonts.require_cjk()
     plt = _pyplot()
     with plt.rc_context(_rc(lang)):
         height = 2.6

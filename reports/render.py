@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from govops.errors import GovopsError
 from govops.reports.locale import Locale
 
 Cell = str | int | float | None
@@ -200,7 +203,7 @@ section.appendix{break-before:page;page-break-before:always}
  @top-right{content:"%(period)s";font-size:8pt;color:#5b6673;font-family:%(cjk)s,sans-serif}
  @bottom-center{content:"%(page)s" counter(page) "%(of)s" counter(pages)%(after)s;font-size:8pt;color:#5b6673;
   font-family:%(cjk)s,sans-serif}}
-@media print{body{margin:0;max-width:none;padding:0;font-size:10pt}.charts .chart{flex:1 1 100%%}
+@media print{body{margin:0;max-width:none;padding:0;font-size:10pt}.charts{display:block}
  .chart img{max-width:88%%}
  .fig{min-width:7em}}
 """
@@ -318,10 +321,47 @@ def document(title: str, intro: Sequence[str], sections: Sequence[Section], lang
 
 
 FORMATS = ("html", "pdf", "xlsx", "md")
+# the Python packages (the ``reports`` extra) each format needs
+NEEDS: dict[str, tuple[str, ...]] = {"md": (), "html": ("matplotlib",), "pdf": ("matplotlib", "weasyprint")}
+NEEDS["xlsx"] = ("openpyxl",)
+SYSTEM_LIBS = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0"
+
+
+class RendererMissing(GovopsError):
+    """A format's Python package (the ``reports`` extra) or WeasyPrint's system libraries are not
+    installed: exit 1, the machine lacks a package; the input was fine."""
+
+    def __init__(self, fmt: str, package: str, *, system: bool = False) -> None:
+        if system:
+            message = f"--format {fmt}: WeasyPrint cannot load the system library {package}"
+            hint = f"apt-get install {SYSTEM_LIBS} (make deps installs them)"
+        else:
+            message = f"--format {fmt} needs the Python package {package}, which is not installed"
+            hint = "pip install 'govops[reports]' (make dev installs it)"
+        super().__init__(message, hint=hint)
+        self.fmt, self.package, self.system = fmt, package, system
+
+
+def _import(module: str) -> None:
+    importlib.import_module(module)
+
+
+def check_renderer(fmt: str) -> None:
+    """Before any work: the packages ``fmt`` needs import (``RendererMissing`` otherwise)."""
+    for module in NEEDS.get(fmt, ()):
+        try:
+            _import(module)
+        except ImportError as exc:
+            raise RendererMissing(fmt, (exc.name or module).split(".")[0]) from None
+        except OSError as exc:
+            # WeasyPrint opens Pango and HarfBuzz through cffi at import: "cannot load library 'x'"
+            found = re.search(r"library '([^']+)'", str(exc))
+            raise RendererMissing(fmt, found.group(1) if found else "pango", system=True) from None
 
 
 def render_bytes(doc: Document, fmt: str) -> bytes:
     """The document in one of :data:`FORMATS`; PDF and XLSX renderers are imported only when used."""
+    check_renderer(fmt)
     if fmt == "md":
         return to_markdown(doc).encode()
     if fmt == "html":

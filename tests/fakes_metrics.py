@@ -136,7 +136,7 @@ class FakeMetrics:
         part = {q: tag for tag, q in svc.usage_queries(self.label, step, only).items()}.get(promql)
         if part is not None:
             fns, tagged = {part: usage[part]}, False
-        elif promql == svc.limits_query(self.label, only):
+        elif _any_lookback(promql) == _any_lookback(svc.limits_query(self.label, only)):
             fns = {}
             for resource in svc.RESOURCES:
                 fns[f"{resource}_quota"] = lambda d, r=resource: d.limits[r][0] if r in d.limits else None
@@ -154,6 +154,11 @@ class FakeMetrics:
                     labels = {self.label: code, svc.TAG: tag} if tagged else {self.label: code}
                     out.append(Series(labels, points))
         return out
+
+
+def _any_lookback(promql: str) -> str:
+    """The query with its range selectors' durations blanked (the service picks them from --step)."""
+    return re.sub(r"\[[0-9]+[smhdw]\]", "[_]", promql)
 
 
 def _scaled(fn: Fn, factor: float) -> Fn:

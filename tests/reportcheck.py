@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 # ASCII words a Chinese document may hold: codes, units, protocols, product and format names
 ALLOWED_WORDS = {
@@ -58,6 +59,16 @@ def english_words(page: str, extra: set[str] = frozenset()) -> set[str]:  # type
     return {t for t in tokens if re.search("[A-Za-z]", t) and not _CODE.search(t) and t.lower() not in allowed}
 
 
+def chart_words(doc: Any) -> set[str]:
+    """English words in a document's chart texts (titles, axes, categories, legends): the charts are
+    drawn as outlines, so the page's text does not show them."""
+    texts = [
+        t for s in doc.sections for c in s.charts for t in (c.title, c.unit, *c.categories, *(x.name for x in c.series))
+    ]
+    tokens = [t.strip(".:/-()") for t in _TOKEN.findall(" ".join(texts))]
+    return {t for t in tokens if re.search("[A-Za-z]", t) and not _CODE.search(t) and t.lower() not in ALLOWED_WORDS}
+
+
 def self_contained(page: str) -> None:
     """No external stylesheet, script, font or image: the page opens offline and mails as one file."""
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
@@ -81,6 +92,43 @@ def pdf_fonts(data: bytes, tmp: Path) -> str:
     path = tmp / "fonts.pdf"
     path.write_bytes(data)
     return subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def pdf_pages(pdf: Path, tmp: Path, *, dpi: int = 40) -> list[Path]:
+    """The PDF's pages as PNG images (poppler's pdftoppm, what `make previews` uses): none blank (a
+    last page with a few lines inks about 0.3 % of its pixels), the first one full of text and charts."""
+    prefix = tmp / f"{pdf.stem}-page"
+    subprocess.run(["pdftoppm", "-png", "-r", str(dpi), str(pdf), str(prefix)], capture_output=True, check=True)
+    pages = sorted(tmp.glob(f"{pdf.stem}-page-*.png"))
+    ink = [inked(p) for p in pages]
+    assert pages and ink[0] > 0.03 and min(ink) > 0.001, ink
+    return pages
+
+
+def inked(png: Path) -> float:
+    """Share of the image's pixels that are not near-white."""
+    from PIL import Image
+
+    with Image.open(png) as img:
+        grey = img.convert("L")
+        hist = grey.histogram()
+        return sum(hist[:200]) / max(1, grey.width * grey.height)
+
+
+def screenshot(page: Path, tmp: Path) -> Path | None:
+    """The page in headless Chromium, offline (``make deps`` installs it): it loads and paints text
+    and charts, not a blank or error page. None when Chromium is not installed."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        return None
+    png = tmp / f"{page.stem}-shot.png"
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={png}", "--window-size=1200,1600",
+         f"file://{page}"],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert png.exists() and inked(png) > 0.03, png
+    return png
 
 
 def xlsx_text(data: bytes) -> str:

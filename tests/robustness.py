@@ -99,6 +99,11 @@ def run_isolated(
                 sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), encoding="utf-8")
                 sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), encoding="utf-8")
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+                # A forkserver an earlier test started in this process is the parent's, not the
+                # child's (waitpid on it fails): a real govops starts with none.
+                import multiprocessing.forkserver as forkserver
+
+                forkserver._forkserver.__init__()  # type: ignore[attr-defined, misc]
                 code = int(fn())
             except BaseException:
                 with contextlib.suppress(BaseException):
@@ -139,7 +144,8 @@ def preload() -> None:
 
     for name in (
         "govops.cli.app",
-        "govops.cli.cloud_batch",
+        "govops.cli.cloud",
+        "govops.cli.cloud.batch",
         "govops.cli.config_cmd",
         "govops.cli.doctor",
         "govops.cloud.batch",

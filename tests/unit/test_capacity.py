@@ -307,6 +307,22 @@ def test_cli_findings_exit_3_and_zh(cli, fake: FakeMetrics) -> None:  # type: ig
     assert cli("capacity", "forecast", *AT_OPT, "--horizon", "10d").code == 0
 
 
+def test_cli_forecast_table_asks_for_quotas_only(cli, fake: FakeMetrics) -> None:  # type: ignore[no-untyped-def]
+    fake.departments["wjw"].limits = limits(storage=(1000, linear(500, 10, T0)))
+    fake.requests.clear()
+    r = cli("capacity", "forecast", *AT_OPT)
+    assert r.code == 3 and "2026-12-22" in r.out and "no usage data" not in r.err
+    # the table shows quotas, allocations and dates: no libvirt (usage) series is asked for
+    assert fake.requests and not any("libvirt" in q for q in fake.requests), fake.requests
+    # one value a day, the latest within two steps of the day's end (not a whole day of samples)
+    assert any("openstack_nova_limits_vcpus_max" in q and "[7200s]" in q for q in fake.requests)
+    fake.requests.clear()
+    doc = json.loads(cli("capacity", "forecast", *AT_OPT, "-o", "json").out)
+    assert any("libvirt" in q for q in fake.requests)  # json carries every figure
+    wjw = next(d for d in doc["departments"] if d["code"] == "wjw")
+    assert wjw["resources"]["storage"]["quota_date"] == "2026-12-22" and wjw["resources"]["cpu"]["used"] is not None
+
+
 def test_cli_report_to_file(cli, fake: FakeMetrics, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "capacity.html"
     r = cli("report", "capacity", *AT_OPT, "--format", "html", "--out", str(out), "--lang", "zh")

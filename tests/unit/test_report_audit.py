@@ -201,7 +201,8 @@ def test_unknown_run_is_one_line_exit_2(cli, inv, two_runs) -> None:  # type: ig
         r = cli("report", "audit", *args)
         assert r.code == 2
         assert "no-such-run" in r.err and "Traceback" not in r.err
-        assert len(r.err.strip().splitlines()) == 1
+        lines = r.err.strip().splitlines()  # the error, and where to find the run ids
+        assert len(lines) == 2 and lines[0].startswith("error:") and "govops net runs" in lines[1]
         assert r.out == ""
 
 

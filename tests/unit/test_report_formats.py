@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -134,6 +135,8 @@ def test_chinese_document_has_no_english_prose(inv, runs) -> None:  # type: igno
     assert reportcheck.english_words(text) == set()
     cap = capacity_report.build(capacity_fixture(), "zh", now=AT)  # type: ignore[arg-type]
     assert reportcheck.english_words(render_bytes(cap, "html").decode()) == set()
+    assert reportcheck.chart_words(cap) == set()
+    assert reportcheck.chart_words(audit_report.build(data_of(inv), "zh")) == set()
     # the check itself finds English: the same report in English is full of it
     assert len(reportcheck.english_words(render_bytes(audit_report.build(data_of(inv), "en"), "html").decode())) > 20
 
@@ -195,6 +198,24 @@ def test_pdf_has_cjk_font_and_page_numbers(inv, runs, tmp_path: Path) -> None:  
     assert "第1页/共" in text.replace(" ", "") and audit_report.LABELS["zh"]["title"] in text
 
 
+def test_pdf_names_the_cjk_font_it_used_instead_of_the_preferred_one(monkeypatch, inv, runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from govops.reports import fonts
+
+    serif = fonts.FALLBACKS[1]  # Noto Serif CJK SC: fonts-noto-cjk has it next to the Sans one
+    if fonts.cjk_font() is None or shutil.which("pdffonts") is None:
+        pytest.skip("no CJK font or poppler-utils")
+    from matplotlib import font_manager
+
+    path = next((f.fname for f in font_manager.fontManager.ttflist if f.name == serif), None)
+    if path is None:
+        pytest.skip(f"{serif} is not installed")
+    monkeypatch.setattr(fonts, "cjk_font", lambda: fonts.CjkFont(serif, path))
+    raw = render_bytes(audit_report.build(data_of(inv), "zh"), "pdf")
+    text = re.sub(r"\s+", "", reportcheck.pdf_text(raw, tmp_path))
+    assert f"中文字体:{serif}(未安装{fonts.PREFERRED})".replace(" ", "") in text
+    assert "Serif" in reportcheck.pdf_fonts(raw, tmp_path)
+
+
 def test_pdf_without_a_cjk_font_is_refused(monkeypatch, inv, runs) -> None:  # type: ignore[no-untyped-def]
     from govops.reports import fonts
 
@@ -207,6 +228,61 @@ def test_binary_formats_need_out(cli, inv, runs) -> None:  # type: ignore[no-unt
     for fmt in ("pdf", "xlsx"):
         r = cli("report", "audit", "--format", fmt)
         assert r.code == 2 and "--out" in r.err
+        r = cli("--lang", "zh", "report", "audit", "--format", fmt)
+        assert r.code == 2 and "请用 --out FILE 指定文件" in r.err and "Traceback" not in r.err
+
+
+def test_format_from_the_file_name(cli, inv, runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`--out 审计报告.pdf` writes a PDF; a name that contradicts --format is refused before any work."""
+    out = tmp_path / "审计报告.pdf"
+    r = cli("--lang", "zh", "report", "audit", "--out", str(out))
+    assert r.code == 3 and out.read_bytes().startswith(b"%PDF") and "已写入" in r.err
+    out = tmp_path / "audit.XLSX"
+    assert cli("report", "audit", "--out", str(out)).code == 3 and out.read_bytes().startswith(b"PK")
+    other = tmp_path / "audit.txt"
+    assert cli("report", "audit", "--out", str(other)).code == 3 and other.read_text().startswith("# ")
+    r = cli("report", "audit", "-f", "html", "--out", str(tmp_path / "audit.pdf"))
+    assert r.code == 2 and "--format is html" in r.err and not (tmp_path / "audit.pdf").exists()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_errors_are_one_line_in_the_language(cli, inv, runs, monkeypatch, tmp_path: Path, lang: str) -> None:  # type: ignore[no-untyped-def]
+    """Unknown run, unwritable file, missing package, missing system library, missing CJK font: one
+    line in the chosen language, its hint, the documented exit code, no traceback."""
+    from govops.reports import fonts, render
+
+    zh = lang == "zh"
+
+    def check(r: Any, code: int, *words: str) -> None:
+        assert r.code == code, (r.code, r.err)
+        assert "Traceback" not in r.err and all(w in r.err for w in words), r.err
+
+    check(cli("--lang", lang, "report", "audit", "nosuchrun"), 2, "nosuchrun", "govops net runs")
+    missing = tmp_path / "no" / "such" / "dir" / "a.html"
+    check(cli("--lang", lang, "report", "audit", "--out", str(missing)), 2, str(missing))
+
+    real = render._import
+
+    def without(module: str, error: Exception) -> None:
+        def fake(name: str) -> None:
+            if name == module:
+                raise error
+            real(name)
+
+        monkeypatch.setattr(render, "_import", fake)
+
+    without("openpyxl", ModuleNotFoundError("No module named 'openpyxl'", name="openpyxl"))
+    out = tmp_path / "a.xlsx"
+    check(cli("--lang", lang, "report", "audit", "--out", str(out)), 1, "openpyxl", "govops[reports]")
+    assert not out.exists()
+    without("weasyprint", OSError("cannot load library 'libpango-1.0-0': libpango-1.0-0: cannot open shared object"))
+    check(cli("--lang", lang, "report", "audit", "--out", str(tmp_path / "a.pdf")), 1, "libpango-1.0-0", "apt-get")
+    assert ("系统库" in cli("--lang", lang, "report", "audit", "-f", "pdf", "--out", "x.pdf").err) == zh
+    monkeypatch.setattr(render, "_import", real)
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    r = cli("--lang", lang, "report", "audit", "--out", str(tmp_path / "b.html"))
+    check(r, 1, "fonts-noto-cjk", "空白方框" if zh else "empty boxes")
+    assert not (tmp_path / "b.html").exists()
 
 
 def test_times_in_the_configured_zone(cli, inv, runs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -314,3 +390,7 @@ def test_capacity_metrics_and_optional_planning_figures(tmp_path: Path) -> None:
     assert any(c.kind == "lines" for c in doc.sections[0].charts)  # allocation history with its forecast
     page = render_bytes(doc, "html").decode()
     assert page.count("<svg") >= 4
+    # the same in Chinese: no English on the charts either (axes, legends, categories)
+    zh = capacity_report.build(extended, "zh", now=AT, extras=extras)  # type: ignore[arg-type]
+    assert any(c.kind == "lines" for c in zh.sections[0].charts) and reportcheck.chart_words(zh) == set()
+    assert reportcheck.chart_words(doc)  # the check sees English

@@ -194,3 +194,45 @@ def test_placement_and_aggregates(backend: Backend) -> None:
     zones = {a.availability_zone for a in backend.port.aggregates() if a.availability_zone}
     hosts = {h for a in backend.port.aggregates() for h in a.hosts}
     assert zones >= {"az1", "az2"} and hosts <= {p.name for p in providers}
+
+
+def test_capacity_planner_reads_the_cloud_alike(backend: Backend) -> None:
+    """The capacity planner's cloud side (headroom, free slots, what-if against the quota) on either
+    backend, Prometheus not configured: the same figures from the fake as from Placement and Nova."""
+    from govops.capacity.planner import CapacityPlanner, CapacityPorts
+    from govops.departments import Department, Departments
+    from govops.errors import ConfigError
+
+    def no_prometheus() -> Any:
+        raise ConfigError("no Prometheus configured")
+
+    departments = Departments(
+        (
+            Department(code="room", name_zh="余", name_en="Room", project=backend.project.name),
+            Department(code="full", name_zh="满", name_en="Full", project=backend.full.name),
+        ),
+        "contract",
+    )
+    planner = CapacityPlanner(
+        CapacityPorts(lambda: departments, no_prometheus, lambda: backend.port, cloud_configured=lambda: True)
+    )
+    at = 1796169600.0
+    h = planner.headroom(at)
+    assert h.placement and not h.metrics and h.total is not None
+    assert "no Prometheus configured" in h.warnings
+    for host in h.hosts:
+        for r in host.resources.values():
+            assert r.capacity == int((r.total - r.reserved) * (r.allocation_ratio or 0)) and r.free >= 0
+    for rc, r in h.total.resources.items():
+        assert r.capacity == sum(x.resources[rc].capacity for x in h.hosts if rc in x.resources)
+        assert r.allocated == sum(x.resources[rc].allocated for x in h.hosts if rc in x.resources)
+    small = next(f for f in h.flavors if f.flavor == backend.flavor)
+    assert small.total == sum(small.per_az.values()) > 0
+    # one small VM per host at most as many as its free vCPUs and RAM allow
+    assert small.total <= sum(min(x.resources["VCPU"].free, x.resources["MEMORY_MB"].free // 2048) for x in h.hosts)
+    w = planner.whatif("room", ["1xm1.small"], at=at)
+    assert w.quota_fits and w.cloud_fits and w.fits
+    assert any("growth is unknown" in n for n in w.warnings)
+    w = planner.whatif("full", ["1xm1.small"], at=at)
+    assert not w.fits and [q.resource for q in w.shortfalls] == ["instances"]
+    assert w.runs_out_first == "instances"
