@@ -27,7 +27,7 @@ from govops.automation.ports import (
     TaskStatus,
 )
 from govops.credentials import SECRET_NAME, Secret
-from govops.errors import InputError, Location, NotFoundError, Problem, ValidationFailed
+from govops.errors import InputError, Interrupted, Location, NotFoundError, Problem, ValidationFailed
 from govops.observer import NullObserver, Observer
 from govops.paths import display_path
 from govops.store import Store
@@ -329,6 +329,11 @@ def run_play(
         for h in result.hosts:
             obs.advanced(h.host, h.status, h.reason)
             store.record_result(run.id, h.host, h.status, h.reason, h.to_dict())
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: the run says so (not "error") and the message names it
+        store.finish_run(run.id, "interrupted", {})
+        resume = f"govops play run {request.playbook} with the same options (the play starts over)"
+        raise Interrupted(run.id, resume, total=total) from None
     except BaseException:
         store.finish_run(run.id, "error", {})
         raise

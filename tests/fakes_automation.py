@@ -30,6 +30,7 @@ class FakeRunner:
         self.script: list[tuple[str, TaskStatus]] = script or [("gather", "ok"), ("configure", "changed")]
         self.fail: dict[str, tuple[str, str]] = {}
         self.unreachable: dict[str, str] = {}
+        self.interrupt_at: str | None = None  # a host: Ctrl-C arrives when its turn comes
         self.requests: list[PlayRequest] = []
 
     def _inventory(self, inventory: Path | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -50,6 +51,8 @@ class FakeRunner:
             hosts = [h for h in hosts if h in wanted]
         results: dict[str, HostResult] = {}
         for host in hosts:
+            if host == self.interrupt_at:
+                raise KeyboardInterrupt
             r = results[host] = HostResult(host)
             if host in self.unreachable:
                 r.unreachable = 1

@@ -213,6 +213,17 @@ def test_play_run_exit_codes_json_and_store(cli: Any, runner: FakeRunner, files:
     assert results["web-01"].data["changed"] == 1
 
 
+def test_ctrl_c_during_a_play_marks_its_run_interrupted(cli: Any, runner: FakeRunner, files: tuple[Path, Path]) -> None:
+    pb, inv = files
+    runner.interrupt_at = "web-01"
+    r = cli("play", "run", str(pb), "-i", str(inv))
+    assert r.code == 130, r.err
+    assert "Traceback" not in r.err and "govops play run" in r.err
+    store = open_store(f"sqlite:///{Path.home() / '.local/share/govops/govops.db'}")
+    (run,) = store.runs(kind="play.run")
+    assert run.status == "interrupted" and f"run {run.id}" in r.err
+
+
 def test_play_run_bad_input_is_exit_2(cli: Any, runner: FakeRunner, files: tuple[Path, Path], tmp_path: Path) -> None:
     pb, inv = files
     r = cli("play", "run", "missing-playbook", "-i", str(inv))
