@@ -48,7 +48,7 @@ from govops.cloud.ports import (
 from govops.cloud.quota import department_project, describe_shortfalls, shortfalls
 from govops.cloud.spec import META_HASH, META_SPEC, BatchSpec, VmSpec
 from govops.departments import Department
-from govops.errors import Problem, ValidationFailed
+from govops.errors import Interrupted, Problem, ValidationFailed
 from govops.observer import NullObserver, Observer
 from govops.store import Store
 
@@ -738,11 +738,14 @@ def apply(
             failed = [o for o in outcomes if o.status == "failed"]
         if not failed:
             outcomes += batch.delete_old()
-    except BaseException:
+    except BaseException as exc:
         # an unexpected error or Ctrl-C: still take back what this run made
         if not opts.keep_partial:
             rollback(cloud, store, run.id, plan.project.id, timeout=opts.timeout, interval=opts.poll_interval)
         store.finish_run(run.id, "interrupted", {})
+        if isinstance(exc, KeyboardInterrupt):  # name the run: its journal tells what was made and undone
+            kept = "what it made is kept" if opts.keep_partial else "what it made was rolled back"
+            raise Interrupted(run.id, f"govops cloud apply {plan.spec.file} ({kept})", total=work) from None
         raise
     finally:
         obs.finished()

@@ -84,6 +84,24 @@ def test_failed_apply_is_rolled_back_exit_1_or_kept_exit_3(
     assert [s.name for s in fake.servers() if s.status == "ACTIVE"] == ["web-01"]
 
 
+def test_ctrl_c_during_apply_rolls_back_and_names_the_run(
+    cli: Any, fake: FakeCloud, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govops.cloud import batch
+
+    real = batch._Apply.build_all
+
+    def build_then_ctrl_c(self: Any) -> Any:
+        real(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch._Apply, "build_all", build_then_ctrl_c)
+    r = cli("--project-root", str(project), "cloud", "apply", _spec(tmp_path))
+    assert r.code == 130, r.err
+    assert "Traceback" not in r.err and "rolled back" in r.err and "govops cloud apply" in r.err
+    assert fake.servers() == []
+
+
 def test_prune_needs_confirmation(cli: Any, fake: FakeCloud, project: Path, tmp_path: Path) -> None:
     root = ["--project-root", str(project)]
     assert cli(*root, "cloud", "apply", _spec(tmp_path)).code == 0
