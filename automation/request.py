@@ -15,6 +15,7 @@ from govops.automation.ports import PlayRequest
 from govops.credentials import Secret
 from govops.errors import InputError
 from govops.store import new_run_id
+from govops.yamlio import MAX_PASSWORD_FILE_BYTES, read_text
 
 if TYPE_CHECKING:
     from govops.config import LoadedConfig
@@ -37,14 +38,12 @@ def vault_password(config: LoadedConfig, explicit: Path | None) -> tuple[Secret 
         source = config.vault_password_file
         if source is None:
             return None, None, hide
-    if not source.is_file():
+    if not source.exists():
         raise InputError(f"{source}: vault password file not found")
-    if os.access(source, os.X_OK):
+    if source.is_file() and os.access(source, os.X_OK):
         return None, source.resolve(), hide  # a vault client script: Ansible runs it
-    try:
-        text = source.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{source}: cannot read the vault password ({exc})") from None
+    # bounded, regular files only: a FIFO or /dev/zero here would block or never end
+    text = read_text(source, str(source), "vault password file", limit=MAX_PASSWORD_FILE_BYTES).strip()
     if not text:
         raise InputError(f"{source}: the vault password file is empty")
     return Secret(text), None, hide

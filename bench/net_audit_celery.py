@@ -147,6 +147,7 @@ def main() -> int:
         try:
             broker_lab.up(["broker"], LabOptions(), NullObserver())
             broker = broker_lab.state()["components"]["broker"]["config"]["network"]["broker"]
+            env |= broker_lab.state()["components"]["broker"]["env"]  # its password
             local_cfg = write_config(lab, work / "local.yaml", f"sqlite:///{work / 'local.db'}", {})
             celery_cfg = write_config(
                 lab, work / "celery.yaml", pg_url, {"broker": broker, "batch_size": args.batch_size}

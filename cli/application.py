@@ -272,14 +272,14 @@ def build_credentials(config: LoadedConfig) -> Credentials:
         elif name == "vault" and config.vault_file is not None:
             password = os.environ.get(section.vault_password_env)
             if password is None and config.vault_password_file is not None:
-                from govops.yamlio import read_text
+                from govops.yamlio import MAX_PASSWORD_FILE_BYTES, read_text
 
                 try:
                     password = read_text(
                         config.vault_password_file,
                         str(config.vault_password_file),
                         "vault password file",
-                        limit=64 * 1024,
+                        limit=MAX_PASSWORD_FILE_BYTES,
                     ).strip()
                 except InputError as exc:
                     raise CredentialError(exc.message) from None

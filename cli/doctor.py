@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import typer
@@ -216,6 +217,8 @@ def _host_keys_check(a: Application) -> Check:
         return Check(name, "warn", a.t("host_keys.accept_insecure"), "set network.host_key_policy: accept-new")
     path = host_key_policy(a.config).path  # strict without its file fails here (ConfigError)
     assert path is not None
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would block the count below, /dev/zero never end
+        return Check(name, "fail", f"{path}: not a regular file", "set network.known_hosts to a file")
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             entries = sum(1 for line in f if line.strip() and not line.lstrip().startswith("#"))

@@ -386,7 +386,8 @@ def runs(
     a = app_of(ctx)
     rows = []
     both = a.store.runs(RUN_KIND, limit=limit) + a.store.runs(REMEDIATE_KIND, limit=limit)
-    for r in sorted(both, key=lambda r: r.started_at, reverse=True)[:limit]:
+    listed = sorted(both, key=lambda r: r.started_at, reverse=True)[:limit]
+    for r in listed:
         s = r.summary
         rows.append(
             {
@@ -402,7 +403,15 @@ def runs(
         )
     # the table shows the start to the minute (the run ID has the second) and leaves the end to
     # -o json/csv: an 80-column terminal keeps each run ID whole
-    shown = [{**row, "started": _minute(row["started"]), "status": _run_status(a, row["status"])} for row in rows]
+    shown = [
+        {
+            **row,
+            "started": _minute(row["started"]),
+            "status": _run_status(a, row["status"]),
+            "kind": a.t(f"run.kind.{row['kind']}"),
+        }
+        for row in rows
+    ]
     shown = shown if _for_people(a) else rows
     cols = [
         Column("id", a.t("col.run")),
@@ -414,6 +423,11 @@ def runs(
         Column("ready", "IPv6 %", "right"),
     ]
     a.terminal.render(TableView(cols, shown, title=a.t("net.runs.title"), data=rows))
+    damaged = [r.damaged for r in listed if r.damaged]
+    for message in damaged:  # the other runs are listed; each damaged one named on its own line
+        a.terminal.warn(message)
+    if damaged:
+        raise typer.Exit(ExitCode.USAGE)
 
 
 def _run_status(a: Application, status: str) -> str:

@@ -52,6 +52,7 @@ def remediate(
     """Fix an audit's failing rules: print the exact lines per device (dry run), or --apply them."""
     from govops.errors import ExitCode, InputError
     from govops.network.remediation.service import plan_run, write_plans
+    from govops.network.service import host_key_policy
 
     a = app_of(ctx)
     rule_list = [r.strip() for r in rules.split(",") if r.strip()] if rules else None
@@ -72,7 +73,7 @@ def remediate(
 
         previous = a.store.get_run(resume)
         if previous.kind != RUN_KIND:
-            raise InputError(f"run {resume} is a {previous.kind} run, not a remediation")
+            raise InputError(a.t("remediate.err.not_remediation", run=resume, kind=previous.kind))
         run_id = previous.params.get("audit_run")
         rule_list = previous.params.get("rules")
         filters = previous.params.get("filters", {})
@@ -95,9 +96,13 @@ def remediate(
     if not to_push:
         a.terminal.info(a.t("remediate.nothing"))
         return
+    # the audit's host-key policy: strict without its file stops here (exit 2), before the question
+    host_key_policy(a.config)
+    if a.config.config.network.host_key_policy == "accept":
+        a.terminal.warn(a.t("host_keys.accept_insecure"))
     question = a.t("remediate.confirm", lines=n_lines, devices=len(to_push))
     if not a.terminal.confirm(question, assume_yes=yes):
-        raise InputError("not confirmed: nothing was sent", hint="answer yes, or pass --yes")
+        raise InputError(a.t("remediate.err.not_confirmed"), hint=a.t("cloud.hint.confirm"))
     params = {
         "audit_run": planned.audit_run,
         "rules": planned.rules,
@@ -149,10 +154,15 @@ def _render_outcomes(a: Application, report: Any) -> None:
         }
         a.terminal.render(TableView([], [], data=data))
         return
+    people = a.terminal.output == "table"  # csv keeps the values, a table on the terminal is translated
+
+    def status(value: str) -> str:
+        return a.t(f"remediate.st.{value}") if people and a.t.has(f"remediate.st.{value}") else value
+
     rows = [
         {
             "hostname": o.hostname,
-            "status": o.status,
+            "status": status(o.status),
             "rules": ", ".join(i["rule"] for i in o.items if i["status"] == "planned"),
             "lines": o.lines_sent,
             "reason": o.reason or "",
@@ -162,14 +172,12 @@ def _render_outcomes(a: Application, report: Any) -> None:
     cols = [
         Column("hostname", a.t("col.hostname")),
         Column("status", a.t("col.status")),
-        Column("rules", "Rules"),
-        Column("lines", "Lines", "right"),
-        Column("reason", a.t("col.detail")),
+        Column("rules", a.t("remediate.col.rules")),
+        Column("lines", a.t("remediate.col.lines"), "right"),
+        Column("reason", a.t("col.detail"), wrap=True),
     ]
     s = summarize(report.outcomes)
-    a.terminal.render(TableView(cols, rows, title=f"remediation {report.run.id}"))
-    a.terminal.info(
-        f"run {report.run.id}: {s['devices']} device(s), "
-        + ", ".join(f"{n} {k}" for k, n in sorted(s["status"].items()))
-        + (f" ({report.skipped_before_resume} finished before resume)" if report.skipped_before_resume else "")
-    )
+    a.terminal.render(TableView(cols, rows, title=a.t("remediate.title", run=report.run.id)))
+    statuses = ", ".join(f"{n} {status(k)}" for k, n in sorted(s["status"].items()))
+    resumed = a.t("remediate.resumed", count=report.skipped_before_resume) if report.skipped_before_resume else ""
+    a.terminal.info(a.t("remediate.summary", run=report.run.id, devices=s["devices"], statuses=statuses) + resumed)

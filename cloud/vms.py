@@ -35,7 +35,7 @@ from govops.cloud.ports import (
 )
 from govops.cloud.quota import department_project, describe_shortfalls, server_needs, shortfalls
 from govops.departments import Department
-from govops.errors import GovopsError, InputError, NotFoundError
+from govops.errors import GovopsError, InputError, Interrupted, NotFoundError
 from govops.observer import NullObserver, Observer
 from govops.store import Run, Store
 
@@ -442,9 +442,12 @@ def create_recorded(
     wait: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     delete_on_error: bool = True,
+    resume: str | None = None,
 ) -> CreateResult:
     """``service.create`` with the run kept in the store: the server journaled as soon as it
-    exists (so a timed-out create can be resumed or cleaned up), the result and the run's end."""
+    exists (so a timed-out create can be resumed or cleaned up), the result and the run's end.
+    Ctrl-C or SIGTERM marks the run interrupted and raises ``Interrupted`` with ``resume``, the
+    command that finishes it (the same create with ``--run-id``)."""
 
     def journal(server: Server, created: bool) -> None:
         info = {"name": server.name, "department": dept.code}
@@ -458,6 +461,11 @@ def create_recorded(
         store.record_result(run_id, spec.name, "failed", exc.message, {"department": dept.code})
         store.finish_run(run_id, "failed", {"error": exc.message})
         raise
+    except KeyboardInterrupt:
+        # the server may exist (journaled): left "running", the run could not be told apart from
+        # one still going, and Typer's silent exit 130 hid the ID that resumes it
+        store.finish_run(run_id, "interrupted", {})
+        raise Interrupted(run_id, resume or f"govops cloud vm create … --run-id {run_id}", done=0, total=1) from None
     s = result.server
     store.record_result(
         run_id, spec.name, "created" if result.created else "kept", None, {"id": s.id, "status": s.status}

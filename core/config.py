@@ -101,7 +101,13 @@ class NetworkSection(_Section):
     broker: str | None = Field(
         None,
         description="The Celery broker of `--executor celery` and `govops worker`: `redis://host:6379/0` "
-        "(or `amqp://user@host:5672//`).",
+        "(or `amqp://user@host:5672//`; `rediss://`/`amqps://` for TLS), without its password "
+        "(`broker_password_env`).",
+    )
+    broker_password_env: str = Field(
+        "GOVOPS_BROKER_PASSWORD",
+        description="Name of the environment variable holding the broker's password (on the coordinator "
+        "and every worker); none set: no password.",
     )
     routes: dict[str, str] = Field(
         default_factory=dict,
@@ -123,6 +129,23 @@ class NetworkSection(_Section):
     def _broker_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
             raise ValueError("broker URL must start with redis:// or amqp://")
+        # govops.yaml is often tracked and copied to every collector: the password comes from
+        # each machine's environment, as PostgreSQL's does (PGPASSWORD, ~/.pgpass)
+        # kombu falls back to an unverified TLS connection (CERT_NONE) without this parameter
+        if (
+            value is not None
+            and value.startswith("rediss://")
+            and "ssl_cert_reqs=required" not in urlsplit(value).query.lower().replace("cert_required", "required")
+        ):
+            raise ValueError(
+                "a rediss:// broker must verify the server's certificate: add "
+                "?ssl_cert_reqs=required&ssl_ca_certs=/path/to/ca.pem to network.broker"
+            )
+        if value is not None and urlsplit(value).password:
+            raise ValueError(
+                "network.broker holds a password: remove it and export it in the variable named by "
+                "network.broker_password_env (GOVOPS_BROKER_PASSWORD) instead"
+            )
         return value
 
     @field_validator("host_key_policy", mode="before")

@@ -92,6 +92,13 @@ class StoreError(GovopsError):
     """The results store could not be opened, migrated or written."""
 
 
+class DamagedRow(StoreError):
+    """A row of the store whose JSON no longer parses (edited by hand, a torn write): bad input,
+    named by table and key, not an internal error."""
+
+    exit_code = ExitCode.USAGE
+
+
 class Interrupted(GovopsError):
     """Ctrl-C or SIGTERM stopped a recorded run: what finished is kept, ``resume`` does the rest.
 

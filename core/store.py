@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from govops import __version__, paths
 from govops.credentials import redact, redact_url, register_url_secrets
-from govops.errors import NotFoundError, StoreError
+from govops.errors import DamagedRow, NotFoundError, StoreError
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
@@ -73,7 +73,7 @@ def _loads(text: Any, where: str) -> Any:
         return json.loads(text)
     except (TypeError, ValueError, RecursionError) as exc:
         detail = f" (line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise StoreError(
+        raise DamagedRow(
             f"damaged store row: {where} is not valid JSON{detail}",
             hint="repair or delete that row (the store is SQLite/PostgreSQL)",
         ) from None
@@ -88,6 +88,7 @@ class Run:
     finished_at: str | None
     params: dict[str, Any]
     summary: dict[str, Any]
+    damaged: str | None = None  # a listed run whose JSON is damaged: status "damaged", this says why
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,16 @@ class SqlStore:
             params.append(kind)
         sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
         params.append(limit)
-        return [self._run(r) for r in self._rows(sql, params)]
+        return [self._listed_run(r) for r in self._rows(sql, params)]
+
+    @classmethod
+    def _listed_run(cls, r: tuple[Any, ...]) -> Run:
+        """A run of a listing: one damaged row is shown as such, not an error hiding the others
+        (scans for ``finished`` runs pass over it; ``get_run`` of it still fails, naming it)."""
+        try:
+            return cls._run(r)
+        except DamagedRow as exc:
+            return Run(r[0], r[1], "damaged", r[3], r[4], {}, {}, damaged=exc.message)
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
         self._exec(

@@ -35,6 +35,8 @@ MAX_NODES = 1_000_000
 _PRESCAN_BYTES = 512 * 1024  # smaller texts cannot hold MAX_NODES nodes, so skip the extra pass
 MAX_CONFIG_BYTES = 1024 * 1024
 """Largest govops.yaml: a real one is about 1 KB."""
+MAX_PASSWORD_FILE_BYTES = 64 * 1024
+"""Largest vault password file (a password is one line)."""
 MAX_VALUES = 2_000_000
 """Most values (mappings, sequences, scalars) one document may build, aliases expanded."""
 ALIAS_RATIO = 10

@@ -2,7 +2,8 @@
 
 Debian's ``redis-server`` binary with a configuration of the lab's own (loopback only, a free
 port, its folder under the lab, no persistence: a lab broker holds only the tasks of the runs in
-flight), started through the lab's ProcessManager so ``govops lab down`` stops exactly that PID.
+flight; a random password, handed to govops as ``GOVOPS_BROKER_PASSWORD`` by ``govops lab env``),
+started through the lab's ProcessManager so ``govops lab down`` stops exactly that PID.
 The package's own service is never used. The lab's govops.yaml gets ``network.broker``; the
 results store a scale-out audit shares with its workers is PostgreSQL, which the lab does not run.
 """
@@ -10,6 +11,7 @@ results store a scale-out audit shares with its workers is PostgreSQL, which the
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,12 +24,13 @@ HOST = "127.0.0.1"
 START_TIMEOUT = 20.0
 
 
-def redis_config(port: int, data_dir: Path) -> str:
-    """redis.conf: loopback, no snapshots, no append-only file, logs on stdout (the peer's log)."""
+def redis_config(port: int, data_dir: Path, password: str) -> str:
+    """redis.conf: loopback, a password, no snapshots, no append-only file, logs on stdout (the peer's log)."""
     return "\n".join(
         [
             f"bind {HOST}",
             f"port {port}",
+            f"requirepass {password}",
             "protected-mode yes",
             "daemonize no",
             f"dir {data_dir}",
@@ -40,16 +43,20 @@ def redis_config(port: int, data_dir: Path) -> str:
     )
 
 
-def _previous_port(conf: Path) -> int | None:
+def _previous(conf: Path, key: str) -> str | None:
     try:
         lines = conf.read_text(encoding="utf-8").splitlines()
     except OSError:
         return None
     for line in lines:
-        if line.startswith("port "):
-            port = int(line.split()[1])
-            return None if tcp_open(HOST, port) else port
+        if line.startswith(f"{key} "):
+            return line.split(maxsplit=1)[1]
     return None
+
+
+def _previous_port(conf: Path) -> int | None:
+    port = _previous(conf, "port")
+    return None if port is None or tcp_open(HOST, int(port)) else int(port)
 
 
 class BrokerLab:
@@ -98,13 +105,18 @@ class BrokerLab:
             conf = base / "redis.conf"
             # the same port again after `lab down --broker`: workers and coordinators reconnect
             port = _previous_port(conf) or free_port(HOST)
-            conf.write_text(redis_config(port, data), encoding="utf-8")
+            # and the same password: they keep theirs (a production broker has one too, from the env)
+            password = _previous(conf, "requirepass") or secrets.token_urlsafe(18)
+            conf.touch(mode=0o600)
+            conf.write_text(redis_config(port, data, password), encoding="utf-8")
             ctx.observer.message(f"starting redis-server on {HOST}:{port} …")
             peer = ctx.processes.start(PEER, [binary, str(conf)], ports=[f"tcp:{HOST}:{port}"])
             wait_tcp(HOST, port, START_TIMEOUT, peer)
         url = f"redis://{HOST}:{port}/0"
+        password = _previous(self._base(ctx) / "redis.conf", "requirepass") or ""
         return ComponentResult(
             config={"network": {"broker": url}},
+            env={"GOVOPS_BROKER_PASSWORD": password},
             next_steps=[
                 "point store.url at a PostgreSQL database the workers share, then:",
                 "govops worker --concurrency 2 &   # one or more, on this or other machines",

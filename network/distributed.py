@@ -142,7 +142,23 @@ class CelerySettings:
                 "the celery executor needs a broker: set network.broker (redis://host:port/0) in govops.yaml",
                 hint="govops lab up --broker starts one for the lab",
             )
-        return cls(net.broker, net.visibility_timeout, 5.0 if coordinator else None)
+        return cls(
+            with_password(net.broker, os.environ.get(net.broker_password_env)),
+            net.visibility_timeout,
+            5.0 if coordinator else None,
+        )
+
+
+def with_password(url: str, password: str | None) -> str:
+    """The broker URL with the password from the environment put in (never written anywhere)."""
+    if not password:
+        return url
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    user = quote(parts.username or "", safe="")
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
 
 
 def display_broker(url: str) -> str:
@@ -244,7 +260,13 @@ class CeleryExecutor:
         """Fail early when no worker reads a queue this run needs (else it would wait forever)."""
         missing = queues
         # workers that just (re)connected to the broker may answer late: ask again, waiting longer
-        for wait in (WORKER_CHECK_TIMEOUT, 2 * WORKER_CHECK_TIMEOUT, 6 * WORKER_CHECK_TIMEOUT):
+        # (Celery's reconnect backoff: 2, 4, 6 s ... after the broker comes back)
+        for wait in (
+            WORKER_CHECK_TIMEOUT,
+            2 * WORKER_CHECK_TIMEOUT,
+            6 * WORKER_CHECK_TIMEOUT,
+            12 * WORKER_CHECK_TIMEOUT,
+        ):
             replies = self.app.control.inspect(timeout=wait).active_queues() or {}
             served = {q["name"] for qs in replies.values() for q in qs}
             missing = [q for q in queues if q not in served]

@@ -20,6 +20,7 @@ from govops.credentials import redact
 from govops.errors import InputError, NotFoundError
 from govops.i18n import Translator
 from govops.network.audit import RUN_KIND, Change, DeviceResult, diff, group_summary, summarize
+from govops.network.remediation.engine import RUN_KIND as REMEDIATE_KIND
 from govops.reports.locale import Locale, parse_iso
 from govops.reports.render import Chart, Document, Section, Series, Table, to_html, to_markdown
 from govops.reports.render import Labels as BaseLabels
@@ -58,6 +59,9 @@ LABELS: dict[str, dict[str, str]] = {
         "rules.none": "No rule fails on any device.",
         "not_audited": "Devices not audited",
         "not_audited.none": "Every device was audited.",
+        "remediated": "Devices remediated from this audit",
+        "remediated.text": "{devices} device(s) were remediated from this audit run with `govops net remediate` "
+        "({statuses}); the worklist below shows the findings as this run saw them, a new audit shows the fixes.",
         "summary": "Executive summary",
         "fig.index": "City IPv6 readiness index",
         "fig.change": "Change since the previous run",
@@ -100,6 +104,9 @@ LABELS: dict[str, dict[str, str]] = {
         "sheet.rules": "Top rules",
         "sheet.changes": "Changes",
         "sheet.not_audited": "Not audited",
+        "sheet.remediated": "Remediated",
+        "col.fixed_rules": "Rules fixed",
+        "col.remediation": "Remediation run",
         "sheet.worklist": "Worklist",
         "sheet.evidence": "Evidence",
         "pack.ipv6": "IPv6 readiness",
@@ -136,6 +143,11 @@ LABELS: dict[str, dict[str, str]] = {
         "st.timeout": "timeout",
         "st.parse_error": "unparsable output",
         "st.error": "error",
+        "st.verified": "verified",
+        "st.applied": "applied, not verified",
+        "st.rolled_back": "rolled back",
+        "st.skipped": "skipped",
+        "st.failed": "failed",
         "run.finished": "finished",
         "run.running": "running",
         "run.interrupted": "interrupted",
@@ -163,6 +175,9 @@ LABELS: dict[str, dict[str, str]] = {
         "rules.none": "所有设备均通过全部检查项。",
         "not_audited": "未完成审计的设备",
         "not_audited.none": "全部设备均已完成审计。",
+        "remediated": "依据本次审计完成整改的设备",
+        "remediated.text": "依据本次审计,`govops net remediate` 已整改 {devices} 台设备({statuses});"
+        "下方整改清单为本次审计时的结果,新一次审计将反映整改效果。",
         "summary": "摘要",
         "fig.index": "全市 IPv6 就绪指数",
         "fig.change": "较上次审计变化",
@@ -205,6 +220,9 @@ LABELS: dict[str, dict[str, str]] = {
         "sheet.rules": "主要问题",
         "sheet.changes": "变化",
         "sheet.not_audited": "未审计设备",
+        "sheet.remediated": "已整改设备",
+        "col.fixed_rules": "整改的检查项",
+        "col.remediation": "整改批次",
         "sheet.worklist": "整改清单",
         "sheet.evidence": "取证记录",
         "pack.ipv6": "IPv6 就绪",
@@ -241,6 +259,11 @@ LABELS: dict[str, dict[str, str]] = {
         "st.timeout": "超时",
         "st.parse_error": "输出无法解析",
         "st.error": "错误",
+        "st.verified": "已验证",
+        "st.applied": "已下发,未验证",
+        "st.rolled_back": "已回退",
+        "st.skipped": "已跳过",
+        "st.failed": "失败",
         "run.finished": "已完成",
         "run.running": "进行中",
         "run.interrupted": "已中断",
@@ -263,6 +286,15 @@ class AuditRun:
     collected_at: dict[str, str] = field(default_factory=dict)  # hostname -> when its result was stored
 
 
+@dataclass(frozen=True)
+class Remediated:
+    hostname: str
+    run: str  # the remediation run
+    status: str  # verified | applied | rolled_back | skipped | failed
+    rules: list[str]  # the rules whose lines it sent (planned)
+    reason: str | None
+
+
 @dataclass
 class AuditReportData:
     """A run, the run it is compared with (if any), the per-device, per-rule changes between them,
@@ -275,6 +307,8 @@ class AuditReportData:
     trend: list[tuple[float, float]] = field(default_factory=list)  # (finished, city index %), oldest first
     site_names: dict[str, str] = field(default_factory=dict)  # site/county code -> name from the inventory
     fixes: dict[str, dict[str, str]] = field(default_factory=dict)  # rule id -> {lang: fix line}
+    # `govops net remediate` runs planned from this audit run: the latest outcome per device
+    remediated: list[Remediated] = field(default_factory=list)
 
     @property
     def has_findings(self) -> bool:
@@ -358,7 +392,26 @@ def load(store: Store, run_id: str | None = None, compare: str | None = None) ->
         pct = r.summary.get("ipv6_ready_pct")
         if t is not None and isinstance(pct, int | float):
             trend.append((t, float(pct)))
-    return AuditReportData(current, baseline, changes, sorted(trend))
+    data = AuditReportData(current, baseline, changes, sorted(trend))
+    data.remediated = remediated(store, run_id)
+    return data
+
+
+def remediated(store: Store, audit_run_id: str) -> list[Remediated]:
+    """The devices ``govops net remediate`` worked on from this audit run (its ``params.audit_run``);
+    a device remediated by several runs shows the latest run's outcome. Devices with nothing to
+    send are left out."""
+    runs = [r for r in store.runs(REMEDIATE_KIND, limit=_RUN_SCAN) if r.params.get("audit_run") == audit_run_id]
+    latest: dict[str, Remediated] = {}
+    for run in sorted(runs, key=lambda r: r.started_at):
+        for target in store.results(run.id):
+            d = target.data or {}
+            rules = [str(i["rule"]) for i in d.get("items", []) if i.get("status") == "planned"]
+            if not rules or d.get("not_started"):
+                continue
+            reason = redact(target.reason) if target.reason else None
+            latest[target.target] = Remediated(target.target, run.id, target.status, rules, reason)
+    return sorted(latest.values(), key=lambda r: r.hostname)
 
 
 def site_names_of(inventory: Any) -> dict[str, str]:
@@ -716,6 +769,39 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
     else:
         sec.paragraphs.append(lab("not_audited.none"))
     sections.append(sec)
+
+    # -- devices remediated from this run (govops net remediate), with their outcome
+    if data.remediated:
+        where = {r.hostname: r for r in results}
+        counts = Counter(m.status for m in data.remediated)
+        sec = Section(lab("remediated"), sheet=lab("sheet.remediated"))
+        statuses = lab("sep").join(f"{c.known('st', k)} {n}" for k, n in sorted(counts.items()))
+        sec.paragraphs.append(lab("remediated.text", devices=len(data.remediated), statuses=statuses))
+        rows = []
+        for m in data.remediated:
+            found = where.get(m.hostname)
+            rows.append(
+                [
+                    m.hostname,
+                    c.site(found.site) if found is not None else "–",
+                    c.county(found.county) if found is not None else "–",
+                    c.known("st", m.status),
+                    ", ".join(m.rules),
+                    m.run,
+                    m.reason or "–",
+                ]
+            )
+        heads = (
+            "col.hostname",
+            "col.site",
+            "col.county",
+            "col.status",
+            "col.fixed_rules",
+            "col.remediation",
+            "col.reason",
+        )
+        sec.table = Table([lab(h) for h in heads], rows, code={0, 4, 5, 6}, print_limit=PRINT_ROWS)
+        sections.append(sec)
 
     # -- worklist: failing checks by county, site, device
     work = [(r, f) for r in results for f in _failed(r)]

@@ -139,7 +139,8 @@ def preload() -> None:
 
     for name in (
         "govops.cli.app",
-        "govops.cli.cloud_batch",
+        "govops.cli.cloud",
+        "govops.cli.cloud.batch",
         "govops.cli.config_cmd",
         "govops.cli.doctor",
         "govops.cloud.batch",

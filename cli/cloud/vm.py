@@ -3,6 +3,7 @@ delete); ``create --post`` runs a playbook on the new VM."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -146,9 +147,20 @@ def vm_create(
     )
     run = create_run(a.store, run_id, {"department": d.code, "name": name, "flavor": flavor, "image": image})
     a.terminal.info(f"run {run.id}: creating {name} in {d.code}")
+    # after Ctrl-C: the same create under the same run adopts the server instead of making a second
+    again = ["govops", "cloud", "vm", "create", "--dept", d.code, "--name", name, "--flavor", flavor, "--image", image]
+    again += [arg for n in network or () for arg in ("--network", n)] + ["--run-id", run.id]
     with a.terminal.progress(f"creating {name}") as obs:
         result = create_recorded(
-            _vms(a, obs), a.store, run.id, d, spec, wait=wait, timeout=timeout, delete_on_error=not keep_failed
+            _vms(a, obs),
+            a.store,
+            run.id,
+            d,
+            spec,
+            wait=wait,
+            timeout=timeout,
+            delete_on_error=not keep_failed,
+            resume=shlex.join(again),
         )
     s = result.server
     _show_server(a, s, d.code)

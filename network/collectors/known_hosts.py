@@ -14,7 +14,9 @@ Policies (``network.host_key_policy``), as OpenSSH's ``StrictHostKeyChecking``:
 
 Entries are keyed as OpenSSH keys them: ``host`` on port 22, ``[host]:port`` on any other port.
 Hashed names (``|1|salt|hash``), wildcards, negations and ``@revoked`` lines are understood;
-``@cert-authority`` lines are ignored. Many threads of many worker processes pin at once: each
+``@cert-authority`` lines are ignored. For a known host the key exchange offers only the key types
+the file has for it (``known_types``; OpenSSH puts them first), so a device with several keys is
+checked against the one that is known. Many threads of many worker processes pin at once: each
 process reads the file once and then only what was appended since; a pin is appended under an
 exclusive ``flock`` after reading what others appended, so no entry is lost or duplicated.
 """
@@ -170,6 +172,14 @@ class KnownHosts:
             return "changed", (same_type or valid)[0]
         return "unknown", None
 
+    def known_types(self, name: str) -> list[tuple[str, int]]:
+        """The key types (with their line) ``name`` has valid entries of, in file order."""
+        with self._lock:
+            if not self._loaded:
+                self._read_from()
+                self._loaded = True
+            return [(e.key_type, e.line) for e in self._index.lookup(name) if not e.revoked]
+
     def check(self, name: str, key_type: str, blob: bytes) -> tuple[str, _Entry | None]:
         """("known" | "changed" | "revoked" | "unknown", the entry that disagrees)."""
         with self._lock:
@@ -256,6 +266,27 @@ class HostKeyPolicy:
                 f"(if the device was replaced: ssh-keygen -R '{name}' -f {self.path})"
             )
         raise HostKeyRefused(HostKeyMismatch(reason))
+
+    def known_types(self, host: str, port: int) -> frozenset[str]:
+        """The key types known_hosts has for the device: the key exchange asks for these only, as
+        OpenSSH prefers them (a device with an ECDSA and an Ed25519 key, known by its ECDSA key,
+        must not be refused because Ed25519 comes first in the client's list). Empty: no preference."""
+        if self.mode == "accept" or self.path is None:
+            return frozenset()
+        try:
+            return frozenset(t for t, _ in known_hosts(Path(self.path)).known_types(host_entry_name(host, port)))
+        except OSError:
+            return frozenset()  # check() reports the file's error
+
+    def no_known_type(self, host: str, port: int) -> HostKeyMismatch:
+        """The refusal when the device offers no key of the types known for it."""
+        name = host_entry_name(host, port)
+        known = known_hosts(Path(self.path or "")).known_types(name)
+        where = ", ".join(f"{t} ({self.path}:{line})" for t, line in known)
+        return HostKeyMismatch(
+            f"ssh: host key changed for {name}: known_hosts has {where}, the device offers no key of "
+            f"that type; no password sent (if the device was replaced: ssh-keygen -R '{name}' -f {self.path})"
+        )
 
     def paramiko_policy(self, host: str, port: int) -> KeyCheck:
         return KeyCheck(self, host, port)

@@ -122,6 +122,7 @@ def connect(target: SshTarget, credential: Credential, deadline: float, host_key
     """
     from netmiko import ConnectHandler
     from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout
+    from paramiko import Transport
     from paramiko.ssh_exception import SSHException
 
     if credential.password is None:
@@ -143,6 +144,11 @@ def connect(target: SshTarget, credential: Credential, deadline: float, host_key
         "allow_agent": False,
         "use_keys": False,
     }
+    known = host_keys.known_types(target.host, target.port)
+    # paramiko's own list of host-key algorithms, in its order of preference
+    others = other_key_algorithms(Transport._preferred_keys, known)
+    if others is not None:
+        params["disabled_algorithms"] = {"keys": others}
     conn = ConnectHandler(**params, auto_connect=False)
     # paramiko asks this policy about every key (no host keys are loaded into it),
     # after the key exchange and before authentication
@@ -158,6 +164,8 @@ def connect(target: SshTarget, credential: Credential, deadline: float, host_key
         except ReadTimeout:
             raise TimedOut(f"ssh: no prompt after login to {target.host}:{target.port}") from None
         except NetmikoTimeoutException as exc:
+            if others is not None and "no acceptable host key" in str(exc):  # netmiko rewraps paramiko's error
+                raise host_keys.no_known_type(target.host, target.port) from None
             raise Unreachable(f"ssh: cannot connect to {target.host}:{target.port} ({_short(exc)})") from None
         except (OSError, EOFError) as exc:
             raise Unreachable(f"ssh: connection to {target.host}:{target.port} failed ({_short(exc)})") from None
@@ -320,6 +328,21 @@ def tcp_probe(host: str, port: int, timeout: float) -> bool:
             return True
     except OSError:
         return False
+
+
+def _key_family(algorithm: str) -> str:
+    """The known_hosts key type a host-key algorithm signs with (RSA keys are filed as ssh-rsa)."""
+    base = algorithm.removesuffix("-cert-v01@openssh.com")
+    return "ssh-rsa" if base.startswith("rsa-sha2-") else base
+
+
+def other_key_algorithms(algorithms: Sequence[str], known: frozenset[str]) -> list[str] | None:
+    """The host-key algorithms to leave out of the key exchange so that a device offers a key of a
+    type known for it; None when nothing is known or no algorithm of a known type would be left."""
+    if not known:
+        return None
+    others = [a for a in algorithms if _key_family(a) not in known]
+    return others if len(others) < len(algorithms) else None
 
 
 def _short(exc: BaseException) -> str:

@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
-from govops.errors import CredentialError, InputError
+from govops.errors import CredentialError, InputError, Interrupted
 from govops.network.audit import CHECKS, Analyzer, AuditSettings, DeviceJob, parsed_session
 from govops.network.collectors.base import CollectError, SshCollector, SshTarget
 from govops.network.collectors.sshconfig import normalise_config
@@ -157,6 +157,7 @@ class RemediationEngine:
         todo = [p for p in plans if p.hostname not in done]
         self.observer.started(len(todo), f"remediate {run.id}")
         status = "interrupted"
+        stopped = False
         try:
             for p in [p for p in todo if p.hostname in pushed]:
                 # killed between the first line and the result: never pushed twice
@@ -172,10 +173,16 @@ class RemediationEngine:
                 )
             self._run_all([p for p in todo if p.hostname not in pushed], devices, run.id)
             status = "finished"
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into SIGINT)
+            stopped = True
         finally:
             self.observer.finished()
             outcomes = [Outcome(**r.data) for r in self.store.results(run.id) if r.data]
             self.store.finish_run(run.id, status, summarize(outcomes))
+        if stopped:
+            # as the audit: exit 130 with the run ID and the command that finishes it
+            total = len(done) + len(todo)
+            raise Interrupted(run.id, f"govops net remediate --resume {run.id}", done=len(outcomes), total=total)
         return RemediationReport(self.store.get_run(run.id), outcomes, len(done))
 
     def _run_all(self, plans: Sequence[DevicePlan], devices: Mapping[str, Device], run_id: str) -> None:

@@ -120,7 +120,8 @@ def test_cli_end_to_end(
     text = out.read_text(encoding="utf-8")
     zh = load_departments(REPO / "inventories" / "departments.yaml").get(nq).name_zh
     near = text.split("## 即将达到配额的部门")[1].split("##")[0]
-    assert f"{zh} ({nq})" in near and truth["near_quota"]["quota_reached_at"][:10] in near
+    y, m, d = (int(x) for x in truth["near_quota"]["quota_reached_at"][:10].split("-"))
+    assert f"| {zh} |" in near and f"{y}年{m}月{d}日" in near  # the department by name, the date as zh writes it
 
 
 # -- the MetricsPort contract: the same assertions on the fake and on the real Prometheus ------------

@@ -59,13 +59,13 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
 class Server:
     """A server process started by the test, restartable on the same port with another host key."""
 
-    def __init__(self, start: Callable[[Path], subprocess.Popen[bytes]], port: int, log: Path) -> None:
+    def __init__(self, start: Callable[[Any], subprocess.Popen[bytes]], port: int, log: Path) -> None:
         self._start = start
         self.port = port
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def run(self, key: Path) -> None:
+    def run(self, key: Path | list[Path]) -> None:
         self.stop()
         self.log.write_text("")
         self.proc = self._start(key)
@@ -141,8 +141,8 @@ def openssh(tmp_path: Path) -> Iterator[tuple[Server, list[Path]]]:
     d = tmp_path / "openssh"
     d.mkdir(mode=0o700)
     keys = []
-    for name in ("key_a", "key_b"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)], check=True)
+    for name, kind in (("key_a", "ed25519"), ("key_b", "ed25519"), ("key_ecdsa", "ecdsa")):
+        subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(d / name)], check=True)
         keys.append(d / name)
     port = _free_port()
     log = d / "log"
@@ -150,9 +150,10 @@ def openssh(tmp_path: Path) -> Iterator[tuple[Server, list[Path]]]:
     sshd_bin = shutil.which("sshd")
     assert sshd_bin
 
-    def start(key: Path) -> subprocess.Popen[bytes]:
+    def start(key: Path | list[Path]) -> subprocess.Popen[bytes]:
+        host_keys = "".join(f"HostKey {k}\n" for k in (key if isinstance(key, list) else [key]))
         (d / "sshd_config").write_text(
-            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {d / 'sshd.pid'}\n"
+            f"Port {port}\nListenAddress 127.0.0.1\n{host_keys}PidFile {d / 'sshd.pid'}\n"
             "PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPubkeyAuthentication no\n"
             "PermitRootLogin yes\nStrictModes no\nUsePAM no\nLogLevel DEBUG1\n"
         )
@@ -212,7 +213,7 @@ def test_lab_device_with_a_changed_key_gets_no_login(
 
 
 def test_openssh_with_a_changed_key_sees_no_auth_request(openssh: tuple[Server, list[Path]], tmp_path: Path) -> None:
-    server, (key_a, key_b) = openssh
+    server, (key_a, key_b, _) = openssh
     known = tmp_path / "known_hosts"
     collector = NetmikoCollector(HostKeyPolicy("accept-new", str(known)))
     target = SshTarget("r1", "127.0.0.1", server.port, "cisco_ios", "cisco_ios", 10)
@@ -236,7 +237,7 @@ def test_strict_accepts_an_ssh_keyscan_file_and_refuses_an_unknown_key(
     openssh: tuple[Server, list[Path]], tmp_path: Path
 ) -> None:
     need(binary="ssh-keyscan")
-    server, (key_a, key_b) = openssh
+    server, (key_a, key_b, _) = openssh
     server.run(key_a)
     known = tmp_path / "known_hosts"
     # OpenSSH's own tool writes the file, hashed (-H): govops reads what OpenSSH writes
@@ -301,3 +302,31 @@ def test_audit_reports_a_changed_key_and_pins_the_rest(extranet_lab: ExtranetLab
         access = devices[h]["access"]
         assert f"[{access['ssh']['address']}]:{access['ssh']['port']}" in pinned, h
     assert len(pinned) == len(known.read_text().splitlines()) - 1  # no host pinned twice
+
+
+def test_the_known_key_type_is_asked_for_first(openssh: tuple[Server, list[Path]], tmp_path: Path) -> None:
+    """A device with an Ed25519 and an ECDSA key, known by its ECDSA key only (``ssh-keyscan -t
+    ecdsa``, or a known_hosts from before a firmware upgrade added Ed25519): paramiko prefers
+    Ed25519, OpenSSH prefers the known type; govops used to refuse the device as "changed"."""
+    need(binary="ssh-keyscan")
+    server, (key_a, key_b, key_ecdsa) = openssh
+    server.run([key_a, key_ecdsa])
+    known = tmp_path / "known_hosts"
+    scan = ["ssh-keyscan", "-t", "ecdsa", "-p", str(server.port), "127.0.0.1"]
+    known.write_text(subprocess.run(scan, capture_output=True, text=True, check=True).stdout)
+    assert " ecdsa-sha2-nistp256 " in known.read_text()
+    cred = Credential("ssh", "env", username="nobody-here", password=Secret("Canary-0penssh-pw"))
+    target = SshTarget("r1", "127.0.0.1", server.port, "cisco_ios", "cisco_ios", 10)
+    for policy in ("strict", "accept-new"):
+        with pytest.raises(AuthFailed):  # the ECDSA key was negotiated and known: on to authentication
+            NetmikoCollector(HostKeyPolicy(policy, str(known))).collect(target, cred, ["x"], time.monotonic() + 30)  # type: ignore[arg-type]
+    assert len(known.read_text().splitlines()) == 1  # nothing pinned besides
+
+    server.run(key_b)  # the device now has an Ed25519 key only
+    with pytest.raises(HostKeyMismatch) as err:
+        NetmikoCollector(HostKeyPolicy("accept-new", str(known))).collect(target, cred, ["x"], time.monotonic() + 30)
+    assert "host key changed" in err.value.reason and "ecdsa-sha2-nistp256" in err.value.reason
+    assert "no password sent" in err.value.reason
+    time.sleep(0.3)
+    assert _auth_attempts(server) == []
+    assert len(known.read_text().splitlines()) == 1

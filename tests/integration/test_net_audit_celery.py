@@ -59,12 +59,12 @@ class Worker:
     def hosts(self, run_id: str) -> set[str]:
         return {h for b in self.batches(run_id) for h in b}
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 30) -> None:
         if self.proc.poll() is None:
             # the main process only: a warm shutdown lets it stop its pool processes itself
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(30)
+                self.proc.wait(wait)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
@@ -84,7 +84,12 @@ class Cluster:
     workers: dict[str, Worker] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, **self.lab.env, "NO_COLOR": "1", "COLUMNS": "200"}
+        # the broker's password as on a real collector: from the environment, not govops.yaml
+        broker_env = self.broker_lab.state()["components"]["broker"]["env"]
+        return {**os.environ, **self.lab.env, **broker_env, "NO_COLOR": "1", "COLUMNS": "200"}
+
+    def broker_password(self) -> str:
+        return str(self.broker_lab.state()["components"]["broker"]["env"]["GOVOPS_BROKER_PASSWORD"])
 
     def start_worker(self, name: str, queues: str, concurrency: int) -> Worker:
         log = self.dir / f"worker-{name}.log"
@@ -173,8 +178,11 @@ def cluster(extranet_lab: ExtranetLabInfo, tmp_path_factory: pytest.TempPathFact
                 c.start_worker("a", "govops", 4)
                 yield c
             finally:
+                for w in c.workers.values():  # all at once: each warm shutdown takes a few seconds
+                    if w.proc.poll() is None:
+                        w.proc.send_signal(signal.SIGTERM)
                 for w in c.workers.values():
-                    w.stop()
+                    w.stop(wait=5)  # the end of the tests: no need to wait for leftover batches
         finally:
             broker_lab.down()
 
@@ -213,7 +221,10 @@ def broker_traffic(cluster: Cluster) -> Iterator[list[str]]:
     log = cluster.dir / "monitor.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            ["redis-cli", "-h", str(url.hostname), "-p", str(url.port), "monitor"], stdout=fh, stderr=subprocess.STDOUT
+            ["redis-cli", "-h", str(url.hostname), "-p", str(url.port), "monitor"],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "REDISCLI_AUTH": cluster.broker_password()},
         )
     out: list[str] = []
     try:
@@ -267,6 +278,10 @@ def test_a_celery_audit_equals_a_local_one_and_a_county_worker_gets_only_its_cou
     for secret in secrets:
         assert secret not in sent
         assert secret not in stored
+    # nor the broker's own password in what the coordinator and the workers print
+    assert len(cluster.broker_password()) >= 16
+    for text in (remote.stdout, remote.stderr, *(w.text() for w in cluster.workers.values())):
+        assert cluster.broker_password() not in text
 
 
 def test_kill_9_of_a_worker_mid_run_loses_nothing_and_duplicates_nothing(cluster: Cluster) -> None:
@@ -326,7 +341,14 @@ def test_the_broker_going_away_ends_the_run_resumable_and_resume_finishes_it(clu
             coord.kill()
         from govops.lab.core import LabOptions
 
-        cluster.broker_lab.up(["broker"], LabOptions(), NullObserver())  # the same port again
+        cluster.broker_lab.up(["broker"], LabOptions(), NullObserver())  # the same port and password again
+    # as an operator would: resume once the workers are back on the broker (they retry with backoff)
+    deadline = time.monotonic() + 60
+    for w in cluster.workers.values():
+        if w.proc.poll() is None:
+            while w.text().count("Connected to redis") < 2:
+                assert time.monotonic() < deadline, f"worker {w.name} did not reconnect: {w.text()[-2000:]}"
+                time.sleep(0.2)
     message = err.decode()
     assert coord.returncode == 1, message
     assert "went away" in message and f"--resume {run_id}" in message, message
@@ -345,7 +367,9 @@ def test_the_broker_going_away_ends_the_run_resumable_and_resume_finishes_it(clu
 def test_an_unreachable_broker_stops_the_coordinator_and_a_worker_with_one_clear_line(cluster: Cluster) -> None:
     from govops.lab.processes import free_port
 
-    dead = f"redis://127.0.0.1:{free_port()}/0"
+    port = free_port()
+    dead = f"redis://127.0.0.1:{port}/0"
+    shown = f"broker redis://***@127.0.0.1:{port}/0 is unreachable"  # a password is set (the env's)
     cfg = _write_config(cluster.lab, cluster.dir / "dead-broker.yaml", cluster.pg_url, {"broker": dead})
     worker = subprocess.run(
         [sys.executable, "-m", "govops", "--config", str(cfg), "worker"],
@@ -356,14 +380,15 @@ def test_an_unreachable_broker_stops_the_coordinator_and_a_worker_with_one_clear
         check=False,
     )
     assert worker.returncode == 1, worker.stderr[-2000:]
-    assert f"broker {dead} is unreachable" in worker.stderr and "did not start" in worker.stderr
+    assert shown in worker.stderr and "did not start" in worker.stderr
     assert "Traceback" not in worker.stderr
     before = cluster.latest_run()
     coord = cluster.audit("--executor", "celery", "--limit", "3", config=cfg)
     assert coord.returncode == 1, coord.stderr[-2000:]
     run_id = cluster.latest_run()
     assert run_id not in (before, None)
-    assert f"broker {dead} is unreachable" in coord.stderr and f"--resume {run_id}" in coord.stderr
+    assert shown in coord.stderr and f"--resume {run_id}" in coord.stderr
     assert "Traceback" not in coord.stderr
+    assert cluster.broker_password() not in worker.stderr + coord.stderr
     [(status,)] = cluster.sql("SELECT status FROM runs WHERE id = %s", run_id)
     assert status == "interrupted"

@@ -296,6 +296,7 @@ def test_ctrl_c_keeps_each_finished_device_and_resume_does_the_rest(lab: Extrane
     OUTPUTS.append(err)
     assert proc.returncode == 130, err[-2000:]
     assert run_id is not None
+    assert f"govops net remediate --resume {run_id}" in err  # the command that finishes it
     status = db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     assert status == "interrupted"
     kept = dict(db.execute("SELECT target, finished_at FROM results WHERE run_id = ?", (run_id,)))

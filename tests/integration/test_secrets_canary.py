@@ -288,6 +288,8 @@ def test_no_canary_anywhere(world: World) -> None:
             assert w.run(f"config show -o {fmt}", "-o", fmt, "config", "show").returncode == 0
             assert w.run(f"capacity show -o {fmt}", "-o", fmt, "capacity", "show").returncode != 0
             assert w.run(f"cloud quota show -o {fmt}", "-o", fmt, "cloud", "quota", "show").returncode != 0
+            assert w.run(f"capacity forecast -o {fmt}", "-o", fmt, "capacity", "forecast").returncode != 0
+            assert w.run(f"cloud check -o {fmt}", "-o", fmt, "cloud", "check").returncode != 0
             r = w.run(f"bad store: net runs -o {fmt}", "-o", fmt, "net", "runs", config=w.bad_store_config)
             assert r.returncode == 1 and "PostgreSQL" in r.stderr, r.stderr
             w.run(f"bad store: doctor -o {fmt}", "-o", fmt, "doctor", config=w.bad_store_config)
@@ -300,6 +302,7 @@ def test_no_canary_anywhere(world: World) -> None:
             out = w.dir / f"report.{fmt}"
             w.run(f"report audit {fmt}", "report", "audit", "--format", fmt, "--out", str(out))
             w.files.append(out)
+        assert w.run("report capacity", "report", "capacity").returncode != 0  # Prometheus down
         for fmt in ("table", "json"):
             r = w.run(
                 f"play run -o {fmt}",

@@ -305,3 +305,27 @@ def test_delete_with_volume_cleans_up(svc: VmService, cloud: FakeCloud, depts) -
     s = svc.create(depts["gaj"], spec(volume_gb=10), "run-1").server
     assert svc.delete(s) == []
     assert cloud.volumes() == []
+
+
+def test_ctrl_c_during_a_create_marks_the_run_interrupted_and_says_how_to_resume(  # type: ignore[no-untyped-def]
+    cloud: FakeCloud, depts, clock, tmp_path: Path
+) -> None:
+    from govops.cloud.vms import create_recorded, create_run
+    from govops.errors import Interrupted
+    from govops.store import SqlStore
+
+    def ctrl_c(seconds: float) -> None:  # Ctrl-C while waiting for ACTIVE (after the create)
+        raise KeyboardInterrupt
+
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    run = create_run(store, None, {"department": "gaj", "name": "web-1"})
+    svc = VmService(cloud, clock=Clock(monotonic=lambda: clock.now, sleep=ctrl_c))
+    with pytest.raises(Interrupted) as exc:
+        create_recorded(svc, store, run.id, depts["gaj"], spec(), resume=f"again --run-id {run.id}")
+    assert exc.value.exit_code == ExitCode.INTERRUPTED and exc.value.resume == f"again --run-id {run.id}"
+    assert store.get_run(run.id).status == "interrupted"  # was left "running"
+    assert [e.action for e in store.journal(run.id)] == ["create"]  # the server it made is known
+    # the same create under the same run finishes it, adopting the server
+    done = create_recorded(VmService(cloud, clock=clock), store, run.id, depts["gaj"], spec())
+    assert not done.created and store.get_run(run.id).status == "finished"
+    assert len(cloud.servers()) == 1

@@ -265,3 +265,39 @@ def test_a_bad_broker_url_is_a_config_error(cli, project: Path, tmp_path: Path) 
     cfg = _config(tmp_path, project, f"sqlite:///{tmp_path / 's.db'}", "  broker: http://127.0.0.1:1/\n")
     r = cli("--config", str(cfg), "net", "audit", "--executor", "celery")
     assert r.code == 2 and "broker" in r.err
+
+
+def test_the_broker_password_comes_from_the_environment_never_from_govops_yaml(
+    cli, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from govops.config import load_config
+    from govops.network.distributed import CelerySettings, display_broker, with_password
+
+    cfg = _config(tmp_path, project, f"sqlite:///{tmp_path / 's.db'}", "  broker: redis://:s3cret-pw@127.0.0.1:1/0\n")
+    r = cli("--config", str(cfg), "net", "audit", "--executor", "celery")
+    assert r.code == 2 and "broker_password_env" in r.err and "s3cret-pw" not in r.err + r.out
+
+    cfg = _config(
+        tmp_path,
+        project,
+        f"sqlite:///{tmp_path / 's.db'}",
+        "  broker: amqp://govops@127.0.0.1:5672//\n  broker_password_env: MY_BROKER_PW\n",
+    )
+    monkeypatch.setenv("MY_BROKER_PW", "p@ss/w:rd")
+    settings = CelerySettings.from_config(load_config(cfg, project))
+    assert settings.broker == "amqp://govops:p%40ss%2Fw%3Ard@127.0.0.1:5672//"
+    assert display_broker(settings.broker) == "amqp://***@127.0.0.1:5672//"
+    assert with_password("redis://127.0.0.1:6379/0", "pw") == "redis://:pw@127.0.0.1:6379/0"
+    monkeypatch.delenv("MY_BROKER_PW")
+    assert CelerySettings.from_config(load_config(cfg, project)).broker == "amqp://govops@127.0.0.1:5672//"
+
+
+def test_a_tls_redis_broker_must_verify_its_certificate(cli, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from govops.config import load_config
+
+    cfg = _config(tmp_path, project, f"sqlite:///{tmp_path / 's.db'}", "  broker: rediss://127.0.0.1:6380/0\n")
+    r = cli("--config", str(cfg), "net", "audit", "--executor", "celery")
+    assert r.code == 2 and "ssl_cert_reqs=required" in r.err
+    url = "rediss://127.0.0.1:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/govops/ca.pem"
+    cfg = _config(tmp_path, project, f"sqlite:///{tmp_path / 's.db'}", f"  broker: {url}\n")
+    assert load_config(cfg, project).config.network.broker == url

@@ -134,3 +134,20 @@ def test_a_key_that_cannot_be_pinned_is_refused_not_retried(tmp_path: Path) -> N
     with pytest.raises(HostKeyRefused) as err:
         HostKeyPolicy("accept-new", str(ro / "kh")).check("10.0.0.1", 22, "ssh-ed25519", BLOB_A)
     assert "cannot check the host key" in err.value.error.reason and not err.value.error.retryable
+
+
+def test_the_key_exchange_asks_for_the_known_types_only(tmp_path: Path) -> None:
+    from govops.network.collectors.ssh import other_key_algorithms
+
+    offered = ("ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa-cert-v01@openssh.com")
+    kh = tmp_path / "kh"
+    kh.write_text(f"[10.0.0.1]:2222 ssh-rsa {B64_A}\n@revoked [10.0.0.1]:2222 ssh-ed25519 {B64_A}\n")
+    policy = HostKeyPolicy("strict", str(kh))
+    known = policy.known_types("10.0.0.1", 2222)
+    assert known == {"ssh-rsa"}  # a revoked line is no known type
+    assert other_key_algorithms(offered, known) == ["ssh-ed25519", "ecdsa-sha2-nistp256"]
+    assert other_key_algorithms(offered, policy.known_types("10.0.0.2", 22)) is None  # unknown host: no preference
+    assert other_key_algorithms(offered, frozenset({"ssh-dss"})) is None  # nothing would be left to negotiate
+    assert HostKeyPolicy("accept", str(kh)).known_types("10.0.0.1", 2222) == frozenset()
+    refusal = policy.no_known_type("10.0.0.1", 2222)
+    assert f"ssh-rsa ({kh}:1)" in refusal.reason and "no password sent" in refusal.reason

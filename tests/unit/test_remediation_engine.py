@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from govops.credentials import Credential, Credentials, EnvSource
+from govops.errors import Interrupted
 from govops.network.collectors.base import CollectError, SshTarget
 from govops.network.generate import generate_inventory
 from govops.network.inventory import Device, load_inventory
@@ -178,9 +179,11 @@ def test_ctrl_c_keeps_finished_and_in_flight_outcomes(setup: tuple[list[Device],
         fake[d.hostname].delay = 0.05  # the second device is mid-push when Ctrl-C comes
     eng = engine(store, fake)
     eng.observer = CtrlC()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted) as stopped:
         eng.apply([plan(d) for d in devs], {d.hostname: d for d in devs}, {})
     run = store.runs("net.remediate", limit=1)[0]
+    assert stopped.value.exit_code == 130 and stopped.value.resume == f"govops net remediate --resume {run.id}"
+    assert (stopped.value.done, stopped.value.total) == (2, len(devs))
     assert run.status == "interrupted"
     kept = {r.target: r.status for r in store.results(run.id)}
     # the finished device and the one being configured both end with their real outcome

@@ -17,6 +17,8 @@ from govops.network.collectors.base import AuthFailed, SshOutput, SshTarget
 from govops.network.facts import DeviceFacts
 from govops.network.generate import generate_inventory
 from govops.network.inventory import Device, Inventory, load_inventory
+from govops.network.remediation.engine import RUN_KIND as REMEDIATE_KIND
+from govops.network.remediation.engine import Outcome, summarize
 from govops.observer import RecordingObserver
 from govops.reports.audit import LABELS
 from govops.store import open_store
@@ -222,3 +224,43 @@ def test_store_error_is_exit_1(cli, monkeypatch, tmp_path: Path) -> None:  # typ
 
 def test_both_languages_have_the_same_labels() -> None:
     assert set(LABELS["en"]) == set(LABELS["zh"])
+
+
+def remediate(audit_run: str, outcomes: list[Outcome]) -> str:
+    """A `govops net remediate` run of ``audit_run`` stored as the engine stores it (one result per
+    device, its Outcome as the data)."""
+    store = open_store(load_config().store_url)
+    try:
+        run = store.start_run(REMEDIATE_KIND, {"audit_run": audit_run, "rules": ["ipv6.forwarding"]})
+        for o in outcomes:
+            store.record_result(run.id, o.hostname, o.status, o.reason, o.to_dict())
+        store.finish_run(run.id, "finished", summarize(outcomes))
+        return run.id
+    finally:
+        store.close()
+
+
+def outcome(host: str, status: str, reason: str | None = None, planned: bool = True) -> Outcome:
+    items = [{"rule": "ipv6.forwarding", "status": "planned" if planned else "manual", "lines": ["ipv6"]}]
+    return Outcome(host, "huawei_vrp", status, reason, items=items, lines_sent=1 if planned else 0)
+
+
+def test_the_devices_remediated_from_the_run_are_listed(cli, inv, two_runs) -> None:  # type: ignore[no-untyped-def]
+    first, second, h = two_runs
+    en, zh = LABELS["en"], LABELS["zh"]
+    r = cli("report", "audit", second)
+    assert en["remediated"] not in r.out  # no remediation yet: no section
+    rejected = "'ipv6' rejected: Error: Unrecognized command found at '^' position."
+    remediate(second, [outcome(h[0], "verified"), outcome(h[3], "rolled_back", rejected)])
+    later = remediate(second, [outcome(h[3], "verified"), outcome(h[5], "skipped", "nothing to send", planned=False)])
+    other = remediate(first, [outcome(h[1], "verified")])
+    out = cli("report", "audit", second).out
+    sec = section(out, en["remediated"])
+    assert "2 device(s) were remediated" in sec and "rolled back" not in sec.split("\n\n")[0]
+    listed = {x[0]: x for x in rows(sec)}
+    assert set(listed) == {h[0], h[3]}  # not the device of another audit's run, nor one with nothing sent
+    assert listed[h[3]][3] == "verified" and listed[h[3]][5] == later  # the latest run's outcome
+    assert listed[h[0]][4] == "ipv6.forwarding"
+    assert h[1] in section(cli("report", "audit", first).out, en["remediated"]) and other
+    zh_out = cli("--lang", "zh", "report", "audit", second).out
+    assert zh["remediated"] in zh_out and "已验证" in section(zh_out, zh["remediated"])

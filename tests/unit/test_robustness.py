@@ -217,6 +217,36 @@ def test_a_vault_whose_plaintext_is_not_utf8(tmp_path: Path) -> None:
     assert exc.value.exit_code == 2
 
 
+@pytest.mark.parametrize("vault", ["folder", "not-utf8"])
+def test_a_bad_vault_stops_an_audit_with_one_line_before_any_device(tmp_path: Path, vault: str) -> None:
+    from tests.unit.test_fuzz_inputs import _vault_of_bytes
+
+    if vault == "folder":
+        (tmp_path / "vault").mkdir()
+        expected = f"error: {tmp_path}/vault: is a folder, not a vault file"
+    else:
+        (tmp_path / "vault").write_bytes(_vault_of_bytes(b"\xff\xfe not text"))
+        expected = f"error: {tmp_path}/vault: decrypted vault is not UTF-8"
+    inv = make(tmp_path)
+    cfg = _vault_config(tmp_path, "vault")
+    cfg.write_text(cfg.read_text() + f"network: {{inventory: {inv}}}\nstore: {{url: sqlite:///s.db}}\n")
+    out = govops(["--config", "govops.yaml", "net", "audit"], cwd=tmp_path, timeout=20)
+    assert out.problem(allowed=(2,), files=("vault",)) is None, out.err
+    assert out.err.splitlines()[0].startswith(expected), out.err
+
+
+def test_a_malformed_clouds_yaml_ends_a_command_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "clouds.yaml").write_text("clouds:\n  lab: {auth: {auth_url: http://x\n")
+    (tmp_path / "d.yaml").write_text(
+        "departments:\n  - {code: gaj, name_zh: 公安局, name_en: Police, project: dept-gaj}\n"
+    )
+    (tmp_path / "govops.yaml").write_text("departments: d.yaml\ncloud: {name: lab, clouds_file: clouds.yaml}\n")
+    out = govops(["--config", "govops.yaml", "cloud", "quota", "show"], cwd=tmp_path, timeout=20)
+    assert out.problem(files=("clouds.yaml",)) is None and out.code == 2, out.err
+    assert out.err.startswith(f"error: {tmp_path}/clouds.yaml:2: malformed YAML"), out.err  # its last line, not past it
+    assert "not found" not in out.err
+
+
 def test_a_damaged_store_row_is_a_store_error_naming_the_row(tmp_path: Path) -> None:
     from govops.store import SqlStore
 
@@ -231,8 +261,38 @@ def test_a_damaged_store_row_is_a_store_error_naming_the_row(tmp_path: Path) -> 
     con.close()
     with pytest.raises(StoreError, match=f"damaged store row: runs '{run.id}' params is not valid JSON"):
         s.get_run(run.id)
-    with pytest.raises(StoreError, match=f"results '{run.id}/r1' data"):
+    with pytest.raises(StoreError, match=f"results '{run.id}/r1' data") as exc:
         s.results(run.id)
+    assert exc.value.exit_code == 2
+
+
+def test_a_damaged_run_is_named_and_the_other_runs_still_listed(tmp_path: Path) -> None:
+    from govops.store import SqlStore
+
+    s = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    ids = []
+    for _ in range(3):
+        run = s.start_run("net.audit", {"checks": ["ipv6"]})
+        s.finish_run(run.id, "finished", {"devices": 1})
+        ids.append(run.id)
+    s.close()
+    con = sqlite3.connect(tmp_path / "s.db")
+    con.execute("UPDATE runs SET summary = '{' WHERE id = ?", (ids[1],))
+    con.commit()
+    con.close()
+    (tmp_path / "govops.yaml").write_text("store: {url: sqlite:///s.db}\n")
+
+    out = govops(["--config", "govops.yaml", "net", "runs"], cwd=tmp_path, timeout=20)
+    assert out.problem(allowed=(2,)) is None, out.err
+    assert all(i in out.out for i in ids), out.out  # the damaged run too, marked as such
+    assert [line for line in out.err.splitlines() if line.strip()] == [
+        f"warning: damaged store row: runs '{ids[1]}' summary is not valid JSON (line 1 column 2)"
+    ], out.err
+    # a report of the run before it still finds its predecessor past the damaged one
+    rep = govops(["--config", "govops.yaml", "-o", "json", "report", "audit", ids[2]], cwd=tmp_path, timeout=20)
+    assert rep.problem() is None and rep.code == 0, rep.err
+    shown = govops(["--config", "govops.yaml", "report", "audit", ids[1]], cwd=tmp_path, timeout=20)
+    assert shown.code == 2 and f"error: damaged store row: runs '{ids[1]}' summary" in shown.err, shown.err
 
 
 @pytest.mark.parametrize(
@@ -335,3 +395,34 @@ def test_sigterm_stops_govops_with_130_and_says_so(sigint: str) -> None:
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=30)
     assert p.returncode == 130 and "interrupted (SIGTERM)" in err, (p.returncode, err)
+
+
+# -- item 10 in the files other commands read: the play's vault password, known_hosts ----------
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "big"])
+def test_a_play_vault_password_file_that_is_no_small_file(tmp_path: Path, kind: str) -> None:
+    from govops.automation.request import vault_password
+    from govops.config import load_config
+
+    if kind == "fifo":
+        src = tmp_path / "pw"
+        os.mkfifo(src)
+        expected = "not a regular file"
+    elif kind == "big":
+        src = tmp_path / "pw"
+        src.write_bytes(b"x" * 70_000)
+        expected = "too large"
+    else:
+        src, expected = Path(kind), "not a regular file"
+    (tmp_path / "govops.yaml").write_text("{}\n")
+    config = load_config(tmp_path / "govops.yaml")
+    out = call_clean(lambda: vault_password(config, src), timeout=10, memory_mb=300)
+    assert out.problem() is None and out.code == 2, out.err
+    assert f"error: {src}: {expected}" in out.err, out.err
+
+
+def test_doctor_does_not_block_on_a_known_hosts_fifo(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "known_hosts")
+    (tmp_path / "govops.yaml").write_text("network: {host_key_policy: accept-new, known_hosts: known_hosts}\n")
+    out = govops(["--config", "govops.yaml", "-o", "json", "doctor"], cwd=tmp_path, timeout=20)
+    assert out.problem(allowed=(3,)) is None, out.err
+    assert "known_hosts: not a regular file" in out.out, out.out

@@ -75,7 +75,11 @@ def test_hypervisors_are_sized_like_real_ones(cloud_lab: CloudLabInfo) -> None:
     for name, hv in planned.items():
         assert seen[name]["VCPU"].total == hv["vcpus"]
         assert seen[name]["MEMORY_MB"].total == hv["memory_mb"]
-        assert seen[name]["VCPU"].allocation_ratio == 4.0
+        # each host's own nova.conf: the default 4.0, and one host with 2.0 and reservations
+        assert seen[name]["VCPU"].allocation_ratio == hv["cpu_allocation_ratio"]
+        assert seen[name]["VCPU"].reserved == hv["reserved_host_cpus"]
+        assert seen[name]["MEMORY_MB"].reserved == hv["reserved_host_memory_mb"]
+    assert {hv["cpu_allocation_ratio"] for hv in planned.values()} == {4.0, 2.0}
 
 
 def test_quotas_match_departments_yaml(cloud_lab: CloudLabInfo) -> None:
