@@ -37,7 +37,7 @@ $(SETUP_STAMP):
 setup: $(SETUP_STAMP)
 
 test: $(SETUP_STAMP)
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q --durations=25 tests
 
 test-unit:
 	$(PYTHON) -m pytest -q tests/unit
