@@ -12,6 +12,7 @@ from govops.cli.terminal import Column, RecordView, TableView
 from govops.errors import ExitCode, GovopsError, InputError
 
 if TYPE_CHECKING:
+    from govops.network.audit import AuditReport
     from govops.network.inventory import Inventory
 
 app = typer.Typer(
@@ -274,8 +275,8 @@ def _run_inventory(a: Application, params: dict[str, Any]) -> Inventory | None:
         return None
 
 
-def _render_audit(a: Application, report: Any, inventory: Inventory | None = None) -> None:
-    from govops.network.audit import group_summary, summarize
+def _render_audit(a: Application, report: AuditReport, inventory: Inventory | None = None) -> None:
+    from govops.network.results import SEVERITIES, Rollup
 
     results = report.results
     if a.terminal.output in ("json", "yaml"):
@@ -290,7 +291,7 @@ def _render_audit(a: Application, report: Any, inventory: Inventory | None = Non
                 "finished_at": report.run.finished_at,
                 "params": report.run.params,
             },
-            "summary": summarize(results),
+            "summary": report.summary.to_dict(),
             "devices": [r.to_dict() for r in results],
         }
         a.terminal.render(TableView([], [], data=data))
@@ -306,11 +307,8 @@ def _render_audit(a: Application, report: Any, inventory: Inventory | None = Non
                 "status": r.status,
                 "reason": r.reason or "",
                 "ipv6_ready": "" if r.ipv6_ready is None else str(r.ipv6_ready).lower(),
-                "failed_rules": ";".join(f["rule"] for f in r.findings if f["status"] == "fail"),
-                **{
-                    f"fail_{sev}": sum(1 for f in r.findings if f["status"] == "fail" and f["severity"] == sev)
-                    for sev in ("critical", "high", "medium", "low")
-                },
+                "failed_rules": ";".join(f.rule for f in r.failed_findings),
+                **{f"fail_{sev}": sum(1 for f in r.failed_findings if f.severity == sev) for sev in SEVERITIES},
             }
             for r in results
         ]
@@ -320,19 +318,18 @@ def _render_audit(a: Application, report: Any, inventory: Inventory | None = Non
         a.terminal.render(TableView(cols, rows))
         return
     names = county_names(inventory)
-    for title, key in (("level", lambda r: r.level), ("county", lambda r: r.county or "(city)")):
-        groups = group_summary(results, key)
+    rollup = Rollup.of(results)
+    for title, groups in (("level", rollup.by_level), ("county", rollup.by_county)):
         rows = []
-        for name, s in groups.items():
-            sev = s["findings_by_severity"]
+        for name, g in groups.items():
             rows.append(
                 {
-                    "group": _level_label(a, name) if title == "level" else _county_label(a, names, name),
-                    "devices": s["devices"],
-                    "ok": s["status"].get("ok", 0),
-                    "failed": s["devices"] - s["status"].get("ok", 0),
-                    "ready": "-" if s["ipv6_ready_pct"] is None else f"{s['ipv6_ready_pct']:.1f}%",
-                    **{k: sev.get(k, 0) for k in ("critical", "high", "medium", "low")},
+                    "group": _level_label(a, name) if title == "level" else _county_label(a, names, name or "(city)"),
+                    "devices": g.devices,
+                    "ok": g.ok,
+                    "failed": g.not_audited,
+                    "ready": "-" if g.ipv6_ready_pct is None else f"{g.ipv6_ready_pct:.1f}%",
+                    **{k: g.findings_by_severity.get(k, 0) for k in SEVERITIES},
                 }
             )
         cols = [
@@ -342,11 +339,11 @@ def _render_audit(a: Application, report: Any, inventory: Inventory | None = Non
             Column("failed", a.t("col.failed"), "right"),
             Column("ready", "IPv6 %", "right"),
         ]
-        cols += [Column(k, a.t(f"sev.{k}"), "right") for k in ("critical", "high", "medium", "low")]
+        cols += [Column(k, a.t(f"sev.{k}"), "right") for k in SEVERITIES]
         by = a.t(f"col.{title}")
         a.terminal.render(TableView(cols, rows, title=a.t("net.audit.by", run=report.run.id, by=by)))
-    s = summarize(results)
-    failed = [r for r in results if r.status != "ok"]
+    s = report.summary
+    failed = report.failed
     if failed:
         rows = [{"hostname": r.hostname, "status": r.status, "reason": r.reason or ""} for r in failed[:50]]
         a.terminal.render(
@@ -360,13 +357,13 @@ def _render_audit(a: Application, report: Any, inventory: Inventory | None = Non
                 title=a.t("net.audit.failed", count=len(failed)),
             )
         )
-    ready = s["ipv6_ready_pct"] if s["ipv6_ready_pct"] is not None else "-"
+    ready = s.ipv6_ready_pct if s.ipv6_ready_pct is not None else "-"
     a.terminal.info(
         a.t(
             "net.audit.summary",
             run=report.run.id,
-            devices=s["devices"],
-            ok=s["status"].get("ok", 0),
+            devices=s.devices,
+            ok=s.ok,
             failed=len(failed),
             ready=ready,
         )
@@ -516,7 +513,7 @@ def readiness(
     for r in runs_:
         res = [DeviceResult.from_dict(x.data) for x in a.store.results(r.id) if x.data]
         for name, s in group_summary(res, keys[by]).items():
-            table.setdefault(name, {"group": name})[r.id] = s["ipv6_ready_pct"]
+            table.setdefault(name, {"group": name})[r.id] = s.ipv6_ready_pct
     names = county_names(_run_inventory(a, runs_[-1].params)) if by == "county" and _for_people(a) else {}
     rows = []
     for name, row in sorted(table.items()):

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
 from govops.errors import CredentialError, InputError, Interrupted
-from govops.network.audit import CHECKS, Analyzer, AuditSettings, DeviceJob, parsed_session
+from govops.network.audit import Analyzer, AuditSettings, DeviceJob, parsed_session
 from govops.network.collectors.base import CollectError, SshCollector, SshTarget
 from govops.network.collectors.sshconfig import normalise_config
 from govops.network.inventory import Device
@@ -336,9 +336,8 @@ class RemediationEngine:
         )
         if session.facts is None:
             raise CollectError(session.parse_error or "no facts")
-        packs = getattr(self.analyzer, "packs", lambda: list(CHECKS))()
-        _facts, findings = self.analyzer.evaluate(device, session.facts, None, {}, packs)
-        by_rule = {f["rule"]: f["status"] for f in findings}
+        _facts, findings = self.analyzer.evaluate(device, session.facts, None, {}, self.analyzer.packs())
+        by_rule: dict[str, str] = {f.rule: f.status for f in findings}
         return {rule: by_rule.get(rule, "absent") for rule in rules}
 
     def _rollback(
