@@ -443,7 +443,7 @@ def _results(a: Application, run_id: str) -> list[Any]:
     if run.kind == "net.remediate":  # as its audit run's results with the rules it fixed passing
         from govops.network.remediation.engine import audit_view
 
-        return [DeviceResult.from_dict(r) for r in audit_view(a.store, run)]
+        return audit_view(a.store, run)
     if run.kind != RUN_KIND:
         raise InputError(a.t("net.err.not_audit", run=run_id, kind=run.kind))
     return [DeviceResult.from_dict(r.data) for r in a.store.results(run_id) if r.data]

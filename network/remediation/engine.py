@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ from govops.network.collectors.base import CollectError, SshCollector, SshTarget
 from govops.network.collectors.sshconfig import normalise_config
 from govops.network.inventory import Device
 from govops.network.remediation.plan import SYNTAX, DevicePlan, PlanItem
+from govops.network.results import DeviceResult, FindingStatus
 from govops.observer import NullObserver, Observer
 from govops.store import Run, Store
 
@@ -378,7 +379,7 @@ class RemediationEngine:
         out.reason = f"{reason}; rollback left the configuration different from the snapshot{extra}"
 
 
-def audit_view(store: Store, run: Run) -> list[dict[str, Any]]:
+def audit_view(store: Store, run: Run) -> list[DeviceResult]:
     """A remediation run as audit results: its audit run's, with each re-audited rule's new status.
 
     So ``govops net diff AUDIT_RUN REMEDIATION_RUN`` lists what the remediation fixed (and what it
@@ -390,9 +391,12 @@ def audit_view(store: Store, run: Run) -> list[dict[str, Any]]:
     after = {r.target: (r.data or {}).get("after") or {} for r in store.results(run.id)}
     out = []
     for r in store.results(str(audit_run)):
-        data = dict(r.data or {})
-        changed = after.get(r.target, {})
+        if not r.data:
+            continue
+        result = DeviceResult.from_dict(r.data)
+        changed: Mapping[str, FindingStatus] = after.get(r.target, {})
         if changed:
-            data["findings"] = [{**f, "status": changed.get(f["rule"], f["status"])} for f in data.get("findings", [])]
-        out.append(data)
+            findings = tuple(replace(f, status=changed.get(f.rule, f.status)) for f in result.findings)
+            result = replace(result, findings=findings)
+        out.append(result)
     return out
