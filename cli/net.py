@@ -276,7 +276,7 @@ def _run_inventory(a: Application, params: dict[str, Any]) -> Inventory | None:
 
 
 def _render_audit(a: Application, report: AuditReport, inventory: Inventory | None = None) -> None:
-    from govops.network.results import SEVERITIES, Rollup
+    from govops.network.results import SEVERITIES
 
     results = report.results
     if a.terminal.output in ("json", "yaml"):
@@ -318,7 +318,7 @@ def _render_audit(a: Application, report: AuditReport, inventory: Inventory | No
         a.terminal.render(TableView(cols, rows))
         return
     names = county_names(inventory)
-    rollup = Rollup.of(results)
+    rollup = report.rollup
     for title, groups in (("level", rollup.by_level), ("county", rollup.by_county)):
         rows = []
         for name, g in groups.items():

@@ -56,6 +56,7 @@ from govops.network.results import (
     Finding,
     FindingEvidence,
     Output,
+    Rollup,
     group_summary,
     ipv6_ready,
 )
@@ -291,12 +292,17 @@ class _RunContext:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """A finished (or interrupted) run: every device's result and the summary stored with the run."""
+    """A finished run: every device's result, and its roll-up (the city's summary is the one
+    stored with the run): computed once, rendered by ``net audit`` as table, CSV or JSON."""
 
     run: Run
     results: list[DeviceResult]
-    summary: AuditSummary
+    rollup: Rollup
     skipped: int = 0  # devices already finished before a resume
+
+    @property
+    def summary(self) -> AuditSummary:
+        return self.rollup.city
 
     @property
     def failed(self) -> list[DeviceResult]:
@@ -370,13 +376,13 @@ class AuditEngine:
         finally:
             self.observer.finished()
             all_results = [DeviceResult.from_dict(r.data) for r in self.store.results(run.id) if r.data]
-            summary = AuditSummary.of(all_results)  # once: the store, the CLI and the reports show this one
-            self.store.finish_run(run.id, status, summary.to_dict())
+            rollup = Rollup.of(all_results)  # once: the store and the CLI show this one
+            self.store.finish_run(run.id, status, rollup.city.to_dict())
         if stopped:
             raise Interrupted(
                 run.id, f"govops net audit --resume {run.id}", done=len(all_results), total=len(done) + len(todo)
             )
-        return AuditReport(self.store.get_run(run.id), all_results, summary, skipped=len(done))
+        return AuditReport(self.store.get_run(run.id), all_results, rollup, skipped=len(done))
 
     def run_batch(
         self,
