@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
 from govops.errors import CredentialError, InputError, Interrupted
-from govops.network.audit import Analyzer, AuditSettings, DeviceJob, parsed_session
+from govops.network.audit import Analyzer, AuditSettings, AuditStore, DeviceJob, parsed_session
 from govops.network.collectors.base import CollectError, SshCollector, SshTarget
 from govops.network.collectors.sshconfig import normalise_config
 from govops.network.inventory import Device
@@ -122,7 +122,7 @@ class RemediationEngine:
         *,
         analyzer: Analyzer,
         credentials: Credentials,
-        store: Store,
+        store: AuditStore,
         collector: SshCollector,
         settings: RemediationSettings = RemediationSettings(),
         observer: Observer | None = None,
@@ -149,9 +149,7 @@ class RemediationEngine:
                 raise InputError(f"run {resume} is a {run.kind} run, not a remediation")
             done = {r.target for r in self.store.results(resume) if not (r.data or {}).get("not_started")}
             pushed = {e.resource_id for e in self.store.journal(resume) if e.action == "push"}
-            reopen = getattr(self.store, "reopen_run", None)
-            if reopen is not None:
-                run = reopen(resume)
+            run = self.store.reopen_run(resume)
         else:
             run = self.store.start_run(RUN_KIND, {**params, "total": len(plans)})
             done, pushed = set(), set()
