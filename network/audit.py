@@ -500,9 +500,12 @@ class AuditEngine:
         outcome = _Evaluation()
         try:
             ssh = await self._ssh_part(ssh_task)
-            so_far.add("ssh", ssh.collected, ssh.evidence, ssh.attempts)
             if ssh.parser_bug is not None:
+                # the evidence is kept; no source is reported as collected (as before the split)
+                so_far.evidence += ssh.evidence
+                so_far.attempts = ssh.attempts
                 raise ssh.parser_bug
+            so_far.add("ssh", ssh.collected, ssh.evidence, ssh.attempts)
             # The probe needs only the session's facts. Started now, its wait for an agent that
             # does not know the community overlaps the walk instead of following it: at the end
             # of a city audit, probes after the last walks had left the cores idle for 3 s.

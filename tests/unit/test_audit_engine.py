@@ -508,3 +508,27 @@ def test_the_worker_server_starts_before_the_devices_are_known() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert "paramiko" in out.stdout and "pysnmp.hlapi.v3arch.asyncio" in out.stdout
+
+
+class _BuggyParser(FakeAnalyzer):
+    """A parser that fails unexpectedly (a bug, not a device's odd output) on one host."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self.host = host
+
+    def facts_from_cli(self, platform: str, outputs: dict[str, str]) -> DeviceFacts:
+        if next(iter(outputs.values())).startswith(self.host + " "):
+            raise ZeroDivisionError("parser bug")
+        return super().facts_from_cli(platform, outputs)
+
+
+def test_a_parser_bug_is_the_device_error_with_its_evidence_kept(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    hosts = [d for d in inv if d.ssh is not None and d.snmp is not None][:2]
+    report = engine(tmp_path, FakeSsh(), FakeSnmp(), _BuggyParser(hosts[0].hostname)).run(hosts, ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    bad, good = by_host[hosts[0].hostname], by_host[hosts[1].hostname]
+    assert bad.status == "error" and bad.reason == "ZeroDivisionError: parser bug"
+    assert [e.source for e in bad.evidence] == ["ssh"] and bad.attempts == 1
+    assert bad.collected == {} and bad.findings == () and bad.ipv6_ready is None
+    assert good.status == "ok" and good.collected == {"ssh": "ok", "snmp": "ok"} and good.findings
