@@ -240,6 +240,7 @@ class SnmpPart:
     evidence: tuple[Evidence, ...] = ()
     failure: CollectError | None = None
     over_ipv6: bool = False  # the agent answered on the IPv6 management address
+    parser_bug: Exception | None = None  # as for SSH
 
 
 @dataclass(frozen=True)
@@ -518,6 +519,9 @@ class AuditEngine:
             ):
                 community_probe = asyncio.create_task(self._probe_communities(job, ctx.snmp))
             snmp = await self._snmp_part(job, snmp_task)
+            if snmp.parser_bug is not None:
+                so_far.evidence += snmp.evidence
+                raise snmp.parser_bug
             so_far.add("snmp", snmp.collected, snmp.evidence)
             probes = await self._probe_part(job, ssh, probe_task, community_probe)
             so_far.evidence += probes.evidence
@@ -585,7 +589,10 @@ class AuditEngine:
         digest = _sha(json.dumps(sorted((k, repr(v)) for k, v in values.items())))
         over_ipv6 = ":" in _snmp_host(job)
         evidence = Evidence.snmp("udp6" if over_ipv6 else "udp", len(values), digest, store_now())
-        facts = self.analyzer.facts_from_snmp(values)
+        try:
+            facts = self.analyzer.facts_from_snmp(values)
+        except Exception as exc:  # noqa: BLE001 - reported by _device as this device's error
+            return SnmpPart("failed", evidence=(evidence,), parser_bug=exc)
         return SnmpPart("ok", facts, (evidence,), over_ipv6=bool(job.mgmt_ipv6) and over_ipv6)
 
     async def _probe_part(

@@ -532,3 +532,15 @@ def test_a_parser_bug_is_the_device_error_with_its_evidence_kept(tmp_path: Path,
     assert [e.source for e in bad.evidence] == ["ssh"] and bad.attempts == 1
     assert bad.collected == {} and bad.findings == () and bad.ipv6_ready is None
     assert good.status == "ok" and good.collected == {"ssh": "ok", "snmp": "ok"} and good.findings
+
+
+class _BuggySnmpParser(FakeAnalyzer):
+    def facts_from_snmp(self, values: dict[str, Any]) -> DeviceFacts:
+        raise KeyError("sysName")
+
+
+def test_an_snmp_parser_bug_is_the_device_error_with_both_evidences_kept(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    host = next(d for d in inv if d.ssh is not None and d.snmp is not None)
+    (r,) = engine(tmp_path, FakeSsh(), FakeSnmp(), _BuggySnmpParser()).run([host], ["ipv6"], {}).results
+    assert r.status == "error" and r.reason == "KeyError: 'sysName'"
+    assert r.collected == {"ssh": "ok"} and [e.source for e in r.evidence][-1] == "snmp"
