@@ -280,21 +280,7 @@ def _render_audit(a: Application, report: AuditReport, inventory: Inventory | No
 
     results = report.results
     if a.terminal.output in ("json", "yaml"):
-        from govops.network.audit import OUTPUT_SCHEMA
-
-        data = {
-            "schema": OUTPUT_SCHEMA,
-            "run": {
-                "id": report.run.id,
-                "status": report.run.status,
-                "started_at": report.run.started_at,
-                "finished_at": report.run.finished_at,
-                "params": report.run.params,
-            },
-            "summary": report.summary.to_dict(),
-            "devices": [r.to_dict() for r in results],
-        }
-        a.terminal.render(TableView([], [], data=data))
+        a.terminal.render(TableView([], [], data=report.to_dict()))
         return
     if a.terminal.output == "csv":
         rows = [

@@ -305,6 +305,22 @@ class AuditReport:
     def summary(self) -> AuditSummary:
         return self.rollup.city
 
+    def to_dict(self) -> dict[str, Any]:
+        """The ``govops.net.audit/1`` document (``net audit -o json``)."""
+        run = self.run
+        return {
+            "schema": OUTPUT_SCHEMA,
+            "run": {
+                "id": run.id,
+                "status": run.status,
+                "started_at": run.started_at,
+                "finished_at": run.finished_at,
+                "params": run.params,
+            },
+            "summary": self.summary.to_dict(),
+            "devices": [r.to_dict() for r in self.results],
+        }
+
     @property
     def failed(self) -> list[DeviceResult]:
         return [r for r in self.results if not r.ok]
