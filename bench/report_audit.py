@@ -50,7 +50,7 @@ def scaled_store(src_url: str, run_id: str | None, devices: int, folder: Path) -
         )
         results.append(r)
         dst.record_result(new.id, r.hostname, r.status, r.reason, r.to_dict())
-    dst.finish_run(new.id, "finished", summarize(results))
+    dst.finish_run(new.id, "finished", summarize(results).to_dict())
     dst.close()
     return url, new.id, inv_dir
 
@@ -87,7 +87,7 @@ def main() -> int:
         data.fixes = fixes_of(load_rules([], known_facts()))
         load_s = time.perf_counter() - t0
         s = data.current.run.summary
-        failing = sum(1 for r in data.current.results for f in r.findings if f["status"] == "fail")
+        failing = sum(len(r.failed_findings) for r in data.current.results)
         print(
             f"run {data.current.run.id}: {s['devices']} devices, {s['status'].get('ok', 0)} audited, "
             f"index {s['ipv6_ready_pct']} %, {failing} failing checks; loaded from the store in {load_s:.2f} s"

@@ -12,6 +12,7 @@ from govops.cli.terminal import Column, RecordView, TableView
 from govops.errors import ExitCode, GovopsError, InputError
 
 if TYPE_CHECKING:
+    from govops.network.audit import AuditReport
     from govops.network.inventory import Inventory
 
 app = typer.Typer(
@@ -274,26 +275,12 @@ def _run_inventory(a: Application, params: dict[str, Any]) -> Inventory | None:
         return None
 
 
-def _render_audit(a: Application, report: Any, inventory: Inventory | None = None) -> None:
-    from govops.network.audit import group_summary, summarize
+def _render_audit(a: Application, report: AuditReport, inventory: Inventory | None = None) -> None:
+    from govops.network.results import SEVERITIES
 
     results = report.results
     if a.terminal.output in ("json", "yaml"):
-        from govops.network.audit import OUTPUT_SCHEMA
-
-        data = {
-            "schema": OUTPUT_SCHEMA,
-            "run": {
-                "id": report.run.id,
-                "status": report.run.status,
-                "started_at": report.run.started_at,
-                "finished_at": report.run.finished_at,
-                "params": report.run.params,
-            },
-            "summary": summarize(results),
-            "devices": [r.to_dict() for r in results],
-        }
-        a.terminal.render(TableView([], [], data=data))
+        a.terminal.render(TableView([], [], data=report.to_dict()))
         return
     if a.terminal.output == "csv":
         rows = [
@@ -306,11 +293,8 @@ def _render_audit(a: Application, report: Any, inventory: Inventory | None = Non
                 "status": r.status,
                 "reason": r.reason or "",
                 "ipv6_ready": "" if r.ipv6_ready is None else str(r.ipv6_ready).lower(),
-                "failed_rules": ";".join(f["rule"] for f in r.findings if f["status"] == "fail"),
-                **{
-                    f"fail_{sev}": sum(1 for f in r.findings if f["status"] == "fail" and f["severity"] == sev)
-                    for sev in ("critical", "high", "medium", "low")
-                },
+                "failed_rules": ";".join(f.rule for f in r.failed_findings),
+                **{f"fail_{sev}": sum(1 for f in r.failed_findings if f.severity == sev) for sev in SEVERITIES},
             }
             for r in results
         ]
@@ -320,19 +304,18 @@ def _render_audit(a: Application, report: Any, inventory: Inventory | None = Non
         a.terminal.render(TableView(cols, rows))
         return
     names = county_names(inventory)
-    for title, key in (("level", lambda r: r.level), ("county", lambda r: r.county or "(city)")):
-        groups = group_summary(results, key)
+    rollup = report.rollup
+    for title, groups in (("level", rollup.by_level), ("county", rollup.by_county)):
         rows = []
-        for name, s in groups.items():
-            sev = s["findings_by_severity"]
+        for name, g in groups.items():
             rows.append(
                 {
-                    "group": _level_label(a, name) if title == "level" else _county_label(a, names, name),
-                    "devices": s["devices"],
-                    "ok": s["status"].get("ok", 0),
-                    "failed": s["devices"] - s["status"].get("ok", 0),
-                    "ready": "-" if s["ipv6_ready_pct"] is None else f"{s['ipv6_ready_pct']:.1f}%",
-                    **{k: sev.get(k, 0) for k in ("critical", "high", "medium", "low")},
+                    "group": _level_label(a, name) if title == "level" else _county_label(a, names, name or "(city)"),
+                    "devices": g.devices,
+                    "ok": g.ok,
+                    "failed": g.not_audited,
+                    "ready": "-" if g.ipv6_ready_pct is None else f"{g.ipv6_ready_pct:.1f}%",
+                    **{k: g.findings_by_severity.get(k, 0) for k in SEVERITIES},
                 }
             )
         cols = [
@@ -342,11 +325,11 @@ def _render_audit(a: Application, report: Any, inventory: Inventory | None = Non
             Column("failed", a.t("col.failed"), "right"),
             Column("ready", "IPv6 %", "right"),
         ]
-        cols += [Column(k, a.t(f"sev.{k}"), "right") for k in ("critical", "high", "medium", "low")]
+        cols += [Column(k, a.t(f"sev.{k}"), "right") for k in SEVERITIES]
         by = a.t(f"col.{title}")
         a.terminal.render(TableView(cols, rows, title=a.t("net.audit.by", run=report.run.id, by=by)))
-    s = summarize(results)
-    failed = [r for r in results if r.status != "ok"]
+    s = report.summary
+    failed = report.failed
     if failed:
         rows = [{"hostname": r.hostname, "status": r.status, "reason": r.reason or ""} for r in failed[:50]]
         a.terminal.render(
@@ -360,13 +343,13 @@ def _render_audit(a: Application, report: Any, inventory: Inventory | None = Non
                 title=a.t("net.audit.failed", count=len(failed)),
             )
         )
-    ready = s["ipv6_ready_pct"] if s["ipv6_ready_pct"] is not None else "-"
+    ready = s.ipv6_ready_pct if s.ipv6_ready_pct is not None else "-"
     a.terminal.info(
         a.t(
             "net.audit.summary",
             run=report.run.id,
-            devices=s["devices"],
-            ok=s["status"].get("ok", 0),
+            devices=s.devices,
+            ok=s.ok,
             failed=len(failed),
             ready=ready,
         )
@@ -446,7 +429,7 @@ def _results(a: Application, run_id: str) -> list[Any]:
     if run.kind == "net.remediate":  # as its audit run's results with the rules it fixed passing
         from govops.network.remediation.engine import audit_view
 
-        return [DeviceResult.from_dict(r) for r in audit_view(a.store, run)]
+        return audit_view(a.store, run)
     if run.kind != RUN_KIND:
         raise InputError(a.t("net.err.not_audit", run=run_id, kind=run.kind))
     return [DeviceResult.from_dict(r.data) for r in a.store.results(run_id) if r.data]
@@ -516,7 +499,7 @@ def readiness(
     for r in runs_:
         res = [DeviceResult.from_dict(x.data) for x in a.store.results(r.id) if x.data]
         for name, s in group_summary(res, keys[by]).items():
-            table.setdefault(name, {"group": name})[r.id] = s["ipv6_ready_pct"]
+            table.setdefault(name, {"group": name})[r.id] = s.ipv6_ready_pct
     names = county_names(_run_inventory(a, runs_[-1].params)) if by == "county" and _for_people(a) else {}
     rows = []
     for name, row in sorted(table.items()):

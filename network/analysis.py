@@ -17,6 +17,7 @@ from govops.network.inventory import Device
 from govops.network.parsers import SNMP_GET, SNMP_WALK, command_set, commands_for, facts_from_snmp, parse_cli
 from govops.network.parsers.common import ifname_key
 from govops.network.parsers.snmp import IP_NET_TO_PHYSICAL_STATE
+from govops.network.results import Finding, FindingEvidence, FindingStatus
 from govops.network.rules.engine import Rule, evaluate, fact_roots, load_rules, resolve
 
 # Facts the engine adds next to the device's own (see AuditEngine._device).
@@ -148,7 +149,7 @@ class DefaultAnalyzer:
         snmp: DeviceFacts | None,
         extra: dict[str, Any],
         checks: Sequence[str],
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ) -> tuple[dict[str, Any], list[Finding]]:
         merged = _with_derived(merge_facts(ssh, snmp).to_dict())
         ssh_d = None if ssh is None else _with_derived(ssh.to_dict())
         snmp_d = None if snmp is None else _with_derived(snmp.to_dict())
@@ -166,7 +167,7 @@ class DefaultAnalyzer:
             "snmp_version": device.snmp.version if device.snmp else None,
         }
         ctx: dict[str, Any] = {**merged, **extra, "ssh": ssh_d, "snmp": snmp_d, "device": dev}
-        findings = []
+        findings: list[Finding] = []
         for rule in self.rules:
             if rule.pack not in checks:
                 continue
@@ -174,8 +175,8 @@ class DefaultAnalyzer:
                 findings.append(self._finding(rule, ctx, device.platform, ssh_d, snmp_d))
             else:
                 # reported, as not applicable, so every device lists the same rules
-                findings.append(_result(rule, "not_applicable", f"not a rule for platform {device.platform}", {}))
-        findings.sort(key=lambda f: f["rule"])
+                findings.append(_result(rule, "not_applicable", f"not a rule for platform {device.platform}"))
+        findings.sort(key=lambda f: f.rule)
         return {**merged, **extra}, findings
 
     def _finding(
@@ -185,10 +186,10 @@ class DefaultAnalyzer:
         platform: str | None,
         ssh: dict[str, Any] | None,
         snmp: dict[str, Any] | None,
-    ) -> dict[str, Any]:
+    ) -> Finding:
         missing = _missing_source(rule.needs, ssh, snmp, ctx["device"])
         if missing:
-            return _result(rule, "not_applicable", missing, {})
+            return _result(rule, "not_applicable", missing)
         reads = sorted(set(rule.reads) | fact_roots(rule.check) | fact_roots(rule.applies))
         evidence = _evidence(reads, ctx, platform, ssh, snmp)
         if rule.applies is not None:
@@ -200,7 +201,7 @@ class DefaultAnalyzer:
         if out.value is None:
             return _result(rule, "not_applicable", f"not collected: {', '.join(sorted(out.unknown))}", evidence)
         if out.offending:
-            evidence["offending"] = sorted(set(out.offending))
+            evidence = dataclasses.replace(evidence, offending=tuple(sorted(set(out.offending))))
         return _result(rule, "pass" if out.value else "fail", None, evidence)
 
 
@@ -214,7 +215,7 @@ def _missing_source(needs: str, ssh: Any, snmp: Any, dev: dict[str, Any]) -> str
     return None
 
 
-def _evidence(reads: list[str], ctx: dict[str, Any], platform: str | None, ssh: Any, snmp: Any) -> dict[str, Any]:
+def _evidence(reads: list[str], ctx: dict[str, Any], platform: str | None, ssh: Any, snmp: Any) -> FindingEvidence:
     values = {p: resolve(p, ctx, ctx) for p in reads if p != "interfaces"}
     commands: set[str] = set()
     oids: set[str] = set()
@@ -228,22 +229,10 @@ def _evidence(reads: list[str], ctx: dict[str, Any], platform: str | None, ssh: 
             commands |= {cmd_by_key[k] for k in _FACT_COMMANDS.get(root, ("config",)) if k in cmd_by_key}
         elif source == "snmp" and snmp is not None and root in _FACT_OIDS:
             oids |= set(_FACT_OIDS[root])
-    out: dict[str, Any] = {"facts": values}
-    if commands:
-        out["commands"] = sorted(commands)
-    if oids:
-        out["snmp_objects"] = sorted(oids)
-    return out
+    return FindingEvidence(values, tuple(sorted(commands)), tuple(sorted(oids)))
 
 
-def _result(rule: Rule, status: str, reason: str | None, evidence: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "rule": rule.id,
-        "pack": rule.pack,
-        "title": rule.title,
-        "severity": rule.severity,
-        "status": status,
-        "reason": reason,
-        "readiness": rule.readiness,
-        "evidence": evidence,
-    }
+def _result(rule: Rule, status: FindingStatus, reason: str | None, evidence: FindingEvidence | None = None) -> Finding:
+    return Finding(
+        rule.id, rule.pack, rule.title, rule.severity, status, reason, rule.readiness, evidence or FindingEvidence()
+    )

@@ -22,12 +22,12 @@ phase starts, so queueing never counts against a device.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import multiprocessing
 import random
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,6 +49,17 @@ from govops.network.collectors.base import (
 from govops.network.facts import DeviceFacts
 from govops.network.inventory import Device
 from govops.network.platforms import platform as platform_info
+from govops.network.results import (
+    AuditSummary,
+    DeviceResult,
+    Evidence,
+    Finding,
+    FindingEvidence,
+    Output,
+    Rollup,
+    group_summary,
+    ipv6_ready,
+)
 from govops.network.workers import SessionWorkers, SnmpWorkers
 from govops.observer import NullObserver, Observer
 from govops.store import Run, Store
@@ -77,8 +88,23 @@ CSV_COLUMNS = (
 )
 
 
+__all__ = [  # the result models are the engine's vocabulary: importable from here too
+    "AuditSummary",
+    "DeviceResult",
+    "Evidence",
+    "Finding",
+    "FindingEvidence",
+    "group_summary",
+    "summarize",
+]
+
+
 class Analyzer(Protocol):
     """Parsers and rules as the engine sees them (govops.network.analysis implements it)."""
+
+    def packs(self) -> list[str]:
+        """The rule packs ``checks`` may name (extra rule files may bring packs of their own)."""
+        ...
 
     def commands(self, platform: str) -> list[str]: ...
     def snmp_plan(self) -> tuple[list[str], list[str]]: ...
@@ -91,8 +117,14 @@ class Analyzer(Protocol):
         snmp: DeviceFacts | None,
         extra: dict[str, Any],
         checks: Sequence[str],
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """(merged facts, findings); each finding: rule, title, severity, status, evidence."""
+    ) -> tuple[dict[str, Any], list[Finding]]:
+        """(merged facts, one finding per rule of the checked packs, by rule id)."""
+
+
+class AuditStore(Store, Protocol):
+    """The store as the engine uses it: a resumed run is reopened (running again) first."""
+
+    def reopen_run(self, run_id: str) -> Run: ...
 
 
 class Executor(Protocol):
@@ -183,46 +215,119 @@ class SessionResult:
     parser_bug: Exception | None = None
 
 
-@dataclass
-class DeviceResult:
-    hostname: str
-    site: str
-    county: str | None
-    level: str
-    platform: str | None
-    status: Status
-    reason: str | None
-    collected: dict[str, str] = field(default_factory=dict)
+# -- a device's partial results, one per phase -------------------------------------
+Collected = str  # ok | failed | not_applicable
+
+
+@dataclass(frozen=True)
+class SshPart:
+    """The SSH phase of one device: the facts parsed from its outputs, or why there are none."""
+
+    collected: Collected
+    facts: DeviceFacts | None = None
+    evidence: tuple[Evidence, ...] = ()
+    failure: CollectError | None = None  # the device's status when it is the first failure
+    attempts: int = 0
+    parser_bug: Exception | None = None  # the device ends as ``error``, its evidence kept
+
+
+@dataclass(frozen=True)
+class SnmpPart:
+    """The SNMP phase of one device."""
+
+    collected: Collected
+    facts: DeviceFacts | None = None
+    evidence: tuple[Evidence, ...] = ()
+    failure: CollectError | None = None
+    over_ipv6: bool = False  # the agent answered on the IPv6 management address
+    parser_bug: Exception | None = None  # as for SSH
+
+
+@dataclass(frozen=True)
+class ProbePart:
+    """The probes: SSH on the IPv6 management address, the default v2c communities."""
+
+    mgmt_ipv6_ssh: bool | None = None  # None: not probed
+    default_community: bool | None = None  # None: not probed, or no answer either way
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """The evaluation phase: the device's status and what the rules found."""
+
+    status: Status = "ok"
+    reason: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    findings: tuple[Finding, ...] = ()
     ipv6_ready: bool | None = None
-    duration_s: float = 0.0
+
+
+@dataclass
+class _Collected:
+    """What a device's phases have brought so far (kept when a later phase goes wrong)."""
+
+    collected: dict[str, str] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
     attempts: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        # every field is plain data already: dataclasses.asdict's deep copy was 4 % of the audit
-        # process's CPU, for a dict that is serialised at once
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DeviceResult:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+    def add(self, source: str, collected: Collected, evidence: Sequence[Evidence], attempts: int = 0) -> None:
+        self.collected[source] = collected
+        self.evidence += evidence
+        self.attempts = attempts or self.attempts
 
 
-@dataclass
+@dataclass(frozen=True)
+class _RunContext:
+    """What every device of one ``_run_all`` shares."""
+
+    run_id: str
+    checks: list[str]
+    snmp: SnmpCollector
+    snmp_sem: AdaptiveLimit
+    sessions: SessionWorkers | None
+    threads: ThreadPoolExecutor  # SSH sessions without worker processes, TCP probes
+    loop: asyncio.AbstractEventLoop
+    results: list[DeviceResult]
+
+
+@dataclass(frozen=True)
 class AuditReport:
+    """A finished run: every device's result, and its roll-up (the city's summary is the one
+    stored with the run): computed once, rendered by ``net audit`` as table, CSV or JSON."""
+
     run: Run
     results: list[DeviceResult]
+    rollup: Rollup
     skipped: int = 0  # devices already finished before a resume
 
     @property
+    def summary(self) -> AuditSummary:
+        return self.rollup.city
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``govops.net.audit/1`` document (``net audit -o json``)."""
+        run = self.run
+        return {
+            "schema": OUTPUT_SCHEMA,
+            "run": {
+                "id": run.id,
+                "status": run.status,
+                "started_at": run.started_at,
+                "finished_at": run.finished_at,
+                "params": run.params,
+            },
+            "summary": self.summary.to_dict(),
+            "devices": [r.to_dict() for r in self.results],
+        }
+
+    @property
     def failed(self) -> list[DeviceResult]:
-        return [r for r in self.results if r.status != "ok"]
+        return [r for r in self.results if not r.ok]
 
     @property
     def with_findings(self) -> list[DeviceResult]:
-        return [r for r in self.results if any(f["status"] == "fail" for f in r.findings)]
+        return [r for r in self.results if r.failed_findings]
 
 
 def _sha(text: str | bytes) -> str:
@@ -238,7 +343,7 @@ class AuditEngine:
         snmp_factory: Callable[[], SnmpCollector],
         analyzer: Analyzer,
         credentials: Credentials,
-        store: Store,
+        store: AuditStore,
         settings: AuditSettings = AuditSettings(),
         observer: Observer | None = None,
         executor: Executor | None = None,
@@ -256,8 +361,7 @@ class AuditEngine:
     def run(
         self, devices: Sequence[Device], checks: Sequence[str], params: dict[str, Any], resume: str | None = None
     ) -> AuditReport:
-        # extra rule files may bring packs of their own
-        packs = getattr(self.analyzer, "packs", lambda: list(CHECKS))()
+        packs = self.analyzer.packs()
         unknown = [c for c in checks if c not in packs]
         if unknown:
             raise InputError(f"unknown check(s): {', '.join(unknown)} (one of: {', '.join(packs)})")
@@ -266,7 +370,7 @@ class AuditEngine:
             if run.kind != RUN_KIND:
                 raise InputError(f"run {resume} is a {run.kind} run, not an audit")
             done = self.store.done_targets(resume)
-            run = self.store.reopen_run(resume) if hasattr(self.store, "reopen_run") else run
+            run = self.store.reopen_run(resume)
         else:
             run = self.store.start_run(RUN_KIND, {**params, "checks": list(checks), "total": len(devices)})
             done = set()
@@ -289,12 +393,13 @@ class AuditEngine:
         finally:
             self.observer.finished()
             all_results = [DeviceResult.from_dict(r.data) for r in self.store.results(run.id) if r.data]
-            self.store.finish_run(run.id, status, summarize(all_results))
+            rollup = Rollup.of(all_results)  # once: the store and the CLI show this one
+            self.store.finish_run(run.id, status, rollup.city.to_dict())
         if stopped:
             raise Interrupted(
                 run.id, f"govops net audit --resume {run.id}", done=len(all_results), total=len(done) + len(todo)
             )
-        return AuditReport(self.store.get_run(run.id), all_results, skipped=len(done))
+        return AuditReport(self.store.get_run(run.id), all_results, rollup, skipped=len(done))
 
     def run_batch(
         self,
@@ -329,21 +434,23 @@ class AuditEngine:
     async def _run_all(
         self, jobs: list[tuple[Device, DeviceJob]], checks: list[str], run_id: str, results: list[DeviceResult]
     ) -> None:
-        snmp_sem = AdaptiveLimit(self.settings.snmp_concurrency)
         snmp = await self._snmp_collector(jobs)
-        loop = asyncio.get_running_loop()
         # TCP probes of the IPv6 management address are cheap: threads of this process
         probes = ThreadPoolExecutor(max_workers=self.settings.ssh_workers, thread_name_prefix="probe")
         sessions = self._session_workers([job for _d, job in jobs]) if self.settings.ssh_processes else None
+        ctx = _RunContext(
+            run_id,
+            checks,
+            snmp,
+            AdaptiveLimit(self.settings.snmp_concurrency),
+            sessions,
+            probes,
+            asyncio.get_running_loop(),
+            results,
+        )
         clean = False
         try:
-            tasks = [
-                asyncio.create_task(
-                    self._device(d, job, checks, run_id, snmp, snmp_sem, sessions, probes, loop, results)
-                )
-                for d, job in jobs
-            ]
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*(asyncio.create_task(self._device(d, job, ctx)) for d, job in jobs))
             clean = True
         finally:
             if sessions is not None:
@@ -387,134 +494,176 @@ class AuditEngine:
             _worker_collect,
         )
 
-    async def _device(
-        self,
-        device: Device,
-        job: DeviceJob,
-        checks: list[str],
-        run_id: str,
-        snmp: SnmpCollector,
-        snmp_sem: AdaptiveLimit,
-        sessions: SessionWorkers | None,
-        probes: ThreadPoolExecutor,
-        loop: asyncio.AbstractEventLoop,
-        results: list[DeviceResult],
-    ) -> None:
+    async def _device(self, device: Device, job: DeviceJob, ctx: _RunContext) -> None:
+        """One device: its phases (SSH, SNMP, probes) overlap; then the evaluation; then the store.
+
+        Every device ends with one result, whatever happened: a failure of one phase is its
+        status and reason; anything unexpected is ``error`` with what was collected so far.
+        """
         t0 = time.monotonic()
-        result = DeviceResult(job.hostname, job.site, job.county, job.level, job.platform, "ok", None)
-        ssh_task: asyncio.Future[SessionResult] | None = None
-        if job.ssh:
-            # a task now, not at the first await: sessions get workers in the devices' order
-            ssh_task = (
-                asyncio.ensure_future(sessions.run(job))
-                if sessions is not None
-                else loop.run_in_executor(probes, self._ssh_phase, job)
-            )
-        snmp_task = asyncio.create_task(self._snmp_phase(job, snmp, snmp_sem)) if job.snmp else None
+        # tasks now, not at the first await: sessions get workers in the devices' order, and the
+        # SSH, SNMP and probe phases of a device run at the same time
+        ssh_task = self._start_ssh(job, ctx)
+        snmp_task = asyncio.create_task(self._snmp_phase(job, ctx.snmp, ctx.snmp_sem)) if job.snmp else None
         probe_task = (
-            loop.run_in_executor(probes, self.ssh.probe, job.mgmt_ipv6, job.ssh["port"], self.settings.connect_timeout)
+            ctx.loop.run_in_executor(
+                ctx.threads, self.ssh.probe, job.mgmt_ipv6, job.ssh["port"], self.settings.connect_timeout
+            )
             if job.ssh and job.mgmt_ipv6 and job.mgmt_ipv4
             else None
         )
-        failures: list[tuple[str, CollectError]] = []
+        so_far = _Collected()
         community_probe: asyncio.Task[bool | None] | None = None
-        ssh_facts = snmp_facts = None
-        extra: dict[str, Any] = {}
+        outcome = _Evaluation()
         try:
-            if ssh_task is not None:
-                try:
-                    session: SessionResult = await ssh_task
-                    result.attempts = session.attempts
-                    # "at": when the outputs were in (the session's end), for the report's evidence appendix
-                    at = store_now()
-                    result.evidence += [
-                        {"source": "ssh", "command": c, "sha256": h, "at": at} for c, h in session.hashes.items()
-                    ]
-                    if session.parser_bug is not None:
-                        raise session.parser_bug
-                    if session.parse_error is not None:
-                        err = CollectError(session.parse_error)
-                        err.status = "parse_error"
-                        failures.append(("ssh", err))
-                    ssh_facts = session.facts
-                    result.collected["ssh"] = "ok" if ssh_facts is not None else "failed"
-                except CollectError as exc:  # a worker that died (OOM killer, crash) included
-                    failures.append(("ssh", exc))
-                    result.collected["ssh"] = "failed"
-            else:
-                result.collected["ssh"] = "not_applicable"
+            ssh = await self._ssh_part(ssh_task)
+            if ssh.parser_bug is not None:
+                # the evidence is kept; no source is reported as collected (as before the split)
+                so_far.evidence += ssh.evidence
+                so_far.attempts = ssh.attempts
+                raise ssh.parser_bug
+            so_far.add("ssh", ssh.collected, ssh.evidence, ssh.attempts)
             # The probe needs only the session's facts. Started now, its wait for an agent that
             # does not know the community overlaps the walk instead of following it: at the end
             # of a city audit, probes after the last walks had left the cores idle for 3 s.
             if (
                 self.settings.probe_default_communities
                 and job.snmp is not None
-                and ssh_facts is not None
-                and ssh_facts.snmp_v2c_enabled
-                and ssh_facts.snmp_default_community is None
+                and ssh.facts is not None
+                and ssh.facts.snmp_v2c_enabled
+                and ssh.facts.snmp_default_community is None
             ):
-                community_probe = asyncio.create_task(self._probe_communities(job, snmp))
-            if snmp_task is not None:
-                try:
-                    values = await snmp_task
-                    digest = _sha(json.dumps(sorted((k, repr(v)) for k, v in values.items())))
-                    transport = "udp6" if ":" in _snmp_host(job) else "udp"
-                    result.evidence.append(
-                        {
-                            "source": "snmp",
-                            "transport": transport,
-                            "values": len(values),
-                            "sha256": digest,
-                            "at": store_now(),
-                        }
-                    )
-                    snmp_facts = self.analyzer.facts_from_snmp(values)
-                    result.collected["snmp"] = "ok"
-                    if job.mgmt_ipv6 and ":" in _snmp_host(job):
-                        extra["mgmt_ipv6_snmp"] = True
-                except CollectError as exc:
-                    failures.append(("snmp", exc))
-                    result.collected["snmp"] = "failed"
-            else:
-                result.collected["snmp"] = "not_applicable"
-            if probe_task is not None:
-                extra["mgmt_ipv6_ssh"] = await probe_task
-            elif job.ssh and job.mgmt_ipv6 and result.collected.get("ssh") == "ok":
-                extra["mgmt_ipv6_ssh"] = True  # SSH itself ran over IPv6
-            extra["mgmt_ipv6_configured"] = job.mgmt_ipv6 is not None
-            if community_probe is not None:
-                answered = await community_probe
-                if answered is not None:
-                    extra["snmp_default_community"] = answered
-                    probe = "v2c GET sysObjectID as " + ", ".join(DEFAULT_COMMUNITIES)
-                    result.evidence.append({"source": "snmp-probe", "command": probe, "answered": answered})
-            facts, findings = self.analyzer.evaluate(device, ssh_facts, snmp_facts, extra, checks)
-            _attach_outputs(findings, result.evidence)
-            result.facts, result.findings = facts, findings
-            if failures:
-                first = failures[0][1]
-                result.status = first.status
-                others = "; ".join(f"{s}: {e.reason}" for s, e in failures[1:])
-                result.reason = first.reason + (f" ({others})" if others else "")
-            ipv6 = [
-                f
-                for f in findings
-                if f.get("pack", f["rule"].split(".")[0]) == "ipv6"
-                and f.get("readiness", True)
-                and f["status"] != "not_applicable"
-            ]
-            if result.status == "ok" and ipv6:
-                result.ipv6_ready = all(f["status"] == "pass" for f in ipv6)
+                community_probe = asyncio.create_task(self._probe_communities(job, ctx.snmp))
+            snmp = await self._snmp_part(job, snmp_task)
+            if snmp.parser_bug is not None:
+                so_far.evidence += snmp.evidence
+                raise snmp.parser_bug
+            so_far.add("snmp", snmp.collected, snmp.evidence)
+            probes = await self._probe_part(job, ssh, probe_task, community_probe)
+            so_far.evidence += probes.evidence
+            outcome = self._evaluate(device, job, ctx.checks, ssh, snmp, probes, tuple(so_far.evidence))
         except Exception as exc:  # noqa: BLE001 - per-device isolation: one device never stops the run
-            result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+            outcome = _Evaluation("error", f"{type(exc).__name__}: {exc}")
         finally:
             if community_probe is not None and not community_probe.done():
                 community_probe.cancel()  # the device ended another way (error, cancelled run)
-        result.duration_s = round(time.monotonic() - t0, 3)
+        result = DeviceResult(
+            job.hostname,
+            job.site,
+            job.county,
+            job.level,
+            job.platform,
+            outcome.status,
+            outcome.reason,
+            so_far.collected,
+            outcome.facts,
+            outcome.findings,
+            tuple(so_far.evidence),
+            outcome.ipv6_ready,
+            round(time.monotonic() - t0, 3),
+            so_far.attempts,
+        )
         # sqlite writes are quick; doing them in the loop thread keeps one writer
-        self.store.record_result(run_id, job.hostname, result.status, result.reason, result.to_dict())
-        results.append(result)
+        self.store.record_result(ctx.run_id, job.hostname, result.status, result.reason, result.to_dict())
+        ctx.results.append(result)
         self.observer.advanced(job.hostname, result.status, result.reason)
+
+    # -- a device's phases, each returning a typed part of its result ---------
+    def _start_ssh(self, job: DeviceJob, ctx: _RunContext) -> asyncio.Future[SessionResult] | None:
+        if not job.ssh:
+            return None
+        if ctx.sessions is not None:
+            return asyncio.ensure_future(ctx.sessions.run(job))
+        return ctx.loop.run_in_executor(ctx.threads, self._ssh_phase, job)
+
+    async def _ssh_part(self, task: asyncio.Future[SessionResult] | None) -> SshPart:
+        """The SSH phase's outcome: the outputs' hashes as evidence, the parsed facts or the failure."""
+        if task is None:
+            return SshPart("not_applicable")
+        try:
+            session = await task
+        except CollectError as exc:  # a worker that died (OOM killer, crash) included
+            return SshPart("failed", failure=exc)
+        # "at": when the outputs were in (the session's end), for the report's evidence appendix
+        at = store_now()
+        evidence = tuple(Evidence.ssh(c, h, at) for c, h in session.hashes.items())
+        failure = None
+        if session.parse_error is not None:
+            failure = CollectError(session.parse_error)
+            failure.status = "parse_error"
+        collected = "ok" if session.facts is not None else "failed"
+        return SshPart(collected, session.facts, evidence, failure, session.attempts, session.parser_bug)
+
+    async def _snmp_part(self, job: DeviceJob, task: asyncio.Task[dict[str, Any]] | None) -> SnmpPart:
+        """The SNMP phase's outcome: the walk's hash as evidence, the facts or the failure."""
+        if task is None:
+            return SnmpPart("not_applicable")
+        try:
+            values = await task
+        except CollectError as exc:
+            return SnmpPart("failed", failure=exc)
+        digest = _sha(json.dumps(sorted((k, repr(v)) for k, v in values.items())))
+        over_ipv6 = ":" in _snmp_host(job)
+        evidence = Evidence.snmp("udp6" if over_ipv6 else "udp", len(values), digest, store_now())
+        try:
+            facts = self.analyzer.facts_from_snmp(values)
+        except Exception as exc:  # noqa: BLE001 - reported by _device as this device's error
+            return SnmpPart("failed", evidence=(evidence,), parser_bug=exc)
+        return SnmpPart("ok", facts, (evidence,), over_ipv6=bool(job.mgmt_ipv6) and over_ipv6)
+
+    async def _probe_part(
+        self,
+        job: DeviceJob,
+        ssh: SshPart,
+        probe_task: asyncio.Future[bool] | None,
+        community_probe: asyncio.Task[bool | None] | None,
+    ) -> ProbePart:
+        """The management-over-IPv6 probe and the default-community probe."""
+        mgmt_ipv6_ssh: bool | None = None
+        if probe_task is not None:
+            mgmt_ipv6_ssh = await probe_task
+        elif job.ssh and job.mgmt_ipv6 and ssh.collected == "ok":
+            mgmt_ipv6_ssh = True  # SSH itself ran over IPv6
+        default_community: bool | None = None
+        evidence: tuple[Evidence, ...] = ()
+        if community_probe is not None:
+            default_community = await community_probe
+            if default_community is not None:
+                asked = "v2c GET sysObjectID as " + ", ".join(DEFAULT_COMMUNITIES)
+                evidence = (Evidence.probe(asked, default_community),)
+        return ProbePart(mgmt_ipv6_ssh, default_community, evidence)
+
+    def _evaluate(
+        self,
+        device: Device,
+        job: DeviceJob,
+        checks: Sequence[str],
+        ssh: SshPart,
+        snmp: SnmpPart,
+        probes: ProbePart,
+        evidence: tuple[Evidence, ...],
+    ) -> _Evaluation:
+        """The rules on what the phases collected; the device's status from the phases' failures."""
+        # the facts the phases add, in this order (the JSON's key order)
+        extra: dict[str, Any] = {}
+        if snmp.over_ipv6:
+            extra["mgmt_ipv6_snmp"] = True
+        if probes.mgmt_ipv6_ssh is not None:
+            extra["mgmt_ipv6_ssh"] = probes.mgmt_ipv6_ssh
+        extra["mgmt_ipv6_configured"] = job.mgmt_ipv6 is not None
+        if probes.default_community is not None:
+            extra["snmp_default_community"] = probes.default_community
+        facts, found = self.analyzer.evaluate(device, ssh.facts, snmp.facts, extra, checks)
+        findings = tuple(_with_outputs(found, evidence))
+        failures = [(name, part.failure) for name, part in (("ssh", ssh), ("snmp", snmp)) if part.failure is not None]
+        status: Status = "ok"
+        reason = None
+        if failures:
+            first = failures[0][1]
+            status = first.status
+            others = "; ".join(f"{s}: {e.reason}" for s, e in failures[1:])
+            reason = first.reason + (f" ({others})" if others else "")
+        return _Evaluation(status, reason, facts, findings, ipv6_ready(status, findings))
 
     def _ssh_phase(self, job: DeviceJob) -> SessionResult:
         assert job.ssh is not None and job.platform is not None
@@ -736,19 +885,18 @@ class AdaptiveLimit:
                 self._changed.notify(free)
 
 
-def _attach_outputs(findings: list[dict[str, Any]], collected: list[dict[str, Any]]) -> None:
-    """Each finding's evidence: the commands (and the SNMP walk) it read, with their output hashes."""
-    by_command = {e["command"]: e["sha256"] for e in collected if e.get("source") == "ssh"}
-    snmp = next((e for e in collected if e.get("source") == "snmp"), None)
+def _with_outputs(findings: Sequence[Finding], collected: Sequence[Evidence]) -> list[Finding]:
+    """Each finding with the commands (and the SNMP walk) it read, and their output hashes."""
+    by_command = {e.command: e.sha256 for e in collected if e.source == "ssh" and e.command and e.sha256}
+    snmp = next((e for e in collected if e.source == "snmp"), None)
+    out = []
     for f in findings:
-        ev = f.get("evidence")
-        if not isinstance(ev, dict):
-            continue
-        outputs = [{"command": c, "sha256": by_command[c]} for c in ev.get("commands", []) if c in by_command]
-        if ev.get("snmp_objects") and snmp is not None:
-            outputs.append({"command": f"snmp {snmp['transport']} walk", "sha256": snmp["sha256"]})
-        if outputs:
-            ev["outputs"] = outputs
+        ev = f.evidence
+        outputs = [Output(c, by_command[c]) for c in ev.commands if c in by_command]
+        if ev.snmp_objects and snmp is not None:
+            outputs.append(Output(f"snmp {snmp.transport} walk", snmp.sha256 or ""))
+        out.append(dataclasses.replace(f, evidence=dataclasses.replace(ev, outputs=tuple(outputs))) if outputs else f)
+    return out
 
 
 def _snmp_host(job: DeviceJob) -> str:
@@ -758,26 +906,10 @@ def _snmp_host(job: DeviceJob) -> str:
     return host
 
 
-# -- summaries, readiness index, diffs ------------------------------------------
-def summarize(results: Sequence[DeviceResult]) -> dict[str, Any]:
-    by_status = Counter(r.status for r in results)
-    severities = Counter(f["severity"] for r in results for f in r.findings if f["status"] == "fail")
-    ready = [r for r in results if r.ipv6_ready is not None]
-    return {
-        "devices": len(results),
-        "status": dict(by_status),
-        "findings_by_severity": dict(severities),
-        "ipv6_ready": sum(1 for r in ready if r.ipv6_ready),
-        "ipv6_assessed": len(ready),
-        "ipv6_ready_pct": round(100 * sum(1 for r in ready if r.ipv6_ready) / len(ready), 1) if ready else None,
-    }
-
-
-def group_summary(results: Sequence[DeviceResult], key: Callable[[DeviceResult], str]) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[DeviceResult]] = defaultdict(list)
-    for r in results:
-        groups[key(r)].append(r)
-    return {k: summarize(v) for k, v in sorted(groups.items())}
+# -- diffs ------------------------------------------------------------------------
+def summarize(results: Sequence[DeviceResult]) -> AuditSummary:
+    """The summary of these results (``AuditSummary.of``)."""
+    return AuditSummary.of(results)
 
 
 @dataclass(frozen=True)
@@ -806,8 +938,8 @@ def diff(before: Sequence[DeviceResult], after: Sequence[DeviceResult]) -> list[
         if a.status != b.status:
             kind = "regression" if a.status == "ok" else "fix" if b.status == "ok" else "regression"
             changes.append(Change(host, "status", a.status, b.status, kind))
-        fa = {f["rule"]: f["status"] for f in a.findings}
-        fb = {f["rule"]: f["status"] for f in b.findings}
+        fa: dict[str, str] = {f.rule: f.status for f in a.findings}
+        fb: dict[str, str] = {f.rule: f.status for f in b.findings}
         for rule in sorted(set(fa) | set(fb)):
             x, y = fa.get(rule, "absent"), fb.get(rule, "absent")
             if x == y:

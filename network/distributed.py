@@ -505,7 +505,7 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
 
 
 def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> None:
-    from govops.network.audit import DeviceResult
+    from govops.network.results import DeviceResult
 
     engine = _ENGINES.get(os.getpid())
     store = engine.store if engine is not None else OnceStore(_PARENT[0][1])

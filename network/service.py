@@ -17,8 +17,8 @@ from govops.observer import Observer
 if TYPE_CHECKING:
     from govops.config import LoadedConfig
     from govops.credentials import Credentials
+    from govops.network.audit import AuditStore
     from govops.network.inventory import Inventory
-    from govops.store import Store
 
 
 class Context(Protocol):
@@ -29,7 +29,7 @@ class Context(Protocol):
     @property
     def credentials(self) -> Credentials: ...
     @property
-    def store(self) -> Store: ...
+    def store(self) -> AuditStore: ...
 
 
 def selection_params(inv: Inventory, **filters: Any) -> dict[str, Any]:

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from govops.credentials import redact
 from govops.errors import InputError, NotFoundError
 from govops.i18n import Translator
-from govops.network.audit import RUN_KIND, Change, DeviceResult, diff, group_summary, summarize
+from govops.network.audit import RUN_KIND, Change, diff
 from govops.network.remediation.engine import RUN_KIND as REMEDIATE_KIND
+from govops.network.results import AuditSummary, DeviceResult, Finding, Rollup
 from govops.reports.locale import Locale, parse_iso
 from govops.reports.render import Chart, Document, Section, Series, Table, to_html, to_markdown
 from govops.reports.render import Labels as BaseLabels
@@ -313,7 +314,7 @@ class AuditReportData:
     @property
     def has_findings(self) -> bool:
         """Like ``net audit``'s exit 3: a device not audited or a rule failing somewhere."""
-        return any(r.status != "ok" or any(f["status"] == "fail" for f in r.findings) for r in self.current.results)
+        return any(not r.ok or r.failed_findings for r in self.current.results)
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -351,9 +352,8 @@ def audit_run(store: Store, run_id: str) -> AuditRun:
     for target in store.results(run_id):
         if not target.data:
             continue
-        r = DeviceResult.from_dict(target.data)
         # the store's reason column is the redacted copy; the JSON one may predate redaction
-        r.reason = redact(target.reason) if target.reason else None
+        r = replace(DeviceResult.from_dict(target.data), reason=redact(target.reason) if target.reason else None)
         results.append(r)
         collected[r.hostname] = target.finished_at
     return AuditRun(run, results, collected)
@@ -427,36 +427,29 @@ def fixes_of(rules: Sequence[Any]) -> dict[str, dict[str, str]]:
 # -- the document ----------------------------------------------------------------------------------
 
 
-def _title(finding: Mapping[str, Any], lang: str) -> str:
+def _title(finding: Finding, lang: str) -> str:
     """Rule titles are stored in both languages (rule files) or as one string (older runs)."""
-    t = finding.get("title")
-    if isinstance(t, dict):
-        return str(t.get(lang) or t.get("en") or next(iter(t.values()), ""))
-    return str(t or "")
+    return finding.title_in(lang)
 
 
-def _failed(r: DeviceResult) -> list[dict[str, Any]]:
-    return [f for f in r.findings if f["status"] == "fail"]
+def _failed(r: DeviceResult) -> list[Finding]:
+    return r.failed_findings
 
 
-def _readiness_rule(f: Mapping[str, Any]) -> bool:
-    return bool(f.get("pack", str(f["rule"]).split(".")[0]) == "ipv6" and f.get("readiness", True))
-
-
-def index_gains(results: Sequence[DeviceResult]) -> list[tuple[str, int, int, dict[str, Any]]]:
+def index_gains(results: Sequence[DeviceResult]) -> list[tuple[str, int, int, Finding]]:
     """Per IPv6 readiness rule: (rule, devices that would be ready if it were fixed, devices failing
     it, a finding of it), best first. A device counts for a rule when that rule is the only
     readiness rule it fails: fixing the rule alone makes it ready."""
     only: Counter[str] = Counter()
     failing: Counter[str] = Counter()
-    meta: dict[str, dict[str, Any]] = {}
+    meta: dict[str, Finding] = {}
     for r in results:
         if r.ipv6_ready is None:
             continue
-        rules = {f["rule"] for f in _failed(r) if _readiness_rule(f)}
+        rules = {f.rule for f in _failed(r) if f.counts_for_readiness}
         for f in _failed(r):
-            if _readiness_rule(f):
-                meta.setdefault(f["rule"], f)
+            if f.counts_for_readiness:
+                meta.setdefault(f.rule, f)
         failing.update(rules)
         if len(rules) == 1:
             only.update(rules)
@@ -504,36 +497,31 @@ def _delta(now: float | None, before: float | None) -> float | None:
 def _group_table(
     c: _Ctx,
     first_col: str,
-    current: Sequence[DeviceResult],
-    baseline: Sequence[DeviceResult] | None,
-    key: Callable[[DeviceResult], str],
+    now: Mapping[str, AuditSummary],
+    before: Mapping[str, AuditSummary],
     name: Callable[[str], str],
 ) -> tuple[Table, list[tuple[str, float]]]:
-    """One row per group: devices, audited, not audited, readiness index and its change, failed
-    checks by severity; and (name, index) per group for the chart."""
-    now = group_summary(current, key)
-    before = group_summary(baseline, key) if baseline is not None else {}
+    """One row per group (of the roll-up): devices, audited, not audited, readiness index and its
+    change, failed checks by severity; and (name, index) per group for the chart."""
     rows: list[list[Any]] = []
     points: list[tuple[str, float]] = []
     for group, s in now.items():
-        sev = s["findings_by_severity"]
-        ok = s["status"].get("ok", 0)
-        prev = before.get(group, {}).get("ipv6_ready_pct")
+        prev = before[group].ipv6_ready_pct if group in before else None
         rows.append(
             [
                 name(group),
-                s["devices"],
-                ok,
-                s["devices"] - ok,
-                s["ipv6_ready"],
-                s["ipv6_assessed"],
-                s["ipv6_ready_pct"],
-                _delta(s["ipv6_ready_pct"], prev),
-                *[sev.get(k, 0) for k in SEVERITIES],
+                s.devices,
+                s.ok,
+                s.not_audited,
+                s.ipv6_ready,
+                s.ipv6_assessed,
+                s.ipv6_ready_pct,
+                _delta(s.ipv6_ready_pct, prev),
+                *[s.findings_by_severity.get(k, 0) for k in SEVERITIES],
             ]
         )
-        if s["ipv6_ready_pct"] is not None:
-            points.append((name(group), float(s["ipv6_ready_pct"])))
+        if s.ipv6_ready_pct is not None:
+            points.append((name(group), float(s.ipv6_ready_pct)))
     lab = c.lab
     heads = [lab(first_col)] + [lab(k) for k in ("col.devices", "col.ok", "col.failed", "col.ready", "col.assessed")]
     heads += [lab("col.index"), lab("col.delta"), *[lab(f"sev.{k}") for k in SEVERITIES]]
@@ -553,13 +541,14 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
     c.loc = loc
     run, results = data.current.run, data.current.results
     base = data.baseline
-    s = summarize(results)
+    rollup = Rollup.of(results)
+    base_rollup = Rollup.of(base.results) if base is not None else None
+    s = rollup.city
     now = now if now is not None else datetime.now(UTC).timestamp()
-    base_summary = summarize(base.results) if base is not None else None
-    index_change = _delta(s["ipv6_ready_pct"], base_summary["ipv6_ready_pct"]) if base_summary else None
+    index_change = _delta(s.ipv6_ready_pct, base_rollup.city.ipv6_ready_pct) if base_rollup else None
 
     statuses = lab("sep").join(
-        f"{c.known('st', k)} {v}" for k, v in sorted(s["status"].items(), key=lambda kv: (-kv[1], kv[0]))
+        f"{c.known('st', k)} {v}" for k, v in sorted(s.status.items(), key=lambda kv: (-kv[1], kv[0]))
     )
     checks = lab("sep").join(c.known("pack", k) for k in run.params.get("checks", []))
     intro = [
@@ -570,7 +559,7 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
             status=c.known("run", run.status),
             started=loc.stamp(run.started_at),
             finished=loc.stamp(run.finished_at),
-            devices=s["devices"],
+            devices=s.devices,
             checks=checks or "–",
         ),
         lab("statuses", statuses=statuses or "–"),
@@ -591,26 +580,26 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
         intro.append(lab("compare.none"))
 
     sections: list[Section] = []
-    audited = s["status"].get("ok", 0)
+    audited = s.ok
     failed_checks = sum(len(_failed(r)) for r in results)
 
     # -- executive summary
     summary = Section(lab("summary"), sheet=lab("sheet.summary"))
     summary.figures = [
-        (lab("fig.index"), loc.pct(s["ipv6_ready_pct"])),
+        (lab("fig.index"), loc.pct(s.ipv6_ready_pct)),
         (lab("fig.change"), c.pp(index_change)),
-        (lab("fig.audited"), f"{loc.num(audited)} / {loc.num(s['devices'])}"),
-        (lab("fig.not_audited"), loc.num(s["devices"] - audited)),
+        (lab("fig.audited"), f"{loc.num(audited)} / {loc.num(s.devices)}"),
+        (lab("fig.not_audited"), loc.num(s.not_audited)),
         (lab("fig.failed_checks"), loc.num(failed_checks)),
     ]
     if base is not None:
         summary.figures.append((lab("fig.regressions"), loc.num(len(regressions))))
     summary.paragraphs.append(
-        lab("readiness.text", pct=loc.num(s["ipv6_ready_pct"], 1), ready=s["ipv6_ready"], assessed=s["ipv6_assessed"])
+        lab("readiness.text", pct=loc.num(s.ipv6_ready_pct, 1), ready=s.ipv6_ready, assessed=s.ipv6_assessed)
     )
     # only rules that, fixed alone, make devices ready: a rule failing next to others raises nothing by itself
     gains = [g for g in index_gains(results) if g[1] > 0][:TOP_GAIN]
-    assessed = s["ipv6_assessed"] or 0
+    assessed = s.ipv6_assessed or 0
     if gains:
         summary.bullets.append(lab("top5"))
         for rule, ready_if_fixed, failing, rule_meta in gains:
@@ -627,14 +616,14 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
     else:
         summary.bullets.append(lab("top5.none"))
     if base is not None:
-        titles = {f["rule"]: f for r in results for f in r.findings}
+        titles = {f.rule: f for r in results for f in r.findings}
         if regressions:
             summary.bullets.append(lab("regressions.head", id=base.run.id))
             for ch in regressions[:MAX_REGRESSIONS]:
                 what = (
                     f"{c.known('st', ch.before)} → {c.known('st', ch.after)}"
                     if ch.rule == "status"
-                    else _title(titles.get(ch.rule, {"title": ch.rule}), c.lang)
+                    else (_title(titles[ch.rule], c.lang) if ch.rule in titles else ch.rule)
                 )
                 summary.bullets.append(lab("regressions.item", device=ch.hostname, what=what))
             if len(regressions) > MAX_REGRESSIONS:
@@ -654,12 +643,11 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
     sections.append(summary)
 
     # -- by administrative level, by county
-    base_results = base.results if base is not None else None
     level_table, level_points = _group_table(
-        c, "col.level", results, base_results, lambda r: r.level, lambda g: t(f"level.{g}")
+        c, "col.level", rollup.by_level, base_rollup.by_level if base_rollup else {}, lambda g: t(f"level.{g}")
     )
     county_table, county_points = _group_table(
-        c, "col.county", results, base_results, lambda r: r.county or "", lambda g: c.county(g or None)
+        c, "col.county", rollup.by_county, base_rollup.by_county if base_rollup else {}, lambda g: c.county(g or None)
     )
     level = Section(lab("by_level"), table=level_table, sheet=lab("sheet.level"))
     level.charts.append(_bar_chart(lab("chart.level"), level_points))
@@ -669,12 +657,8 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
     sections.append(county)
 
     # -- findings by severity
-    sev_checks: Counter[str] = Counter()
-    sev_devices: Counter[str] = Counter()
-    for r in results:
-        failed = _failed(r)
-        sev_checks.update(f["severity"] for f in failed)
-        sev_devices.update({f["severity"] for f in failed})
+    sev_checks: Counter[str] = Counter(s.findings_by_severity)
+    sev_devices: Counter[str] = Counter(rollup.devices_by_severity)
     sec = Section(lab("severity"), sheet=lab("sheet.severity"))
     if sev_checks:
         from govops.reports.charts import SEVERITY_COLORS
@@ -700,11 +684,11 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
 
     # -- top failing rules
     affected: Counter[str] = Counter()
-    meta: dict[str, dict[str, Any]] = {}
+    meta: dict[str, Finding] = {}
     for r in results:
         for f in _failed(r):
-            affected[f["rule"]] += 1
-            meta.setdefault(f["rule"], f)
+            affected[f.rule] += 1
+            meta.setdefault(f.rule, f)
     sec = Section(lab("rules"), sheet=lab("sheet.rules"))
     if affected:
         top = sorted(affected.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_RULES]
@@ -712,7 +696,7 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
             [
                 rule,
                 _title(meta[rule], c.lang),
-                c.known("sev", meta[rule]["severity"]),
+                c.known("sev", meta[rule].severity),
                 n,
                 round(100 * n / audited, 1) if audited else None,
             ]
@@ -810,8 +794,8 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
             c.county(rf[0].county) if rf[0].county else "",
             c.site(rf[0].site),
             rf[0].hostname,
-            SEVERITY_RANK.get(rf[1]["severity"], 9),
-            rf[1]["rule"],
+            SEVERITY_RANK.get(rf[1].severity, 9),
+            rf[1].rule,
         )
     )
     sec = Section(lab("worklist"), sheet=lab("sheet.worklist"))
@@ -822,10 +806,10 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
                 c.county(r.county),
                 c.site(r.site),
                 r.hostname,
-                f["rule"],
+                f.rule,
                 _title(f, c.lang),
-                c.known("sev", f["severity"]),
-                c.fix(f["rule"]) or "–",
+                c.known("sev", f.severity),
+                c.fix(f.rule) or "–",
             ]
             for r, f in work
         ]
@@ -834,22 +818,22 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
         # on paper: one row per rule with the devices per county (a city has thousands of failing
         # checks; a page holds about forty rows)
         by_rule: dict[str, Counter[str]] = defaultdict(Counter)
-        first: dict[str, dict[str, Any]] = {}
+        first: dict[str, Finding] = {}
         for r, f in work:
-            by_rule[f["rule"]][c.county(r.county)] += 1
-            first.setdefault(f["rule"], f)
+            by_rule[f.rule][c.county(r.county)] += 1
+            first.setdefault(f.rule, f)
         paper: list[list[Any]] = [
             [
                 rule,
                 _title(first[rule], c.lang),
-                c.known("sev", first[rule]["severity"]),
+                c.known("sev", first[rule].severity),
                 sum(counties.values()),
                 lab("sep").join(f"{name} {n}" for name, n in sorted(counties.items(), key=lambda kv: (-kv[1], kv[0]))),
                 c.fix(rule) or "–",
             ]
             for rule, counties in by_rule.items()
         ]
-        paper.sort(key=lambda row: (SEVERITY_RANK.get(first[str(row[0])]["severity"], 9), -int(row[3]), row[0]))
+        paper.sort(key=lambda row: (SEVERITY_RANK.get(first[str(row[0])].severity, 9), -int(row[3]), row[0]))
         heads = ("col.rule", "col.rule_title", "col.severity", "col.affected", "col.county", "col.fix")
         sec.paper_table = Table([lab(h) for h in heads], paper, {3}, code={0, 5}, print_limit=PRINT_ROWS)
     else:
@@ -860,18 +844,16 @@ def build(data: AuditReportData, lang: str, now: float | None = None, loc: Local
     sec = Section(lab("evidence"), sheet=lab("sheet.evidence"), page_break=True)
     evidence: dict[tuple[str, str], tuple[str, str | None, list[str]]] = {}
     for r, f in work:
-        ev = f.get("evidence")
-        outputs = ev.get("outputs", []) if isinstance(ev, dict) else []
         stored = data.current.collected_at.get(r.hostname)
-        times = {e.get("command"): e.get("at") for e in r.evidence if isinstance(e, dict)}
-        for o in outputs:
-            cmd = str(o.get("command", ""))
+        times = {e.command: e.at for e in r.evidence}
+        for o in f.evidence.outputs:
+            cmd = o.command
             if cmd.startswith("snmp "):
-                times.setdefault(cmd, next((e.get("at") for e in r.evidence if e.get("source") == "snmp"), None))
+                times.setdefault(cmd, next((e.at for e in r.evidence if e.source == "snmp"), None))
             key = (r.hostname, cmd)
             if key not in evidence:
-                evidence[key] = (str(o.get("sha256", "")), times.get(cmd) or stored, [])
-            evidence[key][2].append(f["rule"])
+                evidence[key] = (o.sha256, times.get(cmd) or stored, [])
+            evidence[key][2].append(f.rule)
     if evidence:
         sec.paragraphs.append(lab("evidence.text"))
         rows = [

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from govops.network.audit import group_summary, summarize
+from govops.network.results import AuditSummary, Rollup
 from govops.reports.audit import SEVERITIES, AuditReportData
 from govops.reports.locale import parse_iso
 
@@ -57,9 +57,9 @@ def _render(families: Iterable[_Family]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _ratio(summary: dict[str, Any]) -> float | None:
+def _ratio(summary: AuditSummary) -> float | None:
     """The index from its counts (the summaries' percentage is rounded to 0.1)."""
-    return round(summary["ipv6_ready"] / summary["ipv6_assessed"], 4) if summary["ipv6_assessed"] else None
+    return round(summary.ipv6_ready / summary.ipv6_assessed, 4) if summary.ipv6_assessed else None
 
 
 def audit_metrics(data: AuditReportData) -> str:
@@ -76,28 +76,30 @@ def audit_metrics(data: AuditReportData) -> str:
     affected = _Family("govops_audit_devices_with_failures", "Devices with at least one failed check, by severity.")
     finished = _Family("govops_audit_run_finished_timestamp_seconds", "When the reported audit run finished.")
 
-    def groups(scope: str, summary: dict[str, dict[str, Any]], name: Any) -> None:
-        for key, s in summary.items():
+    def groups(scope: str, summary: Iterable[tuple[str, AuditSummary]], name: Any) -> None:
+        for key, s in summary:
             labels = {"scope": scope, scope: key, "name": name(key)}
             index.add(_ratio(s), **labels)
-            ready.add(s["ipv6_ready"], **labels)
-            assessed.add(s["ipv6_assessed"], **labels)
+            ready.add(s.ipv6_ready, **labels)
+            assessed.add(s.ipv6_assessed, **labels)
 
-    city = summarize(results)
+    rollup = Rollup.of(results)
+    city = rollup.city
     index.add(_ratio(city), scope="city")
-    ready.add(city["ipv6_ready"], scope="city")
-    assessed.add(city["ipv6_assessed"], scope="city")
-    groups("county", group_summary(results, lambda r: r.county or "city"), lambda k: names.get(k, k))
-    groups("level", group_summary(results, lambda r: r.level), lambda k: k)
-    for status, n in sorted(city["status"].items()):
+    ready.add(city.ipv6_ready, scope="city")
+    assessed.add(city.ipv6_assessed, scope="city")
+    # the city's own devices (no county) as the county "city"
+    groups(
+        "county",
+        sorted(((k or "city", s) for k, s in rollup.by_county.items()), key=lambda kv: kv[0]),
+        lambda k: names.get(k, k),
+    )
+    groups("level", rollup.by_level.items(), lambda k: k)
+    for status, n in sorted(city.status.items()):
         devices.add(n, status=status)
-    sev_devices: dict[str, int] = {}
-    for r in results:
-        for sev in {f["severity"] for f in r.findings if f["status"] == "fail"}:
-            sev_devices[sev] = sev_devices.get(sev, 0) + 1
-    for sev in [*SEVERITIES, *sorted(set(city["findings_by_severity"]) - set(SEVERITIES))]:
-        failed.add(city["findings_by_severity"].get(sev, 0), severity=sev)
-        affected.add(sev_devices.get(sev, 0), severity=sev)
+    for sev in [*SEVERITIES, *sorted(set(city.findings_by_severity) - set(SEVERITIES))]:
+        failed.add(city.findings_by_severity.get(sev, 0), severity=sev)
+        affected.add(rollup.devices_by_severity.get(sev, 0), severity=sev)
     finished.add(parse_iso(run.finished_at or run.started_at))
     return _render([index, ready, assessed, devices, failed, affected, finished])
 

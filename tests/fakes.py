@@ -20,6 +20,7 @@ from govops.network.collectors.base import (
 )
 from govops.network.facts import DeviceFacts
 from govops.network.inventory import Device
+from govops.network.results import Finding
 
 FAULTS = {"unreachable": Unreachable, "auth": AuthFailed, "timeout": TimedOut, "error": CollectError}
 
@@ -134,6 +135,9 @@ class FakeAnalyzer:
         self.not_ready = not_ready or set()
         self.explode = explode or set()
 
+    def packs(self) -> list[str]:
+        return ["ipv6", "baseline"]
+
     def commands(self, platform: str) -> list[str]:
         return ["show version"]
 
@@ -153,20 +157,12 @@ class FakeAnalyzer:
         snmp: DeviceFacts | None,
         extra: dict[str, Any],
         checks: Sequence[str],
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ) -> tuple[dict[str, Any], list[Finding]]:
         if device.hostname in self.explode:
             raise ZeroDivisionError("analyzer bug")
         facts = (ssh or snmp or DeviceFacts()).to_dict() | extra
         ok = device.hostname not in self.not_ready
-        return facts, [
-            {
-                "rule": "ipv6.forwarding",
-                "title": "IPv6 forwarding",
-                "severity": "high",
-                "status": "pass" if ok else "fail",
-                "evidence": {},
-            }
-        ]
+        return facts, [Finding("ipv6.forwarding", "ipv6", "IPv6 forwarding", "high", "pass" if ok else "fail")]
 
 
 class WorkerFakeSnmp:

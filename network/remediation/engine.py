@@ -28,17 +28,18 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
 from govops.errors import CredentialError, InputError, Interrupted
-from govops.network.audit import CHECKS, Analyzer, AuditSettings, DeviceJob, parsed_session
+from govops.network.audit import Analyzer, AuditSettings, AuditStore, DeviceJob, parsed_session
 from govops.network.collectors.base import CollectError, SshCollector, SshTarget
 from govops.network.collectors.sshconfig import normalise_config
 from govops.network.inventory import Device
 from govops.network.remediation.plan import SYNTAX, DevicePlan, PlanItem
+from govops.network.results import DeviceResult, FindingStatus
 from govops.observer import NullObserver, Observer
 from govops.store import Run, Store
 
@@ -121,7 +122,7 @@ class RemediationEngine:
         *,
         analyzer: Analyzer,
         credentials: Credentials,
-        store: Store,
+        store: AuditStore,
         collector: SshCollector,
         settings: RemediationSettings = RemediationSettings(),
         observer: Observer | None = None,
@@ -148,9 +149,7 @@ class RemediationEngine:
                 raise InputError(f"run {resume} is a {run.kind} run, not a remediation")
             done = {r.target for r in self.store.results(resume) if not (r.data or {}).get("not_started")}
             pushed = {e.resource_id for e in self.store.journal(resume) if e.action == "push"}
-            reopen = getattr(self.store, "reopen_run", None)
-            if reopen is not None:
-                run = reopen(resume)
+            run = self.store.reopen_run(resume)
         else:
             run = self.store.start_run(RUN_KIND, {**params, "total": len(plans)})
             done, pushed = set(), set()
@@ -336,9 +335,8 @@ class RemediationEngine:
         )
         if session.facts is None:
             raise CollectError(session.parse_error or "no facts")
-        packs = getattr(self.analyzer, "packs", lambda: list(CHECKS))()
-        _facts, findings = self.analyzer.evaluate(device, session.facts, None, {}, packs)
-        by_rule = {f["rule"]: f["status"] for f in findings}
+        _facts, findings = self.analyzer.evaluate(device, session.facts, None, {}, self.analyzer.packs())
+        by_rule: dict[str, str] = {f.rule: f.status for f in findings}
         return {rule: by_rule.get(rule, "absent") for rule in rules}
 
     def _rollback(
@@ -379,7 +377,7 @@ class RemediationEngine:
         out.reason = f"{reason}; rollback left the configuration different from the snapshot{extra}"
 
 
-def audit_view(store: Store, run: Run) -> list[dict[str, Any]]:
+def audit_view(store: Store, run: Run) -> list[DeviceResult]:
     """A remediation run as audit results: its audit run's, with each re-audited rule's new status.
 
     So ``govops net diff AUDIT_RUN REMEDIATION_RUN`` lists what the remediation fixed (and what it
@@ -391,9 +389,12 @@ def audit_view(store: Store, run: Run) -> list[dict[str, Any]]:
     after = {r.target: (r.data or {}).get("after") or {} for r in store.results(run.id)}
     out = []
     for r in store.results(str(audit_run)):
-        data = dict(r.data or {})
-        changed = after.get(r.target, {})
+        if not r.data:
+            continue
+        result = DeviceResult.from_dict(r.data)
+        changed: Mapping[str, FindingStatus] = after.get(r.target, {})
         if changed:
-            data["findings"] = [{**f, "status": changed.get(f["rule"], f["status"])} for f in data.get("findings", [])]
-        out.append(data)
+            findings = tuple(replace(f, status=changed.get(f.rule, f.status)) for f in result.findings)
+            result = replace(result, findings=findings)
+        out.append(result)
     return out

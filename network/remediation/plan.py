@@ -9,6 +9,7 @@ from typing import Any
 from govops.errors import InputError
 from govops.network.inventory import Device
 from govops.network.remediation.templates import Fix, MissingVariable, UnsafeValue, render, variables
+from govops.network.results import DeviceResult
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def check_rules(rules: Iterable[str], fixes: Mapping[str, Fix], known_rules: Ite
 
 
 def build_plans(
-    results: Iterable[Mapping[str, Any]],
+    results: Iterable[DeviceResult],
     devices: Mapping[str, Device],
     fixes: Mapping[str, Fix],
     rules: Sequence[str] | None,
@@ -106,20 +107,16 @@ def build_plans(
     """A plan for each selected device that was audited ``ok`` and fails at least one selected rule."""
     plans = []
     for r in results:
-        device = devices.get(r.get("hostname", ""))
-        if device is None or r.get("status") != "ok" or not device.platform:
+        device = devices.get(r.hostname)
+        if device is None or not r.ok or not device.platform:
             continue
-        failing = [
-            f["rule"]
-            for f in r.get("findings", [])
-            if f.get("status") == "fail" and (rules is None or f["rule"] in rules)
-        ]
+        failing = [f.rule for f in r.failed_findings if rules is None or f.rule in rules]
         if not failing:
             continue
         plan = DevicePlan(device.hostname, device.platform, device.site.code, device.county, device.level)
         # inventory variables: defaults.yaml, then the device's groups and the device (inventory order)
         data = {**(defaults_data or {}), **device.data}
-        values = variables(r.get("facts") or {}, data, device.hostname)
+        values = variables(r.facts, data, device.hostname)
         for rule in failing:
             plan.items.append(_item(rule, fixes.get(rule), device.platform, values, lang))
         plans.append(plan)

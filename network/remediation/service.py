@@ -11,6 +11,7 @@ from govops.network.audit import RUN_KIND as AUDIT_KIND
 from govops.network.remediation.engine import RemediationEngine, RemediationSettings
 from govops.network.remediation.plan import SYNTAX, DevicePlan, build_plans, check_rules, fixable_rules
 from govops.network.remediation.templates import Fix, load_fixes
+from govops.network.results import DeviceResult
 from govops.observer import Observer
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def plan_run(
     fixes = load_fixes([ctx.config.path(p) for p in net.fixes], known)
     selected = check_rules(rules, fixes, known) if rules else fixable_rules(fixes)
     devices = {d.hostname: d for d in inventory.select(**filters)}
-    results = [r.data for r in ctx.store.results(run_id) if r.data]
+    results = [DeviceResult.from_dict(r.data) for r in ctx.store.results(run_id) if r.data]
     plans = build_plans(results, devices, fixes, selected, lang, inventory.defaults.data)
     return Planned(run_id, inventory, plans, devices, selected, fixes)
 

@@ -166,15 +166,15 @@ def test_findings_match_the_rules_applied_to_the_ground_truth(
             extra |= {"mgmt_ipv6_snmp": True} | ({"mgmt_ipv6_ssh": True} if ssh else {})
         _, expected = analyzer.evaluate(device, ssh_facts, DeviceFacts.from_dict(snmp_view), extra, CHECKS)
         got = {f["rule"]: f["status"] for f in d["findings"]}
-        want = {f["rule"]: f["status"] for f in expected}
+        want: dict[str, str] = {f.rule: f.status for f in expected}
         if entry["source"] == "snmpd-readback":
             # the kernel read-back knows no uplink, so the truth cannot say what this rule finds
             got.pop("ipv6.uplink_neighbors")
             want.pop("ipv6.uplink_neighbors")
         assert got == want, d["hostname"]
         statuses |= set(got.values())
-        ready = [f for f in expected if f["pack"] == "ipv6" and f["readiness"] and f["status"] != "not_applicable"]
-        assert d["ipv6_ready"] == (all(f["status"] == "pass" for f in ready) if ready else None)
+        ready = [f for f in expected if f.counts_for_readiness and f.status != "not_applicable"]
+        assert d["ipv6_ready"] == (all(f.status == "pass" for f in ready) if ready else None)
     assert statuses == {"pass", "fail", "not_applicable"}
 
 

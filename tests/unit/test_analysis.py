@@ -19,6 +19,7 @@ from govops.network.facts import DeviceFacts, InterfaceFacts
 from govops.network.generate import generate_inventory
 from govops.network.inventory import Device, load_inventory
 from govops.network.parsers import command_set, parse_cli
+from govops.network.results import Finding
 
 from tests.fakes import FakeSnmp
 from tests.unit.test_audit_engine import ENV
@@ -47,8 +48,9 @@ def device(tmp_path: Path) -> Device:
     return next(d for d in inv if d.platform == "huawei_vrp" and d.ssh is not None and d.snmp is not None)
 
 
-def by_rule(findings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {f["rule"]: f for f in findings}
+def by_rule(findings: list[Finding]) -> dict[str, dict[str, Any]]:
+    """The findings as the JSON shows them, by rule."""
+    return {f.rule: f.to_dict() for f in findings}
 
 
 def test_vrp_access_switch_findings(analyzer: DefaultAnalyzer, device: Device) -> None:
@@ -116,8 +118,8 @@ def test_snmp_only_device_reports_ssh_rules_not_applicable(analyzer: DefaultAnal
 def test_ssh_only_rules_on_a_cli_device_whose_ssh_failed(analyzer: DefaultAnalyzer, device: Device) -> None:
     snmp = DeviceFacts(hostname="x", ipv6_forwarding=False)
     _, findings = analyzer.evaluate(device, None, snmp, {}, ["baseline"])
-    assert {f["status"] for f in findings} == {"not_applicable"}
-    assert all("SSH collection failed" in f["reason"] for f in findings)
+    assert {f.status for f in findings} == {"not_applicable"}
+    assert all("SSH collection failed" in (f.reason or "") for f in findings)
 
 
 def test_cross_check_catches_snmp_disagreement(analyzer: DefaultAnalyzer, device: Device) -> None:

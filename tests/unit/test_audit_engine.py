@@ -12,6 +12,7 @@ from govops.network.audit import AuditEngine, AuditSettings, DeviceResult, diff,
 from govops.network.facts import DeviceFacts
 from govops.network.generate import generate_inventory
 from govops.network.inventory import load_inventory
+from govops.network.results import Finding
 from govops.observer import RecordingObserver
 from govops.store import SqlStore
 
@@ -80,7 +81,7 @@ def test_ssh_sessions_run_in_worker_processes_and_results_come_back(tmp_path: Pa
     assert by_host[hosts[1]].status == "timeout" and by_host[hosts[1]].reason == "ssh: timeout"
     assert sum(r.status == "ok" for r in report.results) == len(inv) - 2
     # the password reached the workers intact (else auth_failed), and no session ran in this process
-    outputs = {e["command"] for r in report.results for e in r.evidence if e.get("source") == "ssh"}
+    outputs = {e.command for r in report.results for e in r.evidence if e.source == "ssh"}
     assert outputs  # evidence carries the commands the workers ran
     pids = {int(r.facts["hostname"]) for r in report.results if r.status == "ok" and r.facts.get("hostname")}
     assert pids and os.getpid() not in pids
@@ -98,12 +99,13 @@ def test_cli_output_is_parsed_in_the_worker_and_only_hashes_come_back(tmp_path: 
     by_host = {r.hostname: r for r in report.results}
     bad = by_host[hosts[0]]
     assert bad.status == "parse_error" and bad.reason == "show version: not the expected format"
-    assert bad.collected["ssh"] == "failed" and [e["command"] for e in bad.evidence if e["source"] == "ssh"]
+    assert bad.collected["ssh"] == "failed" and [e.command for e in bad.evidence if e.source == "ssh"]
     good = by_host[hosts[1]]
     assert good.status == "ok"
     session_pid, parser_pid = good.facts["hostname"], good.facts["os_version"]
     assert parser_pid == session_pid != str(os.getpid())  # parsed where the session ran
-    (ev,) = [e for e in good.evidence if e["source"] == "ssh"]
+    (typed,) = [e for e in good.evidence if e.source == "ssh"]
+    ev = typed.to_dict()
     at = ev.pop("at")  # when the session's outputs came in: the report's evidence appendix shows it
     assert ev == {"source": "ssh", "command": "show version", "sha256": _sha(f"{session_pid} {hosts[1]}")}
     assert isinstance(at, str) and at.endswith("Z")
@@ -128,7 +130,7 @@ def test_snmp_polls_run_in_worker_processes(tmp_path: Path, inv) -> None:  # typ
     # the secret reached the workers intact (else auth_failed), and the polls ran there, not here
     workers = {r.facts["hostname"] for r in ok}
     assert 1 <= len(workers) <= 2 and str(os.getpid()) not in workers
-    assert all(e["values"] == 2 for r in ok for e in r.evidence if e["source"] == "snmp")
+    assert all(e.values == 2 for r in ok for e in r.evidence if e.source == "snmp")
 
 
 def test_wrong_secret_in_an_snmp_worker_is_auth_failed(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
@@ -258,9 +260,10 @@ def test_ipv6_ready_summary_and_diff(tmp_path: Path, inv) -> None:  # type: igno
         FakeAnalyzer(not_ready={devices[1].hostname}),
     ).run(devices, ["ipv6"], {})
     s = summarize(a.results)
-    assert s["ipv6_assessed"] == len(devices) and s["ipv6_ready"] == len(devices) - 1
+    assert s == a.summary and a.run.summary == s.to_dict()  # the one summary, stored with the run
+    assert s.ipv6_assessed == len(devices) and s.ipv6_ready == len(devices) - 1
     by_level = group_summary(a.results, lambda r: r.level)
-    assert sum(g["devices"] for g in by_level.values()) == len(devices)
+    assert sum(g.devices for g in by_level.values()) == len(devices)
     changes = {(c.hostname, c.rule, c.kind) for c in diff(a.results, b.results)}
     assert (devices[0].hostname, "ipv6.forwarding", "fix") in changes
     assert (devices[1].hostname, "ipv6.forwarding", "regression") in changes
@@ -268,7 +271,9 @@ def test_ipv6_ready_summary_and_diff(tmp_path: Path, inv) -> None:  # type: igno
 
 
 def test_device_result_round_trips() -> None:
-    r = DeviceResult("h", "s", None, "village", "huawei_vrp", "ok", None, findings=[{"rule": "x"}])
+    r = DeviceResult(
+        "h", "s", None, "village", "huawei_vrp", "ok", None, findings=(Finding("x.y", "x", "X", "low", "pass"),)
+    )
     assert DeviceResult.from_dict(r.to_dict() | {"future_field": 1}) == r
 
 
@@ -295,7 +300,7 @@ def test_default_communities_are_probed_only_when_the_config_hides_them(tmp_path
     by_host = {r.hostname: r for r in report.results}
     assert by_host[both[0].hostname].facts["snmp_default_community"] is True
     assert by_host[both[1].hostname].facts["snmp_default_community"] is False
-    assert {e["source"] for e in by_host[both[0].hostname].evidence} >= {"snmp-probe"}
+    assert {e.source for e in by_host[both[0].hostname].evidence} >= {"snmp-probe"}
     # a configuration that shows its communities needs no probe
     snmp2 = FakeSnmp()
     engine(tmp_path, FakeSsh(), snmp2).run(both[:2], ["ipv6"], {})
@@ -503,3 +508,39 @@ def test_the_worker_server_starts_before_the_devices_are_known() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert "paramiko" in out.stdout and "pysnmp.hlapi.v3arch.asyncio" in out.stdout
+
+
+class _BuggyParser(FakeAnalyzer):
+    """A parser that fails unexpectedly (a bug, not a device's odd output) on one host."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self.host = host
+
+    def facts_from_cli(self, platform: str, outputs: dict[str, str]) -> DeviceFacts:
+        if next(iter(outputs.values())).startswith(self.host + " "):
+            raise ZeroDivisionError("parser bug")
+        return super().facts_from_cli(platform, outputs)
+
+
+def test_a_parser_bug_is_the_device_error_with_its_evidence_kept(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    hosts = [d for d in inv if d.ssh is not None and d.snmp is not None][:2]
+    report = engine(tmp_path, FakeSsh(), FakeSnmp(), _BuggyParser(hosts[0].hostname)).run(hosts, ["ipv6"], {})
+    by_host = {r.hostname: r for r in report.results}
+    bad, good = by_host[hosts[0].hostname], by_host[hosts[1].hostname]
+    assert bad.status == "error" and bad.reason == "ZeroDivisionError: parser bug"
+    assert [e.source for e in bad.evidence] == ["ssh"] and bad.attempts == 1
+    assert bad.collected == {} and bad.findings == () and bad.ipv6_ready is None
+    assert good.status == "ok" and good.collected == {"ssh": "ok", "snmp": "ok"} and good.findings
+
+
+class _BuggySnmpParser(FakeAnalyzer):
+    def facts_from_snmp(self, values: dict[str, Any]) -> DeviceFacts:
+        raise KeyError("sysName")
+
+
+def test_an_snmp_parser_bug_is_the_device_error_with_both_evidences_kept(tmp_path: Path, inv) -> None:  # type: ignore[no-untyped-def]
+    host = next(d for d in inv if d.ssh is not None and d.snmp is not None)
+    (r,) = engine(tmp_path, FakeSsh(), FakeSnmp(), _BuggySnmpParser()).run([host], ["ipv6"], {}).results
+    assert r.status == "error" and r.reason == "KeyError: 'sysName'"
+    assert r.collected == {"ssh": "ok"} and [e.source for e in r.evidence][-1] == "snmp"

@@ -10,6 +10,7 @@ import pytest
 from govops.network.audit import RUN_KIND, DeviceResult
 from govops.network.generate import generate_inventory
 from govops.network.inventory import Inventory, load_inventory
+from govops.network.results import Finding
 
 
 def _result(inv: Inventory, hostname: str, *, ready: bool, ssh_rule: str = "pass") -> DeviceResult:
@@ -22,10 +23,10 @@ def _result(inv: Inventory, hostname: str, *, ready: bool, ssh_rule: str = "pass
         platform=d.platform,
         status="ok",
         reason=None,
-        findings=[
-            {"rule": "ipv6.mgmt", "status": "pass" if ready else "fail", "severity": "high"},
-            {"rule": "baseline.ssh-v2", "status": ssh_rule, "severity": "critical"},
-        ],
+        findings=(
+            Finding.from_dict({"rule": "ipv6.mgmt", "status": "pass" if ready else "fail", "severity": "high"}),
+            Finding.from_dict({"rule": "baseline.ssh-v2", "status": ssh_rule, "severity": "critical"}),
+        ),
         ipv6_ready=ready,
     )
 

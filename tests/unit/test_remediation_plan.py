@@ -14,6 +14,7 @@ from govops.network.parsers import command_set
 from govops.network.parsers.tables import ios_ipv6_brief
 from govops.network.remediation.plan import build_plans, check_rules, fixable_rules
 from govops.network.remediation.templates import UnsafeValue, load_fixes, render, variables
+from govops.network.results import DeviceResult
 
 pytestmark = pytest.mark.unit
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "device-outputs"
@@ -60,12 +61,14 @@ def device(platform: str, data: dict[str, Any]) -> Device:
 
 
 def plan_for(platform: str, facts: dict[str, Any], rules: list[str], data: dict[str, Any] | None = None) -> Any:
-    result = {
-        "hostname": "dev1",
-        "status": "ok",
-        "facts": facts,
-        "findings": [{"rule": r, "status": "fail"} for r in rules],
-    }
+    result = DeviceResult.from_dict(
+        {
+            "hostname": "dev1",
+            "status": "ok",
+            "facts": facts,
+            "findings": [{"rule": r, "status": "fail"} for r in rules],
+        }
+    )
     dev = device(platform, DATA if data is None else data)
     plans = build_plans([result], {"dev1": dev}, FIXES, rules)
     assert len(plans) == 1

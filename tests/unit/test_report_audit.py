@@ -3,6 +3,7 @@ the CLI from the results store."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from govops.network.generate import generate_inventory
 from govops.network.inventory import Device, Inventory, load_inventory
 from govops.network.remediation.engine import RUN_KIND as REMEDIATE_KIND
 from govops.network.remediation.engine import Outcome, summarize
+from govops.network.results import Finding
 from govops.observer import RecordingObserver
 from govops.reports.audit import LABELS
 from govops.store import open_store
@@ -53,9 +55,9 @@ class BilingualAnalyzer(FakeAnalyzer):
         snmp: DeviceFacts | None,
         extra: dict[str, Any],
         checks: Sequence[str],
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ) -> tuple[dict[str, Any], list[Finding]]:
         facts, findings = super().evaluate(device, ssh, snmp, extra, checks)
-        return facts, [{**f, "title": TITLE} for f in findings]
+        return facts, [dataclasses.replace(f, title=TITLE) for f in findings]
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from govops.network.audit import AuditEngine, AuditSettings
 from govops.network.facts import DeviceFacts
 from govops.network.generate import generate_inventory
 from govops.network.inventory import Device, Inventory, load_inventory
+from govops.network.results import Finding, FindingEvidence
 from govops.observer import RecordingObserver
 from govops.reports import audit as audit_report
 from govops.reports import capacity as capacity_report
@@ -47,12 +48,10 @@ class EvidenceAnalyzer(FakeAnalyzer):
         snmp: DeviceFacts | None,
         extra: dict[str, Any],
         checks: Sequence[str],
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ) -> tuple[dict[str, Any], list[Finding]]:
         facts, findings = super().evaluate(device, ssh, snmp, extra, checks)
-        out = [
-            {**f, "title": TITLE, "pack": "ipv6", "readiness": True, "evidence": {"commands": ["show version"]}}
-            for f in findings
-        ]
+        reads = FindingEvidence(commands=("show version",))
+        out = [dataclasses.replace(f, title=TITLE, pack="ipv6", readiness=True, evidence=reads) for f in findings]
         return facts, out
 
 
