@@ -93,6 +93,18 @@ def up(
     all_: AllOpt = False,
     broker: BrokerOpt = False,
     devices: Annotated[int, typer.Option("--devices", min=1, help="Extranet devices (full city: 2297).")] = 2297,
+    cities: Annotated[
+        int,
+        typer.Option(
+            "--cities",
+            min=1,
+            help="Extranet: a province of N cities, each of --devices devices (the scale model; group city-CODE).",
+        ),
+    ] = 1,
+    lean: Annotated[
+        bool,
+        typer.Option("--lean", help="Extranet: SNMP agents use a third of the memory, for more CPU per response."),
+    ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the lab's plan: same seed, same lab.")] = 1,
     faults: Annotated[str, typer.Option("--faults", help="Share of devices given a fault, e.g. 10%.")] = "0%",
     config_faults: Annotated[
@@ -120,6 +132,8 @@ def up(
     lab = _lab(a, lab_dir)
     opts = LabOptions(
         devices=devices,
+        cities=cities,
+        lean=lean,
         seed=seed,
         faults=_percent(faults),
         config_faults=config_faults,

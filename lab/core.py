@@ -32,7 +32,9 @@ ORDER = ("extranet", "cloud", "prometheus", "broker")
 
 @dataclass
 class LabOptions:
-    devices: int = 2297
+    devices: int = 2297  # extranet: devices per city
+    cities: int = 1  # extranet: more than 1 is a province of that many cities (the scale model)
+    lean: bool = False  # extranet: SNMP agents keep a third of the memory, for more CPU per response
     seed: int = 1
     faults: float = 0.0  # share of extranet devices given a fault (unreachable, slow, bad creds, ...)
     config_faults: bool = False  # extranet: two devices reject a configuration line / drop mid-push

@@ -47,6 +47,8 @@ from govops.lab.extranet.plan import (
     plan_devices,
     truth_entry,
 )
+from govops.lab.extranet.province import city_seed as province_city_seed
+from govops.lab.extranet.province import generate_province
 from govops.lab.extranet.render import BANNER
 from govops.lab.extranet.snmpagent import write_if_changed
 from govops.lab.processes import LabError, Peer
@@ -172,24 +174,26 @@ def _ports_free(ports: PortPlan, n: int) -> bool:
     return True
 
 
-def _pick_ports(n: int, previous: PortPlan | None) -> PortPlan:
+def _pick_ports(n: int, previous: PortPlan | None, shared: bool = False) -> PortPlan:
     """Two port ranges of n, free on every lab address, below the ephemeral range.
 
     Client sockets (netmiko, pysnmp) take ephemeral ports; a lab listener inside that range could
-    be refused later by a client that got there first, so the lab stays under it.
+    be refused later by a client that got there first, so the lab stays under it. ``shared``: SSH
+    (TCP) and SNMP (UDP) use the same numbers, which halves the room a province needs (TCP and
+    UDP ports are separate spaces; two ranges of a 5-city province's 11,485 would not fit).
     """
     if previous is not None and _ports_free(previous, n):
         return previous
-    high = _ephemeral_low() - 2 * n
+    high = _ephemeral_low() - (1 if shared else 2) * n
     if high <= PORT_LOW:
         raise LabError(f"no room for {n} devices below the ephemeral port range ({_ephemeral_low()})")
     rng = secrets.SystemRandom()
     for _ in range(30):
         base = rng.randrange(PORT_LOW, high)
-        ports = PortPlan(base, base + n)
+        ports = PortPlan(base, base if shared else base + n)
         if _ports_free(ports, n):
             return ports
-    raise LabError(f"no free range of {2 * n} ports on 127.1.x.y and ::1", hint="stop other labs or use fewer devices")
+    raise LabError(f"no free range of {n} ports on 127.1.x.y and ::1", hint="stop other labs or use fewer devices")
 
 
 def _shards(items: list[DeviceState]) -> list[list[DeviceState]]:
@@ -247,14 +251,18 @@ class ExtranetLab:
     def up(self, ctx: LabContext) -> ComponentResult:
         files = Files(ctx)
         opts = ctx.options
-        if not 1 <= opts.devices <= MAX_DEVICES:
-            raise LabError(f"--devices must be between 1 and {MAX_DEVICES}")
+        if not 1 <= opts.devices * opts.cities <= MAX_DEVICES:
+            raise LabError(f"--devices × --cities must be between 1 and {MAX_DEVICES}")
         _require_modules()
         if missing := _missing_tools():
             raise LabError(f"missing: {', '.join(missing)}", hint="govops lab install --extranet")
         key = {"version": PLAN_VERSION, "devices": opts.devices, "seed": opts.seed, "faults": opts.faults}
         if opts.config_faults:  # only then, so the key of every other lab stays as it was
             key["config_faults"] = True
+        if opts.cities > 1:  # likewise: a one-city lab keeps its key
+            key["cities"] = opts.cities
+        if opts.lean:
+            key["lean"] = True
         previous = self._read_plan(files)
         if previous.get("key") == key and self._all_up(ctx, previous):
             # Idempotent: nothing restarted, no twins; only the shell-side files are rewritten.
@@ -287,18 +295,24 @@ class ExtranetLab:
         from govops.network.generate import generate_inventory, plan_sites
 
         # A tiny lab still gets every admin level, so it may hold more devices than asked for.
-        count = len(plan_sites(total=opts.devices, seed=opts.seed))
-        ports = _pick_ports(count, old_ports)
-        ctx.observer.message(f"planning {opts.devices} devices (seed {opts.seed}, faults {opts.faults:.0%}) …")
+        province = opts.cities > 1
+        seeds = [province_city_seed(opts.seed, k) for k in range(opts.cities)] if province else [opts.seed]
+        count = sum(len(plan_sites(total=opts.devices, seed=sd)) for sd in seeds)
+        ports = _pick_ports(count, old_ports, shared=province)
+        where = f"{opts.cities} cities of {opts.devices} devices" if province else f"{opts.devices} devices"
+        ctx.observer.message(f"planning {where} (seed {opts.seed}, faults {opts.faults:.0%}) …")
         lp = LoopbackPlan(ports)
-        inv = generate_inventory(
-            sites=opts.devices,
-            seed=opts.seed,
-            address_plan=lp,
-            ssh_credential=CRED_SSH,
-            snmp_v3_credential=CRED_V3,
-            snmp_v2c_credential=CRED_V2C,
-        )
+        if province:
+            inv = generate_province(opts.cities, opts.devices, opts.seed, lp, CRED_SSH, CRED_V3, CRED_V2C)
+        else:
+            inv = generate_inventory(
+                sites=opts.devices,
+                seed=opts.seed,
+                address_plan=lp,
+                ssh_credential=CRED_SSH,
+                snmp_v3_credential=CRED_V3,
+                snmp_v2c_credential=CRED_V2C,
+            )
         ensure_netsnmp_device(inv)
         states = plan_devices(inv, lp.sites, opts.seed, opts.faults, SNMPV3_USER)
         if opts.config_faults:
@@ -339,7 +353,8 @@ class ExtranetLab:
             self._wait(peer, probe, ready, files.base)
 
         truth = {
-            "lab": {"devices": opts.devices, "seed": opts.seed, "faults": opts.faults},
+            "lab": {"devices": opts.devices, "seed": opts.seed, "faults": opts.faults}
+            | ({"cities": opts.cities} if province else {}),
             "inventory": str(files.inventory),
             "credentials": credential_fields(),
             "devices": {
@@ -488,6 +503,7 @@ class ExtranetLab:
             "data_dir": str(data),
             "devices": recordings,
             "state_dir": str(files.base / "device-state"),
+            "lean": ctx.options.lean,
         }
         policy_file.write_text(json.dumps(doc))
         ports = [a.split("=", 1)[1] for a in v4_args + v6_args]

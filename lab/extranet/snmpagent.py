@@ -146,7 +146,8 @@ class Answer(tuple[Any, Any]):
 
     def __new__(cls, oid: Any, value: Any) -> Answer:
         answer = super().__new__(cls, (oid, value))
-        answer.varbind = varbind(oid, value)
+        # lean: no VarBind kept (two thirds of an answer's memory); pysnmp builds it per response
+        answer.varbind = None if LEAN else varbind(oid, value)
         return answer
 
 
@@ -180,7 +181,7 @@ def use_prebuilt_varbinds() -> None:
     generic = v2c.apiPDU.set_varbinds
 
     def set_varbinds(pdu: Any, var_binds: Any) -> None:
-        if not all(isinstance(vb, Answer) for vb in var_binds):
+        if not all(isinstance(vb, Answer) and vb.varbind is not None for vb in var_binds):
             generic(pdu, var_binds)  # e.g. an error response echoing the request's var-binds
             return
         var_bind_list = pdu.setComponentByPosition(3).getComponentByPosition(3)
@@ -196,6 +197,9 @@ def use_prebuilt_varbinds() -> None:
 PLAIN_RECORDS = re.compile(rb"(?:(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*\|[^|:\n]+\|[^\n]*\n)*")
 
 
+# The lean mode (``lab up --lean``, for a province's many shards): answers without their prebuilt
+# VarBind, about 0.4 instead of 1.2 MB per device, for more of the agent's CPU per response.
+LEAN = False
 _SHARED: dict[bytes, Answer | None] = {}  # a record line's answer, for every recording of the process
 
 
@@ -336,6 +340,8 @@ def main() -> int:
         shard: dict[str, Any] = json.load(fh)
     del sys.argv[1]
     policy: dict[str, dict[str, Any]] = shard["policy"]
+    global LEAN  # noqa: PLW0603 - read once at start-up, before any answer is made
+    LEAN = bool(shard.get("lean"))
     state_dir = Path(shard["state_dir"]) if shard.get("state_dir") else None
     hostnames = {name: str(state["hostname"]) for name, state in shard["devices"].items()}
     write_recordings(Path(shard["data_dir"]), shard["devices"])
