@@ -165,8 +165,8 @@ def _free(host: str, port: int, kind: int) -> bool:
     return True
 
 
-def _ports_free(ports: PortPlan, n: int) -> bool:
-    for i in range(n):
+def _ports_free(ports: PortPlan, n: int, first: int = 0) -> bool:
+    for i in range(first, first + n):
         v4 = f"127.1.{i // 250}.{i % 250 + 1}"
         for host in (v4, "::1"):
             if not _free(host, ports.ssh(i), socket.SOCK_STREAM) or not _free(host, ports.snmp(i), socket.SOCK_DGRAM):
@@ -174,26 +174,56 @@ def _ports_free(ports: PortPlan, n: int) -> bool:
     return True
 
 
-def _pick_ports(n: int, previous: PortPlan | None, shared: bool = False) -> PortPlan:
+def _pick_ports(n: int, previous: PortPlan | None) -> PortPlan:
     """Two port ranges of n, free on every lab address, below the ephemeral range.
 
     Client sockets (netmiko, pysnmp) take ephemeral ports; a lab listener inside that range could
-    be refused later by a client that got there first, so the lab stays under it. ``shared``: SSH
-    (TCP) and SNMP (UDP) use the same numbers, which halves the room a province needs (TCP and
-    UDP ports are separate spaces; two ranges of a 5-city province's 11,485 would not fit).
+    be refused later by a client that got there first, so the lab stays under it.
     """
     if previous is not None and _ports_free(previous, n):
         return previous
-    high = _ephemeral_low() - (1 if shared else 2) * n
+    high = _ephemeral_low() - 2 * n
     if high <= PORT_LOW:
         raise LabError(f"no room for {n} devices below the ephemeral port range ({_ephemeral_low()})")
     rng = secrets.SystemRandom()
     for _ in range(30):
         base = rng.randrange(PORT_LOW, high)
-        ports = PortPlan(base, base if shared else base + n)
+        ports = PortPlan(base, base + n)
         if _ports_free(ports, n):
             return ports
-    raise LabError(f"no free range of {n} ports on 127.1.x.y and ::1", hint="stop other labs or use fewer devices")
+    raise LabError(f"no free range of {2 * n} ports on 127.1.x.y and ::1", hint="stop other labs or use fewer devices")
+
+
+def _pick_windows(counts: list[int], previous: PortPlan | None) -> PortPlan:
+    """A province's ports: one window per city, SSH (TCP) and SNMP (UDP) on the same numbers.
+
+    Every lab on the machine shares ::1 and 127.1.x.y, told apart by ports: one range of a
+    5-city province's 11,485 devices (twice that for two ranges) seldom fits between other labs'
+    ranges below the ephemeral range, while a city's 2,297 do, wherever there is room.
+    """
+    total = sum(counts)
+    if previous is not None and previous.windows and _ports_free(previous, total):
+        return previous
+    high = _ephemeral_low()
+    rng = secrets.SystemRandom()
+    windows: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = []
+    first = 0
+    for n in counts:
+        if high - n <= PORT_LOW:
+            raise LabError(f"no room for {n} devices below the ephemeral port range ({high})")
+        for _ in range(60):
+            base = rng.randrange(PORT_LOW, high - n)
+            if any(base < end and start < base + n for start, end in taken):
+                continue
+            if _ports_free(PortPlan(0, 0, ((first, base),)), n, first):
+                break
+        else:
+            raise LabError(f"no free range of {n} ports on 127.1.x.y and ::1", hint="stop other labs")
+        windows.append((first, base))
+        taken.append((base, base + n))
+        first += n
+    return PortPlan(0, 0, tuple(windows))
 
 
 def _shards(items: list[DeviceState]) -> list[list[DeviceState]]:
@@ -291,14 +321,16 @@ class ExtranetLab:
         opts = ctx.options
         started = time.monotonic()
         s = self._secrets(files)
-        old_ports = PortPlan(**previous["ports"]) if previous.get("key") == key and "ports" in previous else None
+        old_ports = (
+            PortPlan.from_dict(previous["ports"]) if previous.get("key") == key and "ports" in previous else None
+        )
         from govops.network.generate import generate_inventory, plan_sites
 
         # A tiny lab still gets every admin level, so it may hold more devices than asked for.
         province = opts.cities > 1
         seeds = [province_city_seed(opts.seed, k) for k in range(opts.cities)] if province else [opts.seed]
-        count = sum(len(plan_sites(total=opts.devices, seed=sd)) for sd in seeds)
-        ports = _pick_ports(count, old_ports, shared=province)
+        counts = [len(plan_sites(total=opts.devices, seed=sd)) for sd in seeds]
+        ports = _pick_windows(counts, old_ports) if province else _pick_ports(counts[0], old_ports)
         where = f"{opts.cities} cities of {opts.devices} devices" if province else f"{opts.devices} devices"
         ctx.observer.message(f"planning {where} (seed {opts.seed}, faults {opts.faults:.0%}) …")
         lp = LoopbackPlan(ports)

@@ -66,12 +66,23 @@ def mgmt_ipv4(index: int) -> str:
 class PortPlan:
     ssh_base: int
     snmp_base: int
+    # A province (``--cities``): one window per city, ``(first device index, base port)``, each
+    # serving SSH (TCP) and SNMP (UDP) on the same numbers; ssh_base/snmp_base are then unused.
+    windows: tuple[tuple[int, int], ...] = ()
+
+    def _window(self, index: int) -> int:
+        first, base = next(w for w in reversed(self.windows) if w[0] <= index)
+        return base + index - first
 
     def ssh(self, index: int) -> int:
-        return self.ssh_base + index
+        return self._window(index) if self.windows else self.ssh_base + index
 
     def snmp(self, index: int) -> int:
-        return self.snmp_base + index
+        return self._window(index) if self.windows else self.snmp_base + index
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PortPlan:
+        return cls(data["ssh_base"], data["snmp_base"], tuple((int(a), int(b)) for a, b in data.get("windows", ())))
 
 
 class LoopbackPlan:
