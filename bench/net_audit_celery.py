@@ -70,7 +70,9 @@ def audit(cfg: Path, env: dict[str, str], *extra: str) -> tuple[float, dict[str,
     return took, doc
 
 
-def start_worker(cfg: Path, env: dict[str, str], name: str, concurrency: int, work: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    cfg: Path, env: dict[str, str], name: str, concurrency: int, work: Path, queues: str = "govops"
+) -> subprocess.Popen[bytes]:
     log = work / f"worker-{name}.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
@@ -81,6 +83,8 @@ def start_worker(cfg: Path, env: dict[str, str], name: str, concurrency: int, wo
                 "--config",
                 str(cfg),
                 "worker",
+                "--queues",
+                queues,
                 "--concurrency",
                 str(concurrency),
                 "--name",

@@ -31,8 +31,10 @@ def _lab(a: Application, lab_dir: Path | None) -> Lab:
     return Lab((lab_dir or a.root / ".govops-lab").resolve(), a.root)
 
 
-def _components(extranet: bool, cloud: bool, all_: bool, default: tuple[str, ...], broker: bool = False) -> list[str]:
-    extra = ["broker"] if broker else []
+def _components(
+    extranet: bool, cloud: bool, all_: bool, default: tuple[str, ...], broker: bool = False, hosts: bool = False
+) -> list[str]:
+    extra = (["broker"] if broker else []) + (["hosts"] if hosts else [])
     if all_:
         return ["extranet", "cloud", "prometheus", *extra]
     out = (["extranet"] if extranet else []) + (["cloud", "prometheus"] if cloud else []) + extra
@@ -123,6 +125,18 @@ def up(
             help="A fresh cloud restores its plan's install-time snapshot if there is one, else seeds via the APIs.",
         ),
     ] = True,
+    hosts: Annotated[
+        str,
+        typer.Option(
+            "--hosts",
+            help="Comma-separated county/city codes: a `govops worker` for each in a network namespace "
+            "reaching only its devices (needs --broker, --store, root).",
+        ),
+    ] = "",
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="With --hosts: the PostgreSQL URL the hosts' workers and the coordinator share."),
+    ] = None,
     lab_dir: DirOpt = None,
 ) -> None:
     """Start the lab's peers in the background and write govops.yaml, inventory and credentials."""
@@ -141,8 +155,10 @@ def up(
         step_seconds=step,
         servers=servers,
         snapshot=snapshot,
+        hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
+        store=store,
     )
-    names = _components(extranet, cloud, all_, ("extranet",), broker)
+    names = _components(extranet, cloud, all_, ("extranet",), broker, bool(opts.hosts))
     with a.terminal.progress("lab up") as obs:
         results = lab.up(names, opts, obs)
     a.terminal.success(f"lab up in {lab.dir}: {', '.join(results)}")
@@ -160,12 +176,15 @@ def down(
     cloud: CloudOpt = False,
     all_: AllOpt = False,
     broker: BrokerOpt = False,
+    hosts: Annotated[
+        bool, typer.Option("--hosts", help="The workers in network namespaces (deletes the namespaces).")
+    ] = False,
     lab_dir: DirOpt = None,
 ) -> None:
     """Stop exactly the processes the lab started (by recorded PID); all components by default."""
     a = app_of(ctx)
     lab = _lab(a, lab_dir)
-    names = _components(extranet, cloud, all_, (), broker) or None
+    names = _components(extranet, cloud, all_, (), broker, hosts) or None
     stopped = lab.down(names)
     a.terminal.success(f"stopped {len(stopped)} process(es)")
 

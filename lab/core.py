@@ -25,9 +25,10 @@ COMPONENTS: dict[str, str] = {
     "cloud": "govops.lab.cloud.component:CloudLab",
     "prometheus": "govops.lab.prometheus.component:PrometheusLab",
     "broker": "govops.lab.broker:BrokerLab",
+    "hosts": "govops.lab.extranet.hosts:HostsLab",
 }
 # Start order: Prometheus' history is generated for the cloud's servers, so the cloud comes first.
-ORDER = ("extranet", "cloud", "prometheus", "broker")
+ORDER = ("extranet", "cloud", "prometheus", "broker", "hosts")  # hosts: workers need the broker
 
 
 @dataclass
@@ -35,6 +36,8 @@ class LabOptions:
     devices: int = 2297  # extranet: devices per city
     cities: int = 1  # extranet: more than 1 is a province of that many cities (the scale model)
     lean: bool = False  # extranet: SNMP agents keep a third of the memory, for more CPU per response
+    hosts: tuple[str, ...] = ()  # hosts: a worker in a network namespace per county/city/group code
+    store: str | None = None  # hosts: the PostgreSQL results store the workers and the coordinator share
     seed: int = 1
     faults: float = 0.0  # share of extranet devices given a fault (unreachable, slow, bad creds, ...)
     config_faults: bool = False  # extranet: two devices reject a configuration line / drop mid-push

@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,8 +36,11 @@ def _as_owner(argv: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
+def postgres_server(allow: Sequence[str] = ()) -> Iterator[str]:
     """Yield a ``postgresql://`` URL (with a generated password) of a fresh server on 127.0.0.1.
+
+    ``allow``: more client networks (CIDR) it accepts passwords from, besides 127.0.0.1 and ::1
+    (the lab's hosts connect from 127.2.A.K over their veths).
 
     The cluster lives in its own folder under /tmp: pytest's tmp folders are private to root, and
     the ``postgres`` user must reach it.
@@ -74,6 +77,9 @@ def postgres_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    if allow:
+        with open(data / "pg_hba.conf", "a", encoding="utf-8") as hba:
+            hba.writelines(f"host all all {cidr} scram-sha-256\n" for cidr in allow)
     opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={workdir} -c fsync=off"
     subprocess.run(
         _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(workdir / "log"), "-w", "start"]),
