@@ -165,6 +165,7 @@ class HostsLab:
                 if not members:
                     raise LabError(f"no device of the lab is in county, city or group '{code}'")
                 state["hosts"][code] = self._start_host(ctx, k, block, code, members, broker, env, state)
+            _state_file(ctx).write_text(json.dumps(state, indent=1))
         except BaseException:
             self.down(ctx)
             raise
