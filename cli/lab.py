@@ -105,7 +105,7 @@ def up(
     ] = 1,
     lean: Annotated[
         bool,
-        typer.Option("--lean", help="Extranet: SNMP agents use a third of the memory, for more CPU per response."),
+        typer.Option("--lean", help="Extranet: SNMP agents use about half the memory, for more CPU per response."),
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the lab's plan: same seed, same lab.")] = 1,
     faults: Annotated[str, typer.Option("--faults", help="Share of devices given a fault, e.g. 10%.")] = "0%",

@@ -35,7 +35,7 @@ ORDER = ("extranet", "cloud", "prometheus", "broker", "hosts")  # hosts: workers
 class LabOptions:
     devices: int = 2297  # extranet: devices per city
     cities: int = 1  # extranet: more than 1 is a province of that many cities (the scale model)
-    lean: bool = False  # extranet: SNMP agents keep a third of the memory, for more CPU per response
+    lean: bool = False  # extranet: SNMP agents keep about half the memory, for more CPU per response
     hosts: tuple[str, ...] = ()  # hosts: a worker in a network namespace per county/city/group code
     store: str | None = None  # hosts: the PostgreSQL results store the workers and the coordinator share
     seed: int = 1
