@@ -116,6 +116,37 @@ def test_response_pdus_match_pysnmp(recording: tuple[Any, Any]) -> None:
         v2c.apiPDU.set_varbinds = generic
 
 
+def test_lean_answers_keep_no_varbind_and_respond_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recording: tuple[Any, Any]
+) -> None:
+    """``lab up --lean``: no prebuilt VarBind kept, and the response encodes as pysnmp's own."""
+    from govops.lab.extranet import snmpagent
+    from pyasn1.codec.ber import encoder
+    from pysnmp.proto import rfc1902
+    from pysnmp.proto.api import v2c
+    from pysnmp.smi import exval
+
+    monkeypatch.setattr(snmpagent, "LEAN", True)
+    monkeypatch.setattr(snmpagent, "_SHARED", {})  # answers made by the other tests are not lean
+    _data_file, static = recording
+    answers = [static.answer(rfc1902.ObjectName(oid), True, exval.endOfMib) for oid in probes()]
+    assert all(a.varbind is None for a in answers)
+    reference = v2c.GetResponsePDU()
+    v2c.apiPDU.set_defaults(reference)
+    v2c.apiPDU.set_request_id(reference, 7)
+    v2c.apiPDU.set_varbinds(reference, [(a[0], a[1]) for a in answers])
+    generic = v2c.apiPDU.set_varbinds
+    try:
+        snmpagent.use_prebuilt_varbinds()
+        pdu = v2c.GetResponsePDU()
+        v2c.apiPDU.set_defaults(pdu)
+        v2c.apiPDU.set_request_id(pdu, 7)
+        v2c.apiPDU.set_varbinds(pdu, answers)  # falls back to pysnmp's own building
+        assert encoder.encode(pdu) == encoder.encode(reference)
+    finally:
+        v2c.apiPDU.set_varbinds = generic
+
+
 @pytest.mark.parametrize("size", [0, 100, 127, 128, 200, 255, 256, 5000])
 def test_a_prebuilt_varbind_encodes_as_pyasn1_encodes_it(size: int) -> None:
     """Short and long form lengths alike: the stored octets are the ones pyasn1 would send."""
