@@ -23,12 +23,11 @@ from govops.automation.ports import (
     PlaybookRunner,
     PlayRequest,
     RunnerOutcome,
-    StageObserver,
     TaskStatus,
 )
 from govops.credentials import SECRET_NAME, Secret
 from govops.errors import InputError, Interrupted, Location, NotFoundError, Problem, ValidationFailed
-from govops.observer import NullObserver, Observer
+from govops.observer import NullObserver, Observer, StageObserver
 from govops.paths import display_path
 from govops.store import Store
 from govops.yamlio import read_text

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 from govops.cloud.ports import (
     ERROR_STATES,
@@ -49,7 +49,7 @@ from govops.cloud.quota import department_project, describe_shortfalls, shortfal
 from govops.cloud.spec import META_HASH, META_SPEC, BatchSpec, VmSpec
 from govops.departments import Department
 from govops.errors import Interrupted, Problem, ValidationFailed
-from govops.observer import NullObserver, Observer
+from govops.observer import NullObserver, Observer, StageObserver
 from govops.store import Store
 
 Action = Literal["create", "keep", "change", "orphan"]
@@ -58,13 +58,6 @@ RUN_KIND = "cloud.apply"
 _OWN_KEYS = frozenset({META_DEPARTMENT, META_OWNER, META_RUN, META_SPEC, META_HASH})
 # answers after which a create may or may not have happened: look before creating again
 _MAYBE_APPLIED = frozenset({500, 502, 503, 504})
-
-
-@runtime_checkable
-class StageObserver(Protocol):
-    """An Observer that can also show where each VM is (the CLI's per-VM progress bars)."""
-
-    def stage(self, target: str, stage: str, fraction: float) -> None: ...
 
 
 # -- plan --------------------------------------------------------------------------------------------

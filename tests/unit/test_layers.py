@@ -39,3 +39,22 @@ def test_no_cli_module_imports_a_command_module() -> None:
                     offenders.append(f"{rel}: {line.strip()}")
     # cli/report.py -> cli/capacity.py goes when issue 19's branch lands (build_report moves to capacity/)
     assert [o for o in offenders if not o.startswith("report.py")] == []
+
+
+def test_each_port_protocol_is_defined_once() -> None:
+    """A protocol defined in two services (StageObserver was, in automation/ and cloud/) drifts apart;
+    one definition in core, imported by both, is the same type for every isinstance check."""
+    import re
+
+    from govops.automation import play
+    from govops.cloud import batch
+    from govops.observer import StageObserver
+
+    definitions = [
+        str(p.relative_to(REPO))
+        for folder in ("core", "cli", "cloud", "network", "capacity", "reports", "automation")
+        for p in (REPO / folder).rglob("*.py")
+        if re.search(r"^class StageObserver\b", p.read_text(encoding="utf-8"), re.M)
+    ]
+    assert definitions == ["core/observer.py"]
+    assert play.StageObserver is StageObserver and batch.StageObserver is StageObserver
