@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from govops.errors import CredentialError, ExitCode
+from govops.i18n import Msg, Text
 
 FIELDS = ("username", "password", "community", "auth_key", "priv_key", "enable")
 
@@ -234,19 +235,19 @@ class VaultSource:
                 # read_bytes: a folder, a FIFO or a huge file is a clear error, not a hang
                 plain = decrypt(read_bytes(self.path, str(self.path), "vault file"), self._password)
             except InputError as exc:
-                raise VaultFileError(exc.message) from None
+                raise VaultFileError(exc.msg) from None
             except VaultError as exc:
-                raise VaultFileError(f"{self.path}: {exc}") from None
+                raise VaultFileError(Msg("err.vault.file", path=self.path, reason=exc.msg)) from None
             except UnicodeDecodeError:
-                raise VaultFileError(f"{self.path}: decrypted vault is not UTF-8 text") from None
+                raise VaultFileError(Msg("err.vault.not_utf8", path=self.path)) from None
             try:
                 # the project's loader: aliases are bounded there ("billion laughs")
                 data = loads(plain, str(self.path)).data
             except ValidationFailed:
                 # the loader's message may quote the decrypted text: say only that it is broken
-                raise VaultFileError(f"{self.path}: decrypted vault is not valid YAML") from None
+                raise VaultFileError(Msg("err.vault.not_yaml", path=self.path)) from None
             if not isinstance(data, dict):
-                raise VaultFileError(f"{self.path}: vault must hold a mapping of credential names")
+                raise VaultFileError(Msg("err.vault.not_mapping", path=self.path))
             self._data = {
                 str(k): {str(f): str(v) for f, v in (val or {}).items()}
                 for k, val in data.items()
@@ -287,11 +288,12 @@ class Credentials:
                     )
                     self._cache[name] = cred
                     return cred
-        tried = ", ".join(s.name for s in self.sources) or "no sources configured"
+        tried: Text = ", ".join(s.name for s in self.sources) or Msg("err.cred.no_sources")
         raise CredentialNotFound(
-            f"credential '{name}' not found (tried: {tried})",
-            hint=f"export {env_var_name(name, 'username')} and {env_var_name(name, 'password')}, "
-            "or add it to the vault file",
+            Msg("err.cred.not_found", name=name, tried=tried),
+            hint=Msg(
+                "err.cred.hint_export", username=env_var_name(name, "username"), password=env_var_name(name, "password")
+            ),
         )
 
     def describe(self, name: str) -> tuple[str | None, list[str]]:

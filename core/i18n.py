@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from typing import Protocol, runtime_checkable
 
 EN: dict[str, str] = {
     "error": "error",
@@ -14,6 +15,97 @@ EN: dict[str, str] = {
     "interrupted.run": "interrupted ({signal}): run {run_id} stopped with {done} of {total} targets finished (kept)",
     "interrupted.resume": "finish it with: {command}",
     "internal_error": "internal error: {error} (run with -vv for the traceback)",
+    "err.problem": "{problem}",
+    "err.problem_and_more": "{problem} (and {more} more)",
+    "err.validation_failed": "validation failed",
+    "err.more_problems": "… {count} more",
+    "err.interrupted": "interrupted: run {run} ({done}/{total} finished)",
+    "err.peer": "{peer}: {message}{request_id}",
+    "err.peer.request_id": " [request {id}]",
+    "err.did_you_mean": "did you mean: {names}?",
+    "err.duplicate": "duplicate {field} '{value}' (also {other})",
+    "unit.bytes": "{n} bytes",
+    "noun.file": "file",
+    "noun.vault_file": "vault file",
+    "noun.vault_password_file": "vault password file",
+    "noun.user_data_file": "user data file",
+    "noun.playbook": "playbook",
+    "noun.extra_vars_file": "extra vars file",
+    "noun.inventory": "inventory",
+    "err.file.not_found": "{path}: {what} not found",
+    "err.file.is_folder": "{path}: is a folder, not a {what}",
+    "err.file.unreadable": "{path}: cannot read ({reason})",
+    "err.file.not_regular": "{path}: not a regular file (a device, FIFO or socket)",
+    "err.file.too_large": "{path}: too large ({size}; the limit is {limit})",
+    "err.file.grew": "{path}: too large (more than {limit})",
+    "err.file.not_utf8": "{path}: not UTF-8 text ({reason} at byte {byte})",
+    "err.yaml.key_not_scalar": "mapping key must be a scalar",
+    "err.yaml.duplicate_key": "duplicate key '{key}' (first defined on line {first})",
+    "err.yaml.too_many_nodes": "too large: more than {limit} YAML nodes",
+    "err.yaml.malformed": "malformed YAML: {reason}",
+    "err.yaml.bad_char": "malformed YAML: character {char} is not allowed",
+    "err.yaml.aliases": "too large: YAML aliases expand to more than {ratio} times the document",
+    "err.yaml.too_many_values": "too large: more than {limit} values",
+    "err.yaml.bad_value": "invalid YAML value: {reason}",
+    "err.yaml.too_deep": "YAML nests too deeply",
+    "err.valid.extra_forbidden": "unknown key",
+    "err.valid.missing": "required key is missing",
+    "err.valid.url_parsing": "not a URL",
+    "err.valid.url_scheme": "not a URL with a supported scheme",
+    "err.valid.int_parsing": "{pydantic}",
+    "err.valid.int_type": "{pydantic}",
+    "err.valid.float_parsing": "{pydantic}",
+    "err.valid.float_type": "{pydantic}",
+    "err.valid.bool_parsing": "{pydantic}",
+    "err.valid.bool_type": "{pydantic}",
+    "err.valid.string_type": "{pydantic}",
+    "err.valid.dict_type": "{pydantic}",
+    "err.valid.list_type": "{pydantic}",
+    "err.valid.literal_error": "{pydantic}",
+    "err.valid.enum": "{pydantic}",
+    "err.valid.greater_than": "{pydantic}",
+    "err.valid.greater_than_equal": "{pydantic}",
+    "err.valid.less_than": "{pydantic}",
+    "err.valid.less_than_equal": "{pydantic}",
+    "err.valid.string_too_short": "{pydantic}",
+    "err.valid.too_short": "{pydantic}",
+    "err.valid.too_long": "{pydantic}",
+    "err.config.not_url": "not a URL",
+    "err.config.bad_port": "not a URL: the port must be a number from 0 to 65535",
+    "err.config.broker_scheme": "broker URL must start with redis:// or amqp://",
+    "err.config.broker_tls": "a rediss:// broker must verify the server's certificate: add "
+    "?ssl_cert_reqs=required&ssl_ca_certs=/path/to/ca.pem to network.broker",
+    "err.config.broker_password": "network.broker holds a password: remove it and export it in the variable named by "
+    "network.broker_password_env (GOVOPS_BROKER_PASSWORD) instead",
+    "err.config.store_scheme": "store URL must start with sqlite: or postgresql:",
+    "err.config.timezone": "unknown time zone '{zone}' (an IANA name such as Asia/Shanghai)",
+    "err.config.not_found": "{path}: config file not found",
+    "err.config.not_found_env": "{path}: config file not found (from ${var})",
+    "err.config.hint_check": "check --config",
+    "err.config.hint_unset": "unset {var}",
+    "err.config.not_mapping": "a config file must be a mapping of sections",
+    "err.vault.file": "{path}: {reason}",
+    "err.vault.not_utf8": "{path}: decrypted vault is not UTF-8 text",
+    "err.vault.not_yaml": "{path}: decrypted vault is not valid YAML",
+    "err.vault.not_mapping": "{path}: vault must hold a mapping of credential names",
+    "err.vault.not_vault": "not an ansible-vault file",
+    "err.vault.cipher": "unsupported vault cipher (AES256 expected)",
+    "err.vault.damaged": "vault file is damaged",
+    "err.vault.password": "wrong vault password (HMAC mismatch)",
+    "err.cred.no_sources": "no sources configured",
+    "err.cred.not_found": "credential '{name}' not found (tried: {tried})",
+    "err.cred.hint_export": "export {username} and {password}, or add it to the vault file",
+    "err.store.damaged": "damaged store row: {where} is not valid JSON{detail}",
+    "err.store.json_at": " (line {line} column {col})",
+    "err.store.hint_damaged": "repair or delete that row (the store is SQLite/PostgreSQL)",
+    "err.store.scheme": "unsupported store URL scheme: {scheme}",
+    "err.store.mkdir": "cannot create store folder for {path}: {reason}",
+    "err.store.open": "cannot open store {path}: {reason}",
+    "err.store.psycopg": "PostgreSQL store needs psycopg: pip install 'govops[postgres]'",
+    "err.store.connect": "cannot connect to PostgreSQL store at {host}: {reason}",
+    "err.store.error": "store error: {reason}",
+    "err.store.unknown_run": "unknown run '{run}' in store {store}",
+    "err.store.newer": "store {store} has schema version {version}, newer than this govops ({ours}): upgrade govops",
     "col.check": "Check",
     "col.status": "Status",
     "col.kind": "Kind",
@@ -50,6 +142,31 @@ EN: dict[str, str] = {
     "inventory.invalid": "inventory {name}: {count} problem(s)",
     "inventory.generated": "wrote {devices} devices at {sites} sites to {path}",
     "inventory.exported": "wrote {what} to {path}",
+    "err.inv.unknown_device": "unknown device '{name}' (not in inventory {inventory})",
+    "err.inv.unknown_site_in": "unknown site '{code}' (not in inventory {inventory})",
+    "err.inv.not_county": "'{code}' is a {level} site, not a county",
+    "err.inv.unknown_level": "unknown level '{level}' (one of: {levels})",
+    "err.inv.unknown_group_in": "unknown group '{group}' (not in inventory {inventory})",
+    "err.inv.file_not_found": "file not found",
+    "err.inv.not_mapping": "expected a mapping",
+    "err.inv.plaintext_secret": "plaintext secret '{key}' is not allowed in the inventory: reference a credential by "
+    "name (credential: NAME)",
+    "err.inv.folder_not_found": "{path}: inventory folder not found",
+    "err.inv.hint_folder": "set network.inventory in govops.yaml or pass --inventory",
+    "err.inv.unknown_group": "unknown group '{group}'",
+    "err.inv.group_cycle": "group cycle: {cycle}",
+    "err.inv.parent_loop": "parent chain loops: {cycle}",
+    "err.inv.city_parent": "a city-level site has no parent",
+    "err.inv.needs_parent": "a {level} site needs a parent ({parent})",
+    "err.inv.unknown_parent": "unknown parent site '{code}'",
+    "err.inv.wrong_level": "wrong level: a {level} site's parent must be a {expected}, '{parent}' is a {actual}",
+    "err.inv.duplicate_host": "duplicate hostname '{host}' (same as '{other}')",
+    "err.inv.unknown_site": "unknown site '{code}'",
+    "err.inv.needs_mgmt": "needs mgmt_ipv4 or mgmt_ipv6",
+    "err.inv.duplicate_address": "address {address} is also used by '{other}'",
+    "err.inv.unknown_ssh_profile": "unknown ssh profile '{name}'",
+    "err.inv.unknown_snmp_profile": "unknown snmp profile '{name}'",
+    "err.inv.needs_profile": "needs an ssh_profile or an snmp_profile",
     # net audit|runs|diff|readiness, cloud plan|apply|orphans, play (issue 17: every table in zh)
     "col.run": "Run",
     "col.started": "Started",
@@ -185,6 +302,10 @@ EN: dict[str, str] = {
     "level.township": "township",
     "level.village": "village",
     "dept.title": "Departments",
+    "err.dept.unknown": "unknown department '{ref}' (not in {source})",
+    "err.dept.hint_list": "see `govops cloud dept list`",
+    "err.dept.not_mapping": "expected a mapping with a 'departments' list",
+    "err.dept.spaces": "leading or trailing spaces",
 }
 
 ZH: dict[str, str] = {
@@ -196,6 +317,97 @@ ZH: dict[str, str] = {
     "interrupted.run": "已中断({signal}):运行 {run_id} 已停止,{total} 个目标中 {done} 个已完成(结果已保留)",
     "interrupted.resume": "继续完成:{command}",
     "internal_error": "内部错误:{error}(加 -vv 查看调用栈)",
+    "err.problem": "{problem}",
+    "err.problem_and_more": "{problem}(另有 {more} 个问题)",
+    "err.validation_failed": "校验未通过",
+    "err.more_problems": "……另有 {count} 个问题",
+    "err.interrupted": "已中断:运行 {run}(已完成 {done}/{total})",
+    "err.peer": "{peer}:{message}{request_id}",
+    "err.peer.request_id": "[请求 {id}]",
+    "err.did_you_mean": "是否想输入:{names}?",
+    "err.duplicate": "{field} '{value}' 重复(与 {other} 相同)",
+    "unit.bytes": "{n} 字节",
+    "noun.file": "文件",
+    "noun.vault_file": "vault 文件",
+    "noun.vault_password_file": "vault 密码文件",
+    "noun.user_data_file": "user data 文件",
+    "noun.playbook": "playbook",
+    "noun.extra_vars_file": "额外变量文件",
+    "noun.inventory": "清单",
+    "err.file.not_found": "{path}:找不到该{what}",
+    "err.file.is_folder": "{path}:是文件夹,不是{what}",
+    "err.file.unreadable": "{path}:无法读取({reason})",
+    "err.file.not_regular": "{path}:不是普通文件(而是设备、FIFO 或套接字)",
+    "err.file.too_large": "{path}:文件过大({size},上限 {limit})",
+    "err.file.grew": "{path}:文件过大(超过 {limit})",
+    "err.file.not_utf8": "{path}:不是 UTF-8 文本(第 {byte} 字节:{reason})",
+    "err.yaml.key_not_scalar": "映射的键必须是标量",
+    "err.yaml.duplicate_key": "键 '{key}' 重复(首次定义在第 {first} 行)",
+    "err.yaml.too_many_nodes": "文件过大:YAML 节点超过 {limit} 个",
+    "err.yaml.malformed": "YAML 格式错误:{reason}",
+    "err.yaml.bad_char": "YAML 格式错误:不允许出现字符 {char}",
+    "err.yaml.aliases": "文件过大:YAML 别名展开后超过文档本身的 {ratio} 倍",
+    "err.yaml.too_many_values": "文件过大:值超过 {limit} 个",
+    "err.yaml.bad_value": "YAML 值无效:{reason}",
+    "err.yaml.too_deep": "YAML 嵌套层数过深",
+    "err.valid.extra_forbidden": "未知的键",
+    "err.valid.missing": "缺少必填的键",
+    "err.valid.url_parsing": "不是 URL",
+    "err.valid.url_scheme": "URL 的协议不受支持",
+    "err.valid.int_parsing": "必须是整数",
+    "err.valid.int_type": "必须是整数",
+    "err.valid.float_parsing": "必须是数字",
+    "err.valid.float_type": "必须是数字",
+    "err.valid.bool_parsing": "必须是 true 或 false",
+    "err.valid.bool_type": "必须是 true 或 false",
+    "err.valid.string_type": "必须是文本",
+    "err.valid.dict_type": "必须是映射",
+    "err.valid.list_type": "必须是列表",
+    "err.valid.literal_error": "只能是以下之一:{expected}",
+    "err.valid.enum": "只能是以下之一:{expected}",
+    "err.valid.greater_than": "必须大于 {gt}",
+    "err.valid.greater_than_equal": "不能小于 {ge}",
+    "err.valid.less_than": "必须小于 {lt}",
+    "err.valid.less_than_equal": "不能大于 {le}",
+    "err.valid.string_too_short": "至少需要 {min_length} 个字符",
+    "err.valid.too_short": "至少需要 {min_length} 项",
+    "err.valid.too_long": "最多只能有 {max_length} 项",
+    "err.config.not_url": "不是 URL",
+    "err.config.bad_port": "不是 URL:端口必须是 0 到 65535 之间的数字",
+    "err.config.broker_scheme": "broker URL 必须以 redis:// 或 amqp:// 开头",
+    "err.config.broker_tls": "rediss:// broker 必须校验服务器证书:在 network.broker 后加上 "
+    "?ssl_cert_reqs=required&ssl_ca_certs=/path/to/ca.pem",
+    "err.config.broker_password": "network.broker 中含有密码:请删除,改为导出到 network.broker_password_env "
+    "指定的环境变量(GOVOPS_BROKER_PASSWORD)",
+    "err.config.store_scheme": "store URL 必须以 sqlite: 或 postgresql: 开头",
+    "err.config.timezone": "未知时区 '{zone}'(应为 IANA 名称,如 Asia/Shanghai)",
+    "err.config.not_found": "{path}:找不到配置文件",
+    "err.config.not_found_env": "{path}:找不到配置文件(来自 ${var})",
+    "err.config.hint_check": "请检查 --config",
+    "err.config.hint_unset": "执行 unset {var}",
+    "err.config.not_mapping": "配置文件必须是由各节组成的映射",
+    "err.vault.file": "{path}:{reason}",
+    "err.vault.not_utf8": "{path}:解密后的 vault 不是 UTF-8 文本",
+    "err.vault.not_yaml": "{path}:解密后的 vault 不是有效的 YAML",
+    "err.vault.not_mapping": "{path}:vault 必须是以凭据名为键的映射",
+    "err.vault.not_vault": "不是 ansible-vault 文件",
+    "err.vault.cipher": "不支持的 vault 加密算法(应为 AES256)",
+    "err.vault.damaged": "vault 文件已损坏",
+    "err.vault.password": "vault 密码错误(HMAC 不匹配)",
+    "err.cred.no_sources": "未配置任何来源",
+    "err.cred.not_found": "找不到凭据 '{name}'(已查找:{tried})",
+    "err.cred.hint_export": "导出 {username} 和 {password},或写入 vault 文件",
+    "err.store.damaged": "结果库中的行已损坏:{where} 不是有效的 JSON{detail}",
+    "err.store.json_at": "(第 {line} 行第 {col} 列)",
+    "err.store.hint_damaged": "修复或删除该行(结果库为 SQLite/PostgreSQL)",
+    "err.store.scheme": "不支持的结果库 URL 协议:{scheme}",
+    "err.store.mkdir": "无法为 {path} 创建结果库文件夹:{reason}",
+    "err.store.open": "无法打开结果库 {path}:{reason}",
+    "err.store.psycopg": "PostgreSQL 结果库需要 psycopg:pip install 'govops[postgres]'",
+    "err.store.connect": "无法连接 {host} 上的 PostgreSQL 结果库:{reason}",
+    "err.store.error": "结果库错误:{reason}",
+    "err.store.unknown_run": "结果库 {store} 中没有运行 '{run}'",
+    "err.store.newer": "结果库 {store} 的结构版本为 {version},比当前 govops 支持的版本({ours})新:请升级 govops",
     "col.check": "检查项",
     "col.status": "状态",
     "col.kind": "类型",
@@ -232,6 +444,30 @@ ZH: dict[str, str] = {
     "inventory.invalid": "资产清单 {name}:{count} 个问题",
     "inventory.generated": "已生成 {sites} 个站点、{devices} 台设备,写入 {path}",
     "inventory.exported": "已导出 {what} 到 {path}",
+    "err.inv.unknown_device": "未知设备 '{name}'(清单 {inventory} 中没有)",
+    "err.inv.unknown_site_in": "未知站点 '{code}'(清单 {inventory} 中没有)",
+    "err.inv.not_county": "'{code}' 是{level}站点,不是区县",
+    "err.inv.unknown_level": "未知层级 '{level}'(可选:{levels})",
+    "err.inv.unknown_group_in": "未知分组 '{group}'(清单 {inventory} 中没有)",
+    "err.inv.file_not_found": "找不到文件",
+    "err.inv.not_mapping": "应为映射",
+    "err.inv.plaintext_secret": "清单中不允许出现明文密钥 '{key}':请按名称引用凭据(credential: NAME)",
+    "err.inv.folder_not_found": "{path}:找不到清单文件夹",
+    "err.inv.hint_folder": "在 govops.yaml 中设置 network.inventory,或使用 --inventory",
+    "err.inv.unknown_group": "未知分组 '{group}'",
+    "err.inv.group_cycle": "分组循环引用:{cycle}",
+    "err.inv.parent_loop": "上级站点链形成循环:{cycle}",
+    "err.inv.city_parent": "市级站点不能有上级",
+    "err.inv.needs_parent": "{level}站点必须有上级({parent})",
+    "err.inv.unknown_parent": "未知上级站点 '{code}'",
+    "err.inv.wrong_level": "层级错误:{level}站点的上级必须是{expected}站点,而 '{parent}' 是{actual}站点",
+    "err.inv.duplicate_host": "主机名 '{host}' 重复(与 '{other}' 相同)",
+    "err.inv.unknown_site": "未知站点 '{code}'",
+    "err.inv.needs_mgmt": "须有 mgmt_ipv4 或 mgmt_ipv6",
+    "err.inv.duplicate_address": "地址 {address} 已被 '{other}' 使用",
+    "err.inv.unknown_ssh_profile": "未知 SSH 配置 '{name}'",
+    "err.inv.unknown_snmp_profile": "未知 SNMP 配置 '{name}'",
+    "err.inv.needs_profile": "须有 ssh_profile 或 snmp_profile",
     # net audit|runs|diff|readiness, cloud plan|apply|orphans, play (issue 17: every table in zh)
     "col.run": "运行",
     "col.started": "开始时间",
@@ -363,9 +599,51 @@ ZH: dict[str, str] = {
     "level.township": "乡镇级",
     "level.village": "村级",
     "dept.title": "部门",
+    "err.dept.unknown": "未知部门 '{ref}'({source} 中没有)",
+    "err.dept.hint_list": "参见 `govops cloud dept list`",
+    "err.dept.not_mapping": "应为含有 'departments' 列表的映射",
+    "err.dept.spaces": "首尾不能有空格",
 }
 
 CATALOGS = {"en": EN, "zh": ZH}
+
+
+class Msg:
+    """A catalog key with its parameters, rendered in the reader's language where it is shown.
+
+    Services raise errors with these instead of finished sentences: the CLI knows the language
+    (``--lang``), a service does not. ``str()`` gives the English text (logs, ``-o json``, tests).
+    A parameter may itself be a ``Msg`` (a reason inside a sentence); values from outside (paths,
+    device names, an SDK's own error text) are passed as they are.
+    """
+
+    __slots__ = ("key", "params")
+
+    def __init__(self, key: str, /, **params: object) -> None:
+        self.key = key
+        self.params = params
+
+    def __str__(self) -> str:
+        return Translator("en").text(self)
+
+    def __repr__(self) -> str:
+        return f"Msg({self.key!r}, {self.params!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Msg) and (self.key, self.params) == (other.key, other.params)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+@runtime_checkable
+class Localized(Protocol):
+    """Something that renders itself with a translator (a located problem, an error)."""
+
+    def render_in(self, t: Translator) -> str: ...
+
+
+Text = str | Msg
 LANGS = tuple(CATALOGS)
 
 
@@ -386,6 +664,16 @@ class Translator:
     def has(self, key: str) -> bool:
         return key in EN
 
-    def __call__(self, key: str, **kwargs: object) -> str:
+    def __call__(self, key: str, /, **kwargs: object) -> str:
         text = self._catalog.get(key) or EN.get(key) or key
         return text.format(**kwargs) if kwargs else text
+
+    def text(self, value: object) -> str:
+        """``value`` in this language: a ``Msg`` (and the ``Msg`` parameters inside it) from the
+        catalog, anything ``Localized`` by itself, any other value as ``str()`` gives it."""
+        if isinstance(value, Msg):
+            params = {k: self.text(v) if isinstance(v, Msg | Localized) else v for k, v in value.params.items()}
+            return self(value.key, **params)
+        if isinstance(value, Localized):
+            return value.render_in(self)
+        return str(value)

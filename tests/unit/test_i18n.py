@@ -11,6 +11,8 @@ def test_every_key_exists_in_both_languages() -> None:
 
 def test_placeholders_match() -> None:
     for key in EN:
+        if EN[key] == "{pydantic}":  # English keeps pydantic's sentence; Chinese builds its own from the context
+            continue
         assert set(re.findall(r"{(\w+)}", EN[key])) == set(re.findall(r"{(\w+)}", ZH[key])), key
 
 
@@ -18,10 +20,11 @@ def test_chinese_text_is_chinese() -> None:
     untranslated = [
         k
         for k in EN
-        if k.startswith(("col.", "doctor.", "inventory."))
+        if k.startswith(("col.", "doctor.", "inventory.", "err.", "noun."))
         and ZH[k] == EN[k]
         and not k.endswith(("prometheus",))
-        and k not in ("col.cores", "col.id")
+        and k not in ("col.cores", "col.id", "noun.playbook")
+        and re.search(r"[A-Za-z]", re.sub(r"{\w+}", "", EN[k]))  # not a pure arrangement of parameters
     ]
     assert untranslated == []
 
