@@ -49,6 +49,7 @@ from govops.cloud.quota import department_project, describe_shortfalls, shortfal
 from govops.cloud.spec import META_HASH, META_SPEC, BatchSpec, VmSpec
 from govops.departments import Department
 from govops.errors import Interrupted, Problem, ValidationFailed
+from govops.i18n import Msg
 from govops.observer import NullObserver, Observer, StageObserver
 from govops.store import Store
 
@@ -144,7 +145,12 @@ class _Catalog:
             }
             self.cache[(kind, ref)] = finders[kind](ref)
             if self.cache[(kind, ref)] is None:
-                self.problems.append(Problem(f"unknown {kind} '{ref}' in the cloud", vm.where.get(key)))
+                self.problems.append(
+                    Problem(
+                        Msg("err.batch.unknown_ref", kind=Msg("noun." + kind.replace(" ", "_")), ref=ref),
+                        vm.where.get(key),
+                    )
+                )
         return self.cache[(kind, ref)]
 
     def request(self, vm: VmSpec, metadata: Mapping[str, str]) -> tuple[Flavor | None, ServerRequest | None]:
@@ -289,9 +295,9 @@ def precheck(cloud: CloudPort, plan: Plan, label: str) -> None:
     missing = shortfalls(cloud.get_quotas(plan.project.id), needs(plan))
     if missing:
         raise QuotaExceeded(
-            f"batch refused before creating anything: {describe_shortfalls(label, missing)}",
+            Msg("err.batch.quota", shortfalls=describe_shortfalls(label, missing)),
             shortfalls=missing,
-            hint=f"free some quota (`govops cloud orphans --dept {plan.department.code}`) or raise it",
+            hint=Msg("err.batch.hint_quota", dept=plan.department.code),
         )
 
 
