@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from govops.i18n import Msg, Text, Translator
+from govops.i18n import Joined, Msg, Text, Translator
 
 
 class ExitCode(IntEnum):
@@ -150,7 +150,7 @@ class PeerErrorInfo:
     """What we know about a failed request to an external system."""
 
     service: str
-    request: str = ""
+    request: Text = ""
     status: int | None = None
     request_id: str | None = None
     details: dict[str, str] = field(default_factory=dict)
@@ -164,12 +164,12 @@ class PeerError(GovopsError):
     """
 
     def __init__(self, message: Text, info: PeerErrorInfo, *, hint: Text | None = None) -> None:
-        parts = [info.service]
+        parts: list[Text] = [info.service]
         if info.request:
             parts.append(info.request)
         if info.status is not None:
             parts.append(f"HTTP {info.status}")
-        prefix = " ".join(parts)
+        prefix = Joined(tuple(parts), " ")
         rid = Msg("err.peer.request_id", id=info.request_id) if info.request_id else ""
         super().__init__(Msg("err.peer", peer=prefix, message=message, request_id=rid), hint=hint)
         self.info = info
