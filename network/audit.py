@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
 from govops.errors import CredentialError, GovopsError, InputError, Interrupted
+from govops.i18n import Msg
 from govops.network.collectors.base import (
     CollectError,
     SnmpCollector,
@@ -364,11 +365,11 @@ class AuditEngine:
         packs = self.analyzer.packs()
         unknown = [c for c in checks if c not in packs]
         if unknown:
-            raise InputError(f"unknown check(s): {', '.join(unknown)} (one of: {', '.join(packs)})")
+            raise InputError(Msg("err.net.unknown_checks", checks=", ".join(unknown), packs=", ".join(packs)))
         if resume is not None:
             run = self.store.get_run(resume)
             if run.kind != RUN_KIND:
-                raise InputError(f"run {resume} is a {run.kind} run, not an audit")
+                raise InputError(Msg("net.err.not_audit", run=resume, kind=run.kind))
             done = self.store.done_targets(resume)
             run = self.store.reopen_run(resume)
         else:

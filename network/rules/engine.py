@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from govops.errors import Location, Problem, ValidationFailed
+from govops.i18n import Msg
 from govops.yamlio import KeyPath, Located, load, loads
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -265,7 +266,7 @@ def parse_doc(doc: Located, known_facts: Mapping[str, set[str]]) -> list[Rule]:
     chk = _Checker(doc, known_facts)
     data = doc.data
     if not isinstance(data, dict):
-        raise ValidationFailed([Problem("a rule pack must be a mapping with 'pack' and 'rules'", doc.location(()))])
+        raise ValidationFailed([Problem(Msg("err.rules.not_mapping"), doc.location(()))])
     for k in sorted(set(data) - {"pack", "rules", "description"}):
         chk.problem((k,), f"unknown key '{k}' (a pack has: pack, description, rules)")
     pack = data.get("pack")
@@ -310,7 +311,7 @@ def load_rules(extra_files: Iterable[Path], known_facts: Mapping[str, set[str]])
     for r in (r for pack in packs for r in pack):
         if r.id in by_id:
             raise ValidationFailed(
-                [Problem(f"rule id '{r.id}' is already defined at {by_id[r.id].source}", _location(r.source))]
+                [Problem(Msg("err.rules.duplicate_id", id=r.id, other=by_id[r.id].source), _location(r.source))]
             )
         by_id[r.id] = r
     return list(by_id.values())
