@@ -169,7 +169,7 @@ def generate(
 
     a = app_of(ctx)
     if (out / "devices.yaml").exists() and not force:
-        raise InputError(f"{out}/devices.yaml exists", hint="pass --force to overwrite")
+        raise InputError(a.t("net.err.exists", path=f"{out}/devices.yaml"), hint=a.t("net.hint.force"))
     gen = generate_inventory(sites=sites, seed=seed)
     gen.write(out)
     a.terminal.success(a.t("inventory.generated", sites=len(gen.sites), devices=len(gen.devices), path=out))

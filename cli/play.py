@@ -119,6 +119,9 @@ def run_cmd(
     if result.artifacts:
         a.terminal.info(f"artifacts kept in {result.artifacts}")
     if result.status != "ok":
-        a.terminal.warn(f"run {result.run_id}: {result_line(result)}" + (f": {result.error}" if result.error else ""))
+        a.terminal.warn(
+            f"{a.t('play.run.label', run=result.run_id)}: {result_line(result)}"
+            + (f": {result.error}" if result.error else ""),
+        )
         raise typer.Exit(ExitCode.FINDINGS)
     a.terminal.success(f"{result.playbook}: {result_line(result)} in {result.seconds:.1f} s (run {result.run_id})")

@@ -32,7 +32,7 @@ def _load(a: Application, spec_file: Path) -> tuple[BatchSpec, Department]:
         dept = a.departments().get(spec.department)
     except NotFoundError as exc:
         # the spec named it: point at the spec's line, keep the suggestion
-        raise ValidationFailed([Problem(exc.message, spec.department_at)], hint=exc.hint) from None
+        raise ValidationFailed([Problem(exc.msg, spec.department_at)], hint=exc.hint_msg) from None
     return spec, dept
 
 
@@ -160,15 +160,15 @@ def apply_cmd(
         return
     term.render(_outcome_view(result, a.t))
     if post_req is not None:
-        term.warn(f"--post {post_req.playbook.name}: not run, the apply did not finish ({result.status})")
+        term.warn(a.t("cloud.warn.post_not_run", playbook=post_req.playbook.name, status=result.status))
     if result.status == "rolled-back":
-        leaked = f"; NOT deleted: {', '.join(result.leaked)}" if result.leaked else ""
+        leaked = a.t("cloud.err.leaked", names=", ".join(result.leaked)) if result.leaked else ""
         raise CloudError(
-            f"apply failed and was rolled back (run {result.run_id}): {result.error}{leaked}",
-            hint="fix the cause and apply again; `--keep-partial` keeps what was built",
+            a.t("cloud.err.rolled_back", run=result.run_id, error=result.error, leaked=leaked),
+            hint=a.t("cloud.hint.rolled_back"),
         )
     if result.status == "partial":
-        term.warn(f"run {result.run_id} finished partly: {result.error}")
+        term.warn(a.t("cloud.warn.partial", run=result.run_id, error=result.error))
         raise typer.Exit(ExitCode.FINDINGS)
     term.success(a.t("cloud.apply.done", spec=batch.name, seconds=f"{result.seconds:.1f}", run=result.run_id))
 
@@ -190,8 +190,13 @@ def _render_post(a: Application, result: ApplyResult, request: PlayRequest, post
     bad = post.failed
     if bad:
         term.warn(
-            f"run {result.run_id}: --post {request.playbook.name} failed on {len(bad)} of {len(post.outcomes)} VM(s); "
-            "the VMs are kept: fix and run `govops play run` on them"
+            a.t(
+                "cloud.warn.post_failed",
+                run=result.run_id,
+                playbook=request.playbook.name,
+                failed=len(bad),
+                total=len(post.outcomes),
+            )
         )
         raise typer.Exit(ExitCode.FINDINGS)
     term.success(

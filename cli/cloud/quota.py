@@ -10,6 +10,7 @@ from govops.cli.cloud.labels import label, num, resource_label
 from govops.cli.options import YesOpt
 from govops.cli.terminal import Column, RecordView, TableView
 from govops.errors import ExitCode, NotFoundError
+from govops.i18n import Msg
 
 app = typer.Typer(help="Department quotas: limit, in use, reserved and free; sync from the file.", no_args_is_help=True)
 
@@ -31,7 +32,7 @@ def quota_show(
         report = quota_report(port, chosen, obs)
     if dept and report.missing:
         d = chosen[0]
-        raise NotFoundError(f"department {d.code}: project '{d.project}' does not exist in the cloud")
+        raise NotFoundError(Msg("err.cloud.no_project", dept=d.code, project=d.project))
     data = [
         {
             "department": r.department.code,
@@ -114,7 +115,7 @@ def quota_sync(
         "missing_projects": list(plan.missing_projects),
     }
     for code in plan.missing_projects:
-        a.terminal.warn(f"department {code}: its project does not exist in the cloud; skipped")
+        a.terminal.warn(a.t("cloud.warn.no_project_skipped", dept=code))
     if not plan.changes:
         a.terminal.render(TableView(cols, rows, title=f"{label(a, 'sync.title')} (0)", data={**data, "applied": []}))
         a.terminal.success(f"quotas match the departments file ({plan.unchanged} limits checked)")

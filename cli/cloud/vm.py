@@ -122,7 +122,7 @@ def vm_create(
     a = app_of(ctx)
     d = a.departments().get(dept)
     if post is not None and not wait:
-        raise InputError("--post needs --wait: the playbook runs once the VM is ACTIVE")
+        raise InputError(a.t("cloud.err.post_needs_wait"))
     post_req = post_request(a.config, a.root, post, post_extra_vars, post_timeout)
     text = None
     if user_data is not None:
@@ -173,7 +173,7 @@ def vm_create(
         play, outcomes = post_create(a.cloud(), a.runner(), a.store, post_req, s.id, run.id, observer)
     a.terminal.render(recap_view(play, a.t))
     if any(o.status not in ("ok", "changed") for o in outcomes):
-        a.terminal.warn(f"{s.name}: --post {post_req.playbook.name} failed; the VM is kept")
+        a.terminal.warn(a.t("cloud.warn.post_failed_vm", vm=s.name, playbook=post_req.playbook.name))
         raise typer.Exit(ExitCode.FINDINGS)
 
 
@@ -299,6 +299,6 @@ def vm_delete(
     leftovers = service.delete(s, wait=wait, timeout=timeout)
     a.terminal.success(f"{s.name} ({s.id}) deleted")
     for v in leftovers:
-        a.terminal.warn(f"volume {v.id} ({v.size_gb} GiB, {v.status}) was not deleted with the VM: delete it by hand")
+        a.terminal.warn(a.t("cloud.warn.volume_left", id=v.id, size=v.size_gb, status=v.status))
     if leftovers:
         raise typer.Exit(ExitCode.FINDINGS)
