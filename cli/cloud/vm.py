@@ -171,7 +171,7 @@ def vm_create(
         return
     with a.terminal.stage_progress(f"play {post_req.playbook.stem}") as observer:
         play, outcomes = post_create(a.cloud(), a.runner(), a.store, post_req, s.id, run.id, observer)
-    a.terminal.render(recap_view(play, a.t))
+    a.terminal.render(recap_view(play, a.t, people=a.terminal.output == "table"))
     if any(o.status not in ("ok", "changed") for o in outcomes):
         a.terminal.warn(a.t("cloud.warn.post_failed_vm", vm=s.name, playbook=post_req.playbook.name))
         raise typer.Exit(ExitCode.FINDINGS)

@@ -218,3 +218,26 @@ def test_unreachable_prometheus_and_openstack_speak_chinese(cli: Any, project: P
     # the same failures in English keep their English text
     r = cli("--project-root", str(project), "--config", str(config), "--lang", "en", "cloud", "quota", "show", "gaj")
     assert r.code == 1 and "cannot connect" in r.err and "check the auth_url" in r.err, r.err
+
+
+def test_play_run_speaks_chinese(cli: Any, ports: Ports, tmp_path: Path) -> None:
+    """`play run`'s recap title, host statuses and result line were English under --lang zh."""
+    from tests.fakes_automation import FakeRunner
+    from tests.unit.test_play import INVENTORY, PLAYBOOK
+
+    runner = FakeRunner()
+    ports.runner = runner
+    pb = _write(tmp_path / "playbooks" / "configure.yml", PLAYBOOK)
+    inv = _write(tmp_path / "hosts.yml", INVENTORY)
+    args = ("play", "run", str(pb), "-i", str(inv))
+    r = cli("--lang", "zh", *args)
+    assert r.code == 0 and "已变更" in r.out + r.err, r.out + r.err
+    runner.fail["web-02"] = ("configure", "disk full")
+    r = cli("--lang", "zh", *args)
+    assert r.code == 3 and "失败" in r.out, r.out
+    data = json.dumps(json.loads(cli("--lang", "zh", *args, "-o", "json").out))
+    words = {w for w in WORD.findall(OUTSIDE.sub(" ", r.out + r.err)) if w not in ERROR_WORDS_ALLOWED and len(w) > 1}
+    # host names, the task and its message are data (they are in the json output too)
+    assert {w for w in words if w not in data} == set(), r.out + r.err
+    r = cli("--lang", "en", *args)
+    assert "PLAY RECAP" in r.out and "failed" in r.out, r.out
