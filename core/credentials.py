@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -272,7 +272,10 @@ class Credentials:
         self._cache: dict[str, Credential] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> Credential:
+    def get(self, name: str, *, needs: Sequence[str] = ("username", "password")) -> Credential:
+        """The credential ``name`` from the first source that has it. ``needs``: the fields its use
+        requires (SSH a user and password, SNMP v2c a community, SNMPv3 a user with an auth and a
+        privacy key), named in the hint when no source has it."""
         with self._lock:
             cached = self._cache.get(name)
             if cached is not None:
@@ -289,11 +292,10 @@ class Credentials:
                     self._cache[name] = cred
                     return cred
         tried: Text = ", ".join(s.name for s in self.sources) or Msg("err.cred.no_sources")
+        prefix = next((s.prefix for s in self.sources if isinstance(s, EnvSource)), "GOVOPS_CRED_")
         raise CredentialNotFound(
             Msg("err.cred.not_found", name=name, tried=tried),
-            hint=Msg(
-                "err.cred.hint_export", username=env_var_name(name, "username"), password=env_var_name(name, "password")
-            ),
+            hint=Msg("err.cred.hint_export", exports=" ".join(f"{env_var_name(name, f, prefix)}=…" for f in needs)),
         )
 
     def describe(self, name: str) -> tuple[str | None, list[str]]:
