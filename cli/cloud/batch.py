@@ -135,16 +135,16 @@ def apply_cmd(
     deletions = [i for i in plan.of("change") if i.replace] + (plan.of("orphan") if prune else [])
     if deletions:
         names = ", ".join(f"{i.name} ({i.server.id})" for i in deletions if i.server)
-        question = f"delete {len(deletions)} server(s) once the new ones are up: {names}?"
+        question = a.t("cloud.apply.confirm_delete", count=len(deletions), names=names)
         if not term.confirm(question, assume_yes=yes):
             raise InputError(a.t("cloud.err.not_confirmed"), hint=a.t("cloud.hint.confirm"))
     in_place = [i for i in plan.of("change") if not i.replace]
     if not plan.to_build and not in_place and not deletions:
         orphans = len(plan.of("orphan"))
-        kept = f" ({orphans} orphaned server(s) kept: --prune deletes them)" if orphans else ""
+        kept = a.t("cloud.apply.orphans_kept", count=orphans) if orphans else ""
         term.success(a.t("cloud.apply.nothing", spec=batch.name) + kept)
         if post_req is not None:
-            term.info(f"--post {post_req.playbook.name}: no new VM, not run")
+            term.info(a.t("cloud.apply.post_no_vm", playbook=post_req.playbook.name))
         return
     options = ApplyOptions(concurrency=concurrency, timeout=timeout, keep_partial=keep_partial, prune=prune)
     with term.stage_progress(f"apply {batch.name}") as observer:
@@ -177,7 +177,7 @@ def _render_post(a: Application, result: ApplyResult, request: PlayRequest, post
     """The apply's outcomes with the --post playbook's result per VM; exit 3 if it failed on any."""
     term = a.terminal
     if post.play is None and not post.outcomes:
-        term.info(f"--post {request.playbook.name}: no VM created by this run, not run")
+        term.info(a.t("cloud.apply.post_no_vm", playbook=request.playbook.name))
     view = _outcome_view(result, a.t)
     for row in view.rows:
         o = post.outcomes.get(str(row.get("server_id") or ""))
@@ -200,8 +200,13 @@ def _render_post(a: Application, result: ApplyResult, request: PlayRequest, post
         )
         raise typer.Exit(ExitCode.FINDINGS)
     term.success(
-        f"{result.plan.spec.name}: applied, {request.playbook.name} ran on {len(post.outcomes)} VM(s) "
-        f"(run {result.run_id})"
+        a.t(
+            "cloud.apply.post_done",
+            spec=result.plan.spec.name,
+            playbook=request.playbook.name,
+            count=len(post.outcomes),
+            run=result.run_id,
+        )
     )
 
 

@@ -38,4 +38,4 @@ def check(ctx: typer.Context) -> None:
     if failed:
         a.terminal.warn(a.t("cloud.warn.checks_failed", count=failed))
         raise typer.Exit(ExitCode.FINDINGS)
-    a.terminal.success("the cloud has everything govops needs")
+    a.terminal.success(a.t("cloud.check.ok"))

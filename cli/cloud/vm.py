@@ -146,7 +146,7 @@ def vm_create(
         tags=parse_tags(tag or ()),
     )
     run = create_run(a.store, run_id, {"department": d.code, "name": name, "flavor": flavor, "image": image})
-    a.terminal.info(f"run {run.id}: creating {name} in {d.code}")
+    a.terminal.info(a.t("cloud.vm.creating", run=run.id, vm=name, dept=d.code))
     # after Ctrl-C: the same create under the same run adopts the server instead of making a second
     again = ["govops", "cloud", "vm", "create", "--dept", d.code, "--name", name, "--flavor", flavor, "--image", image]
     again += [arg for n in network or () for arg in ("--network", n)] + ["--run-id", run.id]
@@ -164,8 +164,8 @@ def vm_create(
         )
     s = result.server
     _show_server(a, s, d.code)
-    verb = "created" if result.created else "found (created by this run before)"
-    waited = f" in {result.waited:.1f} s" if result.waited is not None else ""
+    verb = a.t("cloud.vm.created") if result.created else a.t("cloud.vm.adopted")
+    waited = a.t("cloud.vm.waited", seconds=f"{result.waited:.1f}") if result.waited is not None else ""
     a.terminal.success(f"{s.name} {verb}: {s.status}{waited}")
     if post_req is None:
         return
@@ -293,11 +293,14 @@ def vm_delete(
     """Delete a VM of the department (after confirmation unless --yes); never one of another department."""
     a = app_of(ctx)
     d, s, service = _target(ctx, dept, vm)
-    if not a.terminal.confirm(f"delete VM {s.name} ({s.id}) of {d.name(a.t.lang)}?", assume_yes=yes):
-        a.terminal.info("nothing deleted (pass --yes to delete without asking)")
+    if not a.terminal.confirm(
+        a.t("cloud.vm.confirm_delete", vm=s.name, id=s.id, dept=d.name(a.t.lang)),
+        assume_yes=yes,
+    ):
+        a.terminal.info(a.t("cloud.vm.nothing_deleted"))
         raise typer.Exit(ExitCode.USAGE)
     leftovers = service.delete(s, wait=wait, timeout=timeout)
-    a.terminal.success(f"{s.name} ({s.id}) deleted")
+    a.terminal.success(a.t("cloud.vm.deleted", vm=s.name, id=s.id))
     for v in leftovers:
         a.terminal.warn(a.t("cloud.warn.volume_left", id=v.id, size=v.size_gb, status=v.status))
     if leftovers:

@@ -241,3 +241,21 @@ def test_play_run_speaks_chinese(cli: Any, ports: Ports, tmp_path: Path) -> None
     assert {w for w in words if w not in data} == set(), r.out + r.err
     r = cli("--lang", "en", *args)
     assert "PLAY RECAP" in r.out and "failed" in r.out, r.out
+
+
+def test_cloud_apply_and_vm_messages_speak_chinese(cli: Any, fake: FakeCloud, project: Path, tmp_path: Path) -> None:
+    spec = _write(
+        tmp_path / "portal.yaml",
+        "department: 公安局\nname: portal\ndefaults: {flavor: m1.small, image: cirros, networks: [net1]}\n"
+        "vms:\n  - name: web\n    count: 1\n",
+    )
+    root = ("--project-root", str(project), "--lang", "zh")
+    known = (str(tmp_path), str(project))
+    r = cli(*root, "cloud", "apply", str(spec))
+    assert r.code == 0, r.err
+    r = cli(*root, "cloud", "apply", str(spec))  # nothing to do
+    assert r.code == 0 and _english_error(r, *known) == set(), r.err
+    server = fake.servers()[0]
+    r = cli(*root, "cloud", "vm", "delete", "--dept", "gaj", server.name, "--yes")
+    assert r.code == 0 and "已删除" in r.out + r.err, r.out + r.err
+    assert _english_error(r, *known, server.name, server.id) == set(), r.err
