@@ -137,7 +137,7 @@ class Interrupted(GovopsError):
 
     def __init__(self, run_id: str, resume: str, *, done: int = 0, total: int = 0) -> None:
         super().__init__(
-            Msg("err.interrupted", run=run_id, done=done, total=total), hint=Msg("interrupted.resume", command=resume)
+            Msg("err.interrupted", run=run_id, done=done, total=total), hint=Msg("err.resume_with", command=resume)
         )
         self.run_id = run_id
         self.resume = resume
