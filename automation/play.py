@@ -112,8 +112,8 @@ def resolve_playbook(ref: str, dirs: Sequence[Path]) -> Path:
             for n in names:
                 if (d / n).is_file():
                     return (d / n).resolve()
-    known = ", ".join(p.name for p in list_playbooks(dirs)) or "-"
-    where: Text = ", ".join(display_path(d) for d in dirs) or Msg("play.list.none")
+    known: Text = ", ".join(p.name for p in list_playbooks(dirs)) or Msg("err.none")
+    where: Text = ", ".join(display_path(d) for d in dirs) or Msg("err.play.no_folder")
     raise NotFoundError(Msg("err.play.not_found", ref=ref, where=where, known=known), hint="govops play list")
 
 

@@ -310,7 +310,8 @@ class HeadroomService:
                 from govops.i18n import Msg
 
                 raise InputError(
-                    Msg("err.cap.unknown_az", az=az), hint=Msg("err.cap.hint_known", names=", ".join(known) or "-")
+                    Msg("err.cap.unknown_az", az=az),
+                    hint=Msg("err.cap.hint_known", names=", ".join(known) or Msg("err.none")),
                 )
             hosts = [h for h in hosts if h.az == az]
         zones = []
