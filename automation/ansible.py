@@ -39,6 +39,7 @@ from govops.automation.ports import (
     short,
 )
 from govops.credentials import redact
+from govops.i18n import Msg
 
 # ansible-playbook's exit codes for "your input is wrong": 4 parser error, 5 bad or incomplete options
 _INPUT_RCS = frozenset({4, 5})
@@ -75,7 +76,9 @@ class AnsibleRunner:
     def inventory_names(self, inventory: Path) -> InventoryNames:
         exe = shutil.which("ansible-inventory")
         if exe is None:
-            raise AutomationError("ansible-inventory not found", hint="pip install ansible-core")
+            raise AutomationError(
+                Msg("err.play.missing_tool", tool="ansible-inventory"), hint="pip install ansible-core"
+            )
         # --graph lists names only, so vault-encrypted variables need no password here.
         proc = subprocess.run(
             [exe, "-i", str(inventory), "--graph"],
@@ -86,7 +89,13 @@ class AnsibleRunner:
             check=False,
         )
         if proc.returncode != 0:
-            raise PlaybookInputError(f"{inventory}: {_ansible_error(proc.stderr + proc.stdout) or 'not an inventory'}")
+            raise PlaybookInputError(
+                Msg(
+                    "err.play.ansible_said",
+                    path=inventory,
+                    reason=_ansible_error(proc.stderr + proc.stdout) or Msg("err.play.not_inventory"),
+                )
+            )
         return parse_graph(proc.stdout)
 
     # -- run -------------------------------------------------------------------------------------------
@@ -95,9 +104,13 @@ class AnsibleRunner:
             import ansible_runner
             from ansible_runner.exceptions import AnsibleRunnerException
         except ImportError:
-            raise AutomationError("ansible-runner is not installed", hint="pip install ansible-runner") from None
+            raise AutomationError(
+                Msg("err.play.missing_tool", tool="ansible-runner"), hint="pip install ansible-runner"
+            ) from None
         if shutil.which("ansible-playbook") is None:
-            raise AutomationError("ansible-playbook not found", hint="pip install ansible-core")
+            raise AutomationError(
+                Msg("err.play.missing_tool", tool="ansible-playbook"), hint="pip install ansible-core"
+            )
         private = self.work_dir / request.run_id
         private.mkdir(parents=True, exist_ok=False, mode=0o700)
         extravars = _write_extravars(private, request.extra_vars)
@@ -128,7 +141,7 @@ class AnsibleRunner:
             rc = runner.rc
             stdout = _read(private / "artifacts" / request.run_id / "stdout")
         except (OSError, AnsibleRunnerException) as exc:
-            raise AutomationError(f"ansible-runner failed: {redact(str(exc))}") from None
+            raise AutomationError(Msg("err.play.runner_failed", reason=redact(str(exc)))) from None
         finally:
             _kill_marked(request.run_id)  # whatever the run started and left behind (any outcome)
             if extravars is not None:

@@ -23,12 +23,12 @@ from govops.automation.ports import (
     PlaybookRunner,
     PlayRequest,
     RunnerOutcome,
-    StageObserver,
     TaskStatus,
 )
 from govops.credentials import SECRET_NAME, Secret
 from govops.errors import InputError, Interrupted, Location, NotFoundError, Problem, ValidationFailed
-from govops.observer import NullObserver, Observer
+from govops.i18n import Msg, Text
+from govops.observer import NullObserver, Observer, StageObserver
 from govops.paths import display_path
 from govops.store import Store
 from govops.yamlio import read_text
@@ -112,9 +112,9 @@ def resolve_playbook(ref: str, dirs: Sequence[Path]) -> Path:
             for n in names:
                 if (d / n).is_file():
                     return (d / n).resolve()
-    known = ", ".join(p.name for p in list_playbooks(dirs)) or "none"
-    where = ", ".join(display_path(d) for d in dirs) or "no playbook folder"
-    raise NotFoundError(f"playbook '{ref}' not found (in {where}; known: {known})", hint="govops play list")
+    known: Text = ", ".join(p.name for p in list_playbooks(dirs)) or Msg("err.none")
+    where: Text = ", ".join(display_path(d) for d in dirs) or Msg("err.play.no_folder")
+    raise NotFoundError(Msg("err.play.not_found", ref=ref, where=where, known=known), hint="govops play list")
 
 
 def check_playbook(path: Path) -> None:
@@ -123,12 +123,10 @@ def check_playbook(path: Path) -> None:
     data, _ = _yaml_nodes(path, name)
     if not isinstance(data, yaml.SequenceNode) or not data.value:
         line = data.start_mark.line + 1 if data is not None else 1
-        raise ValidationFailed([Problem("not a playbook: expected a list of plays", Location(name, line))])
+        raise ValidationFailed([Problem(Msg("err.play.not_list"), Location(name, line))])
     for item in data.value:
         if not isinstance(item, yaml.MappingNode):
-            raise ValidationFailed(
-                [Problem("not a playbook: each play must be a mapping", Location(name, item.start_mark.line + 1))]
-            )
+            raise ValidationFailed([Problem(Msg("err.play.not_mapping"), Location(name, item.start_mark.line + 1))])
 
 
 def check_yaml_file(path: Path, what: str) -> None:
@@ -144,10 +142,10 @@ def _yaml_nodes(path: Path, name: str, what: str = "playbook") -> tuple[yaml.Nod
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        msg = (exc.problem or exc.context or "malformed YAML").strip()
-        raise ValidationFailed([Problem(f"malformed YAML: {msg}", Location(name, line))]) from None
+        msg = (exc.problem or exc.context or "").strip()
+        raise ValidationFailed([Problem(Msg("err.yaml.malformed", reason=msg), Location(name, line))]) from None
     except yaml.YAMLError as exc:
-        raise ValidationFailed([Problem(f"malformed YAML: {exc}", Location(name))]) from None
+        raise ValidationFailed([Problem(Msg("err.yaml.malformed", reason=exc), Location(name))]) from None
 
 
 # -- inventories ---------------------------------------------------------------------------------------
@@ -157,7 +155,7 @@ def hosts_inventory(hosts: Iterable[str]) -> dict[str, Any]:
     """``--hosts a,b``: an inventory of those names (each name is also the address)."""
     names = [h.strip() for h in hosts if h.strip()]
     if not names:
-        raise InputError("--hosts: no host given")
+        raise InputError(Msg("err.play.no_hosts"))
     return {"all": {"hosts": {name: {} for name in names}}}
 
 
@@ -216,8 +214,8 @@ def select(names: InventoryNames, limit: str | None) -> set[str] | None:
             picked |= members
     if unknown:
         raise InputError(
-            f"--limit: unknown host or group {', '.join(repr(u) for u in unknown)} in the inventory",
-            hint="govops play run … --limit HOST[,GROUP]; names as in the inventory",
+            Msg("err.play.unknown_limit", names=", ".join(repr(u) for u in unknown)),
+            hint=Msg("err.play.hint_limit"),
         )
     if not exact:
         return None
@@ -298,7 +296,9 @@ def run_play(
         check_yaml_file(f, "extra vars file")
     if isinstance(request.inventory, Path):
         if not request.inventory.exists():
-            raise InputError(f"{display_path(request.inventory)}: inventory not found")
+            raise InputError(
+                Msg("err.file.not_found", path=display_path(request.inventory), what=Msg("noun.inventory"))
+            )
         if request.inventory.is_file() and request.inventory.suffix in PLAYBOOK_SUFFIXES:
             check_yaml_file(request.inventory, "inventory")
         names = runner.inventory_names(request.inventory)
@@ -306,7 +306,7 @@ def run_play(
         names = names_of(request.inventory)
     targets = select(names, request.limit)
     if targets is not None and not targets:
-        raise InputError("no host to run on: the inventory and --limit leave none")
+        raise InputError(Msg("err.play.no_target"))
     record = {
         "playbook": str(request.playbook),
         "inventory": str(request.inventory) if isinstance(request.inventory, Path) else "generated",
@@ -341,14 +341,16 @@ def run_play(
         obs.finished()
     store.finish_run(run.id, result.status, {"counts": result.counts(), "rc": outcome.rc, "error": result.error})
     if not result.hosts and outcome.error and outcome.status != "timeout":
-        hint = None
+        hint: Msg | None = None
         if "vault" in outcome.error.lower():
-            hint = "export GOVOPS_VAULT_PASSWORD or pass --vault-password-file"
+            hint = Msg("err.play.hint_vault")
         # Ansible stopped before any host: with its own error line that is its input (playbook,
         # inventory, vars, vault) it refused (rc 1, 4 parser, 5 options); anything else is a crash.
         if outcome.rc in INPUT_RCS:
-            raise PlaybookInputError(f"{display_path(request.playbook)}: {outcome.error}", hint=hint)
-        raise AutomationError(f"playbook run {run.id} failed: {outcome.error}", hint=hint)
+            raise PlaybookInputError(
+                Msg("err.play.ansible_said", path=display_path(request.playbook), reason=outcome.error), hint=hint
+            )
+        raise AutomationError(Msg("err.play.run_failed", run=run.id, reason=outcome.error), hint=hint)
     return result
 
 
@@ -385,7 +387,7 @@ def parse_extra_vars(values: Iterable[str], base: Path | None = None) -> tuple[d
             if not path.is_absolute() and base is not None:
                 path = base / path
             if not path.is_file():
-                raise InputError(f"-e {value}: file not found")
+                raise InputError(Msg("err.play.e_file", value=value))
             files.append(path.resolve())
             continue
         import shlex
@@ -393,11 +395,11 @@ def parse_extra_vars(values: Iterable[str], base: Path | None = None) -> tuple[d
         try:
             words = shlex.split(value)
         except ValueError as exc:
-            raise InputError(f"-e {value!r}: {exc}") from None
+            raise InputError(Msg("err.play.e_syntax", value=repr(value), reason=exc)) from None
         for word in words:
             key, sep, val = word.partition("=")
             if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                raise InputError(f"-e {word!r}: expected NAME=VALUE or @FILE")
+                raise InputError(Msg("err.play.e_word", word=repr(word)))
             pairs[key] = val
             if SECRET_NAME.search(key):
                 Secret(val)  # scrubbed from every message, output and kept artefact from now on

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol
 
 from govops.credentials import Secret, redact
 from govops.errors import GovopsError, InputError
@@ -135,13 +135,6 @@ class PlaybookRunner(Protocol):
 
     def run(self, request: PlayRequest, on_task: TaskCallback) -> RunnerOutcome:
         """Run the playbook to the end or the deadline, calling ``on_task`` for every task result."""
-
-
-@runtime_checkable
-class StageObserver(Protocol):
-    """An Observer that can also show where each host is (the CLI's per-target progress rows)."""
-
-    def stage(self, target: str, stage: str, fraction: float) -> None: ...
 
 
 def short(text: object) -> str:

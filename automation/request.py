@@ -14,6 +14,7 @@ from govops.automation.play import playbook_dirs as existing_dirs
 from govops.automation.ports import PlayRequest
 from govops.credentials import Secret
 from govops.errors import InputError
+from govops.i18n import Msg
 from govops.store import new_run_id
 from govops.yamlio import MAX_PASSWORD_FILE_BYTES, read_text
 
@@ -39,13 +40,13 @@ def vault_password(config: LoadedConfig, explicit: Path | None) -> tuple[Secret 
         if source is None:
             return None, None, hide
     if not source.exists():
-        raise InputError(f"{source}: vault password file not found")
+        raise InputError(Msg("err.file.not_found", path=source, what=Msg("noun.vault_password_file")))
     if source.is_file() and os.access(source, os.X_OK):
         return None, source.resolve(), hide  # a vault client script: Ansible runs it
     # bounded, regular files only: a FIFO or /dev/zero here would block or never end
     text = read_text(source, str(source), "vault password file", limit=MAX_PASSWORD_FILE_BYTES).strip()
     if not text:
-        raise InputError(f"{source}: the vault password file is empty")
+        raise InputError(Msg("err.play.vault_empty", path=source))
     return Secret(text), None, hide
 
 
@@ -92,6 +93,6 @@ def post_request(
     """The --post run, checked before anything is created; its inventory comes once the VMs exist."""
     if playbook is None:
         if extra_vars:
-            raise InputError("--post-extra-vars needs --post PLAYBOOK")
+            raise InputError(Msg("err.play.post_vars"))
         return None
     return build_request(config, root, playbook, {}, extra_vars=extra_vars, timeout=timeout)

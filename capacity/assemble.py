@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from govops.capacity.labels import Labelling
 from govops.capacity.service import CapacityReport, CapacityService, Options
 from govops.errors import GovopsError, InputError
+from govops.i18n import Msg
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -43,9 +44,9 @@ def options_of(request: ReportRequest, labelling: Labelling, host_label: str = "
     from govops.capacity.timespec import parse_duration, parse_time
 
     if request.growth_threshold <= 0 or not 0 < request.reclaim_below <= 100:
-        raise InputError("--growth-threshold must be > 0 and --reclaim-below within (0, 100]")
+        raise InputError(Msg("err.cap.thresholds"))
     if not 50 <= request.confidence < 100:
-        raise InputError(f"--confidence {request.confidence:g}: must be within [50, 100) %")
+        raise InputError(Msg("err.cap.confidence", value=f"{request.confidence:g}"))
     opts = Options(
         at=parse_time(request.at),
         window=parse_duration(request.window, "--window"),

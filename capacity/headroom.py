@@ -307,8 +307,12 @@ class HeadroomService:
             known = sorted({h.az for h in hosts})
             if placement_ok and az not in known:
                 from govops.errors import InputError
+                from govops.i18n import Msg
 
-                raise InputError(f"--az {az}: no such availability zone", hint=f"known: {', '.join(known) or 'none'}")
+                raise InputError(
+                    Msg("err.cap.unknown_az", az=az),
+                    hint=Msg("err.cap.hint_known", names=", ".join(known) or Msg("err.none")),
+                )
             hosts = [h for h in hosts if h.az == az]
         zones = []
         for name in sorted({h.az for h in hosts if h.az}):

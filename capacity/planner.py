@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from govops.capacity import metrics as m
 from govops.capacity.labels import Labelling
 from govops.errors import GovopsError, InputError
+from govops.i18n import Msg
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -173,11 +174,13 @@ class CapacityPlanner:
 
             batch = load_spec(spec, display=display_path(spec))
             if dept and departments.get(dept).code != departments.get(batch.department).code:
-                raise InputError(f"--dept {dept} but {display_path(spec)} is for department {batch.department}")
+                raise InputError(
+                    Msg("err.cap.dept_mismatch", dept=dept, spec=display_path(spec), spec_dept=batch.department)
+                )
             dept = dept or batch.department
             items += additions_of_spec(batch)
         if not dept:
-            raise InputError("--dept is required (or --spec, whose department is used)")
+            raise InputError(Msg("err.cap.dept_required"))
         department = departments.get(dept)
         notes: list[str] = []
         metrics = self.metrics_or_note(notes, "the department's growth is unknown")
@@ -226,7 +229,7 @@ class CapacityPlanner:
         from govops.capacity.snapshots import take_snapshot
 
         if self.ports.store is None:
-            raise InputError("no results store to write snapshots to")
+            raise InputError(Msg("err.cap.no_store"))
         store = self.ports.store()
         metrics = self.ports.metrics()
         cloud = self.cloud_for(source)

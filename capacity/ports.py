@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from govops.errors import ExitCode, PeerError, PeerErrorInfo
+from govops.i18n import Msg, Text
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,10 @@ class MetricsError(PeerError):
     """Prometheus failed a request; the message names the query (and the HTTP status when there is one)."""
 
     def __init__(
-        self, message: str, *, query: str, status: int | None = None, url: str = "", hint: str | None = None
+        self, message: Text, *, query: str, status: int | None = None, url: str = "", hint: Text | None = None
     ) -> None:
-        super().__init__(
-            message, PeerErrorInfo("Prometheus", request=f"{url} query {query!r}", status=status), hint=hint
-        )
+        request = Msg("err.metrics.request", url=url, query=repr(query))
+        super().__init__(message, PeerErrorInfo("Prometheus", request=request, status=status), hint=hint)
         self.query = query
         self.status = status
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govops.capacity.ports import BadQuery, MetricsError, MetricsUnreachable, Sample, Series
+from govops.i18n import Msg
 
 # prometheus-api-client raises PrometheusApiClientException("HTTP Status Code 400 (b'...')")
 _STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)\s*$", re.DOTALL)
@@ -77,21 +78,21 @@ class PrometheusMetrics:
             raise cls(text, query=promql, status=status, url=self.url) from None
         except requests.exceptions.Timeout:
             raise MetricsUnreachable(
-                f"no answer within {self.timeout:g} s",
+                Msg("err.metrics.timeout", seconds=f"{self.timeout:g}"),
                 query=promql,
                 url=self.url,
-                hint="raise prometheus.timeout in govops.yaml, or shorten --window",
+                hint=Msg("err.metrics.hint_timeout"),
             ) from None
         except requests.exceptions.RequestException as exc:
             reason = str(exc.__context__ or exc).split(": ")[-1].rstrip(")'\"")
             raise MetricsUnreachable(
-                f"cannot connect ({reason or type(exc).__name__})",
+                Msg("err.metrics.unreachable", reason=reason or type(exc).__name__),
                 query=promql,
                 url=self.url,
-                hint="is Prometheus running? check prometheus.url in govops.yaml",
+                hint=Msg("err.metrics.hint_unreachable"),
             ) from None
         except ValueError as exc:  # a 200 answer that is not Prometheus' JSON (a proxy's login page)
-            raise MetricsError(f"not a Prometheus API answer ({exc})", query=promql, url=self.url) from None
+            raise MetricsError(Msg("err.metrics.not_api", reason=exc), query=promql, url=self.url) from None
 
     def query(self, promql: str, at: float) -> list[Sample]:
         data = self._call(promql, self._client.custom_query, query=promql, params={"time": f"{at:.3f}"})

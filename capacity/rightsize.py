@@ -28,6 +28,7 @@ from govops.capacity.labels import Labelling
 from govops.capacity.ports import BadQuery, MetricsError, MetricsPort
 from govops.capacity.service import department_keys, duration
 from govops.errors import GovopsError, InputError
+from govops.i18n import Msg
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -51,13 +52,13 @@ class RightsizeOptions:
 
     def check(self) -> None:
         if not 0 < self.idle_cpu_pct < 100:
-            raise InputError(f"--idle-below {self.idle_cpu_pct:g}: must be within (0, 100) %")
+            raise InputError(Msg("err.cap.idle_below", value=f"{self.idle_cpu_pct:g}"))
         if self.headroom < 1:
-            raise InputError(f"--headroom {self.headroom:g}: must be at least 1")
+            raise InputError(Msg("err.cap.headroom", value=f"{self.headroom:g}"))
         if self.stopped_days < 0:
-            raise InputError("--stopped-days must not be negative")
+            raise InputError(Msg("err.cap.stopped_days"))
         if self.step < 1 or self.window < 2 * self.step or self.window / self.step > 11000:
-            raise InputError("--window must hold 2 to 11,000 steps of --step")
+            raise InputError(Msg("err.cap.window_steps"))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from govops.capacity.labels import Labelling
 from govops.capacity.ports import BadQuery, MetricsError, MetricsPort, Series
 from govops.departments import Department
 from govops.errors import InputError
+from govops.i18n import Msg
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -88,15 +89,15 @@ class Options:
 
     def check(self) -> None:
         if self.step < 1 or self.window < 2 * self.step:
-            raise InputError(f"window ({self.window:g} s) must hold at least two steps of {self.step:g} s")
+            raise InputError(Msg("err.cap.window_two_steps", window=f"{self.window:g}", step=f"{self.step:g}"))
         points = self.window / self.step
         if points > MAX_POINTS:
             raise InputError(
-                f"window / step = {points:.0f} points per series; Prometheus allows {MAX_POINTS}",
-                hint="use a larger --step or a shorter --window",
+                Msg("err.cap.too_many_points", points=f"{points:.0f}", max=MAX_POINTS),
+                hint=Msg("err.cap.hint_points"),
             )
         if self.horizon_days <= 0:
-            raise InputError("horizon must be positive")
+            raise InputError(Msg("err.cap.horizon"))
 
 
 @dataclass(frozen=True)
@@ -237,8 +238,8 @@ def department_keys(
         ids = {d.code: by_name[d.project] for d in departments if d.project in by_name}
     if not ids:
         raise InputError(
-            "prometheus.department_from: project_id needs the cloud to map project IDs to departments",
-            hint="configure the cloud (cloud.name / OS_CLOUD), or use department_from: project_name",
+            Msg("err.cap.project_id_needs_cloud"),
+            hint=Msg("err.cap.hint_project_id"),
         )
     return {d.code: ids[d.code] for d in departments if d.code in ids}
 

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 from govops.errors import InputError
+from govops.i18n import Msg
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -15,7 +16,7 @@ def parse_duration(text: str, option: str) -> float:
     """Seconds in ``text`` (Prometheus' units: s, m, h, d, w); a bad value is exit 2 naming the option."""
     match = _DURATION.match(text.lower())
     if not match or float(match.group(1)) <= 0:
-        raise InputError(f"{option}: '{text}' is not a duration", hint="e.g. 30d, 12h, 2w, 90m")
+        raise InputError(Msg("err.cap.duration", option=option, text=text), hint=Msg("err.cap.hint_duration"))
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
@@ -31,9 +32,7 @@ def parse_time(text: str | None, option: str = "--at") -> float:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(
-            f"{option}: '{text}' is not a time", hint="e.g. now, 2026-12-01, 2026-12-01T08:00:00+08:00, 1796155200"
-        ) from None
+        raise InputError(Msg("err.cap.time", option=option, text=text), hint=Msg("err.cap.hint_time")) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.timestamp()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from govops.capacity.headroom import CloudHeadroom, HostHeadroom, flavor_needs
 from govops.errors import GovopsError, InputError
+from govops.i18n import Msg
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def parse_add(text: str, az: str | None = None) -> Addition:
     """``40xm1.large`` (also ``40×m1.large``, ``40*m1.large``)."""
     match = _ADD.match(text)
     if not match or int(match.group(1)) < 1:
-        raise InputError(f"--add '{text}': expected COUNTxFLAVOR, e.g. 40xm1.large")
+        raise InputError(Msg("err.cap.add_syntax", text=text))
     return Addition(int(match.group(1)), match.group(2), az)
 
 
@@ -238,7 +239,7 @@ class WhatIfService:
         from govops.cloud.quota import add_needs, department_project, server_needs
 
         if not additions:
-            raise InputError("nothing to add: give --add COUNTxFLAVOR (or --spec SPEC)")
+            raise InputError(Msg("err.cap.nothing_to_add"))
         notes = list(warnings)
         flavors: dict[str, Flavor] = {}
         for a in additions:
@@ -246,7 +247,9 @@ class WhatIfService:
                 f = self.cloud.find_flavor(a.flavor)
                 if f is None:
                     known = ", ".join(sorted(x.name for x in self.cloud.flavors()))
-                    raise InputError(f"flavor '{a.flavor}' does not exist", hint=f"flavors: {known}")
+                    raise InputError(
+                        Msg("err.vm.unknown_flavor", ref=a.flavor), hint=Msg("err.vm.hint_flavors", names=known)
+                    )
                 flavors[a.flavor] = f
         project = department_project(self.cloud, department)
         quotas = self.cloud.get_quotas(project.id)
@@ -264,7 +267,8 @@ class WhatIfService:
             for a in additions:
                 if a.az is not None and a.az not in zones:
                     raise InputError(
-                        f"availability zone '{a.az}' does not exist", hint=f"zones: {', '.join(sorted(zones))}"
+                        Msg("err.cap.unknown_az", az=a.az),
+                        hint=Msg("err.cap.hint_known", names=", ".join(sorted(zones))),
                     )
             placed, unplaced, on_host = place(headroom.hosts, additions, flavors)
             slots = {s.flavor: dict(s.per_az) for s in headroom.flavors if s.flavor in flavors}

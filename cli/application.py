@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import typer
 from govops.cli.terminal import Terminal
 from govops.errors import ConfigError, CredentialError, InputError
-from govops.i18n import default_lang
+from govops.i18n import Msg, default_lang
 from govops.paths import data_dir, display_path, project_root
 
 if TYPE_CHECKING:
@@ -171,8 +171,8 @@ class Application:
             section = self.config.config.prometheus
             if not section.url:
                 raise ConfigError(
-                    f"no Prometheus configured ({self.config.describe_source()})",
-                    hint="set prometheus.url in govops.yaml (e.g. http://prometheus.example:9090)",
+                    Msg("err.metrics.none", source=self.config.describe_source()),
+                    hint=Msg("err.metrics.hint_none"),
                 )
             self._metrics = connect(section.url, timeout=section.timeout)
         return self._metrics
@@ -282,11 +282,11 @@ def build_credentials(config: LoadedConfig) -> Credentials:
                         limit=MAX_PASSWORD_FILE_BYTES,
                     ).strip()
                 except InputError as exc:
-                    raise CredentialError(exc.message) from None
+                    raise CredentialError(exc.msg) from None
             if password is None:
                 raise CredentialError(
-                    f"vault file {config.vault_file} is configured but no vault password was given",
-                    hint=f"export {section.vault_password_env} or set credentials.vault_password_file",
+                    Msg("err.cred.no_vault_password", path=config.vault_file),
+                    hint=Msg("err.cred.hint_vault_password", var=section.vault_password_env),
                 )
             sources.append(VaultSource(config.vault_file, password))
     return Credentials(sources)

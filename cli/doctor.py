@@ -9,6 +9,7 @@ import typer
 from govops.cli.application import Application, app_of
 from govops.cli.terminal import Column, TableView
 from govops.errors import ExitCode, GovopsError
+from govops.i18n import Translator
 
 
 @dataclass
@@ -44,11 +45,11 @@ def doctor(ctx: typer.Context) -> None:
     a.terminal.success(a.t("doctor.summary_ok"))
 
 
-def _guard(name: str, fn: object) -> Check:
+def _guard(t: Translator, name: str, fn: object) -> Check:
     try:
         return fn()  # type: ignore[operator, no-any-return]
     except GovopsError as exc:
-        return Check(name, "fail", exc.message, exc.hint or "")
+        return Check(name, "fail", exc.render_in(t), exc.hint_in(t) or "")
 
 
 def run_checks(a: Application) -> list[Check]:
@@ -57,33 +58,39 @@ def run_checks(a: Application) -> list[Check]:
     try:
         cfg = a.config
     except GovopsError as exc:
-        return [Check(t("doctor.config"), "fail", exc.message, exc.hint or "fix the file and re-run")]
+        return [Check(t("doctor.config"), "fail", exc.render_in(t), exc.hint_in(t) or t("doctor.fix_file"))]
     out.append(
         Check(
             t("doctor.config"),
             "ok" if cfg.source else "warn",
             cfg.describe_source(),
-            "" if cfg.source else "create govops.yaml (see docs/reference/configuration.md) or run `govops lab up`",
+            "" if cfg.source else t("doctor.create_config"),
         )
     )
 
     def departments() -> Check:
         d = a.departments()
-        return Check(t("doctor.departments"), "ok", f"{len(d)} departments in {d.source}")
+        return Check(t("doctor.departments"), "ok", t("doctor.departments_ok", count=len(d), source=d.source))
 
-    out.append(_guard(t("doctor.departments"), departments))
+    out.append(_guard(t, t("doctor.departments"), departments))
 
     inv = None
     try:
         inv = a.inventory()
-        out.append(Check(t("doctor.inventory"), "ok", f"{inv.name}: {len(inv.sites)} sites, {len(inv)} devices"))
+        out.append(
+            Check(
+                t("doctor.inventory"),
+                "ok",
+                t("doctor.inventory_ok", name=inv.name, sites=len(inv.sites), devices=len(inv)),
+            )
+        )
     except GovopsError as exc:
         out.append(
             Check(
                 t("doctor.inventory"),
                 "fail",
-                exc.message,
-                exc.hint or "run `govops net inventory validate` for every problem",
+                exc.render_in(t),
+                exc.hint_in(t) or t("doctor.validate_inventory"),
             )
         )
 
@@ -100,7 +107,7 @@ def run_checks(a: Application) -> list[Check]:
         try:
             creds = a.credentials
         except GovopsError as exc:
-            out.append(Check(t("doctor.credentials", name="*"), "fail", exc.message, exc.hint or ""))
+            out.append(Check(t("doctor.credentials", name="*"), "fail", exc.render_in(t), exc.hint_in(t) or ""))
             creds = None
         if creds is not None:
             from govops.credentials import FIELDS, env_var_name
@@ -117,8 +124,8 @@ def run_checks(a: Application) -> list[Check]:
                         Check(
                             t("doctor.credentials", name=name),
                             "fail",
-                            t("doctor.source_failed", error=exc.message),
-                            exc.hint or t("doctor.source_failed_fix"),
+                            t("doctor.source_failed", error=exc.render_in(t)),
+                            exc.hint_in(t) or t("doctor.source_failed_fix"),
                         )
                     )
                     continue
@@ -145,33 +152,39 @@ def run_checks(a: Application) -> list[Check]:
                         )
                     )
                 else:
-                    out.append(Check(t("doctor.credentials", name=name), "ok", f"from {source}: {', '.join(fields)}"))
+                    out.append(
+                        Check(
+                            t("doctor.credentials", name=name),
+                            "ok",
+                            t("doctor.cred_ok", source=source, fields=", ".join(fields)),
+                        )
+                    )
 
     def store() -> Check:
         s = a.store
-        detail = f"{s.display_url} (schema v{s.schema_version()})"
+        detail = t("doctor.store_ok", url=s.display_url, version=s.schema_version())
         loose = s.loose_permissions()
         if loose:
             return Check(t("doctor.store"), "warn", f"{detail}; {loose}", f"chmod 600 {s.file}")
         return Check(t("doctor.store"), "ok", detail)
 
-    out.append(_guard(t("doctor.store"), store))
-    out.append(_guard(t("doctor.host_keys"), lambda: _host_keys_check(a)))
-    out.append(_guard(t("doctor.cloud"), lambda: _cloud_check(a)))
-    out.append(_guard(t("doctor.prometheus"), lambda: _prometheus_check(a)))
+    out.append(_guard(t, t("doctor.store"), store))
+    out.append(_guard(t, t("doctor.host_keys"), lambda: _host_keys_check(a)))
+    out.append(_guard(t, t("doctor.cloud"), lambda: _cloud_check(a)))
+    out.append(_guard(t, t("doctor.prometheus"), lambda: _prometheus_check(a)))
     pb = cfg.playbooks_dir
     out.append(
         Check(
             t("doctor.playbooks"),
             "ok" if pb.is_dir() else "warn",
             str(pb),
-            "" if pb.is_dir() else "set playbooks: in govops.yaml",
+            "" if pb.is_dir() else t("doctor.set_playbooks"),
         )
     )
     return out
 
 
-def _http_ok(url: str, timeout: float = 3.0) -> tuple[bool, str]:
+def _http_ok(t: Translator, url: str, timeout: float = 3.0) -> tuple[bool, str]:
     import urllib.error
     import urllib.request
 
@@ -183,9 +196,9 @@ def _http_ok(url: str, timeout: float = 3.0) -> tuple[bool, str]:
         return exc.code < 500, f"HTTP {exc.code}"
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        return False, f"unreachable ({reason})"
+        return False, t("doctor.unreachable", reason=reason)
     except ValueError as exc:  # http.client.InvalidURL and the like: config validation should catch these
-        return False, f"invalid URL ({exc})"
+        return False, t("doctor.invalid_url", reason=exc)
 
 
 def _cloud_check(a: Application) -> Check:
@@ -195,16 +208,16 @@ def _cloud_check(a: Application) -> Check:
     cfg = a.config
     cloud = cfg.config.cloud.name or os.environ.get("OS_CLOUD")
     if not cloud:
-        return Check(name, "skip", "no cloud configured", "set cloud.name in govops.yaml or export OS_CLOUD")
+        return Check(name, "skip", a.t("doctor.no_cloud"), a.t("doctor.set_cloud"))
     from govops.cloud.connection import cloud_auth_url
 
     auth_url = cloud_auth_url(cloud, cfg.clouds_file)
-    ok, detail = _http_ok(auth_url)
+    ok, detail = _http_ok(a.t, auth_url)
     return Check(
         name,
         "ok" if ok else "fail",
         f"{cloud}: {auth_url} {detail}",
-        "" if ok else "is the cloud up? `govops lab status` for the lab",
+        "" if ok else a.t("doctor.cloud_down"),
     )
 
 
@@ -214,18 +227,18 @@ def _host_keys_check(a: Application) -> Check:
     name = a.t("doctor.host_keys")
     policy = a.config.config.network.host_key_policy
     if policy == "accept":
-        return Check(name, "warn", a.t("host_keys.accept_insecure"), "set network.host_key_policy: accept-new")
+        return Check(name, "warn", a.t("host_keys.accept_insecure"), a.t("doctor.set_accept_new"))
     path = host_key_policy(a.config).path  # strict without its file fails here (ConfigError)
     assert path is not None
     if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would block the count below, /dev/zero never end
-        return Check(name, "fail", f"{path}: not a regular file", "set network.known_hosts to a file")
+        return Check(name, "fail", a.t("doctor.not_regular", path=path), a.t("doctor.set_known_hosts"))
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             entries = sum(1 for line in f if line.strip() and not line.lstrip().startswith("#"))
     except FileNotFoundError:
         return Check(name, "ok", a.t("host_keys.no_file_yet", policy=policy, path=path))
     except OSError as exc:
-        return Check(name, "fail", f"{path}: {exc.strerror}", "check the file's permissions")
+        return Check(name, "fail", f"{path}: {exc.strerror}", a.t("doctor.check_permissions"))
     return Check(name, "ok", a.t("host_keys.summary", policy=policy, path=path, entries=entries))
 
 
@@ -233,9 +246,9 @@ def _prometheus_check(a: Application) -> Check:
     name = a.t("doctor.prometheus")
     url = a.config.config.prometheus.url
     if not url:
-        return Check(name, "skip", "no URL configured", "set prometheus.url in govops.yaml")
+        return Check(name, "skip", a.t("doctor.no_url"), a.t("doctor.set_prometheus"))
     from govops.credentials import redact, redact_url
 
-    ok, detail = _http_ok(url + "/-/ready")
+    ok, detail = _http_ok(a.t, url + "/-/ready")
     shown = f"{redact_url(url)} {redact(detail)}"
-    return Check(name, "ok" if ok else "fail", shown, "" if ok else "is Prometheus running?")
+    return Check(name, "ok" if ok else "fail", shown, "" if ok else a.t("doctor.prometheus_down"))

@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from govops.cli.application import Application, app_of
-from govops.cli.options import CountyOpt, GroupOpt, InventoryOpt, LevelOpt, LimitOpt, PlatformOpt, SiteOpt
+from govops.cli.options import (
+    CountyOpt,
+    GroupOpt,
+    InventoryOpt,
+    LevelOpt,
+    LimitOpt,
+    PlatformOpt,
+    ResumeAuditOpt,
+    SiteOpt,
+    device_filters,
+)
 from govops.cli.terminal import Column, RecordView, TableView
 from govops.errors import ExitCode, GovopsError, InputError
 
@@ -111,7 +121,9 @@ def show(
         }
         a.terminal.render(RecordView([(k, v) for k, v in data.items()], data, title=d.hostname))
         return
-    devices = inv.select(site=site, county=county, level=level, platform=platform, group=group, limit=limit)
+    devices = inv.select(
+        **device_filters(site=site, county=county, level=level, platform=platform, group=group, limit=limit)
+    )
     rows = [
         {
             "hostname": d.hostname,
@@ -157,7 +169,7 @@ def generate(
 
     a = app_of(ctx)
     if (out / "devices.yaml").exists() and not force:
-        raise InputError(f"{out}/devices.yaml exists", hint="pass --force to overwrite")
+        raise InputError(a.t("net.err.exists", path=f"{out}/devices.yaml"), hint=a.t("net.hint.force"))
     gen = generate_inventory(sites=sites, seed=seed)
     gen.write(out)
     a.terminal.success(a.t("inventory.generated", sites=len(gen.sites), devices=len(gen.devices), path=out))
@@ -210,7 +222,7 @@ def audit(
     group: GroupOpt = None,
     limit: LimitOpt = None,
     checks: ChecksOpt = "ipv6,baseline",
-    resume: Annotated[str | None, typer.Option("--resume", help="Finish an interrupted run by its ID.")] = None,
+    resume: ResumeAuditOpt = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Concurrent SSH sessions.")] = None,
     snmp_concurrency: Annotated[
         int | None, typer.Option("--snmp-concurrency", min=1, help="Concurrent SNMP walks.")
@@ -226,6 +238,7 @@ def audit(
     a = app_of(ctx)
     prepare_audit()  # its imports overlap loading the inventory
     check_list = [c.strip() for c in checks.split(",") if c.strip()]
+    filters = device_filters(site=site, county=county, level=level, platform=platform, group=group, limit=limit)
     if resume is not None:
         run = a.store.get_run(resume)
         f = run.params.get("filters", {})
@@ -234,16 +247,14 @@ def audit(
         check_list = run.params.get("checks", check_list)
     else:
         inv = a.inventory(inventory)
-        devices = inv.select(site=site, county=county, level=level, platform=platform, group=group, limit=limit)
+        devices = inv.select(**filters)
     if not devices:
         raise InputError(a.t("net.err.no_device"))
     if a.config.config.network.host_key_policy == "accept":
         a.terminal.warn(a.t("host_keys.accept_insecure"))
     with a.terminal.progress("audit") as obs:
         engine = a.audit_engine(obs, workers=workers, snmp_concurrency=snmp_concurrency, executor=executor)
-        params = selection_params(
-            inv, site=site, county=county, level=level, platform=platform, group=group, limit=limit
-        )
+        params = selection_params(inv, **filters)
         report = engine.run(devices, check_list, params, resume=resume)
     _render_audit(a, report, inv)
     if report.failed or report.with_findings:

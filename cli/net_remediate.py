@@ -7,7 +7,18 @@ from typing import Annotated, Any
 
 import typer
 from govops.cli.application import Application, app_of
-from govops.cli.options import CountyOpt, GroupOpt, InventoryOpt, LevelOpt, LimitOpt, PlatformOpt, SiteOpt, YesOpt
+from govops.cli.options import (
+    CountyOpt,
+    GroupOpt,
+    InventoryOpt,
+    LevelOpt,
+    LimitOpt,
+    PlatformOpt,
+    ResumeRemediationOpt,
+    SiteOpt,
+    YesOpt,
+    device_filters,
+)
 from govops.cli.terminal import Column, TableView
 
 OUTPUT_SCHEMA = "govops.net.remediate/1"
@@ -45,9 +56,7 @@ def remediate(
         float | None,
         typer.Option("--device-timeout", min=1, help="Seconds per device for its push (and again for a rollback)."),
     ] = None,
-    resume: Annotated[
-        str | None, typer.Option("--resume", help="Finish an interrupted remediation run by its ID.")
-    ] = None,
+    resume: ResumeRemediationOpt = None,
 ) -> None:
     """Fix an audit's failing rules: print the exact lines per device (dry run), or --apply them."""
     from govops.errors import ExitCode, InputError
@@ -56,18 +65,9 @@ def remediate(
 
     a = app_of(ctx)
     rule_list = [r.strip() for r in rules.split(",") if r.strip()] if rules else None
-    filters: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "site": site,
-            "county": county,
-            "level": level,
-            "platform": platform,
-            "group": group,
-            "limit": limit,
-        }.items()
-        if v is not None
-    }
+    filters: dict[str, Any] = device_filters(
+        site=site, county=county, level=level, platform=platform, group=group, limit=limit
+    )
     if resume is not None:
         from govops.network.remediation.engine import RUN_KIND
 

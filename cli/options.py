@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -20,6 +20,30 @@ PlatformOpt = Annotated[str | None, typer.Option("--platform", help="Only this p
 GroupOpt = Annotated[str | None, typer.Option("--group", help="Only members of this inventory group.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="At most this many devices.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def device_filters(
+    *,
+    site: str | None = None,
+    county: str | None = None,
+    level: str | None = None,
+    platform: str | None = None,
+    group: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The device filters given on the command line (``Inventory.select``'s keywords), without the
+    ones left out: what a run records in its params so ``--resume`` selects the same devices."""
+    given = {"site": site, "county": county, "level": level, "platform": platform, "group": group, "limit": limit}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _resume(what: str) -> Any:
+    return typer.Option("--resume", help=f"Finish an interrupted {what} by its ID.")
+
+
+# -- runs recorded in the store that Ctrl-C may interrupt (``net audit``, ``net remediate``) -----------
+ResumeAuditOpt = Annotated[str | None, _resume("run")]
+ResumeRemediationOpt = Annotated[str | None, _resume("remediation run")]
 
 # -- capacity (``govops capacity …`` and ``govops report capacity``) --------------------------------------
 DeptOpt = Annotated[str | None, typer.Option("--dept", "-d", help="Only this department (code, project or name).")]

@@ -115,10 +115,21 @@ def run_cmd(
     )
     with a.terminal.stage_progress(f"play {request.playbook.stem}") as observer:
         result = run_play(a.runner(), a.store, request, observer=observer)
-    a.terminal.render(recap_view(result, a.t))
+    a.terminal.render(recap_view(result, a.t, people=a.terminal.output == "table"))
     if result.artifacts:
-        a.terminal.info(f"artifacts kept in {result.artifacts}")
+        a.terminal.info(a.t("play.artifacts", path=result.artifacts))
     if result.status != "ok":
-        a.terminal.warn(f"run {result.run_id}: {result_line(result)}" + (f": {result.error}" if result.error else ""))
+        a.terminal.warn(
+            f"{a.t('play.run.label', run=result.run_id)}: {result_line(result, a.t)}"
+            + (f": {result.error}" if result.error else ""),
+        )
         raise typer.Exit(ExitCode.FINDINGS)
-    a.terminal.success(f"{result.playbook}: {result_line(result)} in {result.seconds:.1f} s (run {result.run_id})")
+    a.terminal.success(
+        a.t(
+            "play.run.done",
+            playbook=result.playbook,
+            counts=result_line(result, a.t),
+            seconds=f"{result.seconds:.1f}",
+            run=result.run_id,
+        )
+    )

@@ -3,8 +3,6 @@ the figures as Prometheus metrics for the city's Grafana."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -70,34 +68,6 @@ def _emit(a: Application, data: bytes, out: Path | None) -> None:
     a.terminal.success(a.t("report.wrote", path=out))
 
 
-@contextmanager
-def _translated(a: Application) -> Iterator[None]:
-    """The reports' errors in the chosen language (services raise them in English)."""
-    from govops.reports.audit import NoAuditRun, NotAnAuditRun, UnknownRun
-    from govops.reports.fonts import MissingFontError
-    from govops.reports.render import RendererMissing
-
-    try:
-        yield
-    except RendererMissing as exc:
-        key = "system" if exc.system else "extra"
-        exc.message = a.t(f"report.err.{key}", fmt=exc.fmt, package=exc.package)
-        exc.hint = a.t(f"report.hint.{key}")
-        raise
-    except MissingFontError as exc:
-        exc.message, exc.hint = a.t("report.err.font"), a.t("report.hint.font")
-        raise
-    except UnknownRun as exc:
-        exc.message, exc.hint = a.t("report.err.unknown_run", run=exc.run_id), a.t("report.hint.runs")
-        raise
-    except NotAnAuditRun as exc:
-        exc.message = a.t("net.err.not_audit", run=exc.run_id, kind=exc.kind)
-        raise
-    except NoAuditRun as exc:
-        exc.message, exc.hint = a.t("net.err.no_run"), a.t("net.hint.audit_first")
-        raise
-
-
 def report_locale(a: Application) -> Locale:
     from govops.reports.locale import Locale, zone
 
@@ -125,16 +95,15 @@ def capacity(
     from govops.reports.render import render_bytes
 
     a = app_of(ctx)
-    with _translated(a):
-        fmt = _format(a, fmt, out)
-        loc = report_locale(a)
-        request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=True)
-        with a.terminal.progress("capacity") as obs:
-            report = sources.planner(ctx, obs).report(request, source, rightsize=True)
-        for w in report.warnings:
-            a.terminal.warn(w)
-        extras = CapacityExtras.from_store(a.store, report)
-        _emit(a, render_bytes(build(report, a.t.lang, loc=loc, extras=extras), fmt), out)
+    fmt = _format(a, fmt, out)
+    loc = report_locale(a)
+    request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=True)
+    with a.terminal.progress("capacity") as obs:
+        report = sources.planner(ctx, obs).report(request, source, rightsize=True)
+    for w in report.warnings:
+        a.terminal.warn(w)
+    extras = CapacityExtras.from_store(a.store, report)
+    _emit(a, render_bytes(build(report, a.t.lang, loc=loc, extras=extras), fmt), out)
     if report.failed_sources:
         raise typer.Exit(ExitCode.ERROR)
     if report.findings:
@@ -189,10 +158,9 @@ def audit(
     from govops.reports.render import render_bytes
 
     a = app_of(ctx)
-    with _translated(a):
-        fmt = _format(a, fmt, out)
-        data = audit_data(a, run_id, compare)
-        _emit(a, render_bytes(build(data, a.t.lang, loc=report_locale(a)), fmt), out)
+    fmt = _format(a, fmt, out)
+    data = audit_data(a, run_id, compare)
+    _emit(a, render_bytes(build(data, a.t.lang, loc=report_locale(a)), fmt), out)
     if data.has_findings:
         raise typer.Exit(ExitCode.FINDINGS)
 
@@ -223,8 +191,7 @@ def metrics(
 
     a = app_of(ctx)
     try:
-        with _translated(a):
-            text = audit_metrics(audit_data(a, run_id, None))
+        text = audit_metrics(audit_data(a, run_id, None))
     except InputError:
         if run_id is not None or capacity is False or not a.config.config.prometheus.url:
             raise
@@ -242,7 +209,7 @@ def metrics(
             if asked:
                 raise
             # not asked for: the audit's metrics still go to Grafana, without the capacity ones
-            a.terminal.warn(a.t("report.warn.capacity_left_out", error=exc))
+            a.terminal.warn(a.t("report.warn.capacity_left_out", error=exc.render_in(a.t)))
     try:
         write_atomic(out, text)
     except OSError as exc:

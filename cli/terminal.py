@@ -256,13 +256,15 @@ class Terminal:
         label = self.t("error")
         if isinstance(exc, ValidationFailed) and exc.problems:
             for p in exc.problems[:MAX_PROBLEMS]:
-                self.err.print(f"[red]{label}:[/red] {_escape(redact(str(p)))}")
+                self.err.print(f"[red]{label}:[/red] {_escape(redact(p.render_in(self.t)))}")
             if len(exc.problems) > MAX_PROBLEMS:
-                self.err.print(f"[red]{label}:[/red] … {len(exc.problems) - MAX_PROBLEMS} more")
+                more = self.t("err.more_problems", count=len(exc.problems) - MAX_PROBLEMS)
+                self.err.print(f"[red]{label}:[/red] {_escape(more)}")
         else:
-            self.err.print(f"[red]{label}:[/red] {_escape(redact(exc.message))}")
-        if exc.hint:
-            self.err.print(f"[dim]{self.t('hint')}: {_escape(redact(exc.hint))}[/dim]")
+            self.err.print(f"[red]{label}:[/red] {_escape(redact(exc.render_in(self.t)))}")
+        hint = exc.hint_in(self.t)
+        if hint:
+            self.err.print(f"[dim]{self.t('hint')}: {_escape(redact(hint))}[/dim]")
 
     def internal_error(self, exc: BaseException) -> None:
         text = f"{type(exc).__name__}: {exc}"

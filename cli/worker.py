@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from govops.cli.application import app_of
+from govops.i18n import Msg
 
 
 def worker(
@@ -40,19 +41,19 @@ def worker(
     cfg = a.config
     wanted = [q.strip() for q in (queues or DEFAULT_QUEUE).split(",") if q.strip()]
     if not wanted:
-        raise InputError("--queues names no queue")
+        raise InputError(Msg("err.worker.no_queue"))
     # Fail now, not at the first batch, if the store is not one the coordinator can share
     url = cfg.store_url
     if not url.startswith(("postgresql:", "postgres:")):
         raise InputError(
-            "govops worker needs the PostgreSQL store the coordinator uses (store.url: postgresql://…)",
+            Msg("err.worker.needs_postgres"),
         )
     a.store  # noqa: B018 - fails now if unreachable; each pool process opens its own later
     a.close()  # a connection must not cross the pool's fork
     try:
         app = worker_app(cfg, a.credentials)
     except ImportError:
-        raise InputError("govops worker needs Celery: pip install 'govops[celery]'") from None
+        raise InputError(Msg("err.worker.needs_celery")) from None
     verbose = a.terminal.verbose
     loglevel = "WARNING" if a.terminal.quiet else "DEBUG" if verbose >= 2 else "INFO"
     node = name or f"govops-{os.getpid()}@%h"

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 from govops.cloud.ports import (
     ERROR_STATES,
@@ -49,7 +49,8 @@ from govops.cloud.quota import department_project, describe_shortfalls, shortfal
 from govops.cloud.spec import META_HASH, META_SPEC, BatchSpec, VmSpec
 from govops.departments import Department
 from govops.errors import Interrupted, Problem, ValidationFailed
-from govops.observer import NullObserver, Observer
+from govops.i18n import Msg
+from govops.observer import NullObserver, Observer, StageObserver
 from govops.store import Store
 
 Action = Literal["create", "keep", "change", "orphan"]
@@ -58,13 +59,6 @@ RUN_KIND = "cloud.apply"
 _OWN_KEYS = frozenset({META_DEPARTMENT, META_OWNER, META_RUN, META_SPEC, META_HASH})
 # answers after which a create may or may not have happened: look before creating again
 _MAYBE_APPLIED = frozenset({500, 502, 503, 504})
-
-
-@runtime_checkable
-class StageObserver(Protocol):
-    """An Observer that can also show where each VM is (the CLI's per-VM progress bars)."""
-
-    def stage(self, target: str, stage: str, fraction: float) -> None: ...
 
 
 # -- plan --------------------------------------------------------------------------------------------
@@ -151,7 +145,12 @@ class _Catalog:
             }
             self.cache[(kind, ref)] = finders[kind](ref)
             if self.cache[(kind, ref)] is None:
-                self.problems.append(Problem(f"unknown {kind} '{ref}' in the cloud", vm.where.get(key)))
+                self.problems.append(
+                    Problem(
+                        Msg("err.batch.unknown_ref", kind=Msg("noun." + kind.replace(" ", "_")), ref=ref),
+                        vm.where.get(key),
+                    )
+                )
         return self.cache[(kind, ref)]
 
     def request(self, vm: VmSpec, metadata: Mapping[str, str]) -> tuple[Flavor | None, ServerRequest | None]:
@@ -296,9 +295,9 @@ def precheck(cloud: CloudPort, plan: Plan, label: str) -> None:
     missing = shortfalls(cloud.get_quotas(plan.project.id), needs(plan))
     if missing:
         raise QuotaExceeded(
-            f"batch refused before creating anything: {describe_shortfalls(label, missing)}",
+            Msg("err.batch.quota", shortfalls=describe_shortfalls(label, missing)),
             shortfalls=missing,
-            hint=f"free some quota (`govops cloud orphans --dept {plan.department.code}`) or raise it",
+            hint=Msg("err.batch.hint_quota", dept=plan.department.code),
         )
 
 

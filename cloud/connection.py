@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govops.errors import ConfigError, Problem, ValidationFailed
+from govops.i18n import Msg
 
 if TYPE_CHECKING:
     from govops.config import LoadedConfig
@@ -37,8 +38,8 @@ def resolve_target(option: str | None, config: LoadedConfig, region: str | None 
     name = option or config.config.cloud.name or os.environ.get("OS_CLOUD") or None
     if name is None and not os.environ.get("OS_AUTH_URL"):
         raise ConfigError(
-            "no cloud chosen",
-            hint="pass --os-cloud NAME, set cloud.name in govops.yaml, or export OS_CLOUD",
+            Msg("err.cloud.no_cloud"),
+            hint=Msg("err.cloud.hint_choose"),
         )
     region = region or config.config.cloud.region or os.environ.get("OS_REGION_NAME") or None
     return CloudTarget(name, config.clouds_file, region)
@@ -55,18 +56,16 @@ def check_clouds_file(path: Path) -> None:
     doc = yamlio.load(path)
     data = doc.data
     if not isinstance(data, dict):
-        raise ValidationFailed([Problem("clouds file must be a mapping with a 'clouds' section", doc.location(()))])
+        raise ValidationFailed([Problem(Msg("err.cloud.file_not_mapping"), doc.location(()))])
     clouds = data.get("clouds")
     if not isinstance(clouds, dict):
-        raise ValidationFailed([Problem("'clouds' must be a mapping of cloud names", doc.location(("clouds",)))])
+        raise ValidationFailed([Problem(Msg("err.cloud.clouds_not_mapping"), doc.location(("clouds",)))])
     problems = []
     for name, entry in clouds.items():
         if not isinstance(entry, dict):
-            problems.append(
-                Problem("a cloud must be a mapping (auth, region_name, ...)", doc.location(("clouds", name)))
-            )
+            problems.append(Problem(Msg("err.cloud.cloud_not_mapping"), doc.location(("clouds", name))))
         elif "auth" in entry and not isinstance(entry["auth"], dict):
-            problems.append(Problem("'auth' must be a mapping", doc.location(("clouds", name, "auth"))))
+            problems.append(Problem(Msg("err.cloud.auth_not_mapping"), doc.location(("clouds", name, "auth"))))
     if problems:
         raise ValidationFailed(problems)
 
@@ -78,7 +77,7 @@ def _loader(target: CloudTarget) -> Any:
     if target.clouds_file is not None:
         if not target.clouds_file.is_file():
             raise ConfigError(
-                f"{target.clouds_file}: clouds file not found", hint="check cloud.clouds_file in govops.yaml"
+                Msg("err.cloud.file_not_found", path=target.clouds_file), hint=Msg("err.cloud.hint_clouds_file")
             )
         check_clouds_file(target.clouds_file)
         # The file named in govops.yaml wins over OS_CLIENT_CONFIG_FILE, which the loader would
@@ -99,7 +98,7 @@ def _loader(target: CloudTarget) -> Any:
         return loader.OpenStackConfig()
     except os_exc.ConfigException as exc:
         raise ConfigError(
-            f"clouds.yaml: {exc}", hint="check clouds.yaml (cloud.clouds_file, OS_CLIENT_CONFIG_FILE)"
+            Msg("err.cloud.sdk_config", where="clouds.yaml", reason=exc), hint=Msg("err.cloud.hint_clouds_yaml")
         ) from None
 
 
@@ -133,13 +132,13 @@ def load_region(target: CloudTarget, *, project: str | None = None, project_id: 
         return cfg.get_one(cloud=name, region_name=target.region)
     except os_exc.ConfigException as exc:
         raise ConfigError(
-            f"cloud '{name}': {exc}", hint="check clouds.yaml (cloud.clouds_file, OS_CLIENT_CONFIG_FILE) and --os-cloud"
+            Msg("err.cloud.sdk_config", where=f"cloud '{name}'", reason=exc), hint=Msg("err.cloud.hint_os_cloud")
         ) from None
     except ksa.MissingRequiredOptions as exc:
         missing = ", ".join(o.dest for o in exc.options)
         raise ConfigError(
-            f"cloud '{name or 'OS_*'}': missing auth option(s) {missing}",
-            hint="complete the auth section of clouds.yaml",
+            Msg("err.cloud.missing_auth", cloud=name or "OS_*", options=missing),
+            hint=Msg("err.cloud.hint_auth"),
         ) from None
 
 
@@ -148,5 +147,5 @@ def cloud_auth_url(cloud: str, clouds_file: Path | None = None) -> str:
     region = load_region(CloudTarget(cloud, clouds_file))
     url = region.config.get("auth", {}).get("auth_url")
     if not url:
-        raise ConfigError(f"cloud '{cloud}' has no auth_url")
+        raise ConfigError(Msg("err.cloud.no_auth_url", cloud=cloud))
     return str(url)

@@ -41,6 +41,7 @@ from govops.cloud.ports import (
     ServerRequest,
     Volume,
 )
+from govops.i18n import Msg
 
 Conn = Any  # openstack.connection.Connection, typed loosely: openstacksdk is imported lazily
 
@@ -82,13 +83,13 @@ def _http_error(exc: Any, service: str) -> Exception:
     }
     if status in (403, 413) and _QUOTA_WORDS.search(text):
         api = CloudApiError(text, **kw)
-        return QuotaExceeded(str(api), api_error=api, hint="see `govops cloud quota show DEPT`")
+        return QuotaExceeded(api.msg, api_error=api, hint=Msg("err.cloud.hint_quota"))
     if status in (413, 429):
         return RateLimited(text, retry_after=_retry_after(response), **kw)
     if status == 401:
-        return CloudAuthError(text, hint="check the cloud's credentials in clouds.yaml (or OS_* variables)", **kw)
+        return CloudAuthError(text, hint=Msg("err.cloud.hint_credentials"), **kw)
     if status == 403:
-        return CloudAuthError(text, hint="the user lacks a role or policy right for this request", **kw)
+        return CloudAuthError(text, hint=Msg("err.cloud.hint_forbidden"), **kw)
     if status == 404:
         return CloudNotFound(text, **kw)
     if status == 400:
@@ -113,20 +114,20 @@ def _calling(service: str) -> Iterator[None]:
         raise _http_error(exc, "identity") from None
     except ksa.ConnectTimeout as exc:
         raise CloudUnreachable(
-            f"{service}: no answer in time ({_first_line(str(exc))})",
+            Msg("err.cloud.timeout", service=service, reason=_first_line(str(exc))),
             maybe_applied=True,
-            hint="the cloud may be overloaded; retry later",
+            hint=Msg("err.cloud.hint_retry"),
         ) from None
     except (ksa.ConnectFailure, ksa.SSLError, ksa.UnknownConnectionError) as exc:
         raise CloudUnreachable(
-            f"{service}: cannot connect ({_first_line(str(exc))})",
+            Msg("err.cloud.unreachable", service=service, reason=_first_line(str(exc))),
             maybe_applied=False,
-            hint="check the auth_url and the endpoints in the catalog (`govops cloud check`)",
+            hint=Msg("err.cloud.hint_unreachable"),
         ) from None
     except (ksa.EndpointNotFound, sdk.EndpointNotFound) as exc:
         raise CloudError(
-            f"{service}: no endpoint in the catalog ({_first_line(str(exc))})",
-            hint="`govops cloud check` lists the catalog; check region_name and interface in clouds.yaml",
+            Msg("err.cloud.no_endpoint", service=service, reason=_first_line(str(exc))),
+            hint=Msg("err.cloud.hint_endpoint"),
         ) from None
     except ksa.ClientException as exc:  # missing auth options, discovery failures
         raise CloudAuthError(_first_line(str(exc)) or type(exc).__name__, service="identity") from None
@@ -254,7 +255,7 @@ class OpenStackCloud:
             "identity": ("identity", "regions", {}),  # Keystone refuses a limit here (HTTP 400)
         }
         if service_type not in proxies:
-            raise CloudError(f"govops does not probe the {service_type} API")
+            raise CloudError(Msg("err.cloud.no_probe", service=service_type))
         proxy_name, listing, query = proxies[service_type]
         with _calling(service_type):
             proxy = getattr(self.conn, proxy_name)
@@ -361,7 +362,7 @@ class OpenStackCloud:
     def set_quotas(self, project_id: str, limits: Mapping[str, int]) -> None:
         unknown = set(limits) - set(QUOTA_RESOURCES)
         if unknown:
-            raise CloudError(f"unknown quota resource(s): {', '.join(sorted(unknown))}")
+            raise CloudError(Msg("err.cloud.unknown_quota", names=", ".join(sorted(unknown))))
 
         def pick(names: Mapping[str, str]) -> dict[str, int]:
             return {names[k]: v for k, v in limits.items() if k in names}
@@ -608,7 +609,7 @@ def connect(target: CloudTarget, *, api_timeout: float | None = None) -> OpenSta
 
     region = load_region(target)
     if region is None:
-        raise CloudError(f"cloud '{target.name}' not found")  # load_region raises for a named cloud
+        raise CloudError(Msg("err.cloud.not_found", cloud=target.name))  # load_region raises for a named cloud
     if api_timeout is not None:
         region.config["api_timeout"] = api_timeout
     with _calling("identity"):

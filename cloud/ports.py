@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from govops.errors import ExitCode, GovopsError, PeerError, PeerErrorInfo
+from govops.i18n import Text, Translator
 
 # Metadata every VM govops creates carries; batches look servers up by these keys, never by a
 # state file.
@@ -263,14 +264,14 @@ class CloudApiError(PeerError):
 
     def __init__(
         self,
-        message: str,
+        message: Text,
         *,
         status: int | None = None,
         request_id: str | None = None,
         method: str | None = None,
         url: str | None = None,
         service: str = "OpenStack",
-        hint: str | None = None,
+        hint: Text | None = None,
     ) -> None:
         request = " ".join(x for x in (method, url) if x)
         super().__init__(
@@ -296,7 +297,7 @@ class CloudAuthError(CloudApiError):
 class RateLimited(CloudApiError):
     """HTTP 413/429: the API asks us to come back after ``retry_after`` seconds."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(self, message: Text, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
 
@@ -305,7 +306,7 @@ class CloudUnreachable(CloudError):
     """No answer: connection refused or timed out. ``maybe_applied``: the request may have been
     received (a read timeout), so a create must be looked up before it is retried."""
 
-    def __init__(self, message: str, *, maybe_applied: bool, hint: str | None = None) -> None:
+    def __init__(self, message: Text, *, maybe_applied: bool, hint: Text | None = None) -> None:
         super().__init__(message, hint=hint)
         self.maybe_applied = maybe_applied
 
@@ -317,7 +318,10 @@ class Shortfall:
     free: int
 
     def __str__(self) -> str:
-        return f"needs {self.needed} {self.resource}, {self.free} free"
+        return self.render_in(Translator("en"))
+
+    def render_in(self, t: Translator) -> str:
+        return t("err.quota.shortfall", needed=self.needed, resource=self.resource, free=self.free)
 
 
 class QuotaExceeded(CloudError):
@@ -325,11 +329,11 @@ class QuotaExceeded(CloudError):
 
     def __init__(
         self,
-        message: str,
+        message: Text,
         *,
         shortfalls: Sequence[Shortfall] = (),
         api_error: CloudApiError | None = None,
-        hint: str | None = None,
+        hint: Text | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.shortfalls = tuple(shortfalls)
@@ -339,7 +343,7 @@ class QuotaExceeded(CloudError):
 class ServerFault(CloudError):
     """A server went to ERROR; the message carries Nova's fault."""
 
-    def __init__(self, message: str, *, server: Server) -> None:
+    def __init__(self, message: Text, *, server: Server) -> None:
         super().__init__(message)
         self.server = server
 
@@ -347,7 +351,7 @@ class ServerFault(CloudError):
 class WaitTimeout(CloudError):
     """A wait passed its deadline; the server is left as it was (its last state is given)."""
 
-    def __init__(self, message: str, *, server: Server | None, hint: str | None = None) -> None:
+    def __init__(self, message: Text, *, server: Server | None, hint: Text | None = None) -> None:
         super().__init__(message, hint=hint)
         self.server = server
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from govops.cloud.ports import QUOTA_RESOURCES, CloudPort, Flavor, Project, QuotaSet, Shortfall
 from govops.departments import Department, Departments
 from govops.errors import NotFoundError
+from govops.i18n import Joined, Msg
 from govops.observer import NullObserver, Observer
 
 # departments.yaml field -> (cloud resource, factor from the file's unit to the cloud's)
@@ -41,8 +42,8 @@ def department_project(port: CloudPort, dept: Department) -> Project:
     project = port.find_project(dept.project)
     if project is None:
         raise NotFoundError(
-            f"department {dept.code}: project '{dept.project}' does not exist in the cloud",
-            hint="create the project, or fix `project:` in the departments file",
+            Msg("err.cloud.no_project", dept=dept.code, project=dept.project),
+            hint=Msg("err.cloud.hint_project"),
         )
     return project
 
@@ -139,9 +140,9 @@ def shortfalls(quotas: QuotaSet, need: Mapping[str, int]) -> list[Shortfall]:
     return out
 
 
-def describe_shortfalls(dept_name: str, found: Iterable[Shortfall]) -> str:
+def describe_shortfalls(dept_name: str, found: Iterable[Shortfall]) -> Msg:
     """``公安局 needs 32 cores, 12 free; needs 4 instances, 1 free``."""
-    return f"{dept_name} " + "; ".join(str(s) for s in found)
+    return Msg("err.quota.shortfalls", dept=dept_name, items=Joined(tuple(found), "; "))
 
 
 # -- quota sync -----------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from typing import Any
 from govops import yamlio
 from govops.cloud.ports import META_DEPARTMENT, META_OWNER, META_RUN
 from govops.errors import InputError, Location, Problem, ValidationFailed
+from govops.i18n import Msg
 from govops.validation import problems_from
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -55,14 +56,14 @@ def _tags(value: dict[str, Any] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, raw in (value or {}).items():
         if not _TAG_KEY.match(str(key)):
-            raise ValueError(f"tag key '{key}': letters, digits and _.:- only, at most 64")
+            raise ValueError(Msg("err.spec.tag_key", key=key))
         if str(key) in RESERVED_TAGS:
-            raise ValueError(f"tag key '{key}' is set by govops")
+            raise ValueError(Msg("err.spec.tag_reserved", key=key))
         if isinstance(raw, dict | list) or raw is None:
-            raise ValueError(f"tag '{key}': the value must be a string or number")
+            raise ValueError(Msg("err.spec.tag_value", key=key))
         text = str(raw).lower() if isinstance(raw, bool) else str(raw)
         if len(text) > 255:
-            raise ValueError(f"tag '{key}': value longer than 255 characters")
+            raise ValueError(Msg("err.spec.tag_long", key=key))
         out[str(key)] = text
     return out
 
@@ -111,7 +112,7 @@ class _SpecFile(_Model):
     @classmethod
     def _version(cls, value: int) -> int:
         if value != 1:
-            raise ValueError("only version 1 is supported")
+            raise ValueError(Msg("err.spec.version"))
         return value
 
 
@@ -190,11 +191,11 @@ def _expand(group: VmGroup, defaults: _Settings, base: Path, located: yamlio.Loc
 
     flavor = pick("flavor")
     if flavor is None:
-        problems.append(Problem("no flavor (set it here or in defaults)", located.location((*path, "name"))))
+        problems.append(Problem(Msg("err.spec.no_flavor"), located.location((*path, "name"))))
     image = pick("image")
     boot = pick("boot_from_volume")
     if image is None:
-        problems.append(Problem("no image (set it here or in defaults)", located.location((*path, "name"))))
+        problems.append(Problem(Msg("err.spec.no_image"), located.location((*path, "name"))))
     user_data: str | None = None
     ud_path = pick("user_data")
     if ud_path is not None:
@@ -204,8 +205,7 @@ def _expand(group: VmGroup, defaults: _Settings, base: Path, located: yamlio.Loc
             # bounded read: `user_data: /dev/zero` or a FIFO must not hang or exhaust memory
             user_data = yamlio.read_text(file, str(ud_path), "user data file", limit=USER_DATA_LIMIT)
         except InputError as exc:
-            reason = exc.message.removeprefix(f"{ud_path}: ")
-            problems.append(Problem(f"cannot read {ud_path}: {reason}", located.location(where)))
+            problems.append(Problem(Msg("err.spec.user_data", reason=exc.msg), located.location(where)))
     if problems:
         raise ValidationFailed(problems)
     # Group tags extend the defaults' tags, key by key.
@@ -236,9 +236,7 @@ def load_spec(path: Path, *, display: str | None = None) -> BatchSpec:
     """Read and validate a spec; every problem is ``file:line key: message`` (``ValidationFailed``)."""
     located = yamlio.load(path, display=display or path.name)
     if not isinstance(located.data, dict):
-        raise ValidationFailed(
-            [Problem("a spec must be a mapping with department, name and vms", located.location(()))]
-        )
+        raise ValidationFailed([Problem(Msg("err.spec.not_mapping"), located.location(()))])
     try:
         parsed = _SpecFile.model_validate(located.data)
     except ValidationError as exc:
@@ -255,7 +253,7 @@ def load_spec(path: Path, *, display: str | None = None) -> BatchSpec:
         if group.name in seen:
             problems.append(
                 Problem(
-                    f"duplicate VM group '{group.name}' (also vms[{seen[group.name]}])",
+                    Msg("err.spec.duplicate_group", group=group.name, other=f"vms[{seen[group.name]}]"),
                     located.location(("vms", i, "name")),
                 )
             )
@@ -264,7 +262,7 @@ def load_spec(path: Path, *, display: str | None = None) -> BatchSpec:
     for vm in vms:
         other = by_name.get(vm.name)
         if other is not None and other.group != vm.group:
-            problems.append(Problem(f"VM name '{vm.name}' also comes from group '{other.group}'", vm.location))
+            problems.append(Problem(Msg("err.spec.vm_name_clash", vm=vm.name, group=other.group), vm.location))
         by_name.setdefault(vm.name, vm)
     if problems:
         raise ValidationFailed(problems)

@@ -36,6 +36,7 @@ from govops.cloud.ports import (
 from govops.cloud.quota import department_project, describe_shortfalls, server_needs, shortfalls
 from govops.departments import Department
 from govops.errors import GovopsError, InputError, Interrupted, NotFoundError
+from govops.i18n import Msg, Text
 from govops.observer import NullObserver, Observer
 from govops.store import Run, Store
 
@@ -89,7 +90,7 @@ class CreateResult:
 def _clean_name(value: str, what: str) -> str:
     value = value.strip()
     if not value or len(value) > METADATA_VALUE_MAX:
-        raise InputError(f"{what} must be 1-{METADATA_VALUE_MAX} characters")
+        raise InputError(Msg("err.vm.name_length", what=what, max=METADATA_VALUE_MAX))
     return value
 
 
@@ -100,11 +101,11 @@ def parse_tags(items: Iterable[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InputError(f"--tag {item!r}: expected KEY=VALUE")
+            raise InputError(Msg("err.vm.tag_syntax", item=repr(item)))
         if key in (META_DEPARTMENT, META_RUN):
-            raise InputError(f"--tag {key}=...: '{key}' is set by govops")
+            raise InputError(Msg("err.vm.tag_reserved", key=key))
         if len(key) > METADATA_VALUE_MAX or len(value) > METADATA_VALUE_MAX:
-            raise InputError(f"--tag {key}: keys and values are at most {METADATA_VALUE_MAX} characters")
+            raise InputError(Msg("err.vm.tag_length", key=key, max=METADATA_VALUE_MAX))
         tags[key] = value
     return tags
 
@@ -115,7 +116,7 @@ def parse_filter_tags(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"--tag {item!r}: expected KEY=VALUE")
+            raise InputError(Msg("err.vm.tag_syntax", item=repr(item)))
         tags[key.strip()] = value
     return tags
 
@@ -135,16 +136,20 @@ class VmService:
         if flavor is None:
             names = [f.name for f in self.port.flavors()]
             close = difflib.get_close_matches(ref, names, n=3, cutoff=0.5)
-            hint = f"did you mean: {', '.join(close)}?" if close else f"flavors: {', '.join(sorted(names)[:12])}"
-            raise NotFoundError(f"unknown flavor '{ref}'", hint=hint)
+            hint = (
+                Msg("err.did_you_mean", names=", ".join(close))
+                if close
+                else Msg("err.vm.hint_flavors", names=", ".join(sorted(names)[:12]))
+            )
+            raise NotFoundError(Msg("err.vm.unknown_flavor", ref=ref), hint=hint)
         return flavor
 
     def _image_id(self, ref: str) -> str:
         image = self.port.find_image(ref)
         if image is None:
-            raise NotFoundError(f"unknown image '{ref}'", hint="`openstack image list` shows the images")
+            raise NotFoundError(Msg("err.vm.unknown_image", ref=ref), hint=Msg("err.vm.hint_images"))
         if image.status != "active":
-            raise InputError(f"image '{ref}' is {image.status}, not active")
+            raise InputError(Msg("err.vm.image_inactive", ref=ref, status=image.status))
         return image.id
 
     def _network_ids(self, refs: Iterable[str]) -> tuple[str, ...]:
@@ -152,7 +157,7 @@ class VmService:
         for ref in refs:
             net = self.port.find_network(ref)
             if net is None:
-                raise NotFoundError(f"unknown network '{ref}'", hint="`openstack network list` shows the networks")
+                raise NotFoundError(Msg("err.vm.unknown_network", ref=ref), hint=Msg("err.vm.hint_networks"))
             ids.append(net.id)
         return tuple(ids)
 
@@ -168,10 +173,13 @@ class VmService:
         matches = self.port.servers(project.id, name=ref)
         if len(matches) > 1:
             ids = ", ".join(s.id for s in matches)
-            raise InputError(f"{len(matches)} VMs named '{ref}' in department {dept.code} ({ids})", hint="use the ID")
+            raise InputError(
+                Msg("err.vm.ambiguous", count=len(matches), ref=ref, dept=dept.code, ids=ids),
+                hint=Msg("err.vm.hint_id"),
+            )
         if not matches:
-            where = " (it belongs to another project)" if server is not None else ""
-            raise NotFoundError(f"no VM '{ref}' in department {dept.code}{where}")
+            where = Msg("err.vm.other_project") if server is not None else ""
+            raise NotFoundError(Msg("err.vm.not_found", ref=ref, dept=dept.code, where=where))
         return matches[0]
 
     def servers(
@@ -195,7 +203,7 @@ class VmService:
     def build_request(self, dept: Department, spec: VmSpec, run_id: str) -> tuple[Project, Flavor, ServerRequest]:
         """Resolve every name to an ID (unknown ones are bad input) before anything is created."""
         if spec.volume_gb is not None and spec.boot_volume_gb is not None:
-            raise InputError("--volume-size and --boot-from-volume exclude each other")
+            raise InputError(Msg("err.vm.volume_options"))
         name = _clean_name(spec.name, "--name")
         project = self.project(dept)
         flavor = self.flavor(spec.flavor)
@@ -205,7 +213,7 @@ class VmService:
         if spec.server_group:
             group_id = self.port.find_server_group(spec.server_group, project.id)
             if group_id is None:
-                raise NotFoundError(f"unknown server group '{spec.server_group}' in department {dept.code}")
+                raise NotFoundError(Msg("err.vm.unknown_server_group", group=spec.server_group, dept=dept.code))
         owner = spec.owner or (dept.owner.name if dept.owner else dept.code)
         metadata = {
             **spec.tags,
@@ -235,9 +243,14 @@ class VmService:
         short = shortfalls(self.port.get_quotas(project.id), need)
         if short:
             raise QuotaExceeded(
-                describe_shortfalls(dept.name_zh, short) + f" ({dept.code}, for {request.name})",
+                Msg(
+                    "err.vm.quota_for",
+                    shortfalls=describe_shortfalls(dept.name_zh, short),
+                    dept=dept.code,
+                    vm=request.name,
+                ),
                 shortfalls=short,
-                hint=f"`govops cloud quota show {dept.code}`; free quota or raise it in the departments file",
+                hint=Msg("err.vm.hint_quota", dept=dept.code),
             )
 
     def _existing(self, project: Project, name: str, run_id: str) -> Server | None:
@@ -265,8 +278,8 @@ class VmService:
         same_name = [s for s in self.port.servers(project.id, name=request.name) if s.run_id != run_id]
         if existing is None and same_name:
             raise InputError(
-                f"a VM named '{request.name}' already exists in department {dept.code} ({same_name[0].id})",
-                hint="choose another --name, or pass the --run-id of the run that created it to resume it",
+                Msg("err.vm.exists", vm=request.name, dept=dept.code, id=same_name[0].id),
+                hint=Msg("err.vm.hint_exists"),
             )
         created = existing is None
         attempts = 0
@@ -325,16 +338,21 @@ class VmService:
             if server.status in wanted and not server.task_state:
                 return server
             if server.status in ERROR_STATES and "ERROR" not in wanted:
-                fault = server.fault or "no fault message from Nova"
-                raise ServerFault(f"VM {server.name} ({server.id}) went to ERROR: {fault}", server=server)
+                fault: Text = server.fault or Msg("err.vm.no_fault")
+                raise ServerFault(Msg("err.vm.error_state", vm=server.name, id=server.id, fault=fault), server=server)
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
                 raise WaitTimeout(
-                    f"VM {server.name} ({server.id}) is {server.status}"
-                    f"{f' ({server.task_state})' if server.task_state else ''}, not {'/'.join(sorted(wanted))}, "
-                    f"after {timeout:.0f} s",
+                    Msg(
+                        "err.vm.wait_timeout",
+                        vm=server.name,
+                        id=server.id,
+                        status=server.status + (f" ({server.task_state})" if server.task_state else ""),
+                        wanted="/".join(sorted(wanted)),
+                        seconds=f"{timeout:.0f}",
+                    ),
                     server=server,
-                    hint="raise --timeout, or check it later with `govops cloud vm show`",
+                    hint=Msg("err.vm.hint_timeout"),
                 )
             self.clock.sleep(min(interval, remaining))
             interval = min(interval * POLL_GROWTH, POLL_MAX)
@@ -358,7 +376,14 @@ class VmService:
             remaining = deadline - now
             if remaining <= 0:
                 raise WaitTimeout(
-                    f"VM {server.name} ({server.id}) still {server.status} after {timeout:.0f} s", server=server
+                    Msg(
+                        "err.vm.delete_timeout",
+                        vm=server.name,
+                        id=server.id,
+                        status=server.status,
+                        seconds=f"{timeout:.0f}",
+                    ),
+                    server=server,
                 )
             self.clock.sleep(min(interval, remaining))
             interval = min(interval * POLL_GROWTH, POLL_MAX)
@@ -402,11 +427,18 @@ class VmService:
     ) -> Server:
         flavor = self.flavor(flavor_ref)
         if flavor.name == server.flavor:
-            raise InputError(f"VM {server.name} already has flavor {flavor.name}")
+            raise InputError(Msg("err.vm.same_flavor", vm=server.name, flavor=flavor.name))
         grow = {"cores": max(0, flavor.vcpus - server.vcpus), "ram_mb": max(0, flavor.ram_mb - server.ram_mb)}
         short = shortfalls(self.port.get_quotas(server.project_id), grow)
         if short:
-            raise QuotaExceeded(describe_shortfalls(dept.name_zh, short) + f" ({dept.code}, to resize {server.name})")
+            raise QuotaExceeded(
+                Msg(
+                    "err.vm.quota_resize",
+                    shortfalls=describe_shortfalls(dept.name_zh, short),
+                    dept=dept.code,
+                    vm=server.name,
+                )
+            )
         self.port.resize_server(server.id, flavor.id)
         resized = self.wait_for(server.id, ("VERIFY_RESIZE",), timeout=timeout)
         if not confirm:

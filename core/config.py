@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from govops import paths, yamlio
 from govops.credentials import register_url_secrets
 from govops.errors import ConfigError, Location, Problem, ValidationFailed
+from govops.i18n import Msg
 from govops.validation import validate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -32,11 +33,11 @@ def _http_url(value: str | None) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("not a URL")
+        raise ValueError(Msg("err.config.not_url"))
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when asked (`http://h:abc`)
     except ValueError:
-        raise ValueError("not a URL: the port must be a number from 0 to 65535") from None
+        raise ValueError(Msg("err.config.bad_port")) from None
     return value.rstrip("/")
 
 
@@ -128,7 +129,7 @@ class NetworkSection(_Section):
     @classmethod
     def _broker_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
-            raise ValueError("broker URL must start with redis:// or amqp://")
+            raise ValueError(Msg("err.config.broker_scheme"))
         # govops.yaml is often tracked and copied to every collector: the password comes from
         # each machine's environment, as PostgreSQL's does (PGPASSWORD, ~/.pgpass)
         # kombu falls back to an unverified TLS connection (CERT_NONE) without this parameter
@@ -137,15 +138,9 @@ class NetworkSection(_Section):
             and value.startswith("rediss://")
             and "ssl_cert_reqs=required" not in urlsplit(value).query.lower().replace("cert_required", "required")
         ):
-            raise ValueError(
-                "a rediss:// broker must verify the server's certificate: add "
-                "?ssl_cert_reqs=required&ssl_ca_certs=/path/to/ca.pem to network.broker"
-            )
+            raise ValueError(Msg("err.config.broker_tls"))
         if value is not None and urlsplit(value).password:
-            raise ValueError(
-                "network.broker holds a password: remove it and export it in the variable named by "
-                "network.broker_password_env (GOVOPS_BROKER_PASSWORD) instead"
-            )
+            raise ValueError(Msg("err.config.broker_password"))
         return value
 
     @field_validator("host_key_policy", mode="before")
@@ -161,7 +156,7 @@ class StoreSection(_Section):
     @classmethod
     def _scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgres:")):
-            raise ValueError("store URL must start with sqlite: or postgresql:")
+            raise ValueError(Msg("err.config.store_scheme"))
         return value
 
 
@@ -184,7 +179,7 @@ class ReportSection(_Section):
             try:
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone '{value}' (an IANA name such as Asia/Shanghai)") from None
+                raise ValueError(Msg("err.config.timezone", zone=value)) from None
         return value
 
 
@@ -272,13 +267,16 @@ def find_config(explicit: Path | None) -> Path | None:
     """The config file to use, by precedence; an explicitly named file must exist."""
     if explicit is not None:
         if not explicit.is_file():
-            raise ConfigError(f"{explicit}: config file not found", hint="check --config")
+            raise ConfigError(Msg("err.config.not_found", path=explicit), hint=Msg("err.config.hint_check"))
         return explicit
     env = os.environ.get(CONFIG_ENV)
     if env:
         p = Path(env).expanduser()
         if not p.is_file():
-            raise ConfigError(f"{p}: config file not found (from ${CONFIG_ENV})", hint=f"unset {CONFIG_ENV}")
+            raise ConfigError(
+                Msg("err.config.not_found_env", path=p, var=CONFIG_ENV),
+                hint=Msg("err.config.hint_unset", var=CONFIG_ENV),
+            )
         return p
     for candidate in (Path.cwd() / "govops.yaml", paths.config_home() / "config.yaml"):
         if candidate.is_file():
@@ -294,7 +292,7 @@ def load_config(explicit: Path | None = None, project_root: Path | None = None) 
     located = yamlio.load(source, limit=yamlio.MAX_CONFIG_BYTES)
     data = located.data if located.data is not None else {}
     if not isinstance(data, dict):
-        raise ValidationFailed([Problem("a config file must be a mapping of sections", Location(str(source), 1))])
+        raise ValidationFailed([Problem(Msg("err.config.not_mapping"), Location(str(source), 1))])
     config = validate(GovopsConfig, data, located)
     # a password written into a URL is a secret like any other: scrubbed from every message
     register_url_secrets(config.store.url)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from govops.errors import CredentialError, ExitCode
+from govops.i18n import Msg, Text
 
 FIELDS = ("username", "password", "community", "auth_key", "priv_key", "enable")
 
@@ -234,19 +235,19 @@ class VaultSource:
                 # read_bytes: a folder, a FIFO or a huge file is a clear error, not a hang
                 plain = decrypt(read_bytes(self.path, str(self.path), "vault file"), self._password)
             except InputError as exc:
-                raise VaultFileError(exc.message) from None
+                raise VaultFileError(exc.msg) from None
             except VaultError as exc:
-                raise VaultFileError(f"{self.path}: {exc}") from None
+                raise VaultFileError(Msg("err.vault.file", path=self.path, reason=exc.msg)) from None
             except UnicodeDecodeError:
-                raise VaultFileError(f"{self.path}: decrypted vault is not UTF-8 text") from None
+                raise VaultFileError(Msg("err.vault.not_utf8", path=self.path)) from None
             try:
                 # the project's loader: aliases are bounded there ("billion laughs")
                 data = loads(plain, str(self.path)).data
             except ValidationFailed:
                 # the loader's message may quote the decrypted text: say only that it is broken
-                raise VaultFileError(f"{self.path}: decrypted vault is not valid YAML") from None
+                raise VaultFileError(Msg("err.vault.not_yaml", path=self.path)) from None
             if not isinstance(data, dict):
-                raise VaultFileError(f"{self.path}: vault must hold a mapping of credential names")
+                raise VaultFileError(Msg("err.vault.not_mapping", path=self.path))
             self._data = {
                 str(k): {str(f): str(v) for f, v in (val or {}).items()}
                 for k, val in data.items()
@@ -271,7 +272,10 @@ class Credentials:
         self._cache: dict[str, Credential] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> Credential:
+    def get(self, name: str, *, needs: Sequence[str] = ("username", "password")) -> Credential:
+        """The credential ``name`` from the first source that has it. ``needs``: the fields its use
+        requires (SSH a user and password, SNMP v2c a community, SNMPv3 a user with an auth and a
+        privacy key), named in the hint when no source has it."""
         with self._lock:
             cached = self._cache.get(name)
             if cached is not None:
@@ -287,11 +291,11 @@ class Credentials:
                     )
                     self._cache[name] = cred
                     return cred
-        tried = ", ".join(s.name for s in self.sources) or "no sources configured"
+        tried: Text = ", ".join(s.name for s in self.sources) or Msg("err.cred.no_sources")
+        prefix = next((s.prefix for s in self.sources if isinstance(s, EnvSource)), "GOVOPS_CRED_")
         raise CredentialNotFound(
-            f"credential '{name}' not found (tried: {tried})",
-            hint=f"export {env_var_name(name, 'username')} and {env_var_name(name, 'password')}, "
-            "or add it to the vault file",
+            Msg("err.cred.not_found", name=name, tried=tried),
+            hint=Msg("err.cred.hint_export", exports=" ".join(f"{env_var_name(name, f, prefix)}=…" for f in needs)),
         )
 
     def describe(self, name: str) -> tuple[str | None, list[str]]:

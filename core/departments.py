@@ -9,6 +9,7 @@ from pathlib import Path
 
 from govops import yamlio
 from govops.errors import Location, NotFoundError, Problem, ValidationFailed
+from govops.i18n import Msg
 from govops.validation import problems_from
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
@@ -59,7 +60,7 @@ class Department(_Model):
     @classmethod
     def _strip(cls, value: str) -> str:
         if value != value.strip():
-            raise ValueError("leading or trailing spaces")
+            raise ValueError(Msg("err.dept.spaces"))
         return value
 
     def name(self, lang: str) -> str:
@@ -90,8 +91,8 @@ class Departments:
                 return d
         names = [d.code for d in self.items] + [d.name_zh for d in self.items] + [d.project for d in self.items]
         close = difflib.get_close_matches(ref, names, n=3, cutoff=0.6)
-        hint = f"did you mean: {', '.join(close)}?" if close else "see `govops cloud dept list`"
-        raise NotFoundError(f"unknown department '{ref}' (not in {self.source})", hint=hint)
+        hint = Msg("err.did_you_mean", names=", ".join(close)) if close else Msg("err.dept.hint_list")
+        raise NotFoundError(Msg("err.dept.unknown", ref=ref, source=self.source), hint=hint)
 
     def by_project(self) -> dict[str, Department]:
         return {d.project: d for d in self.items}
@@ -101,7 +102,7 @@ def load_departments(path: Path, display: str | None = None) -> Departments:
     located = yamlio.load(path, display=display)
     name = located.file
     if not isinstance(located.data, dict) or "departments" not in located.data:
-        raise ValidationFailed([Problem("expected a mapping with a 'departments' list", Location(name, 1))])
+        raise ValidationFailed([Problem(Msg("err.dept.not_mapping"), Location(name, 1))])
     from pydantic import ValidationError
 
     try:
@@ -116,7 +117,7 @@ def load_departments(path: Path, display: str | None = None) -> Departments:
             if value in seen:
                 problems.append(
                     Problem(
-                        f"duplicate {field} '{value}' (also departments[{seen[value]}])",
+                        Msg("err.duplicate", field=field, value=value, other=f"departments[{seen[value]}]"),
                         located.location(("departments", i, field)),
                     )
                 )

@@ -1,5 +1,8 @@
 """The error hierarchy every service raises, with the exit code the CLI turns each into.
 
+Messages and hints are catalog keys with parameters (``Msg``, core/i18n.py) so the CLI shows them
+in the user's language; ``message``/``hint`` and ``str()`` are the English text.
+
 Exit codes are part of the public contract (``docs/reference/exit-codes.md``): 0 ok, 1 error,
 2 usage or bad input, 3 finished with findings or failed targets, 4 drift (``cloud plan``),
 130 interrupted.
@@ -9,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+
+from govops.i18n import Joined, Msg, Text, Translator
 
 
 class ExitCode(IntEnum):
@@ -39,11 +44,15 @@ class Location:
 class Problem:
     """One thing wrong with an input; a validation may collect many before failing."""
 
-    message: str
+    message: Text
     location: Location | None = None
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}" if self.location else self.message
+        return self.render_in(Translator("en"))
+
+    def render_in(self, t: Translator) -> str:
+        text = t.text(self.message)
+        return f"{self.location}: {text}" if self.location else text
 
 
 class GovopsError(Exception):
@@ -51,13 +60,26 @@ class GovopsError(Exception):
 
     exit_code: ExitCode = ExitCode.ERROR
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+    def __init__(self, message: Text, *, hint: Text | None = None) -> None:
+        super().__init__(str(message))
+        self.reword(message, hint)
+
+    def reword(self, message: Text, hint: Text | None = None) -> None:
+        """Replace the message and hint (a caller that knows better words for this situation)."""
+        self.msg = message
+        self.hint_msg = hint
+        self.message = str(message)
+        self.hint = None if hint is None else str(hint)
 
     def __str__(self) -> str:
         return self.message
+
+    def render_in(self, t: Translator) -> str:
+        """The message in ``t``'s language."""
+        return t.text(self.msg)
+
+    def hint_in(self, t: Translator) -> str | None:
+        return None if self.hint_msg is None else t.text(self.hint_msg)
 
 
 class InputError(GovopsError):
@@ -69,10 +91,15 @@ class InputError(GovopsError):
 class ValidationFailed(InputError):
     """An input file failed validation; carries every problem found, first one in the message."""
 
-    def __init__(self, problems: list[Problem], *, hint: str | None = None) -> None:
-        first = str(problems[0]) if problems else "validation failed"
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(first + more, hint=hint)
+    def __init__(self, problems: list[Problem], *, hint: Text | None = None) -> None:
+        message: Text
+        if not problems:
+            message = Msg("err.validation_failed")
+        elif len(problems) == 1:
+            message = Msg("err.problem", problem=problems[0])
+        else:
+            message = Msg("err.problem_and_more", problem=problems[0], more=len(problems) - 1)
+        super().__init__(message, hint=hint)
         self.problems = problems
 
 
@@ -109,7 +136,9 @@ class Interrupted(GovopsError):
     exit_code = ExitCode.INTERRUPTED
 
     def __init__(self, run_id: str, resume: str, *, done: int = 0, total: int = 0) -> None:
-        super().__init__(f"interrupted: run {run_id} ({done}/{total} finished)", hint=f"resume with: {resume}")
+        super().__init__(
+            Msg("err.interrupted", run=run_id, done=done, total=total), hint=Msg("err.resume_with", command=resume)
+        )
         self.run_id = run_id
         self.resume = resume
         self.done = done
@@ -121,7 +150,7 @@ class PeerErrorInfo:
     """What we know about a failed request to an external system."""
 
     service: str
-    request: str = ""
+    request: Text = ""
     status: int | None = None
     request_id: str | None = None
     details: dict[str, str] = field(default_factory=dict)
@@ -134,15 +163,15 @@ class PeerError(GovopsError):
     request in the service's logs.
     """
 
-    def __init__(self, message: str, info: PeerErrorInfo, *, hint: str | None = None) -> None:
-        parts = [info.service]
+    def __init__(self, message: Text, info: PeerErrorInfo, *, hint: Text | None = None) -> None:
+        parts: list[Text] = [info.service]
         if info.request:
             parts.append(info.request)
         if info.status is not None:
             parts.append(f"HTTP {info.status}")
-        prefix = " ".join(parts)
-        rid = f" [request {info.request_id}]" if info.request_id else ""
-        super().__init__(f"{prefix}: {message}{rid}", hint=hint)
+        prefix = Joined(tuple(parts), " ")
+        rid = Msg("err.peer.request_id", id=info.request_id) if info.request_id else ""
+        super().__init__(Msg("err.peer", peer=prefix, message=message, request_id=rid), hint=hint)
         self.info = info
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Observer(Protocol):
@@ -10,6 +10,16 @@ class Observer(Protocol):
     def advanced(self, target: str, status: str, detail: str | None = None) -> None: ...
     def message(self, text: str) -> None: ...
     def finished(self) -> None: ...
+
+
+@runtime_checkable
+class StageObserver(Protocol):
+    """An Observer that can also show where each target is (the CLI's per-VM / per-host progress rows).
+
+    One definition for cloud batches and playbook runs; a service checks ``isinstance(observer,
+    StageObserver)`` before reporting stages, so a plain Observer still works."""
+
+    def stage(self, target: str, stage: str, fraction: float) -> None: ...
 
 
 class NullObserver:

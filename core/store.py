@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from govops import __version__, paths
 from govops.credentials import redact, redact_url, register_url_secrets
 from govops.errors import DamagedRow, NotFoundError, StoreError
+from govops.i18n import Msg, Text
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
@@ -72,10 +73,12 @@ def _loads(text: Any, where: str) -> Any:
     try:
         return json.loads(text)
     except (TypeError, ValueError, RecursionError) as exc:
-        detail = f" (line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        detail: Text = (
+            Msg("err.store.json_at", line=exc.lineno, col=exc.colno) if isinstance(exc, json.JSONDecodeError) else ""
+        )
         raise DamagedRow(
-            f"damaged store row: {where} is not valid JSON{detail}",
-            hint="repair or delete that row (the store is SQLite/PostgreSQL)",
+            Msg("err.store.damaged", where=where, detail=detail),
+            hint=Msg("err.store.hint_damaged"),
         ) from None
 
 
@@ -153,7 +156,7 @@ class SqlStore:
             self._paramstyle = "format"
             self._conn = self._open_postgres(url)
         else:
-            raise StoreError(f"unsupported store URL scheme: {url.split(':', 1)[0]}")
+            raise StoreError(Msg("err.store.scheme", scheme=url.split(":", 1)[0]))
         self._migrate()
 
     # -- connection -------------------------------------------------------
@@ -168,7 +171,7 @@ class SqlStore:
             try:
                 paths.private_dir(Path(path).parent)
             except OSError as exc:
-                raise StoreError(f"cannot create store folder for {path}: {exc.strerror}") from None
+                raise StoreError(Msg("err.store.mkdir", path=path, reason=exc.strerror)) from None
             with contextlib.suppress(OSError):  # sqlite3 names the problem better
                 paths.private_file(Path(path))
         try:
@@ -177,7 +180,7 @@ class SqlStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {path}: {exc}") from None
+            raise StoreError(Msg("err.store.open", path=path, reason=exc)) from None
         return conn
 
     @staticmethod
@@ -185,14 +188,14 @@ class SqlStore:
         try:
             import psycopg
         except ImportError:
-            raise StoreError("PostgreSQL store needs psycopg: pip install 'govops[postgres]'") from None
+            raise StoreError(Msg("err.store.psycopg")) from None
         try:
             # A SQL_ASCII database would hand back bytes: ask for UTF-8 text whatever the server's default.
             return psycopg.connect(url, autocommit=True, client_encoding="utf8")
         except psycopg.Error as exc:
             # The URL may hold a password (user:pw@, ?password=): name only the host part, masked.
             host = redact_url(url).rsplit("@", maxsplit=1)[-1]
-            raise StoreError(f"cannot connect to PostgreSQL store at {host}: {type(exc).__name__}") from None
+            raise StoreError(Msg("err.store.connect", host=host, reason=type(exc).__name__)) from None
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self._paramstyle == "format" else sql
@@ -205,7 +208,7 @@ class SqlStore:
                 return cur
             except Exception as exc:  # both drivers' errors subclass their own DB-API Error
                 if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
-                    raise StoreError(f"store error: {redact(str(exc))}") from None
+                    raise StoreError(Msg("err.store.error", reason=redact(str(exc)))) from None
                 raise
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -230,10 +233,7 @@ class SqlStore:
         )
         applied = {r[0] for r in self._rows("SELECT version FROM schema_migrations")}
         if applied and max(applied) > SCHEMA_VERSION:
-            raise StoreError(
-                f"store {self.display_url} has schema version {max(applied)}, newer than this govops "
-                f"({SCHEMA_VERSION}): upgrade govops"
-            )
+            raise StoreError(Msg("err.store.newer", store=self.display_url, version=max(applied), ours=SCHEMA_VERSION))
         for version, description, statements in MIGRATIONS:
             if version in applied:
                 continue
@@ -266,7 +266,7 @@ class SqlStore:
             (run_id,),
         )
         if not rows:
-            raise NotFoundError(f"unknown run '{run_id}' in store {self.display_url}")
+            raise NotFoundError(Msg("err.store.unknown_run", run=run_id, store=self.display_url))
         return self._run(rows[0])
 
     def reopen_run(self, run_id: str) -> Run:

@@ -12,11 +12,15 @@ import hmac
 import os
 from hashlib import sha256
 
+from govops.i18n import Msg, Text
+
 HEADER = b"$ANSIBLE_VAULT"
 
 
 class VaultError(Exception):
-    pass
+    def __init__(self, message: Text) -> None:
+        super().__init__(str(message))
+        self.msg = message
 
 
 def _keys(password: str, salt: bytes) -> tuple[bytes, bytes, bytes]:
@@ -38,19 +42,19 @@ def _ctr(key: bytes, iv: bytes) -> object:
 def decrypt(blob: bytes, password: str) -> str:
     lines = blob.strip().splitlines()
     if not lines or not lines[0].startswith(HEADER):
-        raise VaultError("not an ansible-vault file")
+        raise VaultError(Msg("err.vault.not_vault"))
     header = lines[0].split(b";")
     if len(header) < 3 or header[2].strip() != b"AES256":
-        raise VaultError("unsupported vault cipher (AES256 expected)")
+        raise VaultError(Msg("err.vault.cipher"))
     try:
         inner = binascii.unhexlify(b"".join(line.strip() for line in lines[1:]))
         salt_hex, mac_hex, data_hex = inner.split(b"\n", 2)
         salt, mac, data = (binascii.unhexlify(x) for x in (salt_hex, mac_hex, data_hex.strip()))
     except (ValueError, binascii.Error):
-        raise VaultError("vault file is damaged") from None
+        raise VaultError(Msg("err.vault.damaged")) from None
     key1, key2, iv = _keys(password, salt)
     if not hmac.compare_digest(hmac.new(key2, data, sha256).digest(), mac):
-        raise VaultError("wrong vault password (HMAC mismatch)")
+        raise VaultError(Msg("err.vault.password"))
     from cryptography.hazmat.primitives import padding
 
     dec = _ctr(key1, iv).decryptor()  # type: ignore[attr-defined]
@@ -59,7 +63,7 @@ def decrypt(blob: bytes, password: str) -> str:
     try:
         plain = unpadder.update(padded) + unpadder.finalize()
     except ValueError:
-        raise VaultError("vault file is damaged") from None
+        raise VaultError(Msg("err.vault.damaged")) from None
     return plain.decode("utf-8")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from govops.errors import InputError, Location, Problem, ValidationFailed
+from govops.i18n import Msg, Text
 
 try:  # libyaml is in PyYAML's wheels; the pure-Python loader is 10x slower but correct.
     _Loader: Any = yaml.CSafeLoader
@@ -114,14 +115,14 @@ class _Builder:
             key = self._scalars.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if not isinstance(key, str | int | float | bool) and key is not None:
-                self.problems.append(Problem("mapping key must be a scalar", Location(self.file, line)))
+                self.problems.append(Problem(Msg("err.yaml.key_not_scalar"), Location(self.file, line)))
                 continue
             skey: str | int = key if isinstance(key, int) and not isinstance(key, bool) else str(key)
             if skey in out:
                 first = self.lines.get((*path, skey))
                 self.problems.append(
                     Problem(
-                        f"duplicate key '{skey}' (first defined on line {first})",
+                        Msg("err.yaml.duplicate_key", key=skey, first=first),
                         Location(self.file, line, dotted((*path, skey))),
                     )
                 )
@@ -170,7 +171,7 @@ def _refuse_too_many_nodes(text: str, file: str) -> None:
     for count, event in enumerate(yaml.parse(text, Loader=_Loader), 1):
         if count > MAX_NODES:
             line = event.start_mark.line + 1 if event.start_mark is not None else None
-            problem = Problem(f"too large: more than {MAX_NODES:,} YAML nodes", Location(file, line))
+            problem = Problem(Msg("err.yaml.too_many_nodes", limit=f"{MAX_NODES:,}"), Location(file, line))
             raise ValidationFailed([problem])
 
 
@@ -192,16 +193,17 @@ def loads(text: str, file: str = "<string>") -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = min(mark.line + 1, _last_line(text)) if mark is not None else None
-        msg = (exc.problem or exc.context or "malformed YAML").strip()
-        raise ValidationFailed([Problem(f"malformed YAML: {msg}", Location(file, line))]) from None
+        # the parser's own words (English, from PyYAML) after ours
+        msg = (exc.problem or exc.context or "").strip()
+        raise ValidationFailed([Problem(Msg("err.yaml.malformed", reason=msg), Location(file, line))]) from None
     except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, most controls): no mark
         line = text.count("\n", 0, max(0, exc.position)) + 1
         what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
-        problem = Problem(f"malformed YAML: character {what} is not allowed", Location(file, line))
+        problem = Problem(Msg("err.yaml.bad_char", char=what), Location(file, line))
         raise ValidationFailed([problem]) from None
     except yaml.YAMLError as exc:
         text1 = " ".join(str(exc).split())  # one line, whatever the parser put in it
-        raise ValidationFailed([Problem(f"malformed YAML: {text1}", Location(file))]) from None
+        raise ValidationFailed([Problem(Msg("err.yaml.malformed", reason=text1), Location(file))]) from None
     if node is None:
         return Located(None, file, {})
     written = _count_nodes(node)
@@ -210,18 +212,18 @@ def loads(text: str, file: str = "<string>") -> Located:
     try:
         data = builder.build(node, ())
     except _TooBig as exc:
-        msg = (
-            f"YAML aliases expand to more than {ALIAS_RATIO} times the document"
+        too_big = (
+            Msg("err.yaml.aliases", ratio=ALIAS_RATIO)
             if written < MAX_VALUES
-            else f"more than {MAX_VALUES:,} values"
+            else Msg("err.yaml.too_many_values", limit=f"{MAX_VALUES:,}")
         )
-        raise ValidationFailed([Problem(f"too large: {msg}", Location(file, exc.line))]) from None
+        raise ValidationFailed([Problem(too_big, Location(file, exc.line))]) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
-        raise ValidationFailed([Problem(f"invalid YAML value: {exc.problem}", Location(file, line))]) from None
+        raise ValidationFailed([Problem(Msg("err.yaml.bad_value", reason=exc.problem), Location(file, line))]) from None
     except RecursionError:
-        raise ValidationFailed([Problem("YAML nests too deeply", Location(file))]) from None
+        raise ValidationFailed([Problem(Msg("err.yaml.too_deep"), Location(file))]) from None
     if builder.problems:
         raise PartlyValid(builder.problems, Located(data, file, builder.lines))
     return Located(data, file, builder.lines)
@@ -236,34 +238,39 @@ def read_bytes(path: Path, name: str, what: str = "file", limit: int = MAX_FILE_
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise InputError(f"{name}: {what} not found") from None
+        raise InputError(Msg("err.file.not_found", path=name, what=_noun(what))) from None
     except IsADirectoryError:
-        raise InputError(f"{name}: is a folder, not a {what}") from None
+        raise InputError(Msg("err.file.is_folder", path=name, what=_noun(what))) from None
     except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+        raise InputError(Msg("err.file.unreadable", path=name, reason=exc.strerror)) from None
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise InputError(f"{name}: is a folder, not a {what}")
+            raise InputError(Msg("err.file.is_folder", path=name, what=_noun(what)))
         if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{name}: not a regular file (a device, FIFO or socket)")
+            raise InputError(Msg("err.file.not_regular", path=name))
         if st.st_size > limit:
-            raise InputError(f"{name}: too large ({_size(st.st_size)}; the limit is {_size(limit)})")
+            raise InputError(Msg("err.file.too_large", path=name, size=_size(st.st_size), limit=_size(limit)))
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(limit + 1)
     except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+        raise InputError(Msg("err.file.unreadable", path=name, reason=exc.strerror)) from None
     finally:
         os.close(fd)
     if len(data) > limit:  # grew while being read
-        raise InputError(f"{name}: too large (more than {_size(limit)})")
+        raise InputError(Msg("err.file.grew", path=name, limit=_size(limit)))
     return data
 
 
-def _size(n: int) -> str:
+def _noun(what: str) -> Msg:
+    """The kind of file named in a message (``"vault file"``), from the catalog's ``noun.*`` keys."""
+    return Msg("noun." + what.replace(" ", "_"))
+
+
+def _size(n: int) -> Text:
     if n < 1024:
-        return f"{n} bytes"
+        return Msg("unit.bytes", n=n)
     if n < 1024 * 1024:
         return f"{n / 1024:.0f} KiB"
     return f"{n / 1024 / 1024:.1f} MiB".replace(".0 ", " ")
@@ -273,7 +280,7 @@ def decode(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise InputError(Msg("err.file.not_utf8", path=name, reason=exc.reason, byte=exc.start)) from None
 
 
 def read_text(path: Path, name: str, what: str = "file", limit: int = MAX_FILE_BYTES) -> str:

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
 from govops.errors import CredentialError, GovopsError, InputError, Interrupted
+from govops.i18n import Msg
 from govops.network.collectors.base import (
     CollectError,
     SnmpCollector,
@@ -364,11 +365,11 @@ class AuditEngine:
         packs = self.analyzer.packs()
         unknown = [c for c in checks if c not in packs]
         if unknown:
-            raise InputError(f"unknown check(s): {', '.join(unknown)} (one of: {', '.join(packs)})")
+            raise InputError(Msg("err.net.unknown_checks", checks=", ".join(unknown), packs=", ".join(packs)))
         if resume is not None:
             run = self.store.get_run(resume)
             if run.kind != RUN_KIND:
-                raise InputError(f"run {resume} is a {run.kind} run, not an audit")
+                raise InputError(Msg("net.err.not_audit", run=resume, kind=run.kind))
             done = self.store.done_targets(resume)
             run = self.store.reopen_run(resume)
         else:
@@ -426,9 +427,17 @@ class AuditEngine:
 
     def _check_credentials(self, devices: Sequence[Device]) -> None:
         """Resolve every credential before connecting anywhere: a missing one stops the run at once."""
-        names = {p.credential for d in devices for p in (d.ssh, d.snmp) if p is not None}
-        for name in sorted(names):
-            self.credentials.get(name)
+        # what each use needs, so the hint of a missing one names the right variables (an SNMPv3
+        # credential has no password: its user needs an auth and a privacy key)
+        needs: dict[str, list[str]] = {}
+        for d in devices:
+            if d.ssh is not None:
+                needs.setdefault(d.ssh.credential, []).extend(("username", "password"))
+            if d.snmp is not None:
+                snmp = ("community",) if d.snmp.version == "v2c" else ("username", "auth_key", "priv_key")
+                needs.setdefault(d.snmp.credential, []).extend(snmp)
+        for name in sorted(needs):
+            self.credentials.get(name, needs=list(dict.fromkeys(needs[name])))
 
     # -- engine -------------------------------------------------------------
     async def _run_all(

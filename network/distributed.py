@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from govops.errors import GovopsError, InputError, NotFoundError, StoreError
+from govops.i18n import Msg
 from govops.network.inventory import Device, Site, SnmpProfile, SshProfile
 from govops.observer import NullObserver, Observer
 from govops.store import Run, SqlStore
@@ -139,8 +140,8 @@ class CelerySettings:
         net = config.config.network
         if not net.broker:
             raise InputError(
-                "the celery executor needs a broker: set network.broker (redis://host:port/0) in govops.yaml",
-                hint="govops lab up --broker starts one for the lab",
+                Msg("err.dist.no_broker"),
+                hint=Msg("err.dist.hint_lab_broker"),
             )
         return cls(
             with_password(net.broker, os.environ.get(net.broker_password_env)),
@@ -242,8 +243,8 @@ class CeleryExecutor:
         observer.message(f"{len(batches)} batches of up to {self.batch_size} devices sent to the workers")
         self._follow(run, {d.hostname for d in devices}, observer)
 
-    def _resume_hint(self, run: Run) -> str:
-        return f"resume it once the broker is back: govops net audit --executor celery --resume {run.id}"
+    def _resume_hint(self, run: Run) -> Msg:
+        return Msg("err.dist.hint_resume", run=run.id)
 
     def _broker_problem(self) -> str | None:
         return broker_problem(self.app)
@@ -252,7 +253,7 @@ class CeleryExecutor:
         problem = self._broker_problem()
         if problem is not None:
             raise BrokerError(
-                f"broker {self.broker_display} is unreachable ({problem}); run {run.id} sent nothing",
+                Msg("err.dist.broker_down", broker=self.broker_display, reason=problem, run=run.id),
                 hint=self._resume_hint(run),
             )
 
@@ -274,10 +275,8 @@ class CeleryExecutor:
                 return
         if missing:
             raise GovopsError(
-                f"no govops worker reads queue(s) {', '.join(missing)} on broker {self.broker_display}; "
-                f"run {run.id} sent nothing",
-                hint=f"start one: govops worker --queues {','.join(missing)}; then resume with "
-                f"govops net audit --executor celery --resume {run.id}",
+                Msg("err.dist.no_worker", queues=", ".join(missing), broker=self.broker_display, run=run.id),
+                hint=Msg("err.dist.hint_worker", queues=",".join(missing), run=run.id),
             )
 
     def _publish(self, run: Run, batches: list[tuple[str, list[Device]]], checks: list[str]) -> None:
@@ -296,7 +295,7 @@ class CeleryExecutor:
                     )
         except (OperationalError, OSError) as exc:
             raise BrokerError(
-                f"broker {self.broker_display} went away while run {run.id} was being sent ({exc})",
+                Msg("err.dist.broker_lost_sending", broker=self.broker_display, run=run.id, reason=exc),
                 hint=self._resume_hint(run),
             ) from None
 
@@ -315,8 +314,14 @@ class CeleryExecutor:
                 problem = self._broker_problem()
                 if problem is not None:
                     raise BrokerError(
-                        f"broker {self.broker_display} went away during run {run.id} ({problem}): "
-                        f"{len(seen)} of {len(wanted)} devices recorded, the run is left resumable",
+                        Msg(
+                            "err.dist.broker_lost",
+                            broker=self.broker_display,
+                            run=run.id,
+                            reason=problem,
+                            done=len(seen),
+                            total=len(wanted),
+                        ),
                         hint=self._resume_hint(run),
                     )
                 next_check = time.monotonic() + BROKER_CHECK_INTERVAL
@@ -327,15 +332,14 @@ def build_executor(config: LoadedConfig, store: SqlStore, *, check_workers: bool
     """The coordinator's executor from govops.yaml; the store must be one every worker reaches."""
     if not store.url.startswith(("postgresql:", "postgres:")):
         raise InputError(
-            "the celery executor needs a PostgreSQL store that every worker reaches "
-            f"(store.url is {store.display_url})",
-            hint="set store.url: postgresql://user@host:5432/govops in govops.yaml (coordinator and workers)",
+            Msg("err.dist.needs_postgres", url=store.display_url),
+            hint=Msg("err.dist.hint_postgres"),
         )
     settings = CelerySettings.from_config(config, coordinator=True)
     try:
         app = celery_app(settings)
     except ImportError:
-        raise InputError("the celery executor needs Celery: pip install 'govops[celery]'") from None
+        raise InputError(Msg("err.dist.needs_celery")) from None
     net = config.config.network
     return CeleryExecutor(
         app,
@@ -533,8 +537,8 @@ def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
     problem = broker_problem(app)
     if problem is not None:
         raise BrokerError(
-            f"broker {display_broker(settings.broker)} is unreachable ({problem}); the worker did not start",
-            hint="check network.broker in govops.yaml and that the broker runs and is reachable from this machine",
+            Msg("err.dist.worker_broker_down", broker=display_broker(settings.broker), reason=problem),
+            hint=Msg("err.dist.hint_worker_broker"),
         )
     _PARENT[:] = [(prepare_engine(config, credentials), config.store_url)]
     app.task(name=AUDIT_TASK, bind=True)(audit_batch)

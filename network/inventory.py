@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from govops import yamlio
 from govops.errors import InputError, Location, NotFoundError, Problem, ValidationFailed
+from govops.i18n import Msg
 from govops.network.platforms import LEVELS
 from govops.validation import problems_from
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -194,13 +195,13 @@ class Inventory:
             lowered = {h.casefold(): d for h, d in self.devices.items()}
             dev = lowered.get(hostname.casefold())
         if dev is None:
-            raise NotFoundError(f"unknown device '{hostname}' (not in inventory {self.name})")
+            raise NotFoundError(Msg("err.inv.unknown_device", name=hostname, inventory=self.name))
         return dev
 
     def site(self, code: str) -> Site:
         s = self.sites.get(code)
         if s is None:
-            raise NotFoundError(f"unknown site '{code}' (not in inventory {self.name})")
+            raise NotFoundError(Msg("err.inv.unknown_site_in", code=code, inventory=self.name))
         return s
 
     def in_group(self, device: Device, group: str) -> bool:
@@ -234,11 +235,11 @@ class Inventory:
         if site is not None:
             self.site(site)
         if county is not None and self.site(county).level != "county":
-            raise InputError(f"'{county}' is a {self.sites[county].level}, not a county")
+            raise InputError(Msg("err.inv.not_county", code=county, level=Msg(f"level.{self.sites[county].level}")))
         if level is not None and level not in LEVELS:
-            raise InputError(f"unknown level '{level}' (one of: {', '.join(LEVELS)})")
+            raise InputError(Msg("err.inv.unknown_level", level=level, levels=", ".join(LEVELS)))
         if group is not None and group not in self.groups:
-            raise NotFoundError(f"unknown group '{group}' (not in inventory {self.name})")
+            raise NotFoundError(Msg("err.inv.unknown_group_in", group=group, inventory=self.name))
         wanted = {self.device(h).hostname for h in hosts}
         out: list[Device] = []
         for d in self.devices.values():
@@ -310,7 +311,7 @@ class _Loader:
         display = f"{self.display_root}/{name}"
         if not path.exists():
             if required:
-                self.problems.append(Problem("file not found", Location(display)))
+                self.problems.append(Problem(Msg("err.inv.file_not_found"), Location(display)))
             return None
         try:
             located = yamlio.load(path, display=display)
@@ -321,10 +322,10 @@ class _Loader:
             self.problems.extend(exc.problems)
             return None
         except InputError as exc:
-            self.problems.append(Problem(exc.message))
+            self.problems.append(Problem(exc.msg))
             return None
         if located.data is not None and not isinstance(located.data, dict):
-            self.problems.append(Problem("expected a mapping", Location(display, located.line_of(()))))
+            self.problems.append(Problem(Msg("err.inv.not_mapping"), Location(display, located.line_of(()))))
             return None
         self._refuse_secrets(located, located.data, ())
         return located
@@ -337,8 +338,7 @@ class _Loader:
                     del node[key]
                     self.problems.append(
                         Problem(
-                            f"plaintext secret '{key}' is not allowed in the inventory: "
-                            "reference a credential by name (credential: NAME)",
+                            Msg("err.inv.plaintext_secret", key=key),
                             located.location((*path, key)),
                         )
                     )
@@ -357,7 +357,7 @@ class _Loader:
         if raw is None:
             return {}, base
         if not isinstance(raw, dict):
-            self.problems.append(Problem("expected a mapping", doc.location(base)))
+            self.problems.append(Problem(Msg("err.inv.not_mapping"), doc.location(base)))
             return {}, base
         return raw, base
 
@@ -373,8 +373,8 @@ def load_inventory(root: Path, display: str | None = None) -> Inventory:
     """Load and validate an inventory folder; every problem is reported as ``file:line key``."""
     if not root.is_dir():
         raise InputError(
-            f"{display or root}: inventory folder not found",
-            hint="set network.inventory in govops.yaml or pass --inventory",
+            Msg("err.inv.folder_not_found", path=display or root),
+            hint=Msg("err.inv.hint_folder"),
         )
     ld = _Loader(root, display or str(root))
     docs = {name: ld.read(name, required=name in ("sites.yaml", "devices.yaml")) for name in FILES}
@@ -391,7 +391,7 @@ def load_inventory(root: Path, display: str | None = None) -> Inventory:
     if (p := docs["groups.yaml"]) is not None and p.data:
         for name, spec in p.data.items():
             if spec is not None and not isinstance(spec, dict):
-                ld.problems.append(Problem("expected a mapping", p.location((name,))))
+                ld.problems.append(Problem(Msg("err.inv.not_mapping"), p.location((name,))))
                 continue
             g = ld.model(DeviceFields, spec or {}, p, (name,))
             if g is not None:
@@ -399,9 +399,13 @@ def load_inventory(root: Path, display: str | None = None) -> Inventory:
         for name, g in groups.items():
             for parent in g.groups:
                 if parent not in groups:
-                    ld.problems.append(Problem(f"unknown group '{parent}'", p.location((name, "groups"))))
+                    ld.problems.append(
+                        Problem(Msg("err.inv.unknown_group", group=parent), p.location((name, "groups")))
+                    )
         for cycle in _group_cycles(groups):
-            ld.problems.append(Problem(f"group cycle: {' -> '.join(cycle)}", p.location((cycle[0], "groups"))))
+            ld.problems.append(
+                Problem(Msg("err.inv.group_cycle", cycle=" -> ".join(cycle)), p.location((cycle[0], "groups")))
+            )
 
     sites = _load_sites(ld, docs["sites.yaml"])
     devices = _load_devices(ld, docs["devices.yaml"], sites, groups, defaults, profiles)
@@ -472,30 +476,44 @@ def _load_sites(ld: _Loader, doc: yamlio.Located | None) -> dict[str, Site]:
     for cycle in _site_cycles(specs):
         looped.update(cycle)
         ld.problems.append(
-            Problem(f"parent chain loops: {' -> '.join(cycle)}", doc.location((*base, cycle[0], "parent")))
+            Problem(Msg("err.inv.parent_loop", cycle=" -> ".join(cycle)), doc.location((*base, cycle[0], "parent")))
         )
     sites: dict[str, Site] = {}
     for code, s in specs.items():
         where = doc.location((*base, code))
         if s.level == "city":
             if s.parent is not None:
-                ld.problems.append(Problem("a city-level site has no parent", doc.location((*base, code, "parent"))))
+                ld.problems.append(Problem(Msg("err.inv.city_parent"), doc.location((*base, code, "parent"))))
                 continue
             sites[code] = Site(code, s.name, s.level, None, None, code)
             continue
         if s.parent is None:
-            ld.problems.append(Problem(f"a {s.level} site needs a parent ({_PARENT_LEVEL[s.level]})", where))
+            ld.problems.append(
+                Problem(
+                    Msg(
+                        "err.inv.needs_parent",
+                        level=Msg(f"level.{s.level}"),
+                        parent=Msg(f"level.{_PARENT_LEVEL[s.level]}"),
+                    ),
+                    where,
+                )
+            )
             continue
         parent = specs.get(s.parent)
         ploc = doc.location((*base, code, "parent"))
         if parent is None:
-            ld.problems.append(Problem(f"unknown parent site '{s.parent}'", ploc))
+            ld.problems.append(Problem(Msg("err.inv.unknown_parent", code=s.parent), ploc))
             continue
         if parent.level != _PARENT_LEVEL[s.level]:
             ld.problems.append(
                 Problem(
-                    f"wrong level: a {s.level} site's parent must be a {_PARENT_LEVEL[s.level]}, "
-                    f"'{s.parent}' is a {parent.level}",
+                    Msg(
+                        "err.inv.wrong_level",
+                        level=Msg(f"level.{s.level}"),
+                        expected=Msg(f"level.{_PARENT_LEVEL[s.level]}"),
+                        parent=s.parent,
+                        actual=Msg(f"level.{parent.level}"),
+                    ),
                     ploc,
                 )
             )
@@ -540,7 +558,7 @@ def _load_devices(
         path = (*base, hostname)
         if host.casefold() in folded:
             ld.problems.append(
-                Problem(f"duplicate hostname '{host}' (same as '{folded[host.casefold()]}')", doc.location(path))
+                Problem(Msg("err.inv.duplicate_host", host=host, other=folded[host.casefold()]), doc.location(path))
             )
             continue
         folded[host.casefold()] = host
@@ -553,7 +571,7 @@ def _load_devices(
             chain = []
             for g in _expand(f.groups, groups):
                 if g not in groups:
-                    ld.problems.append(Problem(f"unknown group '{g}'", doc.location((*path, "groups"))))
+                    ld.problems.append(Problem(Msg("err.inv.unknown_group", group=g), doc.location((*path, "groups"))))
                 else:
                     chain.append(groups[g])
             expand_cache[key] = chain
@@ -572,13 +590,13 @@ def _load_devices(
         problems_before = len(ld.problems)
         site = sites.get(merged["site"]) if merged["site"] else None
         if merged["site"] is None:
-            ld.problems.append(Problem("required key is missing", doc.location((*path, "site"))))
+            ld.problems.append(Problem(Msg("err.valid.missing"), doc.location((*path, "site"))))
         elif site is None:
-            ld.problems.append(Problem(f"unknown site '{merged['site']}'", doc.location((*path, "site"))))
+            ld.problems.append(Problem(Msg("err.inv.unknown_site", code=merged["site"]), doc.location((*path, "site"))))
         v4 = str(merged["mgmt_ipv4"]) if merged["mgmt_ipv4"] is not None else None
         v6 = str(merged["mgmt_ipv6"]) if merged["mgmt_ipv6"] is not None else None
         if v4 is None and v6 is None:
-            ld.problems.append(Problem("needs mgmt_ipv4 or mgmt_ipv6", doc.location(path)))
+            ld.problems.append(Problem(Msg("err.inv.needs_mgmt"), doc.location(path)))
         for addr, k in ((v4, "mgmt_ipv4"), (v6, "mgmt_ipv6")):
             if addr is None:
                 continue
@@ -586,7 +604,9 @@ def _load_devices(
             akey = f"{addr}#{merged['ssh_port']}#{merged['snmp_port']}"
             if akey in addresses and k in set_fields:
                 ld.problems.append(
-                    Problem(f"address {addr} is also used by '{addresses[akey]}'", doc.location((*path, k)))
+                    Problem(
+                        Msg("err.inv.duplicate_address", address=addr, other=addresses[akey]), doc.location((*path, k))
+                    )
                 )
             addresses.setdefault(akey, host)
         # "none" switches a protocol off for a device or group (an SNMP-only box has no SSH).
@@ -598,19 +618,22 @@ def _load_devices(
             ssh = profiles.ssh.get(merged["ssh_profile"])
             if ssh is None:
                 ld.problems.append(
-                    Problem(f"unknown ssh profile '{merged['ssh_profile']}'", doc.location((*path, "ssh_profile")))
+                    Problem(
+                        Msg("err.inv.unknown_ssh_profile", name=merged["ssh_profile"]),
+                        doc.location((*path, "ssh_profile")),
+                    )
                 )
         if merged["snmp_profile"] is not None:
             snmp = profiles.snmp.get(merged["snmp_profile"])
             if snmp is None:
                 ld.problems.append(
                     Problem(
-                        f"unknown snmp profile '{merged['snmp_profile']}'",
+                        Msg("err.inv.unknown_snmp_profile", name=merged["snmp_profile"]),
                         doc.location((*path, "snmp_profile")),
                     )
                 )
         if merged["ssh_profile"] is None and merged["snmp_profile"] is None:
-            ld.problems.append(Problem("needs an ssh_profile or an snmp_profile", doc.location(path)))
+            ld.problems.append(Problem(Msg("err.inv.needs_profile"), doc.location(path)))
         if len(ld.problems) > problems_before or site is None:
             continue
         data: dict[str, Any] = {}

@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any, Protocol
 
 from govops.errors import ConfigError
+from govops.i18n import Msg
 from govops.network.analysis import DefaultAnalyzer
 from govops.network.audit import AuditEngine, AuditSettings, start_worker_server
 from govops.network.collectors.known_hosts import HostKeyPolicy
@@ -55,11 +56,10 @@ def host_key_policy(config: LoadedConfig) -> HostKeyPolicy:
     net = config.config.network
     path = config.known_hosts_file
     if net.host_key_policy == "strict" and not path.is_file():
-        where = "network.known_hosts" if net.known_hosts is not None else "the default known_hosts"
+        where = "network.known_hosts" if net.known_hosts is not None else Msg("err.net.default_known_hosts")
         raise ConfigError(
-            f"network.host_key_policy is strict but {where} file {path} does not exist: every device would be refused",
-            hint="set network.known_hosts to an OpenSSH known_hosts file (ssh-keyscan -p PORT HOST >> FILE), "
-            "or use host_key_policy: accept-new",
+            Msg("err.net.strict_no_file", where=where, path=path),
+            hint=Msg("err.net.hint_known_hosts"),
         )
     return HostKeyPolicy(net.host_key_policy, str(path))
 

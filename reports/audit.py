@@ -18,7 +18,7 @@ from typing import Any
 
 from govops.credentials import redact
 from govops.errors import InputError, NotFoundError
-from govops.i18n import Translator
+from govops.i18n import Msg, Translator
 from govops.network.audit import RUN_KIND, Change, diff
 from govops.network.remediation.engine import RUN_KIND as REMEDIATE_KIND
 from govops.network.results import AuditSummary, DeviceResult, Finding, Rollup
@@ -324,19 +324,19 @@ class UnknownRun(NotFoundError):
     """No run of this id in the store (exit 2)."""
 
     def __init__(self, run_id: str, message: str) -> None:
-        super().__init__(message, hint="govops net runs")
+        super().__init__(Msg("report.err.unknown_run", run=run_id), hint=Msg("report.hint.runs"))
         self.run_id = run_id
 
 
 class NotAnAuditRun(InputError):
     def __init__(self, run_id: str, kind: str) -> None:
-        super().__init__(f"run {run_id} is a {kind} run, not an audit")
+        super().__init__(Msg("net.err.not_audit", run=run_id, kind=kind))
         self.run_id, self.kind = run_id, kind
 
 
 class NoAuditRun(InputError):
     def __init__(self) -> None:
-        super().__init__("no finished audit run in the store", hint="run `govops net audit` first")
+        super().__init__(Msg("net.err.no_run"), hint=Msg("net.hint.audit_first"))
 
 
 def audit_run(store: Store, run_id: str) -> AuditRun:

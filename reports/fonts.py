@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from govops.errors import GovopsError
+from govops.i18n import Msg
 
 PREFERRED = "Noto Sans CJK SC"
 # tried in order after the preferred one (the family names fontconfig and matplotlib know them by)
@@ -72,7 +73,7 @@ def require_cjk() -> CjkFont:
     font = cjk_font()
     if font is None:
         raise MissingFontError(
-            "no font with Chinese characters is installed: the report would show empty boxes",
-            hint="apt-get install fonts-noto-cjk (make deps installs it)",
+            Msg("report.err.font"),
+            hint=Msg("report.hint.font"),
         )
     return font

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from govops.errors import ConfigError
+from govops.i18n import Msg
 
 
 def zone(name: str | None) -> tzinfo:
@@ -21,9 +22,7 @@ def zone(name: str | None) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"report.timezone: unknown time zone '{name}'", hint="use an IANA name such as Asia/Shanghai"
-        ) from None
+        raise ConfigError(Msg("err.report.timezone", zone=name), hint=Msg("err.report.hint_timezone")) from None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govops.errors import GovopsError
+from govops.i18n import Msg
 from govops.reports.locale import Locale
 
 Cell = str | int | float | None
@@ -332,13 +333,8 @@ class RendererMissing(GovopsError):
     installed: exit 1, the machine lacks a package; the input was fine."""
 
     def __init__(self, fmt: str, package: str, *, system: bool = False) -> None:
-        if system:
-            message = f"--format {fmt}: WeasyPrint cannot load the system library {package}"
-            hint = f"apt-get install {SYSTEM_LIBS} (make deps installs them)"
-        else:
-            message = f"--format {fmt} needs the Python package {package}, which is not installed"
-            hint = "pip install 'govops[reports]' (make dev installs it)"
-        super().__init__(message, hint=hint)
+        key = "system" if system else "extra"
+        super().__init__(Msg(f"report.err.{key}", fmt=fmt, package=package), hint=Msg(f"report.hint.{key}"))
         self.fmt, self.package, self.system = fmt, package, system
 
 

@@ -32,7 +32,7 @@ def _load(a: Application, spec_file: Path) -> tuple[BatchSpec, Department]:
         dept = a.departments().get(spec.department)
     except NotFoundError as exc:
         # the spec named it: point at the spec's line, keep the suggestion
-        raise ValidationFailed([Problem(exc.message, spec.department_at)], hint=exc.hint) from None
+        raise ValidationFailed([Problem(exc.msg, spec.department_at)], hint=exc.hint_msg) from None
     return spec, dept
 
 
@@ -135,16 +135,16 @@ def apply_cmd(
     deletions = [i for i in plan.of("change") if i.replace] + (plan.of("orphan") if prune else [])
     if deletions:
         names = ", ".join(f"{i.name} ({i.server.id})" for i in deletions if i.server)
-        question = f"delete {len(deletions)} server(s) once the new ones are up: {names}?"
+        question = a.t("cloud.apply.confirm_delete", count=len(deletions), names=names)
         if not term.confirm(question, assume_yes=yes):
             raise InputError(a.t("cloud.err.not_confirmed"), hint=a.t("cloud.hint.confirm"))
     in_place = [i for i in plan.of("change") if not i.replace]
     if not plan.to_build and not in_place and not deletions:
         orphans = len(plan.of("orphan"))
-        kept = f" ({orphans} orphaned server(s) kept: --prune deletes them)" if orphans else ""
+        kept = a.t("cloud.apply.orphans_kept", count=orphans) if orphans else ""
         term.success(a.t("cloud.apply.nothing", spec=batch.name) + kept)
         if post_req is not None:
-            term.info(f"--post {post_req.playbook.name}: no new VM, not run")
+            term.info(a.t("cloud.apply.post_no_vm", playbook=post_req.playbook.name))
         return
     options = ApplyOptions(concurrency=concurrency, timeout=timeout, keep_partial=keep_partial, prune=prune)
     with term.stage_progress(f"apply {batch.name}") as observer:
@@ -160,15 +160,15 @@ def apply_cmd(
         return
     term.render(_outcome_view(result, a.t))
     if post_req is not None:
-        term.warn(f"--post {post_req.playbook.name}: not run, the apply did not finish ({result.status})")
+        term.warn(a.t("cloud.warn.post_not_run", playbook=post_req.playbook.name, status=result.status))
     if result.status == "rolled-back":
-        leaked = f"; NOT deleted: {', '.join(result.leaked)}" if result.leaked else ""
+        leaked = a.t("cloud.err.leaked", names=", ".join(result.leaked)) if result.leaked else ""
         raise CloudError(
-            f"apply failed and was rolled back (run {result.run_id}): {result.error}{leaked}",
-            hint="fix the cause and apply again; `--keep-partial` keeps what was built",
+            a.t("cloud.err.rolled_back", run=result.run_id, error=result.error, leaked=leaked),
+            hint=a.t("cloud.hint.rolled_back"),
         )
     if result.status == "partial":
-        term.warn(f"run {result.run_id} finished partly: {result.error}")
+        term.warn(a.t("cloud.warn.partial", run=result.run_id, error=result.error))
         raise typer.Exit(ExitCode.FINDINGS)
     term.success(a.t("cloud.apply.done", spec=batch.name, seconds=f"{result.seconds:.1f}", run=result.run_id))
 
@@ -177,7 +177,7 @@ def _render_post(a: Application, result: ApplyResult, request: PlayRequest, post
     """The apply's outcomes with the --post playbook's result per VM; exit 3 if it failed on any."""
     term = a.terminal
     if post.play is None and not post.outcomes:
-        term.info(f"--post {request.playbook.name}: no VM created by this run, not run")
+        term.info(a.t("cloud.apply.post_no_vm", playbook=request.playbook.name))
     view = _outcome_view(result, a.t)
     for row in view.rows:
         o = post.outcomes.get(str(row.get("server_id") or ""))
@@ -190,13 +190,23 @@ def _render_post(a: Application, result: ApplyResult, request: PlayRequest, post
     bad = post.failed
     if bad:
         term.warn(
-            f"run {result.run_id}: --post {request.playbook.name} failed on {len(bad)} of {len(post.outcomes)} VM(s); "
-            "the VMs are kept: fix and run `govops play run` on them"
+            a.t(
+                "cloud.warn.post_failed",
+                run=result.run_id,
+                playbook=request.playbook.name,
+                failed=len(bad),
+                total=len(post.outcomes),
+            )
         )
         raise typer.Exit(ExitCode.FINDINGS)
     term.success(
-        f"{result.plan.spec.name}: applied, {request.playbook.name} ran on {len(post.outcomes)} VM(s) "
-        f"(run {result.run_id})"
+        a.t(
+            "cloud.apply.post_done",
+            spec=result.plan.spec.name,
+            playbook=request.playbook.name,
+            count=len(post.outcomes),
+            run=result.run_id,
+        )
     )
 
 

@@ -18,12 +18,12 @@ def check(ctx: typer.Context) -> None:
         target = a.cloud_target()
         port = a.cloud()
     except GovopsError as exc:
-        items = [CheckItem("clouds.yaml", "fail", exc.message, exc.hint or "")]
+        items = [CheckItem("clouds.yaml", "fail", exc.render_in(a.t), exc.hint_in(a.t) or "")]
     else:
         try:
             depts = list(a.departments())
         except GovopsError as exc:
-            a.terminal.warn(f"departments not checked: {exc.message}")
+            a.terminal.warn(a.t("cloud.warn.depts_not_checked", error=exc.render_in(a.t)))
             depts = []
         items = [CheckItem("clouds.yaml", "ok", target.describe()), *run_checks(port, target.describe(), depts)]
     rows = [{"check": c.name, "status": a.t(f"status.{c.status}"), "detail": c.detail, "fix": c.fix} for c in items]
@@ -36,6 +36,6 @@ def check(ctx: typer.Context) -> None:
     a.terminal.render(TableView(cols, rows, title=label(a, "check.title"), data=[c.__dict__ for c in items]))
     failed = sum(c.status == "fail" for c in items)
     if failed:
-        a.terminal.warn(f"{failed} check(s) failed")
+        a.terminal.warn(a.t("cloud.warn.checks_failed", count=failed))
         raise typer.Exit(ExitCode.FINDINGS)
-    a.terminal.success("the cloud has everything govops needs")
+    a.terminal.success(a.t("cloud.check.ok"))

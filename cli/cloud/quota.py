@@ -10,6 +10,7 @@ from govops.cli.cloud.labels import label, num, resource_label
 from govops.cli.options import YesOpt
 from govops.cli.terminal import Column, RecordView, TableView
 from govops.errors import ExitCode, NotFoundError
+from govops.i18n import Msg
 
 app = typer.Typer(help="Department quotas: limit, in use, reserved and free; sync from the file.", no_args_is_help=True)
 
@@ -31,7 +32,7 @@ def quota_show(
         report = quota_report(port, chosen, obs)
     if dept and report.missing:
         d = chosen[0]
-        raise NotFoundError(f"department {d.code}: project '{d.project}' does not exist in the cloud")
+        raise NotFoundError(Msg("err.cloud.no_project", dept=d.code, project=d.project))
     data = [
         {
             "department": r.department.code,
@@ -114,21 +115,21 @@ def quota_sync(
         "missing_projects": list(plan.missing_projects),
     }
     for code in plan.missing_projects:
-        a.terminal.warn(f"department {code}: its project does not exist in the cloud; skipped")
+        a.terminal.warn(a.t("cloud.warn.no_project_skipped", dept=code))
     if not plan.changes:
         a.terminal.render(TableView(cols, rows, title=f"{label(a, 'sync.title')} (0)", data={**data, "applied": []}))
-        a.terminal.success(f"quotas match the departments file ({plan.unchanged} limits checked)")
+        a.terminal.success(a.t("cloud.sync.match", count=plan.unchanged))
         if plan.missing_projects:
             raise typer.Exit(ExitCode.FINDINGS)
         return
     if a.terminal.output == "table":
         a.terminal.render(TableView(cols, rows, title=f"{label(a, 'sync.title')} ({len(rows)})"))
     departments_changed = len({c.department for c in plan.changes})
-    question = f"apply {len(plan.changes)} quota change(s) to {departments_changed} department(s)?"
+    question = a.t("cloud.sync.confirm", changes=len(plan.changes), departments=departments_changed)
     if not a.terminal.confirm(question, assume_yes=yes):
         if a.terminal.output != "table":
             a.terminal.render(RecordView([], {**data, "applied": []}))
-        a.terminal.info("nothing changed (pass --yes to apply)")
+        a.terminal.info(a.t("cloud.sync.nothing"))
         return
     with a.terminal.progress("setting quotas") as obs:
         result = apply_sync(port, plan, obs)
@@ -140,4 +141,4 @@ def quota_sync(
         a.terminal.warn(f"{code}: {error}")
     if result.failed or plan.missing_projects:
         raise typer.Exit(ExitCode.FINDINGS)
-    a.terminal.success(f"{len(plan.changes)} quota(s) set in {len(result.applied)} department(s)")
+    a.terminal.success(a.t("cloud.sync.done", changes=len(plan.changes), departments=len(result.applied)))

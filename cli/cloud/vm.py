@@ -122,7 +122,7 @@ def vm_create(
     a = app_of(ctx)
     d = a.departments().get(dept)
     if post is not None and not wait:
-        raise InputError("--post needs --wait: the playbook runs once the VM is ACTIVE")
+        raise InputError(a.t("cloud.err.post_needs_wait"))
     post_req = post_request(a.config, a.root, post, post_extra_vars, post_timeout)
     text = None
     if user_data is not None:
@@ -146,7 +146,7 @@ def vm_create(
         tags=parse_tags(tag or ()),
     )
     run = create_run(a.store, run_id, {"department": d.code, "name": name, "flavor": flavor, "image": image})
-    a.terminal.info(f"run {run.id}: creating {name} in {d.code}")
+    a.terminal.info(a.t("cloud.vm.creating", run=run.id, vm=name, dept=d.code))
     # after Ctrl-C: the same create under the same run adopts the server instead of making a second
     again = ["govops", "cloud", "vm", "create", "--dept", d.code, "--name", name, "--flavor", flavor, "--image", image]
     again += [arg for n in network or () for arg in ("--network", n)] + ["--run-id", run.id]
@@ -164,16 +164,16 @@ def vm_create(
         )
     s = result.server
     _show_server(a, s, d.code)
-    verb = "created" if result.created else "found (created by this run before)"
-    waited = f" in {result.waited:.1f} s" if result.waited is not None else ""
+    verb = a.t("cloud.vm.created") if result.created else a.t("cloud.vm.adopted")
+    waited = a.t("cloud.vm.waited", seconds=f"{result.waited:.1f}") if result.waited is not None else ""
     a.terminal.success(f"{s.name} {verb}: {s.status}{waited}")
     if post_req is None:
         return
     with a.terminal.stage_progress(f"play {post_req.playbook.stem}") as observer:
         play, outcomes = post_create(a.cloud(), a.runner(), a.store, post_req, s.id, run.id, observer)
-    a.terminal.render(recap_view(play, a.t))
+    a.terminal.render(recap_view(play, a.t, people=a.terminal.output == "table"))
     if any(o.status not in ("ok", "changed") for o in outcomes):
-        a.terminal.warn(f"{s.name}: --post {post_req.playbook.name} failed; the VM is kept")
+        a.terminal.warn(a.t("cloud.warn.post_failed_vm", vm=s.name, playbook=post_req.playbook.name))
         raise typer.Exit(ExitCode.FINDINGS)
 
 
@@ -293,12 +293,15 @@ def vm_delete(
     """Delete a VM of the department (after confirmation unless --yes); never one of another department."""
     a = app_of(ctx)
     d, s, service = _target(ctx, dept, vm)
-    if not a.terminal.confirm(f"delete VM {s.name} ({s.id}) of {d.name(a.t.lang)}?", assume_yes=yes):
-        a.terminal.info("nothing deleted (pass --yes to delete without asking)")
+    if not a.terminal.confirm(
+        a.t("cloud.vm.confirm_delete", vm=s.name, id=s.id, dept=d.name(a.t.lang)),
+        assume_yes=yes,
+    ):
+        a.terminal.info(a.t("cloud.vm.nothing_deleted"))
         raise typer.Exit(ExitCode.USAGE)
     leftovers = service.delete(s, wait=wait, timeout=timeout)
-    a.terminal.success(f"{s.name} ({s.id}) deleted")
+    a.terminal.success(a.t("cloud.vm.deleted", vm=s.name, id=s.id))
     for v in leftovers:
-        a.terminal.warn(f"volume {v.id} ({v.size_gb} GiB, {v.status}) was not deleted with the VM: delete it by hand")
+        a.terminal.warn(a.t("cloud.warn.volume_left", id=v.id, size=v.size_gb, status=v.status))
     if leftovers:
         raise typer.Exit(ExitCode.FINDINGS)

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from govops.credentials import Credential, Credentials
 from govops.errors import CredentialError, InputError, Interrupted
+from govops.i18n import Msg
 from govops.network.audit import Analyzer, AuditSettings, AuditStore, DeviceJob, parsed_session
 from govops.network.collectors.base import CollectError, SshCollector, SshTarget
 from govops.network.collectors.sshconfig import normalise_config
@@ -146,7 +147,7 @@ class RemediationEngine:
         if resume is not None:
             run = self.store.get_run(resume)
             if run.kind != RUN_KIND:
-                raise InputError(f"run {resume} is a {run.kind} run, not a remediation")
+                raise InputError(Msg("remediate.err.not_remediation", run=resume, kind=run.kind))
             done = {r.target for r in self.store.results(resume) if not (r.data or {}).get("not_started")}
             pushed = {e.resource_id for e in self.store.journal(resume) if e.action == "push"}
             run = self.store.reopen_run(resume)

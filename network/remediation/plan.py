@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govops.errors import InputError
+from govops.i18n import Msg
 from govops.network.inventory import Device
 from govops.network.remediation.templates import Fix, MissingVariable, UnsafeValue, render, variables
 from govops.network.results import DeviceResult
@@ -91,7 +92,8 @@ def check_rules(rules: Iterable[str], fixes: Mapping[str, Fix], known_rules: Ite
     unknown = [r for r in wanted if r not in known]
     if unknown:
         raise InputError(
-            f"unknown rule(s): {', '.join(unknown)}", hint=f"rules with a fix: {', '.join(fixable_rules(fixes))}"
+            Msg("err.net.unknown_rules", rules=", ".join(unknown)),
+            hint=Msg("err.net.hint_fixable", rules=", ".join(fixable_rules(fixes))),
         )
     return wanted
 

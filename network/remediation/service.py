@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govops.errors import InputError
+from govops.i18n import Msg
 from govops.network.audit import RUN_KIND as AUDIT_KIND
 from govops.network.remediation.engine import RemediationEngine, RemediationSettings
 from govops.network.remediation.plan import SYNTAX, DevicePlan, build_plans, check_rules, fixable_rules
@@ -34,7 +35,7 @@ class Planned:
 def latest_audit(ctx: Context) -> str:
     runs = [r for r in ctx.store.runs(AUDIT_KIND, limit=200) if r.status == "finished"]
     if not runs:
-        raise InputError("no finished audit run in the store", hint="run `govops net audit` first")
+        raise InputError(Msg("net.err.no_run"), hint=Msg("net.hint.audit_first"))
     return runs[0].id
 
 
@@ -52,7 +53,7 @@ def plan_run(
     run_id = audit_run or latest_audit(ctx)
     run = ctx.store.get_run(run_id)
     if run.kind != AUDIT_KIND:
-        raise InputError(f"run {run_id} is a {run.kind} run, not an audit")
+        raise InputError(Msg("net.err.not_audit", run=run_id, kind=run.kind))
     analyzer = DefaultAnalyzer(extra_rule_files=[ctx.config.path(p) for p in net.rules])
     known = [r.id for r in analyzer.rules]
     fixes = load_fixes([ctx.config.path(p) for p in net.fixes], known)

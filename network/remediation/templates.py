@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from govops.errors import Location, Problem, ValidationFailed
+from govops.i18n import Msg
 from govops.yamlio import Located, load, loads
 
 PLATFORMS = ("huawei_vrp", "hp_comware", "cisco_ios")
@@ -81,7 +82,7 @@ def load_fixes(extra_files: Iterable[Path] = (), known_rules: Iterable[str] | No
 def _parse(doc: Located, known: set[str] | None, problems: list[Problem]) -> list[Fix]:
     data = doc.data
     if not isinstance(data, dict) or not isinstance(data.get("fixes"), list):
-        problems.append(Problem("expected a mapping with a list 'fixes'", doc.location(("fixes",))))
+        problems.append(Problem(Msg("err.fixes.not_mapping"), doc.location(("fixes",))))
         return []
     out = []
     for k, item in enumerate(data["fixes"]):
@@ -89,46 +90,47 @@ def _parse(doc: Located, known: set[str] | None, problems: list[Problem]) -> lis
         where = doc.location(path)
         source = f"{where.file}:{where.line}"
         if not isinstance(item, dict) or not isinstance(item.get("rule"), str):
-            problems.append(Problem("each fix needs 'rule' (a rule id)", where))
+            problems.append(Problem(Msg("err.fixes.needs_rule"), where))
             continue
         unknown_keys = set(item) - {"rule", "description", "platforms", "manual"}
         for key in sorted(unknown_keys):
-            problems.append(Problem(f"unknown key '{key}'", doc.location((*path, key))))
+            problems.append(Problem(Msg("err.fixes.unknown_key", key=key), doc.location((*path, key))))
         rule = item["rule"]
         if known is not None and rule not in known:
-            problems.append(Problem(f"unknown rule '{rule}'", doc.location((*path, "rule"))))
+            problems.append(Problem(Msg("err.fixes.unknown_rule", rule=rule), doc.location((*path, "rule"))))
         manual = item.get("manual")
         platforms = item.get("platforms")
         if (manual is None) == (platforms is None):
-            problems.append(Problem("a fix has either 'platforms' or 'manual' (why it stays manual)", where))
+            problems.append(Problem(Msg("err.fixes.platforms_or_manual"), where))
             continue
         if manual is not None:
             if not _texts(manual):
-                problems.append(Problem("'manual' needs en and zh texts", doc.location((*path, "manual"))))
+                problems.append(Problem(Msg("err.fixes.manual_texts"), doc.location((*path, "manual"))))
                 continue
             out.append(Fix(rule, source, _texts(item.get("description")) or {}, {}, dict(manual)))
             continue
         if not isinstance(platforms, dict) or not platforms:
-            problems.append(
-                Problem("'platforms' maps a platform to its lines and undo", doc.location((*path, "platforms")))
-            )
+            problems.append(Problem(Msg("err.fixes.platforms_mapping"), doc.location((*path, "platforms"))))
             continue
         fixes: dict[str, PlatformFix] = {}
         for name, spec in platforms.items():
             ppath = (*path, "platforms", name)
             if name not in PLATFORMS:
                 problems.append(
-                    Problem(f"unknown platform '{name}' (one of: {', '.join(PLATFORMS)})", doc.location(ppath))
+                    Problem(
+                        Msg("err.fixes.unknown_platform", name=name, choices=", ".join(PLATFORMS)),
+                        doc.location(ppath),
+                    )
                 )
                 continue
             lines = spec.get("lines") if isinstance(spec, dict) else None
             undo = spec.get("undo") if isinstance(spec, dict) else None
             if not _line_list(lines):
-                problems.append(Problem("'lines' must be a non-empty list of strings", doc.location((*ppath, "lines"))))
+                problems.append(Problem(Msg("err.fixes.lines"), doc.location((*ppath, "lines"))))
                 continue
             if not _line_list(undo):
                 # without an inverse a failed push could not be rolled back: such a fix stays manual
-                problems.append(Problem("'undo' must be a non-empty list of strings", doc.location((*ppath, "undo"))))
+                problems.append(Problem(Msg("err.fixes.undo"), doc.location((*ppath, "undo"))))
                 continue
             fixes[name] = PlatformFix(tuple(lines), tuple(undo))  # type: ignore[arg-type]
         out.append(Fix(rule, source, _texts(item.get("description")) or {}, fixes, None))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from govops.errors import Location, Problem, ValidationFailed
+from govops.i18n import Msg, Text
 from govops.yamlio import KeyPath, Located, load, loads
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -96,23 +97,23 @@ class _Checker:
         self.known = known_facts
         self.problems: list[Problem] = []
 
-    def problem(self, path: KeyPath, message: str) -> None:
+    def problem(self, path: KeyPath, message: Text) -> None:
         self.problems.append(Problem(message, self.doc.location(path)))
 
     def text_map(self, value: Any, path: KeyPath, name: str, required: bool) -> dict[str, str]:
         if value is None and not required:
             return {}
         if not isinstance(value, dict) or not value or not all(isinstance(v, str) for v in value.values()):
-            self.problem(path, f"{name} must be a mapping of language to text, e.g. {{en: ..., zh: ...}}")
+            self.problem(path, Msg("err.rules.text_map", name=name))
             return {}
         if required and "en" not in value:
-            self.problem(path, f"{name} needs at least an 'en' text")
+            self.problem(path, Msg("err.rules.text_en", name=name))
         return {str(k): str(v) for k, v in value.items()}
 
     def fact_path(self, value: Any, path: KeyPath, scope: str | None) -> None:
         """A fact path must start at a known fact (or, in a quantifier, a field of the item)."""
         if not isinstance(value, str) or not value:
-            self.problem(path, "fact must be a dotted fact name, e.g. ipv6_forwarding or ssh.ipv6_default_route")
+            self.problem(path, Msg("err.rules.fact_name"))
             return
         root_scope: str | None = scope
         text = value
@@ -131,25 +132,25 @@ class _Checker:
             names = self.known.get(root_scope, set())
         if names and parts[0] not in names:
             where = f"fields of {root_scope}" if root_scope else "facts"
-            self.problem(path, f"unknown fact '{value}' (known {where}: {', '.join(sorted(names))})")
+            self.problem(path, Msg("err.rules.unknown_fact", value=value, where=where, names=", ".join(sorted(names))))
 
     def condition(self, cond: Any, path: KeyPath, scope: str | None = None) -> None:
         if not isinstance(cond, dict) or not cond:
-            self.problem(path, "a condition must be a mapping such as {fact: ipv6_forwarding, eq: true}")
+            self.problem(path, Msg("err.rules.condition_mapping"))
             return
         keys = set(cond)
         ops = keys & set(COMBINATORS)
         quants = keys & set(QUANTIFIERS)
         if ops:
             if len(keys) != 1:
-                self.problem(path, f"'{next(iter(ops))}' must be the only key of its condition")
+                self.problem(path, Msg("err.rules.only_key", ops=next(iter(ops))))
                 return
             op = next(iter(ops))
             sub = cond[op]
             if op == "not":
                 self.condition(sub, (*path, "not"), scope)
             elif not isinstance(sub, list) or not sub:
-                self.problem((*path, op), f"'{op}' takes a non-empty list of conditions")
+                self.problem((*path, op), Msg("err.rules.op_list", op=op))
             else:
                 for i, c in enumerate(sub):
                     self.condition(c, (*path, op, i), scope)
@@ -159,7 +160,7 @@ class _Checker:
             allowed = {q, "where", "check"} if q != "count" else {q, "where", *COMPARISONS} - {"eq_fact", "known"}
             extra = keys - allowed
             if len(quants) != 1 or extra:
-                self.problem(path, f"unexpected key(s) {sorted(extra or quants)} in '{q}' condition")
+                self.problem(path, Msg("err.rules.unexpected_keys", keys=sorted(extra or quants), q=q))
                 return
             self.fact_path(cond[q], (*path, q), scope)
             item = str(cond[q]).split(".")[-1] if isinstance(cond[q], str) else ""
@@ -169,71 +170,71 @@ class _Checker:
             if q == "count":
                 cmps = [k for k in keys if k in COMPARISONS]
                 if len(cmps) != 1 or not isinstance(cond[cmps[0]], int) or isinstance(cond[cmps[0]], bool):
-                    self.problem(path, "'count' needs exactly one numeric comparison, e.g. ge: 1")
+                    self.problem(path, Msg("err.rules.count_comparison"))
             elif "check" not in cond:
-                self.problem(path, f"'{q}' needs a 'check' condition for each item")
+                self.problem(path, Msg("err.rules.needs_check", q=q))
             else:
                 self.condition(cond["check"], (*path, "check"), item_scope)
             return
         if "fact" not in keys:
             ops_list = ", ".join((*COMBINATORS, *QUANTIFIERS, "fact"))
-            self.problem(path, f"unknown operator(s) {sorted(keys)}; use one of: {ops_list}")
+            self.problem(path, Msg("err.rules.unknown_ops", keys=sorted(keys), ops_list=ops_list))
             return
         self.fact_path(cond["fact"], (*path, "fact"), scope)
         cmps = [k for k in keys - {"fact"}]
         if len(cmps) != 1 or cmps[0] not in COMPARISONS:
-            self.problem(path, f"a fact condition takes exactly one comparison among: {', '.join(COMPARISONS)}")
+            self.problem(path, Msg("err.rules.one_comparison", choices=", ".join(COMPARISONS)))
             return
         op, arg = cmps[0], cond[cmps[0]]
         if op in ("in", "not_in") and not isinstance(arg, list):
-            self.problem((*path, op), f"'{op}' takes a list of values")
+            self.problem((*path, op), Msg("err.rules.takes_list", op=op))
         elif op in ("lt", "le", "gt", "ge") and (not isinstance(arg, int | float) or isinstance(arg, bool)):
-            self.problem((*path, op), f"'{op}' takes a number")
+            self.problem((*path, op), Msg("err.rules.takes_number", op=op))
         elif op in ("empty", "known") and not isinstance(arg, bool):
-            self.problem((*path, op), f"'{op}' takes true or false")
+            self.problem((*path, op), Msg("err.rules.takes_bool", op=op))
         elif op == "matches":
             try:
                 re.compile(str(arg))
             except re.error as exc:
-                self.problem((*path, op), f"invalid regular expression: {exc}")
+                self.problem((*path, op), Msg("err.rules.regex", exc=exc))
         elif op == "eq_fact":
             self.fact_path(arg, (*path, op), scope)
 
     def rule(self, raw: Any, index: int, pack: str) -> Rule | None:
         path: KeyPath = ("rules", index)
         if not isinstance(raw, dict):
-            self.problem(path, "each rule must be a mapping")
+            self.problem(path, Msg("err.rules.rule_mapping"))
             return None
         before = len(self.problems)
         for k in sorted(set(raw) - RULE_KEYS):
-            self.problem((*path, k), f"unknown rule key '{k}' (allowed: {', '.join(sorted(RULE_KEYS))})")
+            self.problem((*path, k), Msg("err.rules.unknown_rule_key", k=k, allowed=", ".join(sorted(RULE_KEYS))))
         for k in ("id", "title", "severity", "check"):
             if k not in raw:
-                self.problem(path, f"rule is missing '{k}'")
+                self.problem(path, Msg("err.rules.missing_key", k=k))
         rid = raw.get("id")
         if rid is not None and (not isinstance(rid, str) or not re.fullmatch(r"[a-z0-9_]+(\.[a-z0-9_]+)+", rid)):
-            self.problem((*path, "id"), "id must look like pack.name (lower case, digits, _ and .)")
+            self.problem((*path, "id"), Msg("err.rules.id_format"))
         title = self.text_map(raw.get("title"), (*path, "title"), "title", "title" in raw)
         fix = self.text_map(raw.get("fix"), (*path, "fix"), "fix", False)
         severity = raw.get("severity")
         if "severity" in raw and severity not in SEVERITIES:
-            self.problem((*path, "severity"), f"severity must be one of: {', '.join(SEVERITIES)}")
+            self.problem((*path, "severity"), Msg("err.rules.severity", choices=", ".join(SEVERITIES)))
         platforms = raw.get("platforms", ["*"])
         if not isinstance(platforms, list) or not platforms or not all(isinstance(p, str) for p in platforms):
-            self.problem((*path, "platforms"), "platforms must be a list of platform names, or ['*']")
+            self.problem((*path, "platforms"), Msg("err.rules.platforms"))
             platforms = ["*"]
         needs = raw.get("needs", "any")
         if needs not in NEEDS:
-            self.problem((*path, "needs"), f"needs must be one of: {', '.join(NEEDS)}")
+            self.problem((*path, "needs"), Msg("err.rules.needs", choices=", ".join(NEEDS)))
         reads = raw.get("reads", [])
         if not isinstance(reads, list) or not all(isinstance(r, str) for r in reads):
-            self.problem((*path, "reads"), "reads must be a list of fact names")
+            self.problem((*path, "reads"), Msg("err.rules.reads"))
             reads = []
         for i, r in enumerate(reads):
             self.fact_path(r, (*path, "reads", i), None)
         readiness = raw.get("readiness", True)
         if not isinstance(readiness, bool):
-            self.problem((*path, "readiness"), "readiness must be true or false")
+            self.problem((*path, "readiness"), Msg("err.rules.readiness"))
         if "applies" in raw:
             self.condition(raw["applies"], (*path, "applies"))
         if "check" in raw:
@@ -265,17 +266,17 @@ def parse_doc(doc: Located, known_facts: Mapping[str, set[str]]) -> list[Rule]:
     chk = _Checker(doc, known_facts)
     data = doc.data
     if not isinstance(data, dict):
-        raise ValidationFailed([Problem("a rule pack must be a mapping with 'pack' and 'rules'", doc.location(()))])
+        raise ValidationFailed([Problem(Msg("err.rules.not_mapping"), doc.location(()))])
     for k in sorted(set(data) - {"pack", "rules", "description"}):
-        chk.problem((k,), f"unknown key '{k}' (a pack has: pack, description, rules)")
+        chk.problem((k,), Msg("err.rules.unknown_pack_key", k=k))
     pack = data.get("pack")
     if not isinstance(pack, str) or not re.fullmatch(r"[a-z0-9_]+", pack):
-        chk.problem(("pack",), "pack must be a short lower-case name such as ipv6 or baseline")
+        chk.problem(("pack",), Msg("err.rules.pack_name"))
         pack = "?"
     raw_rules = data.get("rules")
     rules: list[Rule] = []
     if not isinstance(raw_rules, list) or not raw_rules:
-        chk.problem(("rules",), "rules must be a non-empty list")
+        chk.problem(("rules",), Msg("err.rules.rules_list"))
     else:
         seen: dict[str, int] = {}
         for i, raw in enumerate(raw_rules):
@@ -283,7 +284,7 @@ def parse_doc(doc: Located, known_facts: Mapping[str, set[str]]) -> list[Rule]:
             if rule is None:
                 continue
             if rule.id in seen:
-                chk.problem(("rules", i, "id"), f"duplicate rule id '{rule.id}' (also rules[{seen[rule.id]}])")
+                chk.problem(("rules", i, "id"), Msg("err.rules.duplicate_rule", id=rule.id, other=seen[rule.id]))
                 continue
             seen[rule.id] = i
             rules.append(rule)
@@ -310,7 +311,7 @@ def load_rules(extra_files: Iterable[Path], known_facts: Mapping[str, set[str]])
     for r in (r for pack in packs for r in pack):
         if r.id in by_id:
             raise ValidationFailed(
-                [Problem(f"rule id '{r.id}' is already defined at {by_id[r.id].source}", _location(r.source))]
+                [Problem(Msg("err.rules.duplicate_id", id=r.id, other=by_id[r.id].source), _location(r.source))]
             )
         by_id[r.id] = r
     return list(by_id.values())

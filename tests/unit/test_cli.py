@@ -154,3 +154,19 @@ def test_json_output_is_what_the_plain_copy_encodes() -> None:
         ],
     }
     assert _json(plain) == json.dumps(plain, ensure_ascii=False, indent=2)
+
+
+def test_net_audit_and_remediate_declare_their_shared_options_once() -> None:
+    """The device filters and --resume of `net audit` and `net remediate` come from cli/options.py:
+    same flags, same help, and the same filters recorded for a resume."""
+    from govops.cli.app import app
+    from govops.cli.options import device_filters
+    from typer.main import get_command
+
+    net = get_command(app).commands["net"]  # type: ignore[attr-defined]
+    audit = {p.name: p for p in net.commands["audit"].params}
+    remediate = {p.name: p for p in net.commands["remediate"].params}
+    for name in ("inventory", "site", "county", "level", "platform", "group", "limit"):
+        assert (audit[name].opts, audit[name].help) == (remediate[name].opts, remediate[name].help), name
+    assert audit["resume"].opts == remediate["resume"].opts == ["--resume"]
+    assert device_filters(site="yc", limit=3) == {"site": "yc", "limit": 3}

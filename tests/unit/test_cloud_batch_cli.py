@@ -66,7 +66,7 @@ def test_apply_refused_for_quota_names_the_shortfall(cli: Any, fake: FakeCloud, 
     assert prj
     fake.limits[prj.id]["cores"] = 1
     r = cli("--project-root", str(project), "--lang", "zh", "cloud", "apply", _spec(tmp_path))
-    assert r.code == 1 and "公安局 needs 2 cores, 1 free" in r.err
+    assert r.code == 1 and "公安局:需要 2 cores,剩余 1" in r.err, r.err  # in the language asked for
     assert fake.servers() == []
 
 

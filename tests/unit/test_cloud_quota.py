@@ -39,7 +39,7 @@ def test_shortfalls_name_each_resource() -> None:
     need = {"cores": 32, "ram_mb": 10**9, "instances": 1, "volumes": 3}
     found = shortfalls(q, need)
     assert found == [Shortfall("cores", 32, 12), Shortfall("instances", 1, 0)]
-    assert describe_shortfalls("公安局", found) == "公安局 needs 32 cores, 12 free; needs 1 instances, 0 free"
+    assert str(describe_shortfalls("公安局", found)) == "公安局 needs 32 cores, 12 free; needs 1 instances, 0 free"
 
 
 def test_server_needs() -> None:

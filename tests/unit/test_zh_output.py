@@ -97,3 +97,165 @@ def test_errors_and_hints_of_these_commands_speak_chinese(cli: Any, fake: FakeCl
     assert r.code == 2 and "--by 只能是" in r.err, r.err
     r = cli("--lang", "zh", "play", "run", "x.yml")
     assert r.code == 2 and "须且只须给出一个" in r.err, r.err
+
+
+# -- error paths: what services raise reaches a --lang zh user in Chinese ------------------------------
+# Values from outside stay as they are: paths and names (the command's arguments and files), the
+# text an SDK or the OS gives (in parentheses, as every message puts a reason), option names, config
+# keys and commands quoted in backticks.
+PARENTHESES = re.compile(r"\([^()\uff08\uff09]*\)|\uff08[^()\uff08\uff09]*\uff09")  # ASCII or full-width
+OUTSIDE = re.compile(
+    r"|`[^`]*`"  # a command to run
+    r"|'[^']*'"  # a value the user gave
+    r"|https?://\S+"  # a URL
+    r"|--?[A-Za-z][\w-]*"  # an option
+    r"|\$?\b[\w-]+(?:[._/:][\w-]+)+\b"  # config keys, file names, dotted paths (prometheus.url, sites.yaml)
+)
+ERROR_WORDS_ALLOWED = ALLOWED | {"HTTP", "URL", "YAML", "JSON", "PostgreSQL", "SQLite", "vault", "flavor", "cores"}
+
+
+def _english_error(r: Any, *known: str) -> set[str]:
+    """English words of a failed command's stderr that are neither data nor on the allow-list."""
+    text = r.err
+    for k in known:
+        text = text.replace(k, " ")
+    while PARENTHESES.search(text):  # innermost first: an SDK's reason may nest its own
+        text = PARENTHESES.sub(" ", text)
+    text = OUTSIDE.sub(" ", text)
+    return {w for w in WORD.findall(text) if w not in ERROR_WORDS_ALLOWED and len(w) > 1}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_errors_raised_by_services_speak_chinese(cli: Any, fake: FakeCloud, project: Path, tmp_path: Path) -> None:
+    root = ("--project-root", str(project), "--lang", "zh")
+    known = (str(tmp_path), str(project))
+
+    # a missing config file (core/config.py)
+    r = cli(*root, "--config", str(tmp_path / "nope.yaml"), "net", "inventory", "validate")
+    assert r.code == 2 and "找不到配置文件" in r.err, r.err
+    assert _english_error(r, *known) == set(), r.err
+
+    # an inventory with a problem in every phase (network/inventory.py, core/yamlio.py, validation)
+    inv = tmp_path / "inv"
+    _write(
+        inv / "sites.yaml",
+        "sites:\n  city: {name: 市, level: city}\n  jb: {name: 江北, level: county, parent: nowhere}\n"
+        "  v1: {name: 村, level: village}\n  x1: {name: X, level: planet, parent: city}\n",
+    )
+    _write(
+        inv / "devices.yaml",
+        "devices:\n  a1: {site: city, mgmt_ipv4: 10.0.0.1, ssh_profile: none}\n"
+        "  a2: {site: city, mgmt_ipv4: 10.0.0.1, ssh_profile: none}\n  a3: {site: mars, colour: red}\n"
+        "  a3: {site: city}\n  a4: {site: city, ssh_profile: none}\n",
+    )
+    r = cli(*root, "net", "inventory", "validate", "-i", str(inv))
+    assert r.code == 2, r.err
+    for zh in ("未知上级站点", "已被", "键 'a3' 重复", "未知的键", "须有 mgmt_ipv4"):
+        assert zh in r.err, (zh, r.err)
+    assert _english_error(r, *known) == set(), r.err
+    r = cli(*root, "net", "inventory", "validate", "-i", str(tmp_path / "no-such-folder"))
+    assert r.code == 2 and "找不到清单文件夹" in r.err and "提示" in r.err, r.err
+    assert _english_error(r, *known) == set(), r.err
+
+    # an unknown department (core/departments.py), with its hint
+    r = cli(*root, "cloud", "quota", "show", "nosuch")
+    assert r.code == 2 and "未知部门" in r.err, r.err
+    assert _english_error(r, *known) == set(), r.err
+
+    # a bad spec file (cloud/spec.py) and a malformed one (core/yamlio.py)
+    spec = _write(
+        tmp_path / "bad.yaml",
+        "department: 公安局\nname: portal\ncolour: red\ndefaults: {image: cirros, networks: [net1]}\n"
+        "vms:\n  - name: web\n    count: -1\n    flavor: [a]\n  - name: web\n",
+    )
+    r = cli(*root, "cloud", "plan", str(spec))
+    assert r.code == 2 and "不能小于 1" in r.err and "必须是文本" in r.err and "未知的键" in r.err, r.err
+    assert _english_error(r, *known) == set(), r.err
+    spec = _write(
+        tmp_path / "twice.yaml",
+        "department: 公安局\nname: portal\ndefaults: {image: cirros, networks: [net1]}\n"
+        "vms:\n  - name: web\n  - name: web\n",
+    )
+    r = cli(*root, "cloud", "plan", str(spec))
+    assert r.code == 2 and "虚拟机组 'web' 重复" in r.err and "没有 flavor" in r.err, r.err
+    assert _english_error(r, *known) == set(), r.err
+    r = cli(*root, "cloud", "plan", str(_write(tmp_path / "broken.yaml", "vms: [\n")))
+    assert r.code == 2 and "YAML 格式错误" in r.err, r.err
+    # the parser's own description stays English (outside text), the sentence around it is ours
+    assert _english_error(r, *known, "expected the node content, but found", "while parsing a flow") == set()
+
+
+def test_unreachable_prometheus_and_openstack_speak_chinese(cli: Any, project: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    clouds = _write(
+        tmp_path / "clouds.yaml",
+        f"clouds:\n  down:\n    auth:\n      auth_url: http://127.0.0.1:{port}/v3\n      username: u\n"
+        "      password: p\n      project_name: admin\n      user_domain_name: Default\n"
+        "      project_domain_name: Default\n    region_name: RegionOne\n",
+    )
+    prometheus_only = _write(project / "govops.yaml", f"prometheus: {{url: 'http://127.0.0.1:{port}', timeout: 2}}\n")
+    config = _write(project / "cloud.yaml", f"cloud: {{name: down, clouds_file: '{clouds}'}}\n")
+    root = ("--project-root", str(project), "--config", str(config), "--lang", "zh")
+    known = (str(tmp_path), str(project), f"127.0.0.1:{port}")
+
+    r = cli("--project-root", str(project), "--config", str(prometheus_only), "--lang", "zh", "capacity", "snapshot")
+    assert r.code == 1 and "无法连接" in r.err and "Prometheus 是否在运行" in r.err, r.err
+    assert _english_error(r, *known) == set(), r.err
+
+    r = cli(*root, "cloud", "quota", "show", "gaj")
+    assert r.code == 1 and "无法连接" in r.err and "请检查 auth_url" in r.err, r.err
+    assert _english_error(r, *known) == set(), r.err
+
+    # the same failures in English keep their English text
+    r = cli("--project-root", str(project), "--config", str(config), "--lang", "en", "cloud", "quota", "show", "gaj")
+    assert r.code == 1 and "cannot connect" in r.err and "check the auth_url" in r.err, r.err
+
+
+def test_play_run_speaks_chinese(cli: Any, ports: Ports, tmp_path: Path) -> None:
+    """`play run`'s recap title, host statuses and result line were English under --lang zh."""
+    from tests.fakes_automation import FakeRunner
+    from tests.unit.test_play import INVENTORY, PLAYBOOK
+
+    runner = FakeRunner()
+    ports.runner = runner
+    pb = _write(tmp_path / "playbooks" / "configure.yml", PLAYBOOK)
+    inv = _write(tmp_path / "hosts.yml", INVENTORY)
+    args = ("play", "run", str(pb), "-i", str(inv))
+    r = cli("--lang", "zh", *args)
+    assert r.code == 0 and "已变更" in r.out + r.err, r.out + r.err
+    runner.fail["web-02"] = ("configure", "disk full")
+    r = cli("--lang", "zh", *args)
+    assert r.code == 3 and "失败" in r.out, r.out
+    data = json.dumps(json.loads(cli("--lang", "zh", *args, "-o", "json").out))
+    words = {w for w in WORD.findall(OUTSIDE.sub(" ", r.out + r.err)) if w not in ERROR_WORDS_ALLOWED and len(w) > 1}
+    # host names, the task and its message are data (they are in the json output too)
+    assert {w for w in words if w not in data} == set(), r.out + r.err
+    r = cli("--lang", "en", *args)
+    assert "PLAY RECAP" in r.out and "failed" in r.out, r.out
+
+
+def test_cloud_apply_and_vm_messages_speak_chinese(cli: Any, fake: FakeCloud, project: Path, tmp_path: Path) -> None:
+    spec = _write(
+        tmp_path / "portal.yaml",
+        "department: 公安局\nname: portal\ndefaults: {flavor: m1.small, image: cirros, networks: [net1]}\n"
+        "vms:\n  - name: web\n    count: 1\n",
+    )
+    root = ("--project-root", str(project), "--lang", "zh")
+    known = (str(tmp_path), str(project))
+    r = cli(*root, "cloud", "apply", str(spec))
+    assert r.code == 0, r.err
+    r = cli(*root, "cloud", "apply", str(spec))  # nothing to do
+    assert r.code == 0 and _english_error(r, *known) == set(), r.err
+    server = fake.servers()[0]
+    r = cli(*root, "cloud", "vm", "delete", "--dept", "gaj", server.name, "--yes")
+    assert r.code == 0 and "已删除" in r.out + r.err, r.out + r.err
+    assert _english_error(r, *known, server.name, server.id) == set(), r.err
