@@ -239,6 +239,7 @@ def main() -> int:
     ap.add_argument("--snmp-concurrency", type=int, default=40, help="concurrent SNMP devices / processes")
     ap.add_argument("--skip-nornir", action="store_true", help="leave out the Nornir baseline")
     ap.add_argument("--skip-snmp", action="store_true", help="leave out the SNMP phase and snmpbulkwalk steps")
+    ap.add_argument("--save-json", type=Path, help="write the govops audit's -o json here (to compare builds)")
     args = ap.parse_args()
     lab = args.lab.resolve()
     truth = json.loads((lab / "truth.json").read_text())
@@ -251,6 +252,8 @@ def main() -> int:
         work = Path(tmp)
         with CpuMeter(lab=lab) as cpu:
             took, doc = run_govops_audit(lab, env, args.workers, args.snmp_concurrency, work)
+        if args.save_json:
+            args.save_json.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
         right = sum(1 for d in doc["devices"] if d["status"] == truth["devices"][d["hostname"]]["expected_status"])
         print(
             f"govops net audit:        {took:7.1f} s  {n / took:6.1f} dev/s  "
