@@ -335,6 +335,42 @@ def _paramiko_in_c() -> None:
     util.constant_time_bytes_eq = hmac.compare_digest
     packet.compute_hmac = _compute_hmac
     util.deflate_long = functools.partial(_deflate_long, util.deflate_long)
+    start = packet.Packetizer.start_handshake
+    if "Timer" in start.__code__.co_names and hasattr(packet.Packetizer, "handshake_timed_out"):  # paramiko 2-5
+        packet.Packetizer.start_handshake = _start_handshake
+        packet.Packetizer.handshake_timed_out = _handshake_timed_out
+
+
+class _HandshakeDeadline:
+    """Stands for the ``threading.Timer`` paramiko starts per connection to bound its handshake
+    (a thread started, then woken to be cancelled, for every session): the same expiry, read from
+    the clock when paramiko asks. paramiko asks in its socket reads, at least every 0.1 s (the
+    transport's socket timeout), as it read the timer thread's flag before."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def cancel(self) -> None:
+        """``complete_handshake`` cancels the timer; a deadline needs nothing."""
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.at
+
+
+def _start_handshake(self: Any, timeout: float) -> None:
+    if not self._Packetizer__timer:  # paramiko's own attributes (name-mangled)
+        self._Packetizer__timer = _HandshakeDeadline(float(timeout))
+
+
+def _handshake_timed_out(self: Any) -> bool:
+    timer = self._Packetizer__timer
+    if not timer or self._Packetizer__handshake_complete:
+        return False
+    if isinstance(timer, _HandshakeDeadline):
+        return timer.expired()
+    return bool(self._Packetizer__timer_expired)
 
 
 @functools.cache

@@ -332,3 +332,42 @@ def test_aes_gcm_is_offered_first_and_nothing_is_dropped() -> None:
     assert after[:2] == ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
     assert sorted(after) == sorted(before)
     assert [c for c in after if "gcm" not in c] == [c for c in before if "gcm" not in c]
+
+
+def test_the_handshake_deadline_expires_as_paramikos_timer_did() -> None:
+    """No timer thread per connection: the handshake times out after its timeout, not before,
+    and never once the handshake completed."""
+    import socket as socketlib
+    import threading
+    import time
+
+    from govops.network.collectors.ssh import _paramiko_in_c
+    from paramiko.packet import Packetizer
+
+    _paramiko_in_c()
+    a, b = socketlib.socketpair()
+    try:
+        threads = threading.active_count()
+        p = Packetizer(a)
+        assert not p.handshake_timed_out()  # not started
+        p.start_handshake(0.2)
+        assert threading.active_count() == threads
+        assert not p.handshake_timed_out()
+        time.sleep(0.25)
+        assert p.handshake_timed_out()
+        p.complete_handshake()
+        assert not p.handshake_timed_out()
+        q = Packetizer(b)
+        q.start_handshake(0.05)
+        q.complete_handshake()
+        time.sleep(0.1)
+        assert not q.handshake_timed_out()
+        r = Packetizer(b)
+        r.start_handshake(0.05)
+        time.sleep(0.1)
+        b.settimeout(0.01)
+        with pytest.raises(EOFError):  # what paramiko's read raises on a timed-out handshake
+            r.read_all(4)
+    finally:
+        a.close()
+        b.close()
