@@ -275,12 +275,99 @@ def test_text_without_an_escape_is_what_netmikos_ansi_stripping_leaves_it() -> N
 def test_packet_macs_are_compared_in_constant_time_as_paramiko_does() -> None:
     import hmac
 
-    from govops.network.collectors.ssh import _mac_compare_in_c
+    from govops.network.collectors.ssh import _paramiko_in_c
     from paramiko import util
 
-    _mac_compare_in_c()
+    _paramiko_in_c()
     assert util.constant_time_bytes_eq is hmac.compare_digest
     mac = bytes(range(32))
     assert util.constant_time_bytes_eq(mac, bytes(range(32)))
     for other in (mac[:-1] + b"\x00", mac[:16], b"", bytes(32), mac + b"\x00"):
         assert not util.constant_time_bytes_eq(mac, other)  # what paramiko's loop answers
+
+
+def test_packet_macs_in_c_are_the_hmac_objects_paramiko_builds() -> None:
+    import hashlib
+    import hmac
+
+    from govops.network.collectors.ssh import _paramiko_in_c
+    from paramiko import packet
+
+    _paramiko_in_c()
+    for digest in (hashlib.sha1, hashlib.md5, hashlib.sha256, hashlib.sha512):
+        for key, message in ((b"k" * 32, b""), (bytes(64), bytes(range(256)) * 9), (b"\xff" * 20, b"\x00\x00\x00\x07")):
+            assert packet.compute_hmac(key, message, digest) == hmac.HMAC(key, message, digest).digest()
+
+
+def test_mpints_in_c_are_paramikos_bytes() -> None:
+    import random
+
+    from govops.network.collectors.ssh import _paramiko_in_c
+    from paramiko import util
+    from paramiko.message import Message
+
+    _paramiko_in_c()
+    python = util.deflate_long.args[0]  # paramiko's own function, kept by the partial
+    rng = random.Random(7)
+    numbers = [0, 1, -1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 2**32 - 1, 2**32, -(2**31), -129]
+    numbers += [rng.getrandbits(bits) for bits in (8, 31, 32, 33, 255, 256, 521, 2048, 4096) for _ in range(50)]
+    for n in numbers:
+        for pad in (True, False):
+            assert util.deflate_long(n, pad) == python(n, pad), (n, pad)
+        assert util.deflate_long(n) == python(n)
+    m = Message()
+    m.add_mpint(2**255 + 12345)  # a shared secret as the key derivation hashes it
+    assert m.asbytes() == b"\x00\x00\x00\x21\x00" + (2**255 + 12345).to_bytes(32, "big")
+
+
+def test_aes_gcm_is_offered_first_and_nothing_is_dropped() -> None:
+    """A device picks the first of the client's ciphers it supports: one without AES-GCM still
+    finds every cipher paramiko offers, in paramiko's order."""
+    from govops.network.collectors.ssh import PREFERRED_CIPHERS, _prefer_ciphers
+    from paramiko import Transport
+
+    before = Transport._preferred_ciphers
+    _prefer_ciphers(PREFERRED_CIPHERS)
+    after = Transport._preferred_ciphers
+    assert after[:2] == ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+    assert sorted(after) == sorted(before)
+    assert [c for c in after if "gcm" not in c] == [c for c in before if "gcm" not in c]
+
+
+def test_the_handshake_deadline_expires_as_paramikos_timer_did() -> None:
+    """No timer thread per connection: the handshake times out after its timeout, not before,
+    and never once the handshake completed."""
+    import socket as socketlib
+    import threading
+    import time
+
+    from govops.network.collectors.ssh import _paramiko_in_c
+    from paramiko.packet import Packetizer
+
+    _paramiko_in_c()
+    a, b = socketlib.socketpair()
+    try:
+        threads = threading.active_count()
+        p = Packetizer(a)
+        assert not p.handshake_timed_out()  # not started
+        p.start_handshake(0.2)
+        assert threading.active_count() == threads
+        assert not p.handshake_timed_out()
+        time.sleep(0.25)
+        assert p.handshake_timed_out()
+        p.complete_handshake()
+        assert not p.handshake_timed_out()
+        q = Packetizer(b)
+        q.start_handshake(0.05)
+        q.complete_handshake()
+        time.sleep(0.1)
+        assert not q.handshake_timed_out()
+        r = Packetizer(b)
+        r.start_handshake(0.05)
+        time.sleep(0.1)
+        b.settimeout(0.01)
+        with pytest.raises(EOFError):  # what paramiko's read raises on a timed-out handshake
+            r.read_all(4)
+    finally:
+        a.close()
+        b.close()
