@@ -155,10 +155,10 @@ class PrometheusLab:
         url = self._start(ctx, binary, base, data_dir)
         rules_key = hashlib.sha256(f"{key}\n{rules_text}".encode()).hexdigest()
         rules_marker = self._marker(ctx, RULES_MARKER)
-        if rules_marker.get("key") != rules_key:
-            w = marker["window"]
-            first = -(-w["start"] // RULES_STEP) * RULES_STEP
-            last = (w["start"] + (w["count"] - 1) * w["step"]) // RULES_STEP * RULES_STEP
+        w = marker["window"]
+        first = -(-w["start"] // RULES_STEP) * RULES_STEP
+        last = (w["start"] + (w["count"] - 1) * w["step"]) // RULES_STEP * RULES_STEP
+        if rules_marker.get("key") != rules_key and last > first:
             evals = Window(first, RULES_STEP, (last - first) // RULES_STEP + 1)
             ctx.observer.message(f"backfilling the recording rules over {evals.count:,} hours …")
             out = base / "rules-blocks"
