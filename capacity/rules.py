@@ -3,8 +3,9 @@
 Without them every ``capacity show`` / ``rightsize`` over 90 days decodes every 5-minute sample of
 every VM series (about 180 M samples for 1,000 VMs), on one core per query. The rules below keep,
 once an hour, exactly what the queries evaluate at each 1-hour step: per department the sums the
-usage range queries return (CPU cores from ``rate()``, memory used, disk written) and the CPU
-seconds of the hour (for the window's exact mean), and per VM the CPU cores, memory "usable" and
+usage range queries return (CPU cores from ``rate()``, memory used, disk written), the CPU
+seconds of the hour (for the window's exact mean) and the quotas and allocations (the forecasts'
+daily points), and per VM the CPU cores, memory "usable" and
 vCPUs rightsizing takes its p95 / p5 / coverage from. Each rule's expression is the raw query's own
 expression at one step (built by the same functions), so a recorded value evaluated on the hour is
 the raw figure itself.
@@ -44,10 +45,13 @@ DEPT_CPU = "govops:department_cpu_cores:rate2h"
 DEPT_RAM = "govops:department_memory_used_bytes"
 DEPT_DISK = "govops:department_disk_allocation_bytes"
 DEPT_CPU_SECONDS = "govops:department_cpu_seconds:increase1h"
+# openstack-exporter's quotas and allocations per department (tagged as service.limits_query tags them)
+DEPT_LIMITS = "govops:department_limits:last2h"
 VM_CPU = "govops:vm_cpu_cores:rate2h"
 VM_USABLE = "govops:vm_memory_usable_bytes"
 VM_VCPUS = "govops:vm_vcpus"
-DEPARTMENT_SERIES = (DEPT_CPU, DEPT_RAM, DEPT_DISK, DEPT_CPU_SECONDS)
+DEPARTMENT_SERIES = (DEPT_CPU, DEPT_RAM, DEPT_DISK, DEPT_CPU_SECONDS, DEPT_LIMITS)
+LIMIT_SERIES = (DEPT_LIMITS,)
 VM_SERIES = (VM_CPU, VM_USABLE, VM_VCPUS)
 
 
@@ -63,7 +67,7 @@ def vm_by(lab: Labelling, host_label: str) -> str:
 def rules(lab: Labelling, host_label: str = m.VM_HOST) -> list[tuple[str, str]]:
     """(recorded name, expression) for ``lab``'s labelling. Department rules read the exporters' series
     directly, not other recorded series: promtool's backfill cannot see rules of its own run."""
-    from govops.capacity.service import usage_queries
+    from govops.capacity.service import limits_lookback, limits_query, usage_queries
 
     usage = usage_queries(lab, RULES_STEP)
     back = _duration(2 * RULES_STEP)
@@ -74,6 +78,7 @@ def rules(lab: Labelling, host_label: str = m.VM_HOST) -> list[tuple[str, str]]:
         (DEPT_RAM, usage["ram_used"]),
         (DEPT_DISK, usage["storage_used"]),
         (DEPT_CPU_SECONDS, f"sum by ({lab.vm_key}) ({lab.vm(f'increase({m.CPU_SECONDS}[{INTERVAL}])', None, back)})"),
+        (DEPT_LIMITS, limits_query(lab, None, limits_lookback(RULES_STEP))),
         (VM_CPU, f"{by} ({lab.vm(f'rate({m.CPU_SECONDS}[{rate}])', None, back)})"),
         (VM_USABLE, f"{by} ({lab.vm(m.MEM_USABLE, None, back)})"),
         (VM_VCPUS, f"{by} ({lab.vm(m.VCPUS, None, back)})"),
@@ -138,20 +143,26 @@ class Choice:
     note: str = ""
 
 
+def _key(lab: Labelling, name: str) -> str:
+    """The department key label a recorded series carries (openstack-exporter's for the limits)."""
+    return lab.tenant_key if name in LIMIT_SERIES else lab.vm_key
+
+
 def probe_query(lab: Labelling, names: Sequence[str], window: float, host_label: str) -> str:
     """One instant query (at the window's end): for each recorded name, how many series carry the
-    department key at the end and at the window's start; and whether raw VM series exist at the start."""
+    department key at the end and at the window's start; and whether raw series exist at the start."""
     parts: list[tuple[str, str]] = []
     back = _duration(RULES_STEP - 1)
     offset = f" offset {_duration(window)}"
+    raw = m.Q_VCPUS_USED if set(names) <= set(LIMIT_SERIES) else m.CPU_SECONDS
     for name in names:
-        need = f'{lab.vm_key}!=""' + (f',{host_label}!=""' if name in VM_SERIES else "")
+        need = f'{_key(lab, name)}!=""' + (f',{host_label}!=""' if name in VM_SERIES else "")
         sel = f"{name}{{{need}}}[{back}]"
         parts += [
             (f"{name}@end", f"count(last_over_time({sel}))"),
             (f"{name}@start", f"count(last_over_time({sel}{offset}))"),
         ]
-    parts.append(("raw@start", f"count(last_over_time({m.CPU_SECONDS}[{back}]{offset}))"))
+    parts.append(("raw@start", f"count(last_over_time({raw}[{back}]{offset}))"))
     return " or ".join(f'label_replace({expr}, "{PROBE_TAG}", "{tag}", "", "")' for tag, expr in parts)
 
 
@@ -196,7 +207,13 @@ def choose(
 
 
 def _sel(name: str, lab: Labelling, values: Sequence[str] | None) -> str:
-    return f'{name}{{{lab.vm_key}=~"{lab.alternatives(values)}"}}' if values else name
+    return f'{name}{{{_key(lab, name)}=~"{lab.alternatives(values)}"}}' if values else name
+
+
+def recorded_limits_query(lab: Labelling, values: Sequence[str] | None = None) -> str:
+    """``service.limits_query`` (daily points, 2-hour lookback) from the recorded hourly values: the
+    newest of the hour before each day's end, with the same tags."""
+    return f"last_over_time({_sel(DEPT_LIMITS, lab, values)}[{_duration(RULES_STEP - 1)}])"
 
 
 def recorded_usage_queries(lab: Labelling, values: Sequence[str] | None = None) -> dict[str, str]:

@@ -587,24 +587,23 @@ class CapacityService:
         day_start = end - max(1, math.floor(opts.window / fc.DAY)) * fc.DAY
         warnings: list[str] = []
         choice = rules.Choice("raw")
-        if opts.usage:
-            try:
-                choice = rules.choose(
-                    self.metrics,
-                    lab,
-                    rules.DEPARTMENT_SERIES,
-                    end=end,
-                    window=end - start,
-                    step=opts.step,
-                    wanted=opts.series,
-                    host_label=opts.host_label,
-                )
-            except MetricsError as exc:
-                if isinstance(exc, BadQuery):
-                    raise
-                choice = rules.Choice("raw")  # the usage queries below meet the same failure and say so
-            if choice.note:
-                warnings.append(choice.note)
+        try:
+            choice = rules.choose(
+                self.metrics,
+                lab,
+                rules.DEPARTMENT_SERIES if opts.usage else rules.LIMIT_SERIES,
+                end=end,
+                window=end - start,
+                step=opts.step,
+                wanted=opts.series,
+                host_label=opts.host_label,
+            )
+        except MetricsError as exc:
+            if isinstance(exc, BadQuery):
+                raise
+            choice = rules.Choice("raw")  # the usage queries below meet the same failure and say so
+        if choice.note:
+            warnings.append(choice.note)
         recorded = choice.series == "recorded"
         if not opts.usage:
             parts = {}
@@ -612,7 +611,7 @@ class CapacityService:
             parts = rules.recorded_usage_queries(lab, codes)
         else:
             parts = usage_queries(lab, opts.step, codes)
-        probes = 1 if opts.usage and opts.series != "raw" and opts.step == rules.RULES_STEP else 0
+        probes = 1 if opts.series != "raw" and opts.step == rules.RULES_STEP else 0
         total = len(parts) + (4 if opts.usage else 2) + (1 if self.cloud is not None else 0)
         obs.started(total, "querying Prometheus")
 
@@ -635,7 +634,9 @@ class CapacityService:
                     mean_f = side.submit(self.metrics.query, mean_q, end)
                 limits_f = side.submit(
                     self.metrics.query_range,
-                    limits_query(lab, codes, limits_lookback(opts.step)),
+                    rules.recorded_limits_query(lab, codes)
+                    if recorded
+                    else limits_query(lab, codes, limits_lookback(opts.step)),
                     day_start,
                     end,
                     fc.DAY,

@@ -165,6 +165,20 @@ def test_recorded_series_give_the_raw_figures(report: CapacityReport, lab: tuple
                 theirs.reclaim,
             )
     assert compared > 30
+    # quotas and allocations (the forecasts' daily points), with and without the usage queries
+    assert report.allocation_history == raw.allocation_history and report.allocation_history["cpu"]
+    forecast = CapacityService(connect(url)).report(depts, replace(report.options, usage=False))
+    assert forecast.usage_series == "recorded"
+    for rows in (report.departments, forecast.departments):
+        for ours, theirs in zip(rows, raw.departments, strict=True):
+            for resource in svc.RESOURCES:
+                a_, b_ = ours.resources[resource], theirs.resources[resource]
+                assert (a_.quota, a_.allocated, a_.days_to_quota, a_.forecast) == (
+                    b_.quota,
+                    b_.allocated,
+                    b_.days_to_quota,
+                    b_.forecast,
+                ), (ours.code, resource)
     # rightsizing: per VM the p95 CPU and memory and the coverage, recorded and raw
     rs = RightsizeService(connect(url), None)
     depts_all = load_departments(REPO / "inventories" / "departments.yaml")

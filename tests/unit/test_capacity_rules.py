@@ -31,11 +31,12 @@ def test_rules_file_per_labelling(lab: Labelling) -> None:
     raw = svc.usage_queries(lab, 3600)
     assert recorded[rules.DEPT_CPU] == raw["cpu_used"] and recorded[rules.DEPT_RAM] == raw["ram_used"]
     assert recorded[rules.DEPT_DISK] == raw["storage_used"]
-    assert all(f"by ({lab.vm_key})" in recorded[n] or f", {lab.vm_key})" in recorded[n] for n in recorded)
+    assert recorded[rules.DEPT_LIMITS] == svc.limits_query(lab, None, "7200s")
+    assert all(f"by ({rules._key(lab, n)})" in recorded[n] or f", {lab.vm_key})" in recorded[n] for n in recorded)
     assert ("group_left" in text) == lab.joined and "interval: 1h" in text
     if shutil.which("promtool"):
         ok, output = rules.check_rules(text)
-        assert ok and "SUCCESS: 7 rules found" in output, output
+        assert ok and "SUCCESS: 8 rules found" in output, output
 
 
 def test_promtool_rejects_a_broken_file() -> None:
@@ -101,6 +102,7 @@ def test_recorded_queries_filter_and_keep_the_raw_shape() -> None:
     assert set(q) == set(svc.usage_queries(lab, 3600))
     wanted = f'project_name=~"{lab.alternatives(["dept-a", "dept.b"])}"'
     assert "dept\\\\.b" in wanted and all(wanted in v and "[3599s]" in v for v in q.values())
+    assert 'tenant=~"dept\\\\-a"' in rules.recorded_limits_query(lab, ["dept-a"])  # openstack-exporter's key
     mean = rules.recorded_cpu_mean_query(lab, WINDOW)
     assert "[2591999s]" in mean and mean.endswith("/ 2592000")
     vm = vm_query(
