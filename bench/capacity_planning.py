@@ -46,8 +46,12 @@ class Meter:
         session.hooks["response"].append(self.hook)
 
 
-def govops_run(url: str, at: float, window: int, step: int) -> tuple[Meter, dict[str, float], int]:
-    """show, forecast and rightsize as the commands run them (no cloud: Prometheus only)."""
+def govops_run(
+    url: str, at: float, window: int, step: int, series: str = "auto"
+) -> tuple[Meter, dict[str, float], int, str]:
+    """show, forecast and rightsize as the commands run them (no cloud: Prometheus only). ``series``
+    "auto" reads the recorded series of ``govops capacity rules`` (the lab loads and backfills them),
+    "raw" the exporters' series as without the rules."""
     from govops.capacity.prometheus import connect
     from govops.capacity.rightsize import RightsizeOptions, RightsizeService
     from govops.capacity.service import CapacityService, Options
@@ -57,17 +61,20 @@ def govops_run(url: str, at: float, window: int, step: int) -> tuple[Meter, dict
     metrics = connect(url, timeout=300)
     meter = Meter()
     meter.attach(metrics._client._session)
-    opts = Options(at=at, window=window, step=step)
+    opts = Options(at=at, window=window, step=step, series=series)  # type: ignore[arg-type]
     show = CapacityService(metrics).report(list(departments), opts)  # capacity show
     # capacity forecast as its table runs it: quotas, allocations and their dates, no usage queries
     CapacityService(metrics).report(list(departments), replace(opts, usage=False))
-    right = RightsizeService(metrics, None).rightsize(departments, RightsizeOptions(at=at, window=window, step=step))
+    right = RightsizeService(metrics, None).rightsize(
+        departments,
+        RightsizeOptions(at=at, window=window, step=step, series=series),  # type: ignore[arg-type]
+    )
     means = {d.code: d.resources["cpu"].used.mean or 0.0 for d in show.departments if d.resources["cpu"].used}
     idle = sum(1 for i in right.items if i.kind == "idle")
-    return meter, means, idle
+    return meter, means, idle, f"{show.usage_series}/{right.usage_series}"
 
 
-def baseline_run(url: str, at: float, window: int, step: int) -> tuple[Meter, dict[str, float], int]:
+def baseline_run(url: str, at: float, window: int, step: int) -> tuple[Meter, dict[str, float], int, str]:
     """One range query per VM and metric (prometheus-api-client), aggregates computed in Python."""
     from govops.capacity import metrics as m
     from prometheus_api_client import PrometheusConnect
@@ -108,7 +115,7 @@ def baseline_run(url: str, at: float, window: int, step: int) -> tuple[Meter, di
     for metric in (m.Q_VCPUS_MAX, m.Q_VCPUS_USED, m.Q_MEMORY_MAX, m.Q_MEMORY_USED, m.Q_VOLUME_MAX, m.Q_VOLUME_USED):
         for dept in per_dept_cpu:
             client.custom_query_range(f'{metric}{{department="{dept}"}}', start_time=start, end_time=end, step="86400s")
-    return meter, {d: sum(v) for d, v in per_dept_cpu.items()}, idle
+    return meter, {d: sum(v) for d, v in per_dept_cpu.items()}, idle, "raw"
 
 
 def main() -> int:
@@ -120,6 +127,7 @@ def main() -> int:
     ap.add_argument("--window-days", type=int, default=90)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--down", action="store_true", help="stop the lab Prometheus at the end")
+    ap.add_argument("--no-raw", action="store_true", help="do not also time govops on the raw series")
     args = ap.parse_args()
 
     import json
@@ -139,12 +147,17 @@ def main() -> int:
     )
     try:
         window, step = args.window_days * 86400, 3600
-        times: dict[str, list[float]] = {"govops": [], "baseline": []}
-        out: dict[str, tuple[Meter, dict[str, float], int]] = {}
+        times: dict[str, list[float]] = {"govops": [], "raw": [], "baseline": []}
+        out: dict[str, tuple[Meter, dict[str, float], int, str]] = {}
+        load0 = os.getloadavg()
         for _ in range(args.rounds):
             t = time.perf_counter()
             out["govops"] = govops_run(url, at, window, step)
             times["govops"].append(time.perf_counter() - t)
+            if not args.no_raw:
+                t = time.perf_counter()
+                out["raw"] = govops_run(url, at, window, step, "raw")
+                times["raw"].append(time.perf_counter() - t)
             t = time.perf_counter()
             out["baseline"] = baseline_run(url, at, window, step)
             times["baseline"].append(time.perf_counter() - t)
@@ -153,9 +166,24 @@ def main() -> int:
         ours, theirs = out["govops"][1], out["baseline"][1]
         diff = max((abs(ours.get(c, 0.0) - v) / v for c, v in theirs.items() if v and c), default=0.0)
         load = os.getloadavg()
-        print(f"window {args.window_days} d at {step} s, {args.rounds} round(s) (median), load {load[0]:.1f}:")
+        print(
+            f"window {args.window_days} d at {step} s, {args.rounds} round(s) (median), "
+            f"load {load0[0]:.1f} before, {load[0]:.1f} after:"
+        )
         print(f"  baseline (per-VM range queries): {b:7.2f} s, {bm.requests:6d} requests, {bm.bytes / 1e6:8.1f} MB")
-        print(f"  govops show+forecast+rightsize: {g:7.2f} s, {gm.requests:6d} requests, {gm.bytes / 1e6:8.1f} MB")
+        print(
+            f"  govops show+forecast+rightsize: {g:7.2f} s, {gm.requests:6d} requests, {gm.bytes / 1e6:8.1f} MB "
+            f"(series: show/rightsize {out['govops'][3]})"
+        )
+        if "raw" in out:
+            r, rm = statistics.median(times["raw"]), out["raw"][0]
+            raw_means = out["raw"][1]
+            rdiff = max((abs(ours.get(c, 0.0) - v) / v for c, v in raw_means.items() if v and c), default=0.0)
+            print(
+                f"  govops on the raw series:       {r:7.2f} s, {rm.requests:6d} requests, {rm.bytes / 1e6:8.1f} MB "
+                f"(series {out['raw'][3]}; idle VMs {out['raw'][2]}; largest CPU-mean difference to the recorded "
+                f"path {100 * rdiff:.3f} %)"
+            )
         print(
             f"  {b / g:.1f}x faster, {bm.bytes / max(1, gm.bytes):.0f}x fewer bytes "
             f"(goal: <= {GOAL_SECONDS:g} s and >= {GOAL_BYTES_FACTOR:g}x fewer bytes); "

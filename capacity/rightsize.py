@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from govops.capacity import metrics as m
+from govops.capacity import rules
 from govops.capacity.labels import Labelling
 from govops.capacity.ports import BadQuery, MetricsError, MetricsPort
+from govops.capacity.rules import SeriesChoice
 from govops.capacity.service import department_keys, duration
 from govops.errors import GovopsError, InputError
 from govops.i18n import Msg
@@ -49,6 +51,7 @@ class RightsizeOptions:
     idle_cpu_pct: float = 5.0  # p95 CPU below this % of the vCPUs: idle
     headroom: float = 1.3  # the suggested flavor holds p95 x this
     stopped_days: float = 30.0
+    series: SeriesChoice = "auto"  # "auto": the recorded series of `govops capacity rules` when they cover the window
 
     def check(self) -> None:
         if not 0 < self.idle_cpu_pct < 100:
@@ -130,6 +133,7 @@ class RightsizeReport:
     warnings: tuple[str, ...] = ()
     failed_sources: tuple[str, ...] = ()
     totals: Mapping[str, RightsizeTotals] = field(default_factory=dict)  # department code ("" unknown)
+    usage_series: str = "raw"  # recorded (`govops capacity rules`) | raw: which series the p95 figures come from
 
     @property
     def findings(self) -> bool:
@@ -139,9 +143,18 @@ class RightsizeReport:
 # -- the query ---------------------------------------------------------------------------------------
 
 
-def vm_query(lab: Labelling, window: float, step: float, host_label: str, values: Sequence[str] | None = None) -> str:
-    """Every VM's p95 CPU and memory over the window, its size, coverage and presence: one request."""
-    by = f"max by ({m.VM_UUID}, {m.VM_NAME}, {m.DOMAIN}, {host_label}, {lab.vm_key})"
+def vm_query(
+    lab: Labelling,
+    window: float,
+    step: float,
+    host_label: str,
+    values: Sequence[str] | None = None,
+    *,
+    recorded: bool = False,
+) -> str:
+    """Every VM's p95 CPU and memory over the window, its size, coverage and presence: one request.
+    ``recorded``: the window parts from the recorded per-VM series (``rules``; a 1-hour step)."""
+    by = rules.vm_by(lab, host_label)
     w, s = duration(window), duration(step)
     rate = duration(2 * step - 1)
 
@@ -162,8 +175,12 @@ def vm_query(lab: Labelling, window: float, step: float, host_label: str, values
         "vcpus": (f"last_over_time({sel(m.VCPUS)}[{now}])", now),
         "mem": (f"last_over_time({sel(m.MEM_AVAILABLE)}[{now}])", now),
     }
+    done: dict[str, str] = {}
+    if recorded:
+        # the recorded series carry the department key already: no join
+        done = dict(rules.recorded_vm_parts(lab, window, values))
     return " or ".join(
-        f'label_replace({by} ({lab.vm(expr, values, back)}), "{TAG}", "{tag}", "", "")'
+        f'label_replace({by} ({done.get(tag) or lab.vm(expr, values, back)}), "{TAG}", "{tag}", "", "")'
         for tag, (expr, back) in parts.items()
     )
 
@@ -216,6 +233,7 @@ class RightsizeService:
         self.observer = observer or NullObserver()
         self.labelling = labelling or Labelling()
         self.host_label = host_label
+        self.choice = rules.Choice("raw")  # which series the last vm_use read
 
     def vm_use(self, keys: Mapping[str, str], opts: RightsizeOptions, only: bool) -> list[VmUse]:
         assert self.metrics is not None
@@ -224,7 +242,19 @@ class RightsizeService:
         values = list(keys.values()) if only else None
         rows: dict[tuple[str, str], dict[str, float]] = {}
         meta: dict[tuple[str, str], dict[str, str]] = {}
-        for s in self.metrics.query(vm_query(lab, opts.window, opts.step, self.host_label, values), end):
+        self.choice = rules.choose(
+            self.metrics,
+            lab,
+            rules.VM_SERIES,
+            end=end,
+            window=opts.window,
+            step=opts.step,
+            wanted=opts.series,
+            host_label=self.host_label,
+        )
+        recorded = self.choice.series == "recorded"
+        promql = vm_query(lab, opts.window, opts.step, self.host_label, values, recorded=recorded)
+        for s in self.metrics.query(promql, end):
             ident = (s.labels.get(m.VM_UUID) or s.labels.get(m.DOMAIN, ""), s.labels.get(self.host_label, ""))
             rows.setdefault(ident, {})[s.labels.get(TAG, "")] = s.value
             meta.setdefault(ident, {}).update({k: v for k, v in s.labels.items() if v})
@@ -265,6 +295,8 @@ class RightsizeService:
         else:
             try:
                 use = self.vm_use(keys, opts, department is not None)
+                if self.choice.note:
+                    warnings.append(self.choice.note)
                 obs.advanced("prometheus", "ok", f"{len(use)} VMs")
             except MetricsError as exc:
                 if isinstance(exc, BadQuery) or self.cloud is None:
@@ -397,6 +429,7 @@ class RightsizeService:
             warnings=tuple(warnings),
             failed_sources=tuple(failed),
             totals=totals(items),
+            usage_series=self.choice.series,
         )
 
 

@@ -126,6 +126,7 @@ def report_dict(report: CapacityReport) -> dict[str, Any]:
         "horizon_days": report.horizon_days,
         "thresholds": {"growth_pct_30d": o.growth_threshold_pct, "reclaim_below_pct": o.reclaim_below_pct},
         "allocation_source": report.allocation_source,
+        "usage_series": report.usage_series,
         "city": {k: resource_dict(v) for k, v in report.city.items()},
         "hypervisors": [
             {
@@ -297,6 +298,7 @@ def rightsize_dict(r: RightsizeReport) -> dict[str, Any]:
         "step_seconds": o.step,
         "rule": {"idle_cpu_p95_pct": o.idle_cpu_pct, "headroom": o.headroom, "stopped_days": o.stopped_days},
         "vms_seen": r.vms_seen,
+        "usage_series": r.usage_series,
         "items": [rightsize_item_dict(i) for i in r.items],
         "totals": {
             code: {

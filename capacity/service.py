@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING
 
 from govops.capacity import forecast as fc
 from govops.capacity import metrics as m
+from govops.capacity import rules
 from govops.capacity.labels import Labelling
 from govops.capacity.ports import BadQuery, MetricsError, MetricsPort, Series
+from govops.capacity.rules import SeriesChoice
 from govops.departments import Department
 from govops.errors import InputError
 from govops.i18n import Msg
@@ -82,6 +84,9 @@ class Options:
     # False: quotas, allocations and their forecasts only (``capacity forecast`` as a table shows no
     # use): the usage queries, the bulk of Prometheus' work, are not sent and ``used`` stays None
     usage: bool = True
+    # usage series: "auto" reads the recorded series of `govops capacity rules` when Prometheus holds them
+    # for the whole window (at a 1-hour step), "raw" always the exporters' series
+    series: SeriesChoice = "auto"
 
     @property
     def labels(self) -> Labelling:
@@ -211,6 +216,7 @@ class CapacityReport:
     rightsize: RightsizeReport | None = None  # idle, oversized and long-stopped VMs per department
     snapshot_days: int = 0  # days of the window served from stored snapshots (Prometheus no longer holds them)
     failed_sources: tuple[str, ...] = ()  # "prometheus", "placement": a source failed, the rest is shown
+    usage_series: str = "raw"  # recorded (`govops capacity rules`) | raw: which series the use figures come from
 
     @property
     def findings(self) -> tuple[DepartmentCapacity, ...]:
@@ -580,10 +586,35 @@ class CapacityService:
         end = math.floor(opts.at / opts.step) * opts.step
         start = end - math.floor(opts.window / opts.step) * opts.step
         day_start = end - max(1, math.floor(opts.window / fc.DAY)) * fc.DAY
-        parts = usage_queries(lab, opts.step, codes) if opts.usage else {}
+        warnings: list[str] = []
+        choice = rules.Choice("raw")
+        try:
+            choice = rules.choose(
+                self.metrics,
+                lab,
+                rules.DEPARTMENT_SERIES if opts.usage else rules.LIMIT_SERIES,
+                end=end,
+                window=end - start,
+                step=opts.step,
+                wanted=opts.series,
+                host_label=opts.host_label,
+            )
+        except MetricsError as exc:
+            if isinstance(exc, BadQuery):
+                raise
+            choice = rules.Choice("raw")  # the usage queries below meet the same failure and say so
+        if choice.note:
+            warnings.append(choice.note)
+        recorded = choice.series == "recorded"
+        if not opts.usage:
+            parts = {}
+        elif recorded:
+            parts = rules.recorded_usage_queries(lab, codes)
+        else:
+            parts = usage_queries(lab, opts.step, codes)
+        probes = 1 if opts.series != "raw" and opts.step == rules.RULES_STEP else 0
         total = len(parts) + (4 if opts.usage else 2) + (1 if self.cloud is not None else 0)
         obs.started(total, "querying Prometheus")
-        warnings: list[str] = []
 
         from concurrent.futures import ThreadPoolExecutor
 
@@ -596,10 +627,17 @@ class CapacityService:
             # the three small requests run while the usage range queries are evaluated
             with ThreadPoolExecutor(max_workers=1) as side:
                 if opts.usage:
-                    mean_f = side.submit(self.metrics.query, cpu_mean_query(lab, end - start, codes), end)
+                    mean_q = (
+                        rules.recorded_cpu_mean_query(lab, end - start, codes)
+                        if recorded
+                        else cpu_mean_query(lab, end - start, codes)
+                    )
+                    mean_f = side.submit(self.metrics.query, mean_q, end)
                 limits_f = side.submit(
                     self.metrics.query_range,
-                    limits_query(lab, codes, limits_lookback(opts.step)),
+                    rules.recorded_limits_query(lab, codes)
+                    if recorded
+                    else limits_query(lab, codes, limits_lookback(opts.step)),
                     day_start,
                     end,
                     fc.DAY,
@@ -699,11 +737,12 @@ class CapacityService:
             city=city,
             hypervisors=hv,
             warnings=tuple(warnings),
-            queries=len(parts) + (4 if opts.usage else 2),
+            queries=len(parts) + (4 if opts.usage else 2) + probes,
             options=opts,
             allocation_history=history,
             snapshot_days=snapshot_days,
             failed_sources=tuple(failed),
+            usage_series=choice.series,
         )
 
     def _from_snapshots(

@@ -34,8 +34,11 @@ ReclaimOpt = Annotated[
 def _report(ctx: typer.Context, observer: Observer, request: Any, source: Source) -> CapacityReport:
     """The capacity report on this command line's ports; its notes shown as warnings."""
     report = sources.planner(ctx, observer).report(request, source)
+    a = app_of(ctx)
     for w in report.warnings:
-        app_of(ctx).terminal.warn(w)
+        a.terminal.warn(w)
+    if report.usage_series == "recorded":
+        a.terminal.info(a.t("capacity.series.recorded"))
     return report
 
 
@@ -335,6 +338,8 @@ def rightsize(
         result = sources.planner(ctx, obs, store=False).rightsize(opts, dept)
     for w in result.warnings:
         a.terminal.warn(w)
+    if result.usage_series == "recorded":
+        a.terminal.info(a.t("capacity.series.recorded"))
     if a.terminal.output in ("json", "yaml"):
         a.terminal.render(TableView([], [], data=document(result.at, rightsize=rightsize_dict(result))))
     else:
@@ -345,6 +350,34 @@ def rightsize(
         raise typer.Exit(ExitCode.ERROR)
     if result.findings:
         raise typer.Exit(ExitCode.FINDINGS)
+
+
+@app.command("rules")
+def rules(
+    ctx: typer.Context,
+    check: Annotated[
+        bool, typer.Option("--check", help="Validate the file with `promtool check rules` (when installed).")
+    ] = False,
+) -> None:
+    """Print a Prometheus recording rules file for the configured labelling (prometheus.department_from,
+    department_label, info_metric, host_label): hourly per-department and per-VM aggregates that `show`,
+    `forecast` and `rightsize` read instead of every raw sample when Prometheus holds them for the whole
+    window (at --step 1h; otherwise the raw series, and the output says which). Load it with `rule_files:`
+    in prometheus.yml and backfill its history with `promtool tsdb create-blocks-from rules`."""
+    from govops.capacity.labels import Labelling
+    from govops.capacity.rules import check_rules, rules_yaml
+
+    a = app_of(ctx)
+    p = a.config.config.prometheus
+    text = rules_yaml(Labelling(p.department_from, p.department_label, p.info_metric), p.host_label)
+    if check:
+        ok, output = check_rules(text)
+        if not ok:
+            a.terminal.warn(output)
+            raise typer.Exit(ExitCode.ERROR)
+        if output:
+            a.terminal.info(output)
+    typer.echo(text, nl=False)
 
 
 @app.command("snapshot")

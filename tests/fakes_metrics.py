@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from govops.capacity import service as svc
 from govops.capacity.ports import BadQuery, MetricsUnreachable, Sample, Series
+from govops.capacity.rules import PROBE_TAG
 
 GIB = 1024**3
 Fn = Callable[[float], float | None]  # value at time t, None: no sample (VM not there yet / gone)
@@ -79,6 +80,8 @@ class FakeMetrics:
 
     def query(self, promql: str, at: float) -> list[Sample]:
         only = self._enter(promql)
+        if PROBE_TAG in promql:
+            return []  # no recorded series (`govops capacity rules`): the raw queries follow
         if "quantile_over_time" in promql and svc.TAG in promql:
             return []  # rightsizing's per-VM query: the fake describes departments, not VMs
         window = re.search(r"\[(\d+)s\]", promql)

@@ -18,11 +18,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from govops.capacity.labels import Labelling
+from govops.capacity.rules import RULES_STEP as _RULES_STEP
+from govops.capacity.rules import rules as capacity_rules
+from govops.capacity.rules import rules_yaml
 from govops.departments import load_departments
 from govops.lab.core import ComponentResult, LabContext, PeerStatus, apt_install
 from govops.lab.processes import LabError, free_port, tcp_open, wait_tcp
 from govops.lab.prometheus import metrics as m
-from govops.lab.prometheus.backfill import BLOCK_DURATION, backfill
+from govops.lab.prometheus.backfill import BLOCK_DURATION, backfill, backfill_rules
 from govops.lab.prometheus.history import GENERATOR_VERSION, Window, make_plan, truth
 from govops.lab.prometheus.inventory import CloudInventory, load_or_synthesise
 
@@ -30,6 +34,9 @@ PEER = "prometheus"
 HOST = "127.0.0.1"
 TRUTH_FILE = "prometheus-truth.json"
 RETENTION = "400d"  # the default 15 d would delete the backfilled history at start-up
+RULES_FILE = "govops-capacity.rules.yml"
+RULES_MARKER = "rules-backfill.json"
+RULES_STEP = int(_RULES_STEP)
 START_TIMEOUT = 180.0  # opening months of blocks takes a while on a small machine
 
 
@@ -69,9 +76,9 @@ class PrometheusLab:
     def _url(port: int) -> str:
         return f"http://{HOST}:{port}"
 
-    def _marker(self, ctx: LabContext) -> dict[str, Any]:
+    def _marker(self, ctx: LabContext, name: str = "backfill.json") -> dict[str, Any]:
         try:
-            data: dict[str, Any] = json.loads((self._base(ctx) / "backfill.json").read_text())
+            data: dict[str, Any] = json.loads((self._base(ctx) / name).read_text())
             return data
         except (OSError, ValueError):
             return {}
@@ -119,6 +126,7 @@ class PrometheusLab:
             ctx.processes.stop(PEER)
             shutil.rmtree(data_dir, ignore_errors=True)
             (base / "backfill.json").unlink(missing_ok=True)
+            (base / RULES_MARKER).unlink(missing_ok=True)
             window = Window.ending(time.time(), ctx.options.history_days, ctx.options.step_seconds)
             plan = make_plan(inventory, departments, ctx.options.seed, window)
             ctx.observer.message(
@@ -139,6 +147,41 @@ class PrometheusLab:
         plan = make_plan(inventory, departments, ctx.options.seed, Window(w["start"], w["step"], w["count"]))
         ctx.path(TRUTH_FILE).write_text(json.dumps(truth(plan, inventory), indent=1, ensure_ascii=False))
 
+        # govops' recording rules, loaded as an operator would (`govops capacity rules`) and backfilled
+        # over the history below, so the lab serves both the raw and the recorded series
+        rules = capacity_rules(Labelling())
+        rules_text = rules_yaml(Labelling())
+        (base / RULES_FILE).write_text(rules_text)
+        url = self._start(ctx, binary, base, data_dir)
+        rules_key = hashlib.sha256(f"{key}\n{rules_text}".encode()).hexdigest()
+        rules_marker = self._marker(ctx, RULES_MARKER)
+        w = marker["window"]
+        first = -(-w["start"] // RULES_STEP) * RULES_STEP
+        last = (w["start"] + (w["count"] - 1) * w["step"]) // RULES_STEP * RULES_STEP
+        if rules_marker.get("key") != rules_key and last > first:
+            evals = Window(first, RULES_STEP, (last - first) // RULES_STEP + 1)
+            ctx.observer.message(f"backfilling the recording rules over {evals.count:,} hours …")
+            out = base / "rules-blocks"
+            shutil.rmtree(out, ignore_errors=True)
+            stats = backfill_rules(url, rules, evals, out, base / "work", observer=ctx.observer)
+            shutil.rmtree(base / "work", ignore_errors=True)
+            ctx.processes.stop(PEER)  # blocks go into a data dir Prometheus does not hold
+            for old in rules_marker.get("blocks", []):
+                shutil.rmtree(data_dir / old, ignore_errors=True)
+            blocks = sorted(p.name for p in out.iterdir() if (p / "meta.json").exists())
+            for name in blocks:
+                (out / name).rename(data_dir / name)
+            shutil.rmtree(out, ignore_errors=True)
+            rules_marker = {"key": rules_key, "blocks": blocks, "stats": stats.__dict__}
+            (base / RULES_MARKER).write_text(json.dumps(rules_marker, indent=1))
+            url = self._start(ctx, binary, base, data_dir)
+        return ComponentResult(
+            config={"prometheus": {"url": url, "project_label": "project_name"}},
+            next_steps=self._next_steps(url, ctx.path(TRUTH_FILE)),
+        )
+
+    def _start(self, ctx: LabContext, binary: str, base: Path, data_dir: Path) -> str:
+        """Prometheus on its port (started unless running), ready; its URL."""
         port = self._port(ctx) if ctx.processes.running(PEER) else None
         if port is None:
             previous = self._port(ctx)
@@ -147,6 +190,7 @@ class PrometheusLab:
             config.write_text(
                 "# Written by `govops lab up`: the lab's private Prometheus (history is backfilled).\n"
                 "global:\n  scrape_interval: 60s\n  evaluation_interval: 60s\n"
+                f"rule_files:\n  - {RULES_FILE}\n"
                 "scrape_configs:\n  - job_name: prometheus\n"
                 f"    static_configs:\n      - targets: ['{HOST}:{port}']\n"
             )
@@ -164,10 +208,7 @@ class PrometheusLab:
         wait_tcp(HOST, port, START_TIMEOUT, peer)
         url = self._url(port)
         self._wait_ready(url, START_TIMEOUT, peer.log if peer else "")
-        return ComponentResult(
-            config={"prometheus": {"url": url, "project_label": "project_name"}},
-            next_steps=self._next_steps(url, ctx.path(TRUTH_FILE)),
-        )
+        return url
 
     @staticmethod
     def _wait_ready(url: str, timeout: float, log: str) -> None:

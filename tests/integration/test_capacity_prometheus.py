@@ -124,6 +124,96 @@ def test_cli_end_to_end(
     assert f"| {zh} |" in near and f"{y}年{m}月{d}日" in near  # the department by name, the date as zh writes it
 
 
+# -- recorded series (`govops capacity rules`, loaded and backfilled by the lab) against the raw path --
+
+
+def test_recorded_series_give_the_raw_figures(report: CapacityReport, lab: tuple[Path, str, dict[str, Any]]) -> None:
+    """The lab loads govops' rules and backfills them over its history: the default report reads the
+    recorded series, and every figure equals the raw series' (the CPU mean, hour by hour from the
+    counter instead of over the whole window at once, within 0.5 %: rate() extrapolates at VMs' first and
+    last samples, an hour's increase does not)."""
+    from dataclasses import replace
+
+    from govops.capacity.prometheus import connect
+    from govops.capacity.rightsize import RightsizeOptions, RightsizeService
+
+    _, url, truth = lab
+    depts = list(load_departments(REPO / "inventories" / "departments.yaml"))
+    at = truth["window"]["end"]
+    raw = CapacityService(connect(url)).report(depts, replace(report.options, series="raw"))
+    assert (report.usage_series, raw.usage_series) == ("recorded", "raw")
+    assert report.warnings == raw.warnings and report.data_end == raw.data_end
+    compared = 0
+    for ours, theirs in zip((*report.departments, None), (*raw.departments, None), strict=True):
+        a = ours.resources if ours else report.city
+        b = theirs.resources if theirs else raw.city
+        for resource in svc.USED_RESOURCES:
+            ua, ub = a[resource].used, b[resource].used
+            assert (ua is None) == (ub is None), (ours, resource)
+            if ua is None or ub is None:
+                continue
+            rel = 5e-3 if resource == "cpu" else 1e-9
+            assert ua.mean == pytest.approx(ub.mean, rel=rel, abs=1e-9), (ours and ours.code, resource)
+            for figure in ("p95", "latest", "provisioned", "growth_per_day"):
+                assert getattr(ua, figure) == pytest.approx(getattr(ub, figure), rel=1e-9, abs=1e-9), figure
+            compared += 1
+        if ours is not None and theirs is not None:
+            assert (ours.near_quota, ours.over_quota, ours.growing, ours.reclaim) == (
+                theirs.near_quota,
+                theirs.over_quota,
+                theirs.growing,
+                theirs.reclaim,
+            )
+    assert compared > 30
+    # quotas and allocations (the forecasts' daily points), with and without the usage queries
+    assert report.allocation_history == raw.allocation_history and report.allocation_history["cpu"]
+    forecast = CapacityService(connect(url)).report(depts, replace(report.options, usage=False))
+    assert forecast.usage_series == "recorded"
+    for rows in (report.departments, forecast.departments):
+        for ours, theirs in zip(rows, raw.departments, strict=True):
+            for resource in svc.RESOURCES:
+                a_, b_ = ours.resources[resource], theirs.resources[resource]
+                assert (a_.quota, a_.allocated, a_.days_to_quota, a_.forecast) == (
+                    b_.quota,
+                    b_.allocated,
+                    b_.days_to_quota,
+                    b_.forecast,
+                ), (ours.code, resource)
+    # rightsizing: per VM the p95 CPU and memory and the coverage, recorded and raw
+    rs = RightsizeService(connect(url), None)
+    depts_all = load_departments(REPO / "inventories" / "departments.yaml")
+    keys = {d.code: d.code for d in depts_all}
+    opts = RightsizeOptions(at=at, window=DAYS * 86400, step=STEP)
+    rec_vms = {u.uuid: u for u in rs.vm_use(keys, opts, False)}
+    assert rs.choice.series == "recorded"
+    raw_vms = {u.uuid: u for u in rs.vm_use(keys, replace(opts, series="raw"), False)}
+    assert rs.choice.series == "raw" and set(rec_vms) == set(raw_vms) and len(raw_vms) >= SERVERS / 2
+    for uuid, u in raw_vms.items():
+        r = rec_vms[uuid]
+        assert (r.key, r.host, r.running, r.coverage) == (u.key, u.host, u.running, u.coverage)
+        assert r.cpu_p95 == pytest.approx(u.cpu_p95, rel=1e-9, abs=1e-12)
+        assert r.mem_p95_gib == pytest.approx(u.mem_p95_gib, rel=1e-9, abs=1e-12)
+    idle_rec = rs.rightsize(depts_all, opts)
+    idle_raw = rs.rightsize(depts_all, replace(opts, series="raw"))
+    assert (idle_rec.usage_series, idle_raw.usage_series) == ("recorded", "raw")
+    assert [(i.id, i.kind) for i in idle_rec.items] == [(i.id, i.kind) for i in idle_raw.items]
+
+
+def test_recorded_series_not_used_off_their_step_or_window(lab: tuple[Path, str, dict[str, Any]]) -> None:
+    from govops.capacity.prometheus import connect
+
+    _, url, truth = lab
+    depts = list(load_departments(REPO / "inventories" / "departments.yaml"))
+    at = truth["window"]["end"]
+    # another step: raw series (the rules keep 1-hour steps)
+    two_h = CapacityService(connect(url)).report(depts, Options(at=at, window=10 * 86400, step=7200))
+    assert two_h.usage_series == "raw"
+    # a window starting before the rules' first hour (and before the history): still recorded, as the
+    # raw series hold nothing there either
+    longer = CapacityService(connect(url)).report(depts, Options(at=at, window=(DAYS + 5) * 86400, step=STEP))
+    assert longer.usage_series == "recorded"
+
+
 # -- the MetricsPort contract: the same assertions on the fake and on the real Prometheus ------------
 
 

@@ -113,11 +113,13 @@ def test_stopped_vm_has_no_samples_after_it_stopped(lab: tuple[Lab, str, dict[st
 def test_status_and_idempotent_up(lab: tuple[Lab, str, dict[str, Any]]) -> None:
     lab_, url, _ = lab
     marker = (lab_.dir / "prometheus" / "backfill.json").read_text()
+    rules = (lab_.dir / "prometheus" / "rules-backfill.json").read_text()
     pid = lab_.processes.get("prometheus").pid  # type: ignore[union-attr]
     again = lab_.up(["prometheus"], LabOptions(seed=11, history_days=DAYS, step_seconds=STEP), NullObserver())
     assert again["prometheus"].config["prometheus"]["url"] == url
     assert lab_.processes.get("prometheus").pid == pid  # type: ignore[union-attr]
     assert (lab_.dir / "prometheus" / "backfill.json").read_text() == marker  # no second backfill
+    assert (lab_.dir / "prometheus" / "rules-backfill.json").read_text() == rules  # nor of the recording rules
     (peer,) = lab_.status()
     assert peer.up and "VMs" in peer.detail
 

@@ -68,20 +68,22 @@ def test_steady_department_figures() -> None:
     assert r.allocation_source == "prometheus" and r.warnings == ()  # type: ignore[attr-defined]
 
 
-def test_every_department_in_seven_requests() -> None:
+def test_every_department_in_eight_requests() -> None:
     fake = FakeMetrics()
     depts = [dept(f"d{i:02d}") for i in range(50)]
     for d in depts:
         fake.add(d.code, limits=limits())
     r = run(fake, depts)
-    # three usage range queries, the provisioned sizes, the CPU mean, quota history, hypervisors
-    assert len(fake.requests) == 7 == r.queries and len(r.departments) == 50  # type: ignore[attr-defined]
-    assert all("sum by (department)" in q or "sum by (hostname" in q for q in fake.requests)
+    # the recorded-series probe, three usage range queries, the provisioned sizes, the CPU mean, quota
+    # history, hypervisors
+    assert len(fake.requests) == 8 == r.queries and len(r.departments) == 50  # type: ignore[attr-defined]
+    assert "govops_probe" in fake.requests[0] and r.usage_series == "raw"  # type: ignore[attr-defined]
+    assert all("sum by (department)" in q or "sum by (hostname" in q for q in fake.requests[1:])
     # a selection filters on the server, not after the fact
     fake.requests.clear()
     r = CapacityService(fake).report(depts[:2], Options(at=AT), only=True)
     assert [d.code for d in r.departments] == ["d00", "d01"]
-    assert all('department=~"d00|d01"' in q for q in fake.requests if "hostname" not in q)
+    assert all('department=~"d00|d01"' in q for q in fake.requests if "hostname" not in q and "probe" not in q)
 
 
 def test_city_sums_departments_and_unlimited_wins() -> None:
