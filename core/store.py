@@ -51,6 +51,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 first_seen TEXT NOT NULL)""",
         ],
     ),
+    (
+        2,
+        "results by finish time, for a coordinator's incremental polls",
+        ["CREATE INDEX results_run_finished ON results (run_id, finished_at)"],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -329,6 +334,18 @@ class SqlStore:
             (run_id, target, status, redact(reason) if reason else reason, _dumps(data), now()),
         )
         return bool(cur.rowcount == 1)
+
+    def result_count(self, run_id: str) -> int:
+        """How many targets of the run have a result: what a coordinator asks before reading any."""
+        return int(self._rows("SELECT count(*) FROM results WHERE run_id = ?", (run_id,))[0][0])
+
+    def results_since(self, run_id: str, since: str) -> list[tuple[str, str, str | None, str]]:
+        """(target, status, reason, finished_at) of the results finished at or after ``since``."""
+        rows = self._rows(
+            "SELECT target, status, reason, finished_at FROM results WHERE run_id = ? AND finished_at >= ?",
+            (run_id, since),
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def result_statuses(self, run_id: str) -> dict[str, tuple[str, str | None]]:
         """Each recorded target's (status, reason), without the result data: cheap to poll."""

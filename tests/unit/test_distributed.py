@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from govops.network.audit import AuditEngine, AuditSettings, DeviceResult
 from govops.network.distributed import (
     DEFAULT_QUEUE,
     OnceStore,
+    _ResultFeed,
     device_from_data,
     device_to_data,
     plan_batches,
@@ -301,3 +303,48 @@ def test_a_tls_redis_broker_must_verify_its_certificate(cli, project: Path, tmp_
     url = "rediss://127.0.0.1:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/govops/ca.pem"
     cfg = _config(tmp_path, project, f"sqlite:///{tmp_path / 's.db'}", f"  broker: {url}\n")
     assert load_config(cfg, project).config.network.broker == url
+
+
+class CountingStore(SqlStore):
+    """A store that counts the result rows each poll reads back."""
+
+    rows_read = 0
+
+    def results_since(self, run_id: str, since: str) -> list[tuple[str, str, str | None, str]]:
+        rows = super().results_since(run_id, since)
+        self.rows_read += len(rows)
+        return rows
+
+
+def _stamp(store: SqlStore, run_id: str, target: str, at: str) -> None:
+    store._exec("UPDATE results SET finished_at = ? WHERE run_id = ? AND target = ?", (at, run_id, target))
+
+
+def test_following_a_run_reads_each_new_result_about_once(tmp_path: Path) -> None:
+    store = CountingStore(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.start_run("net.audit", {})
+    feed = _ResultFeed(store, run.id)
+    assert feed.poll() == {} and store.rows_read == 0
+    for i in range(200):
+        store.record_result(run.id, f"h{i:03d}", "ok", None, {})
+        # ten minutes apart: the feed's margin (a minute) holds only the newest one
+        at = datetime(2026, 12, 7, tzinfo=UTC) + timedelta(minutes=10 * i)
+        _stamp(store, run.id, f"h{i:03d}", at.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+        assert len(feed.poll()) == i + 1
+    assert store.rows_read < 2 * 200  # a full read per poll would be 200 * 201 / 2 = 20,100 rows
+    before = store.rows_read
+    feed.poll()
+    assert store.rows_read == before  # nothing new: only the count is asked
+
+
+def test_a_result_stamped_before_the_window_is_still_seen(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.start_run("net.audit", {})
+    feed = _ResultFeed(store, run.id)
+    store.record_result(run.id, "a", "ok", None, {})
+    _stamp(store, run.id, "a", "2026-12-07T12:00:00.000Z")
+    assert feed.poll() == {"a": ("ok", None)}
+    # another machine's clock runs an hour slow: its result is older than the window
+    store.record_result(run.id, "b", "timeout", "slow", {})
+    _stamp(store, run.id, "b", "2026-12-07T11:00:00.000Z")
+    assert feed.poll() == {"a": ("ok", None), "b": ("timeout", "slow")}
