@@ -448,12 +448,11 @@ def _zones(report: CapacityReport) -> list[dict[str, Any]]:
     """Per availability zone: hosts, vCPU and RAM capacity/allocated, running VMs. From Placement's
     headroom when the capacity planning gives it, else from the hypervisors' own totals."""
     headroom = report.headroom
-    zones = getattr(headroom, "zones", None) if headroom is not None else None
+    zones = headroom.zones if headroom is not None else ()
     out: list[dict[str, Any]] = []
     if zones:
         for z in zones:
             cpu, ram = z.resources.get("VCPU"), z.resources.get("MEMORY_MB")
-            used = getattr(z, "used", None)
             out.append(
                 {
                     "az": z.name or "–",
@@ -462,8 +461,8 @@ def _zones(report: CapacityReport) -> list[dict[str, Any]]:
                     "cpu_alloc": cpu.allocated if cpu else None,
                     "ram_cap": ram.capacity / 1024 if ram else None,
                     "ram_alloc": ram.allocated / 1024 if ram else None,
-                    "cpu_used": getattr(used, "cpu_cores", None),
-                    "vms": getattr(used, "vms", None),
+                    "cpu_used": z.used.cpu_cores,
+                    "vms": z.used.vms,
                 }
             )
         return out
@@ -523,17 +522,17 @@ def _history_chart(c: _Ctx, report: CapacityReport, key: str) -> Chart | None:
     values: list[float | None] = [float(v) for _, v in history]
     full = report.cloud_full.get(key)
     series = [Series(c.lab("series.allocated"), values)]
-    growth = getattr(full, "growth_per_day", None) if full is not None else None
+    growth = full.growth_per_day if full is not None else None
     if growth is None:
         growth = report.city[key].allocation_growth_per_day if key in report.city else None
     if growth is not None:
         last_t, last_v = xs[-1], values[-1] or 0.0
         ahead = [last_t + 86400 * d for d in range(0, int(report.horizon_days) + 1, 7)]
         fc = [last_v + growth * (t - last_t) / 86400 for t in ahead]
-        lo_days = getattr(full, "days_to_full_aggressive", None)
-        hi_days = getattr(full, "days_to_full_conservative", None)
+        lo_days = full.days_to_full_aggressive if full is not None else None
+        hi_days = full.days_to_full_conservative if full is not None else None
         band = None
-        cap = getattr(full, "capacity", None)
+        cap = full.capacity if full is not None else None
         if cap is not None and lo_days and hi_days:
             # the growth rates at the range's ends: they reach the capacity after hi_days and lo_days
             g_fast, g_slow = (cap - last_v) / hi_days, (cap - last_v) / lo_days
@@ -594,8 +593,11 @@ def build(
     # -- executive summary
     zones = _zones(report)
     headroom = report.headroom
-    total = getattr(headroom, "total", None) if headroom is not None else None
-    cpu_cap = ram_cap = cpu_alloc = ram_alloc = None
+    total = headroom.total if headroom is not None else None
+    cpu_cap: float | None = None
+    ram_cap: float | None = None
+    cpu_alloc: float | None = None
+    ram_alloc: float | None = None
     if total is not None and total.resources.get("VCPU") is not None:
         cpu_cap, cpu_alloc = total.resources["VCPU"].capacity, total.resources["VCPU"].allocated
         mem = total.resources.get("MEMORY_MB")
