@@ -95,7 +95,7 @@ LABELS: dict[str, dict[str, str]] = {
         "series.capacity": "Capacity",
         "series.forecast": "Forecast",
         "others": "others ({count})",
-        "rightsize": "Reclaimable resources: VMs to resize or remove",
+        "rightsize": "Rightsizing: the VMs, one by one",
         "rightsize.text": "{vms} VM(s): {cores} vCPU and {ram} GiB RAM can be freed.",
         "col.vm": "VM",
         "col.kind": "Finding",
@@ -230,7 +230,7 @@ LABELS: dict[str, dict[str, str]] = {
         "series.capacity": "容量",
         "series.forecast": "预测",
         "others": "其他({count} 个)",
-        "rightsize": "可回收资源:建议调整或删除的云主机",
+        "rightsize": "规格优化:逐台明细",
         "rightsize.text": "共 {vms} 台云主机,可释放 {cores} 个 vCPU 和 {ram} GiB 内存。",
         "col.vm": "云主机",
         "col.kind": "问题",
@@ -866,12 +866,14 @@ def build(
         sec.paragraphs.append(lab("reclaim.none"))
     sections.append(sec)
 
-    sections += planning_sections(report, lab.lang)  # headroom, free slots, cloud full, rightsizing, method
-
-    # -- reclaimable VMs (capacity planning's rightsizing, when present)
+    # -- the rightsizing's VMs one by one, under its per-department totals (a planning section)
+    details = None
     if rightsize is not None and rightsize.items:
         names = {d.code: c.dept(d) for d in depts}
         items = rightsize.items
+        # the departments in the order of the totals above them
+        ranked = sorted(rightsize.totals.items(), key=lambda kv: (-kv[1].frees_cores, -kv[1].frees_ram_mb, kv[0]))
+        rank = {code: n for n, (code, _) in enumerate(ranked)}
         sec = Section(
             lab("rightsize"),
             [
@@ -894,7 +896,7 @@ def build(
                 i.frees_cores,
                 round(i.frees_ram_mb / 1024, 1),
             ]
-            for i in sorted(items, key=lambda i: (-i.frees_cores, i.name))
+            for i in sorted(items, key=lambda i: (rank.get(i.department or "", len(rank)), -i.frees_cores, i.name))
         ]
         cols = [
             "col.department",
@@ -906,7 +908,9 @@ def build(
             "col.frees_ram",
         ]
         sec.table = Table([lab(k) for k in cols], rows, {5, 6}, code={1, 3, 4}, print_limit=200)
-        sections.append(sec)
+        details = sec
+    # headroom, free slots, cloud full, rightsizing per department with its VMs, method
+    sections += planning_sections(report, lab.lang, details)
 
     # -- every department: one row per resource, with its flags
     rows = []
