@@ -14,12 +14,12 @@ printed so they can be compared with the run's own summary.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from report_timing import print_load, time_formats
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,26 +92,17 @@ def main() -> int:
             f"run {data.current.run.id}: {s['devices']} devices, {s['status'].get('ok', 0)} audited, "
             f"index {s['ipv6_ready_pct']} %, {failing} failing checks; loaded from the store in {load_s:.2f} s"
         )
-        print(f"{'format':<6} {'lang':<4} {'median s':>9} {'size':>10}  (includes building the document)")
-        worst = 0.0
-        for fmt in ("md", "html", "pdf", "xlsx"):
-            for lang in ("zh", "en"):
-                times, out = [], b""
-                for _ in range(args.rounds):
-                    t0 = time.perf_counter()
-                    doc = build(data, lang, loc=Locale(lang, zone("Asia/Shanghai")))
-                    out = render_bytes(doc, fmt)
-                    times.append(time.perf_counter() - t0)
-                m = statistics.median(times)
-                worst = max(worst, m + load_s)
-                tag = "  <- baseline (the format before: a table dump)" if fmt == "md" else ""
-                print(f"{fmt:<6} {lang:<4} {m:>9.2f} {len(out):>10,}{tag}")
-                if args.out:
-                    args.out.mkdir(parents=True, exist_ok=True)
-                    (args.out / f"audit-{lang}.{fmt}").write_bytes(out)
+        tz = zone("Asia/Shanghai")
+        medians = time_formats(
+            lambda fmt, lang: render_bytes(build(data, lang, loc=Locale(lang, tz)), fmt),
+            rounds=args.rounds,
+            out=args.out,
+            prefix="audit",
+            heading="includes building the document",
+        )
+        worst = max(medians.values()) + load_s
         print(f"slowest format incl. loading the run: {worst:.2f} s (goal <= 10 s)")
-        load1, load5, load15 = os.getloadavg()
-        print(f"load average {load1:.2f} {load5:.2f} {load15:.2f}, {os.cpu_count()} CPUs")
+        print_load()
         store.close()
     return 0
 

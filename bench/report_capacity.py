@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
+
+from report_timing import print_load, time_formats
 
 
 def main() -> int:
@@ -63,25 +64,15 @@ def main() -> int:
         f"figures from {report.allocation_source} + Prometheus in {data_s:.2f} s ({report.queries} queries)"
     )
     tz = zone(cfg.config.report.timezone or "Asia/Shanghai")
-    print(f"{'format':<6} {'lang':<4} {'median s':>9} {'size':>10}  (builds the document and renders it)")
-    worst = 0.0
-    for fmt in ("md", "html", "pdf", "xlsx"):
-        for lang in ("zh", "en"):
-            times, out = [], b""
-            for _ in range(args.rounds):
-                t0 = time.perf_counter()
-                out = render_bytes(build(report, lang, loc=Locale(lang, tz)), fmt)
-                times.append(time.perf_counter() - t0)
-            m = statistics.median(times)
-            worst = max(worst, m)
-            tag = "  <- baseline (the format before: a table dump)" if fmt == "md" else ""
-            print(f"{fmt:<6} {lang:<4} {m:>9.2f} {len(out):>10,}{tag}")
-            if args.out:
-                args.out.mkdir(parents=True, exist_ok=True)
-                (args.out / f"capacity-{lang}.{fmt}").write_bytes(out)
+    medians = time_formats(
+        lambda fmt, lang: render_bytes(build(report, lang, loc=Locale(lang, tz)), fmt),
+        rounds=args.rounds,
+        out=args.out,
+        prefix="capacity",
+    )
+    worst = max(medians.values())
     print(f"slowest format: {worst:.2f} s rendering, {worst + data_s:.2f} s with the figures (goal <= 10 s)")
-    load1, load5, load15 = os.getloadavg()
-    print(f"load average {load1:.2f} {load5:.2f} {load15:.2f}, {os.cpu_count()} CPUs")
+    print_load()
     return 0
 
 

@@ -8,6 +8,9 @@ command that shows capacity shows the same figures.
 
 from __future__ import annotations
 
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -19,8 +22,9 @@ from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
     from govops.capacity.ports import MetricsPort
+    from govops.capacity.rightsize import RightsizeReport
     from govops.cloud.ports import CloudPort
-    from govops.departments import Departments
+    from govops.departments import Department, Departments
     from govops.store import Store
 
 
@@ -82,22 +86,95 @@ def build_report(
     obs = observer or NullObserver()
     opts = options_of(request, labelling or Labelling(), host_label)
     chosen = [departments.get(request.dept)] if request.dept else list(departments)
-    service = CapacityService(metrics, cloud, obs, store=store)
-    report = service.report(chosen, opts, only=request.dept is not None)
-    if request.cloud_full and request.dept is None and cloud is not None:
-        from govops.capacity.cloudfull import add_cloud_full
-
-        report = add_cloud_full(report, cloud, metrics, obs)
-    if rightsize:
-        from govops.capacity.rightsize import RightsizeOptions, RightsizeService
-
-        service_r = RightsizeService(metrics, cloud, obs, labelling=opts.labels, host_label=host_label)
-        department = departments.get(request.dept) if request.dept else None
-        r_opts = RightsizeOptions(at=opts.at, window=opts.window, step=opts.step)
-        try:
-            found = service_r.rightsize(departments, r_opts, department=department)
-        except GovopsError as exc:  # the report stands without it
-            report = replace(report, warnings=(*report.warnings, f"rightsizing left out: {exc}"))
-        else:
-            report = replace(report, rightsize=found, warnings=(*report.warnings, *found.warnings))
+    want_full = request.cloud_full and request.dept is None and cloud is not None
+    # The three parts read different things (Prometheus and quotas; Placement; every VM) and none
+    # waits for another's answer: they run side by side, each keeping its own error handling. A
+    # cloud wrapped in SharedReads (the planner does it) serves a listing two parts need once.
+    # One progress bar for all: the parts' own started/finished would open a bar each.
+    stages = _Stages(obs)
+    total = (
+        (7 if opts.usage else 2) + (1 if cloud is not None else 0) + (2 if want_full else 0) + (2 if rightsize else 0)
+    )
+    obs.started(total, "capacity figures")
+    try:
+        report = _parts(departments, chosen, metrics, cloud, request, opts, stages, store, want_full, rightsize)
+    finally:
+        obs.finished()
     return replace(report, options=opts)
+
+
+def _parts(
+    departments: Departments,
+    chosen: list[Department],
+    metrics: MetricsPort,
+    cloud: CloudPort | None,
+    request: ReportRequest,
+    opts: Options,
+    stages: Observer,
+    store: Store | None,
+    want_full: bool,
+    rightsize: bool,
+) -> CapacityReport:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        headroom_f = None
+        if want_full:
+            from govops.capacity.headroom import HeadroomService
+
+            end = math.floor(opts.at / opts.step) * opts.step  # the report's end (CapacityService.report)
+            placement = HeadroomService(cloud, metrics, stages, host_label=opts.host_label)
+            headroom_f = pool.submit(placement.headroom, end, step=opts.step)
+        rightsize_f = pool.submit(_rightsize, departments, metrics, cloud, request, opts, stages) if rightsize else None
+        service = CapacityService(metrics, cloud, stages, store=store)
+        report = service.report(chosen, opts, only=request.dept is not None)
+        if headroom_f is not None:
+            from govops.capacity.cloudfull import add_cloud_full
+
+            report = add_cloud_full(report, cloud, metrics, stages, headroom=headroom_f.result())
+        if rightsize_f is not None:
+            try:
+                found = rightsize_f.result()
+            except GovopsError as exc:  # the report stands without it
+                report = replace(report, warnings=(*report.warnings, f"rightsizing left out: {exc}"))
+            else:
+                report = replace(report, rightsize=found, warnings=(*report.warnings, *found.warnings))
+    return report
+
+
+def _rightsize(
+    departments: Departments,
+    metrics: MetricsPort,
+    cloud: CloudPort | None,
+    request: ReportRequest,
+    opts: Options,
+    observer: Observer,
+) -> RightsizeReport:
+    from govops.capacity.rightsize import RightsizeOptions, RightsizeService
+
+    service = RightsizeService(metrics, cloud, observer, labelling=opts.labels, host_label=opts.host_label)
+    department = departments.get(request.dept) if request.dept else None
+    return service.rightsize(
+        departments, RightsizeOptions(at=opts.at, window=opts.window, step=opts.step), department=department
+    )
+
+
+class _Stages:
+    """The caller's observer for parts running side by side: their steps are passed on, their
+    started/finished (one bar each) are not; ``build_report`` opens and closes the one bar."""
+
+    def __init__(self, observer: Observer) -> None:
+        self.observer = observer
+        self._lock = threading.Lock()
+
+    def started(self, total: int, description: str) -> None:
+        pass
+
+    def advanced(self, target: str, status: str, detail: str | None = None) -> None:
+        with self._lock:
+            self.observer.advanced(target, status, detail)
+
+    def message(self, text: str) -> None:
+        with self._lock:
+            self.observer.message(text)
+
+    def finished(self) -> None:
+        pass

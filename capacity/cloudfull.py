@@ -94,11 +94,18 @@ def cloud_full(report: CapacityReport, headroom: CloudHeadroom) -> dict[str, Clo
 
 
 def add_cloud_full(
-    report: CapacityReport, cloud: CloudPort | None, metrics: MetricsPort | None, observer: Observer
+    report: CapacityReport,
+    cloud: CloudPort | None,
+    metrics: MetricsPort | None,
+    observer: Observer,
+    *,
+    headroom: CloudHeadroom | None = None,
 ) -> CapacityReport:
-    """The report with the cloud's headroom and full dates (Placement failing is a warning, not an error)."""
-    service = HeadroomService(cloud, metrics, observer, host_label=report.options.host_label)
-    headroom = service.headroom(report.end, step=report.step)
+    """The report with the cloud's headroom and full dates (Placement failing is a warning, not an
+    error); ``headroom``: already read (at the report's end and step), so none is asked for here."""
+    if headroom is None:
+        service = HeadroomService(cloud, metrics, observer, host_label=report.options.host_label)
+        headroom = service.headroom(report.end, step=report.step)
     failed = tuple(report.failed_sources) + (() if headroom.placement or cloud is None else ("placement",))
     warnings = tuple(report.warnings) + tuple(w for w in headroom.warnings if "Placement" in w or "no cloud" in w)
     return replace(

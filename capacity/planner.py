@@ -119,6 +119,11 @@ class CapacityPlanner:
         store = self.store_or_note(notes)
         metrics = self.ports.metrics()
         cloud = self.cloud_for(source)
+        if cloud is not None:
+            from govops.cloud.reads import SharedReads
+
+            # the report's parts run side by side and several list the same servers, flavors, projects
+            cloud = SharedReads(cloud)
         if request.cloud_full and cloud is None:
             request = replace(request, cloud_full=False)
         report = build_report(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -214,6 +214,7 @@ class OpenStackCloud:
         self.conn = conn
         self.target = target
         self._scoped: dict[str, Conn] = {}
+        self._endpoints: dict[str, bool] = {}  # service type -> in the catalog (it does not change)
         self._lock = threading.Lock()
 
     # -- identity and catalog -------------------------------------------------------------------------
@@ -332,26 +333,36 @@ class OpenStackCloud:
 
     # -- quotas -----------------------------------------------------------------------------------------
     def _has(self, service_type: str) -> bool:
+        known = self._endpoints.get(service_type)
+        if known is not None:
+            return known
         try:
             with _calling(service_type):
-                return bool(
+                found = bool(
                     self.conn.session.get_endpoint(service_type=service_type, interface=self.conn.config.interface)
                 )
         except CloudError:
-            return False
+            found = False
+        self._endpoints[service_type] = found
+        return found
 
-    def get_quotas(self, project_id: str) -> QuotaSet:
+    def get_quotas(self, project_id: str, *, resources: Collection[str] | None = None) -> QuotaSet:
+        def wanted(names: Mapping[str, str]) -> bool:
+            return resources is None or any(r in names for r in resources)
+
         items: dict[str, QuotaUsage] = {}
-        with _calling("compute"):
-            qs = self.conn.compute.get_quota_set(project_id, usage=True)
-        for ours, attr in _COMPUTE_QUOTAS.items():
-            items[ours] = _usage(getattr(qs, attr), (qs.usage or {}).get(attr), (qs.reservation or {}).get(attr))
-        if self._has("block-storage"):
+        if wanted(_COMPUTE_QUOTAS):
+            with _calling("compute"):
+                qs = self.conn.compute.get_quota_set(project_id, usage=True)
+            for ours, attr in _COMPUTE_QUOTAS.items():
+                items[ours] = _usage(getattr(qs, attr), (qs.usage or {}).get(attr), (qs.reservation or {}).get(attr))
+        if wanted(_VOLUME_QUOTAS) and self._has("block-storage"):
             with _calling("block-storage"):
                 vq = self.conn.block_storage.get_quota_set(project_id, usage=True)
             for ours, attr in _VOLUME_QUOTAS.items():
                 items[ours] = _usage(getattr(vq, attr), (vq.usage or {}).get(attr), (vq.reservation or {}).get(attr))
-        if self._has("network"):
+        # Neutron's detailed quota is the slowest of the three answers (it counts ports and addresses)
+        if wanted(_NETWORK_QUOTAS) and self._has("network"):
             with _calling("network"):
                 nq = self.conn.network.get_quota(project_id, details=True)
             for ours, attr in _NETWORK_QUOTAS.items():

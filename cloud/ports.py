@@ -11,7 +11,7 @@ report: RAM in MiB, disks and volumes in GiB.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -382,7 +382,11 @@ class CloudPort(Protocol):
     def find_server_group(self, name_or_id: str, project_id: str | None = None) -> str | None: ...
 
     # quotas
-    def get_quotas(self, project_id: str) -> QuotaSet: ...
+    def get_quotas(self, project_id: str, *, resources: Collection[str] | None = None) -> QuotaSet:
+        """The project's quotas with their usage; ``resources`` (``QUOTA_RESOURCES`` names): only
+        these are needed, so an API owning none of them is not asked (the set may hold more)."""
+        ...
+
     def set_quotas(self, project_id: str, limits: Mapping[str, int]) -> None:
         """Set only the resources given (``QUOTA_RESOURCES`` names); every other limit is untouched."""
         ...

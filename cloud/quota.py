@@ -7,7 +7,7 @@ A quota the file leaves out is never part of a sync plan, so govops never zeroes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from govops.cloud.ports import QUOTA_RESOURCES, CloudPort, Flavor, Project, QuotaSet, Shortfall
@@ -65,10 +65,14 @@ READ_WORKERS = 8  # concurrent quota reads: 4 API calls per department, each mos
 
 
 def _read_quotas(
-    port: CloudPort, depts: list[Department], workers: int, observer: Observer
+    port: CloudPort,
+    depts: list[Department],
+    workers: int,
+    observer: Observer,
+    resources: Collection[str] | None = None,
 ) -> list[tuple[Department, Project | None, QuotaSet | None]]:
-    """Each department's project (one listing for all) and quotas, read ``workers`` at a time, in
-    the departments' order. A missing project gives (dept, None, None)."""
+    """Each department's project (one listing for all) and quotas (``resources`` only, when given),
+    read ``workers`` at a time, in the departments' order. A missing project gives (dept, None, None)."""
     from concurrent.futures import ThreadPoolExecutor
 
     projects = {p.name: p for p in port.projects()}
@@ -78,7 +82,7 @@ def _read_quotas(
         if project is None:
             observer.advanced(d.code, "missing", f"no project {d.project}")
             return d, None, None
-        quotas = port.get_quotas(project.id)
+        quotas = port.get_quotas(project.id, resources=resources)
         observer.advanced(d.code, "ok")
         return d, project, quotas
 
@@ -92,13 +96,15 @@ def quota_report(
     observer: Observer | None = None,
     *,
     workers: int = READ_WORKERS,
+    resources: Collection[str] | None = None,
 ) -> QuotaReport:
-    """Each department's quotas; a department without a project is listed in ``missing``, not fatal."""
+    """Each department's quotas; a department without a project is listed in ``missing``, not fatal.
+    ``resources``: the quotas the caller needs (the APIs owning none of them are not asked)."""
     obs = observer or NullObserver()
     depts = list(departments)
     obs.started(len(depts), "reading quotas")
     rows, missing = [], []
-    for d, project, quotas in _read_quotas(port, depts, workers, obs):
+    for d, project, quotas in _read_quotas(port, depts, workers, obs, resources):
         if project is None or quotas is None:
             missing.append(d.code)
         else:

@@ -95,7 +95,7 @@ LABELS: dict[str, dict[str, str]] = {
         "series.capacity": "Capacity",
         "series.forecast": "Forecast",
         "others": "others ({count})",
-        "rightsize": "Reclaimable resources: VMs to resize or remove",
+        "rightsize": "Rightsizing: the VMs, one by one",
         "rightsize.text": "{vms} VM(s): {cores} vCPU and {ram} GiB RAM can be freed.",
         "col.vm": "VM",
         "col.kind": "Finding",
@@ -230,7 +230,7 @@ LABELS: dict[str, dict[str, str]] = {
         "series.capacity": "容量",
         "series.forecast": "预测",
         "others": "其他({count} 个)",
-        "rightsize": "可回收资源:建议调整或删除的云主机",
+        "rightsize": "规格优化:逐台明细",
         "rightsize.text": "共 {vms} 台云主机,可释放 {cores} 个 vCPU 和 {ram} GiB 内存。",
         "col.vm": "云主机",
         "col.kind": "问题",
@@ -448,12 +448,11 @@ def _zones(report: CapacityReport) -> list[dict[str, Any]]:
     """Per availability zone: hosts, vCPU and RAM capacity/allocated, running VMs. From Placement's
     headroom when the capacity planning gives it, else from the hypervisors' own totals."""
     headroom = report.headroom
-    zones = getattr(headroom, "zones", None) if headroom is not None else None
+    zones = headroom.zones if headroom is not None else ()
     out: list[dict[str, Any]] = []
     if zones:
         for z in zones:
             cpu, ram = z.resources.get("VCPU"), z.resources.get("MEMORY_MB")
-            used = getattr(z, "used", None)
             out.append(
                 {
                     "az": z.name or "–",
@@ -462,8 +461,8 @@ def _zones(report: CapacityReport) -> list[dict[str, Any]]:
                     "cpu_alloc": cpu.allocated if cpu else None,
                     "ram_cap": ram.capacity / 1024 if ram else None,
                     "ram_alloc": ram.allocated / 1024 if ram else None,
-                    "cpu_used": getattr(used, "cpu_cores", None),
-                    "vms": getattr(used, "vms", None),
+                    "cpu_used": z.used.cpu_cores,
+                    "vms": z.used.vms,
                 }
             )
         return out
@@ -523,17 +522,17 @@ def _history_chart(c: _Ctx, report: CapacityReport, key: str) -> Chart | None:
     values: list[float | None] = [float(v) for _, v in history]
     full = report.cloud_full.get(key)
     series = [Series(c.lab("series.allocated"), values)]
-    growth = getattr(full, "growth_per_day", None) if full is not None else None
+    growth = full.growth_per_day if full is not None else None
     if growth is None:
         growth = report.city[key].allocation_growth_per_day if key in report.city else None
     if growth is not None:
         last_t, last_v = xs[-1], values[-1] or 0.0
         ahead = [last_t + 86400 * d for d in range(0, int(report.horizon_days) + 1, 7)]
         fc = [last_v + growth * (t - last_t) / 86400 for t in ahead]
-        lo_days = getattr(full, "days_to_full_aggressive", None)
-        hi_days = getattr(full, "days_to_full_conservative", None)
+        lo_days = full.days_to_full_aggressive if full is not None else None
+        hi_days = full.days_to_full_conservative if full is not None else None
         band = None
-        cap = getattr(full, "capacity", None)
+        cap = full.capacity if full is not None else None
         if cap is not None and lo_days and hi_days:
             # the growth rates at the range's ends: they reach the capacity after hi_days and lo_days
             g_fast, g_slow = (cap - last_v) / hi_days, (cap - last_v) / lo_days
@@ -594,8 +593,11 @@ def build(
     # -- executive summary
     zones = _zones(report)
     headroom = report.headroom
-    total = getattr(headroom, "total", None) if headroom is not None else None
-    cpu_cap = ram_cap = cpu_alloc = ram_alloc = None
+    total = headroom.total if headroom is not None else None
+    cpu_cap: float | None = None
+    ram_cap: float | None = None
+    cpu_alloc: float | None = None
+    ram_alloc: float | None = None
     if total is not None and total.resources.get("VCPU") is not None:
         cpu_cap, cpu_alloc = total.resources["VCPU"].capacity, total.resources["VCPU"].allocated
         mem = total.resources.get("MEMORY_MB")
@@ -864,12 +866,14 @@ def build(
         sec.paragraphs.append(lab("reclaim.none"))
     sections.append(sec)
 
-    sections += planning_sections(report, lab.lang)  # headroom, free slots, cloud full, rightsizing, method
-
-    # -- reclaimable VMs (capacity planning's rightsizing, when present)
+    # -- the rightsizing's VMs one by one, under its per-department totals (a planning section)
+    details = None
     if rightsize is not None and rightsize.items:
         names = {d.code: c.dept(d) for d in depts}
         items = rightsize.items
+        # the departments in the order of the totals above them
+        ranked = sorted(rightsize.totals.items(), key=lambda kv: (-kv[1].frees_cores, -kv[1].frees_ram_mb, kv[0]))
+        rank = {code: n for n, (code, _) in enumerate(ranked)}
         sec = Section(
             lab("rightsize"),
             [
@@ -892,7 +896,7 @@ def build(
                 i.frees_cores,
                 round(i.frees_ram_mb / 1024, 1),
             ]
-            for i in sorted(items, key=lambda i: (-i.frees_cores, i.name))
+            for i in sorted(items, key=lambda i: (rank.get(i.department or "", len(rank)), -i.frees_cores, i.name))
         ]
         cols = [
             "col.department",
@@ -904,7 +908,9 @@ def build(
             "col.frees_ram",
         ]
         sec.table = Table([lab(k) for k in cols], rows, {5, 6}, code={1, 3, 4}, print_limit=200)
-        sections.append(sec)
+        details = sec
+    # headroom, free slots, cloud full, rightsizing per department with its VMs, method
+    sections += planning_sections(report, lab.lang, details)
 
     # -- every department: one row per resource, with its flags
     rows = []

@@ -137,8 +137,10 @@ def date_range(low: str | None, high: str | None) -> str:
     return f"{low or '?'} … {high or '>10y'}"
 
 
-def sections(report: CapacityReport, lang: str) -> list[Section]:
-    """The planning sections this report has figures for, in reading order."""
+def sections(report: CapacityReport, lang: str, details: Section | None = None) -> list[Section]:
+    """The planning sections this report has figures for, in reading order; ``details`` (the
+    rightsizing's VMs one by one) right under the rightsizing's per-department totals, so the report
+    has one place for it."""
     lab = Labels(lang)
     o = report.options
     out: list[Section] = []
@@ -220,6 +222,8 @@ def sections(report: CapacityReport, lang: str) -> list[Section]:
         else:
             sec.paragraphs.append(lab("rightsize.none"))
         out.append(sec)
+        if details is not None:
+            out.append(details)
     method = Section(lab("method"), [lab("method.text", confidence=o.confidence), lab("method.range")])
     if report.snapshot_days:
         method.paragraphs.append(lab("snapshots", days=report.snapshot_days))

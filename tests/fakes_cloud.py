@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 from govops.cli.application import Ports
@@ -245,13 +245,14 @@ class FakeCloud:
         used["floating_ips"] = sum(1 for f in self.fip_list if f.project_id == project_id)
         return used
 
-    def get_quotas(self, project_id: str) -> QuotaSet:
+    def get_quotas(self, project_id: str, *, resources: Collection[str] | None = None) -> QuotaSet:
         self._enter("get_quotas")
         with self.lock:
             self._project(project_id)
             used = self.usage(project_id)
             limits = self.limits[project_id]
-            return QuotaSet(project_id, {k: QuotaUsage(limits[k], used[k], 0) for k in QUOTA_RESOURCES})
+            names = [k for k in QUOTA_RESOURCES if resources is None or k in resources]
+            return QuotaSet(project_id, {k: QuotaUsage(limits[k], used[k], 0) for k in names})
 
     def set_quotas(self, project_id: str, limits: Mapping[str, int]) -> None:
         self._enter("set_quotas")

@@ -384,6 +384,14 @@ def test_capacity_metrics_and_optional_planning_figures(tmp_path: Path) -> None:
     assert figures[lab("fig.reclaim_cpu")] == "4" and figures[lab("fig.reclaim_vms")] == "1"
     rightsize = by_title[lab("rightsize")].table
     assert rightsize is not None and rightsize.rows[0][1] == "vm-idle-1"
+    # one place for the rightsizing: its per-department totals, the VMs one by one right under them
+    from govops.reports.capacity_planning import Labels as PlanningLabels
+
+    titles = [s.title for s in doc.sections]
+    totals = titles.index(PlanningLabels("en")("rightsize"))
+    assert titles[totals + 1] == lab("rightsize")
+    assert titles.count(lab("rightsize")) == 1 and titles.count(PlanningLabels("en")("rightsize")) == 1
+    assert by_title[lab("rightsize")].sheet == lab("sheet.rightsize")
     pop = by_title[lab("pop")].table
     assert pop is not None and pop.rows[0][:3] == ["Public Security Bureau", lab("res.cpu"), 2]
     assert any(c.kind == "lines" for c in doc.sections[0].charts)  # allocation history with its forecast
