@@ -301,3 +301,28 @@ def test_a_tls_redis_broker_must_verify_its_certificate(cli, project: Path, tmp_
     url = "rediss://127.0.0.1:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/govops/ca.pem"
     cfg = _config(tmp_path, project, f"sqlite:///{tmp_path / 's.db'}", f"  broker: {url}\n")
     assert load_config(cfg, project).config.network.broker == url
+
+
+def test_a_remediation_plan_travels_as_json_data_and_comes_back_equal(inv: Inventory) -> None:
+    import json
+
+    from govops.network.distributed import plan_from_data, plan_to_data
+    from govops.network.remediation.plan import DevicePlan, PlanItem
+
+    d = next(iter(inv))
+    items = [
+        PlanItem("baseline.http_off", "planned", None, ["undo http server enable"], ["http server enable"]),
+        PlanItem("baseline.aaa_login", "manual", "by hand"),
+    ]
+    p = DevicePlan(d.hostname, "huawei_vrp", d.site.code, d.county, d.level, items)
+    back = plan_from_data(json.loads(json.dumps(plan_to_data(p))))
+    assert back == p and back.session_lines() == p.session_lines()
+
+
+def test_a_remediation_outcome_replaces_only_a_not_started_skip(tmp_path: Path) -> None:
+    store = OnceStore(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.start_run("net.remediate", {})
+    store.record_result(run.id, "a", "skipped", "max failures", {"not_started": True})
+    store.record_result(run.id, "a", "verified", None, {"not_started": False})
+    store.record_result(run.id, "a", "failed", "late duplicate", {"not_started": False})
+    assert [(r.target, r.status) for r in store.results(run.id)] == [("a", "verified")]
