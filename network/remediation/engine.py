@@ -138,6 +138,10 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _not_started(data: dict[str, Any] | None) -> bool:
+    return bool((data or {}).get("not_started"))
+
+
 def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return {
         "devices": len(outcomes),
@@ -268,26 +272,33 @@ class RemediationEngine:
     def run_batch(self, run_id: str, plans: Sequence[DevicePlan], devices: Mapping[str, Device]) -> list[Outcome]:
         """Each device of the batch once, ``workers`` at a time; the run belongs to the coordinator.
 
-        Before each device: a run that is no longer running starts nothing more (its resume does
-        the rest), a device with an outcome is skipped (a redelivered batch), and a device whose
-        push was journalled without an outcome is checked first (``_redelivered``).
+        A device with an outcome is skipped (a redelivered batch), and a device whose push was
+        journalled without an outcome is checked first (``_redelivered``); both are read once per
+        batch, so each batch costs the store a few queries, not a few per device. Before each
+        device, a run that is no longer running starts nothing more (its resume does the rest).
         """
+        done = self.store.done_targets(run_id)
+        finished = {p.hostname for p in plans if p.hostname in done}
+        if finished:  # but not the ones --max-failures kept from starting: the resume starts them
+            finished = {
+                r.target for r in self.store.results(run_id) if r.target in finished and not _not_started(r.data)
+            }
+        pushed: dict[str, str] = {}
+        for e in self.store.journal(run_id):
+            if e.action == "push" and e.resource_id is not None:
+                pushed[e.resource_id] = str(e.data.get("snapshot_sha256"))
+        todo = [p for p in plans if p.hostname not in finished]
         outcomes: list[Outcome] = []
         with ThreadPoolExecutor(max_workers=max(1, self.settings.workers), thread_name_prefix="remediate") as pool:
-            for outcome in pool.map(lambda p: self._batch_device(run_id, p, devices[p.hostname]), plans):
-                if outcome is not None:
-                    outcomes.append(outcome)
+            work = pool.map(lambda p: self._batch_device(run_id, p, devices[p.hostname], pushed.get(p.hostname)), todo)
+            outcomes = [o for o in work if o is not None]
         return outcomes
 
-    def _batch_device(self, run_id: str, plan: DevicePlan, device: Device) -> Outcome | None:
+    def _batch_device(self, run_id: str, plan: DevicePlan, device: Device, pushed: str | None) -> Outcome | None:
         if self.store.get_run(run_id).status != "running":
             return None  # interrupted on the coordinator: left for --resume
-        recorded = {r.target: r for r in self.store.results(run_id)}
-        previous = recorded.get(plan.hostname)
-        if previous is not None and not (previous.data or {}).get("not_started"):
-            return None  # done by an earlier delivery of this batch, or by another worker
         limit = self.settings.max_failures
-        if limit is not None and sum(r.status in FAILED for r in recorded.values()) >= limit:
+        if limit is not None and sum(r.status in FAILED for r in self.store.results(run_id)) >= limit:
             outcome = Outcome(
                 plan.hostname,
                 plan.platform,
@@ -296,12 +307,10 @@ class RemediationEngine:
                 items=[i.to_dict() for i in plan.items],
                 not_started=True,
             )
+        elif pushed is not None:
+            outcome = self._redelivered(plan, device, run_id, pushed)
         else:
-            pushes = [e for e in self.store.journal(run_id) if e.action == "push" and e.resource_id == plan.hostname]
-            if pushes:
-                outcome = self._redelivered(plan, device, run_id, str(pushes[-1].data.get("snapshot_sha256")))
-            else:
-                outcome = self._device(plan, device, run_id)
+            outcome = self._device(plan, device, run_id)
         self._record(run_id, outcome)
         return outcome
 

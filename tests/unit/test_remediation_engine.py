@@ -294,3 +294,26 @@ def test_with_an_executor_the_coordinator_sends_nothing_itself_and_resume_sends_
     statuses = {r.target: r.status for r in store.results(run.id)}
     assert statuses == {d.hostname: "applied" for d in devs}
     assert fake[devs[0].hostname].sessions == 0 and fake[devs[1].hostname].sessions == 2  # checked, then pushed
+
+
+def test_max_failures_on_a_worker_counts_the_recorded_outcomes_and_a_resume_starts_the_rest(
+    setup: tuple[list[Device], SqlStore],
+) -> None:
+    from govops.network.distributed import OnceStore
+
+    devs, sql = setup
+    store = OnceStore(sql.url)  # the worker's store: each outcome written once
+    fake = {d.hostname: FakeDevice(reject="a1") for d in devs}
+    run = store.start_run("net.remediate", {})
+    worker = engine(store, fake)
+    worker.settings = RemediationSettings(workers=1, verify=False, max_failures=1)
+    plans, by_host = [plan(d) for d in devs], {d.hostname: d for d in devs}
+    first = {o.hostname: o.status for o in worker.run_batch(run.id, plans, by_host)}
+    assert first[devs[0].hostname] == "rolled_back" and {first[d.hostname] for d in devs[1:]} == {"skipped"}
+    assert all(fake[d.hostname].sessions == 0 for d in devs[1:])
+    for d in devs[1:]:
+        fake[d.hostname].reject = None
+    worker.settings = RemediationSettings(workers=2, verify=False)
+    again = {o.hostname: o.status for o in worker.run_batch(run.id, plans, by_host)}
+    assert again == {d.hostname: "applied" for d in devs[1:]}  # the rolled-back one is not redone
+    assert {r.target: r.status for r in store.results(run.id)} == {devs[0].hostname: "rolled_back", **again}
