@@ -28,7 +28,7 @@ import pytest
 from tests.conftest import REPO, need
 from tests.integration.conftest import ExtranetLabInfo, load_lab_info
 from tests.integration.postgres import pg_bindir, postgres_server
-from tests.integration.test_net_audit_celery import Cluster, _write_config
+from tests.integration.test_net_audit_celery import Cluster, _write_config, broker_traffic
 from tests.integration.test_net_remediate import FIXABLE, config_faulty, running_state
 
 pytestmark = pytest.mark.integration
@@ -150,7 +150,8 @@ def test_a_celery_remediation_equals_a_local_one_and_a_redelivered_batch_applies
 
     apply = ("-o", "json", "net", "remediate", "--rules", rules, "--apply", "--yes")
     here = _local(t, *apply, local_audit)
-    there = _remote(t, *apply, remote_audit, "--executor", "celery")
+    with broker_traffic(t.cluster) as traffic:
+        there = _remote(t, *apply, remote_audit, "--executor", "celery")
     assert there.returncode == here.returncode == 3, there.stderr[-2000:]  # the two faulty devices rolled back
     a, b = _outcomes(here), _outcomes(there)
     assert set(a) == set(b) == set(_outcomes(dry))  # each device with its outcome, "skipped" included
@@ -169,6 +170,11 @@ def test_a_celery_remediation_equals_a_local_one_and_a_redelivered_batch_applies
     assert t.cluster.workers["w1"].hosts(run_id) == set(b)  # the worker did them, not the coordinator
     pushes = _pushes(t, run_id)
     assert pushes and all(n == 1 for n in pushes.values())
+    # the plans went through the broker, the device secrets did not (each worker has its own)
+    sent = "\n".join(traffic)
+    assert run_id in sent and '"credential": "extranet-ssh"' in sent
+    secrets = [v for fields in t.cluster.lab.credentials.values() for f, v in fields.items() if "user" not in f]
+    assert secrets and not [s for s in secrets if s in sent]
 
     # a batch delivered again, one of its devices without an outcome (its worker "died" after the push)
     victim = verified[0]
