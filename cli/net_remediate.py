@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from govops.cli.application import Application, app_of
@@ -57,6 +57,10 @@ def remediate(
         typer.Option("--device-timeout", min=1, help="Seconds per device for its push (and again for a rollback)."),
     ] = None,
     resume: ResumeRemediationOpt = None,
+    executor: Annotated[
+        Literal["local", "celery"] | None,
+        typer.Option("--executor", help="Where devices are configured: local, or celery workers (network.executor)."),
+    ] = None,
 ) -> None:
     """Fix an audit's failing rules: print the exact lines per device (dry run), or --apply them."""
     from govops.errors import ExitCode, InputError
@@ -109,12 +113,26 @@ def remediate(
         "filters": filters,
         "inventory": str(inv.root),
     }
+    # the broker and the workers' queues are checked before the run sends anything (exit 1, resumable)
+    remote = (executor or a.config.config.network.executor) == "celery"
     with a.terminal.progress("remediate") as obs:
         engine = a.remediation_engine(obs, workers=workers, device_timeout=device_timeout, max_failures=max_failures)
+        if remote:
+            engine.executor = _celery(a)
         report = engine.apply(plans, planned.devices, params, resume=resume)
     _render_outcomes(a, report)
     if report.failed:
         raise typer.Exit(ExitCode.FINDINGS)
+
+
+def _celery(a: Application) -> Any:
+    """The audit's Celery executor, which also publishes remediation batches."""
+    from govops.network.remediation.engine import RemediationExecutor
+
+    ex = a.audit_executor()
+    if not isinstance(ex, RemediationExecutor):
+        raise TypeError(f"{type(ex).__name__} cannot run a remediation")
+    return ex
 
 
 def _show_plans(a: Application, audit_run: str, plans: list[Any]) -> None:

@@ -1,4 +1,4 @@
-"""``govops worker``: a Celery worker that audits the devices the coordinator sends to its queues."""
+"""``govops worker``: a Celery worker that audits (or remediates) the devices the coordinator sends to its queues."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def worker(
         str | None, typer.Option("--name", help="Worker name in logs and `celery inspect` (default: govops-PID@host).")
     ] = None,
 ) -> None:
-    """Run audit batches sent by `govops net audit --executor celery`; results go to the shared store.
+    """Run audit and remediation batches sent with `--executor celery`; results go to the shared store.
 
     The worker reads govops.yaml as every command does: network.broker, store.url (the same
     PostgreSQL store as the coordinator) and its own credential sources. It runs until Ctrl-C or

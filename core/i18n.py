@@ -345,10 +345,10 @@ EN: dict[str, str] = {
     "err.rules.duplicate_rule": "duplicate rule id '{id}' (also rules[{other}])",
     "err.dist.no_broker": "the celery executor needs a broker: set network.broker (redis://host:port/0) in govops.yaml",
     "err.dist.hint_lab_broker": "govops lab up --broker starts one for the lab",
-    "err.dist.hint_resume": "resume it once the broker is back: govops net audit --executor celery --resume {run}",
+    "err.dist.hint_resume": "resume it once the broker is back: {command} --executor celery --resume {run}",
     "err.dist.broker_down": "broker {broker} is unreachable ({reason}); run {run} sent nothing",
     "err.dist.no_worker": "no govops worker reads queue(s) {queues} on broker {broker}; run {run} sent nothing",
-    "err.dist.hint_worker": "start one: govops worker --queues {queues}; then resume with govops net audit --executor "
+    "err.dist.hint_worker": "start one: govops worker --queues {queues}; then resume with {command} --executor "
     "celery --resume {run}",
     "err.dist.broker_lost_sending": "broker {broker} went away while run {run} was being sent ({reason})",
     "err.dist.broker_lost": "broker {broker} went away during run {run} ({reason}): {done} of {total} devices "
@@ -912,10 +912,10 @@ ZH: dict[str, str] = {
     "err.rules.duplicate_rule": "规则 ID '{id}' 重复(与 rules[{other}] 相同)",
     "err.dist.no_broker": "celery 执行器需要消息代理:请在 govops.yaml 中设置 network.broker(redis://host:port/0)",
     "err.dist.hint_lab_broker": "govops lab up --broker 会为实验环境启动一个",
-    "err.dist.hint_resume": "消息代理恢复后继续:govops net audit --executor celery --resume {run}",
+    "err.dist.hint_resume": "消息代理恢复后继续:{command} --executor celery --resume {run}",
     "err.dist.broker_down": "消息代理 {broker} 不可达({reason});运行 {run} 未发送任何任务",
     "err.dist.no_worker": "消息代理 {broker} 上没有 govops worker 读取队列 {queues};运行 {run} 未发送任何任务",
-    "err.dist.hint_worker": "先启动一个:govops worker --queues {queues};再用 govops net audit --executor celery "
+    "err.dist.hint_worker": "先启动一个:govops worker --queues {queues};再用 {command} --executor celery "
     "--resume {run} 继续",
     "err.dist.broker_lost_sending": "发送运行 {run} 时消息代理 {broker} 断开({reason})",
     "err.dist.broker_lost": "运行 {run} 期间消息代理 {broker} 断开({reason}):已记录 {total} 台设备中的 {done} "

@@ -22,6 +22,13 @@ Delivery is at least once, results exactly once:
 - a worker skips batches of a run that is no longer running (the coordinator was interrupted or
   lost the broker): ``--resume`` reopens the run and publishes the devices still missing.
 
+Remediation (``govops net remediate --apply --executor celery``) runs the same way: the coordinator
+plans and asks for confirmation, then publishes each device's plan with its inventory data, routed
+by ``network.routes``; a worker runs ``RemediationEngine.run_batch`` (snapshot, push, save, re-audit,
+rollback per device) and records each outcome once. A device whose push an earlier delivery
+journalled without an outcome is checked on the device before anything is sent again (see
+``govops.network.remediation.engine``).
+
 Task messages hold the devices' inventory data (addresses, ports, credential *names*), never a
 secret: each worker resolves credentials from its own sources (env, vault, keyring).
 Celery is imported only here and only when used (``govops --help`` stays fast).
@@ -32,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import json
 import logging
 import os
 import socket
@@ -53,9 +61,12 @@ if TYPE_CHECKING:
     from govops.credentials import Credential, Credentials
     from govops.network.audit import AuditEngine
     from govops.network.collectors.base import SnmpCollector, SnmpOutput, SnmpTarget
+    from govops.network.remediation.engine import RemediationEngine, RemediationSettings
+    from govops.network.remediation.plan import DevicePlan
 
 DEFAULT_QUEUE = "govops"
 AUDIT_TASK = "govops.net.audit_batch"
+REMEDIATE_TASK = "govops.net.remediate_batch"
 POLL_INTERVAL = 0.25  # seconds between looks at the store for new results
 BROKER_CHECK_INTERVAL = 2.0  # seconds between checks that the broker is still there
 WORKER_CHECK_TIMEOUT = 0.5  # how long the coordinator waits for workers to say which queues they read
@@ -106,6 +117,20 @@ def device_from_data(data: Mapping[str, Any]) -> Device:
         groups=tuple(data["groups"]),
         data=dict(data["data"]),
     )
+
+
+def plan_to_data(p: DevicePlan) -> dict[str, Any]:
+    """A remediation plan as task data: the lines and their undo (no secret: templates never hold one)."""
+    data = p.to_dict()
+    data.pop("session", None)
+    return data
+
+
+def plan_from_data(data: Mapping[str, Any]) -> DevicePlan:
+    from govops.network.remediation.plan import DevicePlan, PlanItem
+
+    items = [PlanItem(**i) for i in data["items"]]
+    return DevicePlan(data["hostname"], data["platform"], data["site"], data["county"], data["level"], items)
 
 
 # -- routing and batching ------------------------------------------------------------------------
@@ -232,6 +257,7 @@ class CeleryExecutor:
         self.batch_size = batch_size
         self.broker_display = broker_display
         self.check_workers = check_workers
+        self.command = "govops net audit"
 
     def execute(self, run: Run, devices: Sequence[Device], checks: Sequence[str], observer: Observer) -> None:
         batches = plan_batches(devices, self.routes, self.batch_size)
@@ -240,12 +266,46 @@ class CeleryExecutor:
         self._ensure_broker(run)
         if self.check_workers:
             self._ensure_consumers(run, sorted({q for q, _b in batches}))
-        self._publish(run, batches, list(checks))
+        self._publish(
+            run, AUDIT_TASK, [(q, (run.id, list(checks), [device_to_data(d) for d in b])) for q, b in batches]
+        )
         observer.message(f"{len(batches)} batches of up to {self.batch_size} devices sent to the workers")
         self._follow(run, {d.hostname for d in devices}, observer)
 
+    def remediate(
+        self,
+        run: Run,
+        plans: Sequence[DevicePlan],
+        devices: Mapping[str, Device],
+        settings: RemediationSettings,
+        observer: Observer,
+    ) -> None:
+        """A remediation run's plans to the workers of each device's queue; returns once all are recorded."""
+        self.command = "govops net remediate"
+        by_host = {p.hostname: p for p in plans}
+        batches = plan_batches([devices[p.hostname] for p in plans], self.routes, self.batch_size)
+        if not batches:
+            return
+        self._ensure_broker(run)
+        if self.check_workers:
+            self._ensure_consumers(run, sorted({q for q, _b in batches}))
+        messages = [
+            (
+                q,
+                (
+                    run.id,
+                    settings.to_dict(),
+                    [{"plan": plan_to_data(by_host[d.hostname]), "device": device_to_data(d)} for d in batch],
+                ),
+            )
+            for q, batch in batches
+        ]
+        self._publish(run, REMEDIATE_TASK, messages)
+        observer.message(f"{len(batches)} batches of up to {self.batch_size} devices sent to the workers")
+        self._follow(run, set(by_host), observer)
+
     def _resume_hint(self, run: Run) -> Msg:
-        return Msg("err.dist.hint_resume", run=run.id)
+        return Msg("err.dist.hint_resume", command=self.command, run=run.id)
 
     def _broker_problem(self) -> str | None:
         return broker_problem(self.app)
@@ -277,18 +337,18 @@ class CeleryExecutor:
         if missing:
             raise GovopsError(
                 Msg("err.dist.no_worker", queues=", ".join(missing), broker=self.broker_display, run=run.id),
-                hint=Msg("err.dist.hint_worker", queues=",".join(missing), run=run.id),
+                hint=Msg("err.dist.hint_worker", queues=",".join(missing), command=self.command, run=run.id),
             )
 
-    def _publish(self, run: Run, batches: list[tuple[str, list[Device]]], checks: list[str]) -> None:
+    def _publish(self, run: Run, task: str, messages: list[tuple[str, tuple[Any, ...]]]) -> None:
         from kombu.exceptions import OperationalError
 
         try:
             with self.app.producer_or_acquire() as producer:
-                for queue, batch in batches:
+                for queue, args in messages:
                     self.app.send_task(
-                        AUDIT_TASK,
-                        args=(run.id, checks, [device_to_data(d) for d in batch]),
+                        task,
+                        args=args,
                         queue=queue,
                         producer=producer,
                         retry=True,
@@ -397,8 +457,16 @@ class OnceStore(SqlStore):
     """The worker's store: each device's result is written only if none is recorded yet."""
 
     def record_result(self, run_id: str, target: str, status: str, reason: str | None, data: dict[str, Any]) -> None:
-        if not self.record_result_once(run_id, target, status, reason, data):
-            log.info("run %s: %s already recorded by another worker, this result dropped", run_id, target)
+        if self.record_result_once(run_id, target, status, reason, data):
+            return
+        rows = self._rows("SELECT data FROM results WHERE run_id = ? AND target = ?", (run_id, target))
+        old = rows[0][0] if rows else None
+        old = json.loads(old) if isinstance(old, str | bytes) else old
+        if isinstance(old, dict) and old.get("not_started") and not data.get("not_started"):
+            # a remediation device that --max-failures kept from starting, started by the resume
+            super().record_result(run_id, target, status, reason, data)
+            return
+        log.info("run %s: %s already recorded by another worker, this result dropped", run_id, target)
 
 
 @dataclass
@@ -560,6 +628,81 @@ def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> N
         store.record_result(run_id, d.hostname, "error", reason, result.to_dict())
 
 
+_CONTEXT: list[_WorkerContext] = []  # the worker's config and credentials, set with _PARENT
+_REMEDIATORS: dict[int, RemediationEngine] = {}  # per worker process, as _ENGINES
+
+
+def _remediator(settings: Mapping[str, Any]) -> RemediationEngine:
+    """This process's remediation engine (its own store connection), with the run's settings."""
+    from govops.network.remediation.engine import RemediationSettings
+
+    pid = os.getpid()
+    engine = _REMEDIATORS.get(pid)
+    if engine is None:
+        from govops.network.remediation.service import build_engine
+
+        ctx = _CONTEXT[0]
+        engine = build_engine(_WorkerContext(ctx.config, ctx.credentials, OnceStore(_PARENT[0][1])), NullObserver())
+        _REMEDIATORS[pid] = engine
+    run_engine = copy.copy(engine)
+    run_engine.settings = RemediationSettings(**settings)
+    return run_engine
+
+
+def remediate_batch(task: Any, run_id: str, settings: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Celery task: one batch of a remediation run, each device's change made (and recorded) once."""
+    t0 = time.monotonic()
+    hosts = [i["plan"]["hostname"] for i in items]
+    log.info("run %s: batch started: %s", run_id, " ".join(hosts))
+    try:
+        engine = _remediator(settings)
+        try:
+            run = engine.store.get_run(run_id)
+        except NotFoundError:
+            log.error("run %s is not in this worker's store: batch dropped", run_id)
+            return {"run": run_id, "skipped": len(items), "reason": "unknown run"}
+        if run.status != "running":
+            log.info("run %s is %s: batch of %d devices skipped", run_id, run.status, len(items))
+            return {"run": run_id, "skipped": len(items), "reason": run.status}
+        plans = [plan_from_data(i["plan"]) for i in items]
+        devices = {i["plan"]["hostname"]: device_from_data(i["device"]) for i in items}
+        outcomes = engine.run_batch(run_id, plans, devices)
+    except StoreError as exc:
+        # a device whose push was journalled is checked on the device when the batch comes back
+        log.warning("run %s: store error (%s), batch retried", run_id, exc.message)
+        _REMEDIATORS.pop(os.getpid(), None)
+        raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
+    except Exception as exc:
+        log.exception("run %s: batch failed", run_id)
+        detail = exc.message if isinstance(exc, GovopsError) else f"{type(exc).__name__}: {exc}"
+        _record_failed_outcomes(run_id, items, f"worker {socket.gethostname()}: {detail}")
+        return {"run": run_id, "failed": len(items)}
+    log.info(
+        "run %s: batch done in %.1f s, %s, %d recorded before: %s",
+        run_id,
+        time.monotonic() - t0,
+        ", ".join(f"{o.hostname} {o.status}" for o in outcomes) or "nothing done",
+        len(items) - len(outcomes),
+        " ".join(o.hostname for o in outcomes),
+    )
+    return {"run": run_id, "devices": {o.hostname: o.status for o in outcomes}}
+
+
+def _record_failed_outcomes(run_id: str, items: list[dict[str, Any]], reason: str) -> None:
+    from govops.network.remediation.engine import Outcome
+
+    store = OnceStore(_PARENT[0][1])
+    try:
+        pushed = {e.resource_id for e in store.journal(run_id) if e.action == "push"}
+        for i in items:
+            plan = plan_from_data(i["plan"])
+            why = reason if plan.hostname not in pushed else f"unknown state: {reason}; check it by hand"
+            out = Outcome(plan.hostname, plan.platform, "failed", why, items=[it.to_dict() for it in plan.items])
+            store.record_result(run_id, plan.hostname, "failed", why, out.to_dict())
+    finally:
+        store.close()
+
+
 def _store_display(engine: AuditEngine) -> str:
     store = engine.store
     return store.display_url if isinstance(store, SqlStore) else "?"
@@ -582,7 +725,9 @@ def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
             hint=Msg("err.dist.hint_worker_broker"),
         )
     _PARENT[:] = [(prepare_engine(config, credentials), config.store_url)]
+    _CONTEXT[:] = [_WorkerContext(config, credentials, None)]
     app.task(name=AUDIT_TASK, bind=True)(audit_batch)
+    app.task(name=REMEDIATE_TASK, bind=True)(remediate_batch)
     from celery.signals import worker_process_init
 
     worker_process_init.connect(_warm_up)

@@ -17,12 +17,21 @@ Every device ends with one status (``verified``, ``applied``, ``rolled_back``, `
 ``failed``) and a reason, recorded as it finishes. ``max_failures`` stops starting devices once
 that many failed or rolled back (the rest end ``skipped``, untouched, and a resume picks them up).
 A device whose push was journalled but never finished (the process was killed) is never touched
-again by ``resume``: it ends ``failed`` with the reason, for a human to check.
+again by a local ``resume``: it ends ``failed`` with the reason, for a human to check.
+
+Over Celery (``executor``: ``govops.network.distributed``), each worker runs ``run_batch``: every
+device of its batch once, with the same steps. Delivery is at least once (a lost worker's batch is
+handed to another), effects exactly once: a device whose outcome is recorded is skipped, and a
+device whose push was journalled without an outcome is checked before anything is sent. If its
+running configuration is still the journalled snapshot, nothing reached it and it is pushed; if it
+differs and the re-audit passes, the earlier push took effect (``verified``, nothing sent again);
+otherwise it ends ``failed`` as unknown-state, for a human to check. Never pushed twice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import time
 from collections import Counter
@@ -30,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from govops.credentials import Credential, Credentials
 from govops.errors import CredentialError, InputError, Interrupted
@@ -61,6 +70,24 @@ class Session(Protocol):
 SessionFactory = Callable[[SshTarget, Credential, float], Session]
 
 
+@runtime_checkable
+class RemediationExecutor(Protocol):
+    """Runs a remediation run's devices elsewhere (``govops.network.distributed``: Celery workers).
+
+    ``remediate`` returns once every device has an outcome in the engine's store, reporting each to
+    ``observer`` as it lands; it raises to stop the run (which is then left resumable).
+    """
+
+    def remediate(
+        self,
+        run: Run,
+        plans: Sequence[DevicePlan],
+        devices: Mapping[str, Device],
+        settings: RemediationSettings,
+        observer: Observer,
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class RemediationSettings:
     workers: int = 10
@@ -68,6 +95,9 @@ class RemediationSettings:
     connect_timeout: float = 10.0
     max_failures: int | None = None
     verify: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -109,6 +139,10 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _not_started(data: dict[str, Any] | None) -> bool:
+    return bool((data or {}).get("not_started"))
+
+
 def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return {
         "devices": len(outcomes),
@@ -128,7 +162,9 @@ class RemediationEngine:
         settings: RemediationSettings = RemediationSettings(),
         observer: Observer | None = None,
         session_factory: SessionFactory,
+        executor: RemediationExecutor | None = None,
     ) -> None:
+        self.executor = executor
         self.analyzer = analyzer
         self.credentials = credentials
         self.store = store
@@ -159,19 +195,23 @@ class RemediationEngine:
         status = "interrupted"
         stopped = False
         try:
-            for p in [p for p in todo if p.hostname in pushed]:
-                # killed between the first line and the result: never pushed twice
-                self._record(
-                    run.id,
-                    Outcome(
-                        p.hostname,
-                        p.platform,
-                        "failed",
-                        "interrupted during the push in an earlier attempt: not touched again, check it by hand",
-                        items=[i.to_dict() for i in p.items],
-                    ),
-                )
-            self._run_all([p for p in todo if p.hostname not in pushed], devices, run.id)
+            if self.executor is not None:
+                # a device pushed without an outcome goes too: its worker checks it before sending
+                self.executor.remediate(run, todo, devices, self.settings, self.observer)
+            else:
+                for p in [p for p in todo if p.hostname in pushed]:
+                    # killed between the first line and the result: never pushed twice
+                    self._record(
+                        run.id,
+                        Outcome(
+                            p.hostname,
+                            p.platform,
+                            "failed",
+                            "interrupted during the push in an earlier attempt: not touched again, check it by hand",
+                            items=[i.to_dict() for i in p.items],
+                        ),
+                    )
+                self._run_all([p for p in todo if p.hostname not in pushed], devices, run.id)
             status = "finished"
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into SIGINT)
             stopped = True
@@ -182,7 +222,8 @@ class RemediationEngine:
         if stopped:
             # as the audit: exit 130 with the run ID and the command that finishes it
             total = len(done) + len(todo)
-            raise Interrupted(run.id, f"govops net remediate --resume {run.id}", done=len(outcomes), total=total)
+            again = f"govops net remediate --resume {run.id}" + (" --executor celery" if self.executor else "")
+            raise Interrupted(run.id, again, done=len(outcomes), total=total)
         return RemediationReport(self.store.get_run(run.id), outcomes, len(done))
 
     def _run_all(self, plans: Sequence[DevicePlan], devices: Mapping[str, Device], run_id: str) -> None:
@@ -228,6 +269,93 @@ class RemediationEngine:
                         self._record(run_id, fut.result())
                 raise
 
+    # -- a batch of a distributed run, on a worker ---------------------------------------
+    def run_batch(self, run_id: str, plans: Sequence[DevicePlan], devices: Mapping[str, Device]) -> list[Outcome]:
+        """Each device of the batch once, ``workers`` at a time; the run belongs to the coordinator.
+
+        A device with an outcome is skipped (a redelivered batch), and a device whose push was
+        journalled without an outcome is checked first (``_redelivered``); both are read once per
+        batch, so each batch costs the store a few queries, not a few per device. Before each
+        device, a run that is no longer running starts nothing more (its resume does the rest).
+        """
+        done = self.store.done_targets(run_id)
+        finished = {p.hostname for p in plans if p.hostname in done}
+        if finished:  # but not the ones --max-failures kept from starting: the resume starts them
+            finished = {
+                r.target for r in self.store.results(run_id) if r.target in finished and not _not_started(r.data)
+            }
+        pushed: dict[str, str] = {}
+        for e in self.store.journal(run_id):
+            if e.action == "push" and e.resource_id is not None:
+                pushed[e.resource_id] = str(e.data.get("snapshot_sha256"))
+        todo = [p for p in plans if p.hostname not in finished]
+        outcomes: list[Outcome] = []
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.workers), thread_name_prefix="remediate") as pool:
+            work = pool.map(lambda p: self._batch_device(run_id, p, devices[p.hostname], pushed.get(p.hostname)), todo)
+            outcomes = [o for o in work if o is not None]
+        return outcomes
+
+    def _batch_device(self, run_id: str, plan: DevicePlan, device: Device, pushed: str | None) -> Outcome | None:
+        if self.store.get_run(run_id).status != "running":
+            return None  # interrupted on the coordinator: left for --resume
+        limit = self.settings.max_failures
+        if limit is not None and sum(r.status in FAILED for r in self.store.results(run_id)) >= limit:
+            outcome = Outcome(
+                plan.hostname,
+                plan.platform,
+                "skipped",
+                f"not started: --max-failures {limit} reached",
+                items=[i.to_dict() for i in plan.items],
+                not_started=True,
+            )
+        elif pushed is not None:
+            outcome = self._redelivered(plan, device, run_id, pushed)
+        else:
+            outcome = self._device(plan, device, run_id)
+        self._record(run_id, outcome)
+        return outcome
+
+    def _redelivered(self, plan: DevicePlan, device: Device, run_id: str, snapshot_sha: str) -> Outcome:
+        """A device an earlier attempt began to push (its worker was lost): check it, push only if untouched."""
+        t0 = time.monotonic()
+        out = Outcome(plan.hostname, plan.platform, "failed", items=[i.to_dict() for i in plan.items])
+        out.before = {i.rule: "fail" for i in plan.items}
+        cut = "an earlier attempt was cut off during the push (its worker was lost)"
+        try:
+            access = self._access(plan, device, out)
+            if access is None:
+                return out
+            job, cred, target = access
+            with self.session_factory(target, cred, time.monotonic() + self.settings.device_timeout) as s:
+                now = _sha(normalise_config(s.running_config()))
+            if now == snapshot_sha:
+                # nothing of the earlier push is on the device (or it was undone): push it now
+                return self._device(plan, device, run_id)
+            out.config_sha256 = now
+            planned = [i.rule for i in plan.planned]
+            after = self._reaudit(device, job, cred, planned)
+            out.after = after
+            still = [rule for rule, status in after.items() if status != "pass"]
+            if still:
+                out.reason = (
+                    f"unknown state: {cut}, the configuration differs from its snapshot and the re-audit shows "
+                    + ", ".join(f"{r} {after[r]}" for r in still)
+                    + ": not pushed again, check it by hand"
+                )
+            else:
+                out.status = "verified"
+                out.reason = f"{cut}; its change is on the device and the re-audit passes: not pushed again"
+        except CollectError as exc:
+            out.status = "failed"
+            out.reason = (
+                f"unknown state: {cut} and the device cannot be checked ({exc.reason}): "
+                "not pushed again, check it by hand"
+            )
+        except Exception as exc:  # noqa: BLE001 - one device never stops the run
+            out.status, out.reason = "failed", f"unknown state: {cut}; {type(exc).__name__}: {exc}"
+        out.duration_s = round(time.monotonic() - t0, 3)
+        return out
+
     def _record(self, run_id: str, outcome: Outcome) -> None:
         self.store.record_result(run_id, outcome.hostname, outcome.status, outcome.reason, outcome.to_dict())
         self.observer.advanced(outcome.hostname, outcome.status, outcome.reason)
@@ -246,20 +374,10 @@ class RemediationEngine:
 
     def _work(self, plan: DevicePlan, device: Device, run_id: str, out: Outcome) -> None:
         planned = plan.planned
-        if not planned:
-            reasons = "; ".join(f"{i.rule}: {i.reason}" for i in plan.items)
-            out.status, out.reason = "skipped", f"nothing to send ({reasons})"
+        access = self._access(plan, device, out)
+        if access is None:
             return
-        job = DeviceJob.from_device(device)
-        if job.ssh is None or plan.platform not in SYNTAX:
-            out.status, out.reason = "skipped", "no SSH access to configure this device"
-            return
-        try:
-            cred = self.credentials.get(job.ssh["credential"])
-        except CredentialError as exc:
-            out.status, out.reason = "failed", f"{exc.message} (nothing changed)"
-            return
-        target = self._target(job)
+        job, cred, target = access
         deadline = time.monotonic() + self.settings.device_timeout
         syntax = SYNTAX[plan.platform]
         sent: list[PlanItem] = []
@@ -306,6 +424,23 @@ class RemediationEngine:
             self._rollback(plan, sent, snapshot, reason, target, cred, out)
             return
         out.status = "verified"
+
+    def _access(self, plan: DevicePlan, device: Device, out: Outcome) -> tuple[DeviceJob, Credential, SshTarget] | None:
+        """How to reach the device to configure it, or None with ``out`` saying why not."""
+        if not plan.planned:
+            reasons = "; ".join(f"{i.rule}: {i.reason}" for i in plan.items)
+            out.status, out.reason = "skipped", f"nothing to send ({reasons})"
+            return None
+        job = DeviceJob.from_device(device)
+        if job.ssh is None or plan.platform not in SYNTAX:
+            out.status, out.reason = "skipped", "no SSH access to configure this device"
+            return None
+        try:
+            cred = self.credentials.get(job.ssh["credential"])
+        except CredentialError as exc:
+            out.status, out.reason = "failed", f"{exc.message} (nothing changed)"
+            return None
+        return job, cred, self._target(job)
 
     def _target(self, job: DeviceJob) -> SshTarget:
         assert job.ssh is not None and job.platform is not None

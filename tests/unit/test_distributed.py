@@ -348,3 +348,87 @@ def test_a_result_stamped_before_the_window_is_still_seen(tmp_path: Path) -> Non
     store.record_result(run.id, "b", "timeout", "slow", {})
     _stamp(store, run.id, "b", "2026-12-07T11:00:00.000Z")
     assert feed.poll() == {"a": ("ok", None), "b": ("timeout", "slow")}
+
+
+def test_a_remediation_plan_travels_as_json_data_and_comes_back_equal(inv: Inventory) -> None:
+    import json
+
+    from govops.network.distributed import plan_from_data, plan_to_data
+    from govops.network.remediation.plan import DevicePlan, PlanItem
+
+    d = next(iter(inv))
+    items = [
+        PlanItem("baseline.http_off", "planned", None, ["undo http server enable"], ["http server enable"]),
+        PlanItem("baseline.aaa_login", "manual", "by hand"),
+    ]
+    p = DevicePlan(d.hostname, "huawei_vrp", d.site.code, d.county, d.level, items)
+    back = plan_from_data(json.loads(json.dumps(plan_to_data(p))))
+    assert back == p and back.session_lines() == p.session_lines()
+
+
+def test_a_remediation_outcome_replaces_only_a_not_started_skip(tmp_path: Path) -> None:
+    store = OnceStore(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.start_run("net.remediate", {})
+    store.record_result(run.id, "a", "skipped", "max failures", {"not_started": True})
+    store.record_result(run.id, "a", "verified", None, {"not_started": False})
+    store.record_result(run.id, "a", "failed", "late duplicate", {"not_started": False})
+    assert [(r.target, r.status) for r in store.results(run.id)] == [("a", "verified")]
+
+
+class _Producer:
+    def __enter__(self) -> _Producer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class _FakeApp:
+    """Celery's publishing side, recorded: (task, queue, args) per message."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, tuple[object, ...]]] = []
+
+    def producer_or_acquire(self) -> _Producer:
+        return _Producer()
+
+    def send_task(self, name: str, *, args: tuple[object, ...], queue: str, **_: object) -> None:
+        self.sent.append((name, queue, args))
+
+
+def test_a_remediation_is_published_by_route_without_secrets_and_followed_in_the_store(
+    tmp_path: Path, inv: Inventory
+) -> None:
+    import json
+
+    from govops.network.distributed import REMEDIATE_TASK, CeleryExecutor, plan_from_data
+    from govops.network.remediation.engine import RemediationSettings
+    from govops.network.remediation.plan import DevicePlan, PlanItem
+
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    county = sorted({d.county for d in inv if d.county})[0]
+    devices = {d.hostname: d for d in list(inv)[:12]}
+    plans = [
+        DevicePlan(h, "huawei_vrp", d.site.code, d.county, d.level, [PlanItem("r", "planned", None, ["x"], ["undo x"])])
+        for h, d in devices.items()
+    ]
+    run = store.start_run("net.remediate", {})
+    for h in devices:  # the workers' outcomes, already in the store: following ends at once
+        store.record_result(run.id, h, "verified", None, {})
+    app = _FakeApp()
+    ex = CeleryExecutor(app, store, routes={county: "q-county"}, batch_size=5, broker_display="x", check_workers=False)  # type: ignore[arg-type]
+    ex._broker_problem = lambda: None  # type: ignore[method-assign]
+    observer = RecordingObserver()
+    ex.remediate(run, plans, devices, RemediationSettings(workers=3), observer)
+    assert {name for name, _q, _a in app.sent} == {REMEDIATE_TASK}
+    seen: dict[str, str] = {}
+    for _name, queue, args in app.sent:
+        run_id, settings, items = args
+        assert run_id == run.id and settings == RemediationSettings(workers=3).to_dict() and len(items) <= 5  # type: ignore[arg-type]
+        for item in items:  # type: ignore[attr-defined]
+            back = plan_from_data(item["plan"])
+            assert back.planned[0].lines == ["x"]
+            seen[back.hostname] = queue
+    assert seen == {h: "q-county" if d.county == county else DEFAULT_QUEUE for h, d in devices.items()}
+    assert "x-value-1234" not in json.dumps([a for _n, _q, a in app.sent])
+    assert {e[1] for e in observer.events if e[0] == "advanced"} == set(devices)

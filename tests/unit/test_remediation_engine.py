@@ -14,7 +14,7 @@ from govops.errors import Interrupted
 from govops.network.collectors.base import CollectError, SshTarget
 from govops.network.generate import generate_inventory
 from govops.network.inventory import Device, load_inventory
-from govops.network.remediation.engine import RemediationEngine, RemediationSettings
+from govops.network.remediation.engine import Outcome, RemediationEngine, RemediationSettings
 from govops.network.remediation.plan import DevicePlan, PlanItem
 from govops.observer import NullObserver
 from govops.store import SqlStore
@@ -194,3 +194,126 @@ def test_ctrl_c_keeps_finished_and_in_flight_outcomes(setup: tuple[list[Device],
     again = engine(store, fake).apply([plan(d) for d in devs], {d.hostname: d for d in devs}, {}, resume=run.id)
     assert {o.hostname: o.status for o in again.outcomes} == {d.hostname: "applied" for d in devs}
     assert all(fake[d.hostname].sessions == 1 for d in devs)
+
+
+# -- a batch of a distributed run (the Celery worker's unit of work) ---------------------------
+def _sha_of(config: set[str]) -> str:
+    from govops.network.collectors.sshconfig import normalise_config
+    from govops.network.remediation.engine import _sha
+
+    return _sha(normalise_config("\n".join(sorted(config))))
+
+
+def forwarding_plan(d: Device) -> DevicePlan:
+    items = [PlanItem("ipv6.forwarding", "planned", None, ["ipv6"], ["undo ipv6"])]
+    return DevicePlan(d.hostname, "huawei_vrp", d.site.code, d.county, d.level, items)
+
+
+def test_a_redelivered_batch_changes_nothing_already_recorded(setup: tuple[list[Device], SqlStore]) -> None:
+    devs, store = setup
+    fake = {d.hostname: FakeDevice() for d in devs}
+    run = store.start_run("net.remediate", {})
+    worker = engine(store, fake)
+    plans, by_host = [plan(d) for d in devs], {d.hostname: d for d in devs}
+    first = worker.run_batch(run.id, plans, by_host)
+    assert {o.hostname: o.status for o in first} == {d.hostname: "applied" for d in devs}
+    again = engine(store, fake).run_batch(run.id, plans, by_host)  # the same message, delivered again
+    assert again == []
+    assert all(fake[d.hostname].sessions == 1 for d in devs)
+    pushes = [e.resource_id for e in store.journal(run.id) if e.action == "push"]
+    assert sorted(pushes) == sorted(by_host)
+    # a run no longer running (interrupted on the coordinator) starts nothing
+    other = store.start_run("net.remediate", {})
+    store.finish_run(other.id, "interrupted", {})
+    assert engine(store, fake).run_batch(other.id, plans, by_host) == []
+    assert all(fake[d.hostname].sessions == 1 for d in devs)
+
+
+def test_a_device_journalled_without_outcome_is_checked_before_anything_is_sent(
+    setup: tuple[list[Device], SqlStore],
+) -> None:
+    devs, store = setup
+    untouched, done, half = devs[0], devs[1], devs[2]
+    fake = {d.hostname: FakeDevice() for d in (untouched, done, half)}
+    fake[done.hostname].config |= {"ipv6"}  # the lost worker's push reached it
+    fake[half.hostname].config |= {"ipv6 half"}  # something changed, the rule still fails
+    run = store.start_run("net.remediate", {})
+    for d in (untouched, done, half):
+        store.journal_add(run.id, "push", "device", d.hostname, {"snapshot_sha256": _sha_of({"hostname x"})})
+    worker = engine(store, fake)
+    worker.analyzer = FakeAnalyzer(not_ready={half.hostname})
+    worker.collector = FakeSsh()
+    plans = [forwarding_plan(d) for d in (untouched, done, half)]
+    out = {o.hostname: o for o in worker.run_batch(run.id, plans, {d.hostname: d for d in devs})}
+    # still the snapshot: nothing reached it, so it is pushed now
+    assert out[untouched.hostname].status == "applied" and out[untouched.hostname].lines_sent == 1
+    assert fake[untouched.hostname].config == {"hostname x", "ipv6"}
+    # the change is there and the re-audit passes: verified, not one line sent again
+    o = out[done.hostname]
+    assert o.status == "verified" and o.lines_sent == 0 and "not pushed again" in (o.reason or ""), o
+    assert fake[done.hostname].sent == []
+    # changed but still failing: unknown state, for a human, not pushed again
+    o = out[half.hostname]
+    assert o.status == "failed" and o.reason is not None and o.reason.startswith("unknown state"), o
+    assert "not pushed again" in o.reason and fake[half.hostname].sent == []
+    assert {r.target: r.status for r in store.results(run.id)} == {h: o.status for h, o in out.items()}
+
+
+class InlineExecutor:
+    """The executor's contract without a broker: the plans go to a worker engine on the same store."""
+
+    def __init__(self, worker: RemediationEngine) -> None:
+        self.worker = worker
+        self.calls: list[list[str]] = []
+
+    def remediate(self, run: Any, plans: Any, devices: Any, settings: RemediationSettings, observer: Any) -> None:
+        self.calls.append([p.hostname for p in plans])
+        self.worker.settings = settings
+        for o in self.worker.run_batch(run.id, plans, devices):
+            observer.advanced(o.hostname, o.status, o.reason)
+
+
+def test_with_an_executor_the_coordinator_sends_nothing_itself_and_resume_sends_the_rest(
+    setup: tuple[list[Device], SqlStore],
+) -> None:
+    devs, store = setup
+    fake = {d.hostname: FakeDevice() for d in devs}
+    coordinator = engine(store, {})  # no device reachable from here: any session would fail
+    ex = InlineExecutor(engine(store, fake))
+    coordinator.executor = ex
+    run = store.start_run("net.remediate", {})
+    first = Outcome(devs[0].hostname, "huawei_vrp", "applied")
+    store.record_result(run.id, first.hostname, "applied", None, first.to_dict())
+    store.journal_add(run.id, "push", "device", devs[1].hostname, {"snapshot_sha256": _sha_of({"hostname x"})})
+    store.finish_run(run.id, "interrupted", {})
+    plans = [plan(d) for d in devs]
+    report = coordinator.apply(plans, {d.hostname: d for d in devs}, {}, resume=run.id)
+    # the recorded device stays as it was; the journalled one goes to the worker, which checks it
+    assert ex.calls == [[d.hostname for d in devs[1:]]]
+    assert report.run.status == "finished"
+    statuses = {r.target: r.status for r in store.results(run.id)}
+    assert statuses == {d.hostname: "applied" for d in devs}
+    assert fake[devs[0].hostname].sessions == 0 and fake[devs[1].hostname].sessions == 2  # checked, then pushed
+
+
+def test_max_failures_on_a_worker_counts_the_recorded_outcomes_and_a_resume_starts_the_rest(
+    setup: tuple[list[Device], SqlStore],
+) -> None:
+    from govops.network.distributed import OnceStore
+
+    devs, sql = setup
+    store = OnceStore(sql.url)  # the worker's store: each outcome written once
+    fake = {d.hostname: FakeDevice(reject="a1") for d in devs}
+    run = store.start_run("net.remediate", {})
+    worker = engine(store, fake)
+    worker.settings = RemediationSettings(workers=1, verify=False, max_failures=1)
+    plans, by_host = [plan(d) for d in devs], {d.hostname: d for d in devs}
+    first = {o.hostname: o.status for o in worker.run_batch(run.id, plans, by_host)}
+    assert first[devs[0].hostname] == "rolled_back" and {first[d.hostname] for d in devs[1:]} == {"skipped"}
+    assert all(fake[d.hostname].sessions == 0 for d in devs[1:])
+    for d in devs[1:]:
+        fake[d.hostname].reject = None
+    worker.settings = RemediationSettings(workers=2, verify=False)
+    again = {o.hostname: o.status for o in worker.run_batch(run.id, plans, by_host)}
+    assert again == {d.hostname: "applied" for d in devs[1:]}  # the rolled-back one is not redone
+    assert {r.target: r.status for r in store.results(run.id)} == {devs[0].hostname: "rolled_back", **again}
