@@ -365,11 +365,10 @@ class CeleryExecutor:
         results = _ResultFeed(self.store, run.id)
         next_check = time.monotonic() + BROKER_CHECK_INTERVAL
         while True:
-            statuses = results.poll()
-            for host in sorted((wanted & statuses.keys()) - seen):
-                seen.add(host)
-                status, reason = statuses[host]
-                observer.advanced(host, status, reason)
+            for host, (status, reason) in sorted(results.poll().items()):
+                if host in wanted and host not in seen:
+                    seen.add(host)
+                    observer.advanced(host, status, reason)
             if len(seen) == len(wanted):
                 return
             if time.monotonic() >= next_check:
@@ -391,42 +390,61 @@ class CeleryExecutor:
 
 
 class _ResultFeed:
-    """The run's recorded statuses, read incrementally: a poll reads only what finished since the
-    last one (less a margin), so following a run costs in proportion to its size, not its square.
+    """The run's recorded statuses, read incrementally: each poll returns only the targets it had
+    not returned before and reads only what finished since the last poll (less a margin), so
+    following a run costs in proportion to its size, not its square.
 
     Workers on other machines stamp results with their own clocks, and a transaction may commit
-    after a later-stamped one: the margin covers small skews, and a count of the run's results
-    (cheap, from the primary key) catches anything the window missed, which a full read recovers.
+    after a later-stamped one: the margin covers that, and a count of the run's results (cheap,
+    from the primary key) catches anything it missed. A miss means a full read, once, and a margin
+    widened to the lateness seen, so a worker whose clock is behind costs one full read, not one
+    per poll.
     """
-
-    MARGIN = timedelta(seconds=60)
 
     def __init__(self, store: SqlStore, run_id: str) -> None:
         self.store = store
         self.run_id = run_id
         self.statuses: dict[str, tuple[str, str | None]] = {}
         self.latest = ""
+        self.margin = timedelta(seconds=5)
 
     def poll(self) -> dict[str, tuple[str, str | None]]:
         total = self.store.result_count(self.run_id)
         if total == len(self.statuses):
-            return self.statuses
-        self._read(self._since())
-        if len(self.statuses) < total:  # a result stamped before the window: read them all once
-            self._read("")
-        return self.statuses
+            return {}
+        new, _stamps = self._read(self._since())
+        if len(self.statuses) < total:  # a result stamped before the window
+            window_start = _parse_stamp(self._since())
+            late, stamps = self._read("")
+            new |= late
+            oldest = _parse_stamp(min(stamps, default=""))
+            if window_start is not None and oldest is not None and oldest < window_start:
+                self.margin += window_start - oldest + timedelta(seconds=5)
+        return new
 
-    def _read(self, since: str) -> None:
+    def _read(self, since: str) -> tuple[dict[str, tuple[str, str | None]], list[str]]:
+        """The targets not returned before, and their stamps."""
+        new: dict[str, tuple[str, str | None]] = {}
+        stamps: list[str] = []
         for target, status, reason, finished_at in self.store.results_since(self.run_id, since):
-            self.statuses[target] = (status, reason)
+            if target not in self.statuses:
+                self.statuses[target] = new[target] = (status, reason)
+                stamps.append(finished_at)
             self.latest = max(self.latest, finished_at)
+        return new, stamps
 
     def _since(self) -> str:
-        try:
-            at = datetime.fromisoformat(self.latest.replace("Z", "+00:00"))
-        except ValueError:  # nothing read yet (or a stamp that is not ISO 8601): read from the start
+        at = _parse_stamp(self.latest)
+        if at is None:  # nothing read yet (or a stamp that is not ISO 8601): read from the start
             return ""
-        return (at - self.MARGIN).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return (at - self.margin).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_stamp(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def build_executor(config: LoadedConfig, store: SqlStore, *, check_workers: bool = True) -> CeleryExecutor:

@@ -330,10 +330,11 @@ def test_following_a_run_reads_each_new_result_about_once(tmp_path: Path) -> Non
         # ten minutes apart: the feed's margin (a minute) holds only the newest one
         at = datetime(2026, 12, 7, tzinfo=UTC) + timedelta(minutes=10 * i)
         _stamp(store, run.id, f"h{i:03d}", at.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
-        assert len(feed.poll()) == i + 1
+        assert feed.poll() == {f"h{i:03d}": ("ok", None)}  # only what is new
+    assert len(feed.statuses) == 200
     assert store.rows_read < 2 * 200  # a full read per poll would be 200 * 201 / 2 = 20,100 rows
     before = store.rows_read
-    feed.poll()
+    assert feed.poll() == {}
     assert store.rows_read == before  # nothing new: only the count is asked
 
 
@@ -347,7 +348,16 @@ def test_a_result_stamped_before_the_window_is_still_seen(tmp_path: Path) -> Non
     # another machine's clock runs an hour slow: its result is older than the window
     store.record_result(run.id, "b", "timeout", "slow", {})
     _stamp(store, run.id, "b", "2026-12-07T11:00:00.000Z")
-    assert feed.poll() == {"a": ("ok", None), "b": ("timeout", "slow")}
+    assert feed.poll() == {"b": ("timeout", "slow")}
+    # the margin now covers that hour: the slow clock's next result is found without a full read
+    store.record_result(run.id, "c", "ok", None, {})
+    _stamp(store, run.id, "c", "2026-12-07T11:00:01.000Z")
+    full_reads = []
+    real = store.results_since
+    store.results_since = lambda run_id, since: full_reads.append(since) or real(run_id, since)  # type: ignore[method-assign]
+    assert feed.poll() == {"c": ("ok", None)}
+    assert full_reads and "" not in full_reads
+    assert feed.statuses.keys() == {"a", "b", "c"}
 
 
 def test_a_remediation_plan_travels_as_json_data_and_comes_back_equal(inv: Inventory) -> None:
