@@ -332,7 +332,7 @@ class ProgressObserver:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("[red]{task.fields[failed]} failed"),
+            TextColumn("[red]" + self.terminal.t("progress.failed", count="{task.fields[failed]}")),
             TextColumn("{task.fields[rate]}/s"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
@@ -394,14 +394,17 @@ class StageProgressObserver(ProgressObserver):
         self._task = self._progress.add_task(self.description, total=total, info=self._info())
 
     def _info(self) -> str:
-        failed = f", [red]{self.failed} failed[/red]" if self.failed else ""
+        failed = f", [red]{_escape(self.terminal.t('progress.failed', count=self.failed))}[/red]" if self.failed else ""
         return f"{self.done}/{self._total}{failed}"
 
     def advanced(self, target: str, status: str, detail: str | None = None) -> None:
         self.done += 1
         if status not in ("ok", "created", "deleted", "kept", "changed"):
             self.failed += 1
-            self.message(f"{target}: {status}" + (f" ({detail})" if detail else ""))
+            # the status in the user's language; the detail is what the cloud or the host said
+            key = f"play.st.{status}"
+            shown = self.terminal.t(key) if self.terminal.t.has(key) else status
+            self.message(f"{target}: {shown}" + (f" ({detail})" if detail else ""))
         if self._progress is not None:
             self._progress.update(self._task, advance=1, info=self._info())
         elif self.terminal.verbose >= 1:

@@ -327,3 +327,12 @@ def test_progress_messages_and_labels_speak_chinese(cli: Any, fake: FakeCloud, p
     with term.progress(Msg("progress.capacity")) as obs:
         HeadroomService(None, None, obs).headroom(1796169600.0)
     assert "云剩余容量" in buf.getvalue() and "cloud headroom" not in buf.getvalue(), buf.getvalue()
+
+    # a batch's bar: the failed count and a failed VM's status (its detail is what the cloud said)
+    term._err = Console(file=(buf := io.StringIO()), force_terminal=True, width=120)
+    with term.stage_progress(Msg("progress.apply.spec", spec="portal")) as stages:
+        stages.started(2, Msg("progress.apply", spec="portal", dept="gaj"))
+        stages.advanced("web-01", "created")
+        stages.advanced("web-02", "failed", "went to ERROR")
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())
+    assert "应用 portal" in shown and "web-02: 失败 (went to ERROR)" in shown and "1 个失败" in shown, shown
