@@ -543,6 +543,11 @@ EN: dict[str, str] = {
     "progress.vm.checking": "{name}: {error}; checking whether it was created",
     "progress.vm.limited": "{name}: rate limited, retrying in {delay} s",
     "progress.play": "play {playbook}",
+    # for network/remediation/engine.py, cli/net_remediate.py and network/distributed.py (call sites not yet
+    # switched: those files were being changed on another branch)
+    "progress.remediate": "remediate {run}",
+    "progress.remediate.start": "remediate",
+    "progress.dist.sent": "{batches} batches of up to {size} devices sent to the workers",
     # govops net remediate
     "remediate.dry_run": (
         "dry run of audit {run}: {devices} device(s), {lines} configuration line(s); nothing was sent (--apply to push)"
@@ -1153,6 +1158,9 @@ ZH: dict[str, str] = {
     "progress.vm.checking": "{name}:{error};正在检查是否已创建",
     "progress.vm.limited": "{name}:被限流,{delay} 秒后重试",
     "progress.play": "运行剧本 {playbook}",
+    "progress.remediate": "整改 {run}",
+    "progress.remediate.start": "整改",
+    "progress.dist.sent": "已向工作节点发送 {batches} 批设备(每批最多 {size} 台)",
     # govops net remediate
     "remediate.dry_run": "审计 {run} 的演练:{devices} 台设备,{lines} 行配置;未下发任何配置(加 --apply 下发)",
     "remediate.confirm": "向 {devices} 台设备下发 {lines} 行配置并保存?",
