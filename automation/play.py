@@ -322,7 +322,7 @@ def run_play(
     run = store.start_run(RUN_KIND, record, run_id=request.run_id)
     started = time.monotonic()
     total = len(targets) if targets is not None else len(names.hosts)
-    obs.started(total, f"play {request.playbook.stem}")
+    obs.started(total, Msg("progress.play", playbook=request.playbook.stem))
     try:
         outcome = runner.run(request, _Progress(obs))
         result = _result(request, outcome, time.monotonic() - started, record)

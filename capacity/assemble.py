@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from govops.capacity.labels import Labelling
 from govops.capacity.service import CapacityReport, CapacityService, Options
 from govops.errors import GovopsError, InputError
-from govops.i18n import Msg
+from govops.i18n import Msg, Text
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def build_report(
     total = (
         (7 if opts.usage else 2) + (1 if cloud is not None else 0) + (2 if want_full else 0) + (2 if rightsize else 0)
     )
-    obs.started(total, "capacity figures")
+    obs.started(total, Msg("progress.cap.figures"))
     try:
         report = _parts(departments, chosen, metrics, cloud, request, opts, stages, store, want_full, rightsize)
     finally:
@@ -134,7 +134,7 @@ def _parts(
             try:
                 found = rightsize_f.result()
             except GovopsError as exc:  # the report stands without it
-                report = replace(report, warnings=(*report.warnings, f"rightsizing left out: {exc}"))
+                report = replace(report, warnings=(*report.warnings, Msg("cap.warn.rightsize_left_out", error=exc)))
             else:
                 report = replace(report, rightsize=found, warnings=(*report.warnings, *found.warnings))
     return report
@@ -165,14 +165,14 @@ class _Stages:
         self.observer = observer
         self._lock = threading.Lock()
 
-    def started(self, total: int, description: str) -> None:
+    def started(self, total: int, description: Text) -> None:
         pass
 
     def advanced(self, target: str, status: str, detail: str | None = None) -> None:
         with self._lock:
             self.observer.advanced(target, status, detail)
 
-    def message(self, text: str) -> None:
+    def message(self, text: Text) -> None:
         with self._lock:
             self.observer.message(text)
 

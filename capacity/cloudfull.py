@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from govops.capacity import forecast as fc
-from govops.capacity.headroom import HeadroomService
+from govops.capacity.headroom import PLACEMENT_NOTES, HeadroomService, is_note
 
 if TYPE_CHECKING:
     from govops.capacity.headroom import CloudHeadroom
@@ -107,7 +107,8 @@ def add_cloud_full(
         service = HeadroomService(cloud, metrics, observer, host_label=report.options.host_label)
         headroom = service.headroom(report.end, step=report.step)
     failed = tuple(report.failed_sources) + (() if headroom.placement or cloud is None else ("placement",))
-    warnings = tuple(report.warnings) + tuple(w for w in headroom.warnings if "Placement" in w or "no cloud" in w)
+    placement = (*PLACEMENT_NOTES, "cap.warn.no_cloud_placement")
+    warnings = tuple(report.warnings) + tuple(w for w in headroom.warnings if is_note(w, placement))
     return replace(
         report,
         headroom=headroom,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from govops.capacity import metrics as m
 from govops.capacity.ports import MetricsError, MetricsPort
 from govops.errors import GovopsError
+from govops.i18n import Msg, Text
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -35,6 +36,13 @@ RESOURCE_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB")
 DEFAULT_AZ = "nova"  # Nova's default_availability_zone for hosts in no AZ aggregate
 TAG = "govops_series"
 GIB = 1024**3
+PLACEMENT_NOTES = ("cap.warn.placement", "cap.warn.placement_hint")
+NO_PROMETHEUS_NOTES = ("cap.warn.no_prom_physical", "cap.warn.no_prom_rightsize")
+
+
+def is_note(note: Text, keys: Sequence[str]) -> bool:
+    """Whether a warning is one of these catalog messages: notes are picked by key, not by wording."""
+    return isinstance(note, Msg) and note.key in keys
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,7 @@ class CloudHeadroom:
     zones: tuple[ZoneHeadroom, ...]
     total: ZoneHeadroom | None
     flavors: tuple[FlavorSlots, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[Text, ...]
     placement: bool  # Placement answered
     metrics: bool  # Prometheus answered
     aggregates: tuple[ZoneHeadroom, ...] = ()  # every host aggregate (AZ or not), by its name
@@ -263,15 +271,15 @@ class HeadroomService:
 
     def headroom(self, at: float, *, step: float = 300.0, az: str | None = None) -> CloudHeadroom:
         obs = self.observer
-        obs.started(2, "cloud headroom")
-        warnings: list[str] = []
+        obs.started(2, Msg("progress.cap.headroom"))
+        warnings: list[Text] = []
         providers: list[ResourceProvider] = []
         zones_of: dict[str, str] = {}
         members: dict[str, tuple[str, ...]] = {}  # aggregate name -> hosts
         flavors: list[Flavor] = []
         placement_ok = False
         if self.cloud is None:
-            warnings.append("no cloud configured: Placement figures and free slots are not shown")
+            warnings.append(Msg("cap.warn.no_cloud_placement"))
         else:
             try:
                 providers = [p for p in self.cloud.resource_providers() if p.inventories]
@@ -282,19 +290,24 @@ class HeadroomService:
                 placement_ok = True
                 obs.advanced("placement", "ok", f"{len(providers)} resource providers")
             except GovopsError as exc:
-                warnings.append(f"Placement: {exc}" + (f" ({exc.hint})" if exc.hint else ""))
+                hint = exc.hint_msg
+                warnings.append(
+                    Msg("cap.warn.placement", error=exc)
+                    if not hint
+                    else Msg("cap.warn.placement_hint", error=exc, hint=hint)
+                )
                 obs.advanced("placement", "failed", str(exc))
         used: dict[str, PhysicalUse] = {}
         metrics_ok = False
         if self.metrics is None:
-            warnings.append("no Prometheus configured: physical use is not shown")
+            warnings.append(Msg("cap.warn.no_prom_physical"))
         else:
             try:
                 used = self.physical(at, step)
                 metrics_ok = True
                 obs.advanced("prometheus", "ok", f"{len(used)} hosts")
             except MetricsError as exc:
-                warnings.append(str(exc))
+                warnings.append(Msg("cap.warn.error", error=exc))
                 obs.advanced("prometheus", "failed", str(exc))
         hosts: list[HostHeadroom] = []
         for rp in providers:
@@ -307,7 +320,6 @@ class HeadroomService:
             known = sorted({h.az for h in hosts})
             if placement_ok and az not in known:
                 from govops.errors import InputError
-                from govops.i18n import Msg
 
                 raise InputError(
                     Msg("err.cap.unknown_az", az=az),

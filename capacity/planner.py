@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from govops.capacity import metrics as m
+from govops.capacity.headroom import NO_PROMETHEUS_NOTES, is_note
 from govops.capacity.labels import Labelling
 from govops.errors import GovopsError, InputError
-from govops.i18n import Msg
+from govops.i18n import Msg, Text
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class SnapshotOutcome:
     headroom: CloudHeadroom | None
 
     @property
-    def warnings(self) -> tuple[str, ...]:
+    def warnings(self) -> tuple[Text, ...]:
         return self.report.warnings + (self.headroom.warnings if self.headroom else ())
 
     @property
@@ -90,22 +91,26 @@ class CapacityPlanner:
             return None
         return self.ports.cloud()
 
-    def metrics_or_note(self, notes: list[str], consequence: str = "") -> MetricsPort | None:
+    def metrics_or_note(self, notes: list[Text], consequence: Text = "") -> MetricsPort | None:
         """Prometheus, or None with a note when none can be opened (a command that can do without it)."""
         try:
             return self.ports.metrics()
         except GovopsError as exc:
-            notes.append(f"{exc}{': ' + consequence if consequence else ''}")
+            notes.append(
+                Msg("cap.warn.error_because", error=exc, consequence=consequence)
+                if consequence
+                else Msg("cap.warn.error", error=exc)
+            )
             return None
 
-    def store_or_note(self, notes: list[str]) -> Store | None:
+    def store_or_note(self, notes: list[Text]) -> Store | None:
         """The results store for snapshots, or None with a note (reports stand without snapshots)."""
         if self.ports.store is None:
             return None
         try:
             return self.ports.store()
         except GovopsError as exc:
-            notes.append(f"results store: {exc}: no snapshots used")
+            notes.append(Msg("cap.warn.store_failed", error=exc))
             return None
 
     # -- commands ---------------------------------------------------------------------------------
@@ -115,7 +120,7 @@ class CapacityPlanner:
         configuration raises); the cloud's failure is a note and Prometheus' figures stay."""
         from govops.capacity.assemble import build_report
 
-        notes: list[str] = []
+        notes: list[Text] = []
         store = self.store_or_note(notes)
         metrics = self.ports.metrics()
         cloud = self.cloud_for(source)
@@ -144,7 +149,7 @@ class CapacityPlanner:
         missing or fail (a note each, ``complete`` False)."""
         from govops.capacity.headroom import HeadroomService
 
-        notes: list[str] = []
+        notes: list[Text] = []
         metrics = self.metrics_or_note(notes)
         cloud = self.cloud_for("auto")
         result = HeadroomService(cloud, metrics, self.observer, host_label=self.ports.host_label).headroom(
@@ -152,7 +157,7 @@ class CapacityPlanner:
         )
         if notes:
             # "no Prometheus configured" from the service says less than the opener's own message
-            kept = tuple(w for w in result.warnings if not w.startswith("no Prometheus configured"))
+            kept = tuple(w for w in result.warnings if not is_note(w, NO_PROMETHEUS_NOTES))
             result = replace(result, warnings=(*notes, *kept))
         return result
 
@@ -187,8 +192,8 @@ class CapacityPlanner:
         if not dept:
             raise InputError(Msg("err.cap.dept_required"))
         department = departments.get(dept)
-        notes: list[str] = []
-        metrics = self.metrics_or_note(notes, "the department's growth is unknown")
+        notes: list[Text] = []
+        metrics = self.metrics_or_note(notes, Msg("cap.warn.growth_unknown"))
         cloud = self.cloud_for("openstack")
         assert cloud is not None
         return run_whatif(
@@ -213,7 +218,7 @@ class CapacityPlanner:
         opts.check()
         departments = self.departments
         department = departments.get(dept) if dept else None
-        notes: list[str] = []
+        notes: list[Text] = []
         metrics = self.metrics_or_note(notes)
         cloud = self.cloud_for("auto")
         service = RightsizeService(
@@ -221,7 +226,7 @@ class CapacityPlanner:
         )
         result = service.rightsize(departments, opts, department=department)
         if metrics is None:
-            kept = tuple(w for w in result.warnings if not w.startswith("no Prometheus configured"))
+            kept = tuple(w for w in result.warnings if not is_note(w, NO_PROMETHEUS_NOTES))
             failed = result.failed_sources
             if "prometheus" not in failed:
                 failed = ("prometheus", *failed)

@@ -30,7 +30,7 @@ from govops.capacity.ports import BadQuery, MetricsError, MetricsPort
 from govops.capacity.rules import SeriesChoice
 from govops.capacity.service import department_keys, duration
 from govops.errors import GovopsError, InputError
-from govops.i18n import Msg
+from govops.i18n import Msg, Text
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class RightsizeReport:
     options: RightsizeOptions
     items: tuple[RightsizeItem, ...]
     vms_seen: int  # VMs Prometheus reported in the window
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Text, ...] = ()
     failed_sources: tuple[str, ...] = ()
     totals: Mapping[str, RightsizeTotals] = field(default_factory=dict)  # department code ("" unknown)
     usage_series: str = "raw"  # recorded (`govops capacity rules`) | raw: which series the p95 figures come from
@@ -283,15 +283,15 @@ class RightsizeService:
     ) -> RightsizeReport:
         opts.check()
         obs = self.observer
-        obs.started(3, "rightsizing")
-        warnings: list[str] = []
+        obs.started(3, Msg("progress.cap.rightsizing"))
+        warnings: list[Text] = []
         failed: list[str] = []
         chosen = [department] if department is not None else list(departments)
         keys = department_keys(chosen, self.labelling, self.cloud)
         code_of = {v: k for k, v in keys.items()}
         use: list[VmUse] = []
         if self.metrics is None:
-            warnings.append("no Prometheus configured: idle and oversized VMs are not looked for")
+            warnings.append(Msg("cap.warn.no_prom_rightsize"))
         else:
             try:
                 use = self.vm_use(keys, opts, department is not None)
@@ -301,13 +301,13 @@ class RightsizeService:
             except MetricsError as exc:
                 if isinstance(exc, BadQuery) or self.cloud is None:
                     raise
-                warnings.append(f"{exc}: idle and oversized VMs are not looked for")
+                warnings.append(Msg("cap.warn.prom_rightsize", error=exc))
                 failed.append("prometheus")
         servers: dict[str, Server] = {}
         flavors: list[Flavor] = []
         stopped: list[RightsizeItem] = []
         if self.cloud is None:
-            warnings.append("no cloud configured: no flavor suggestions and no stopped VMs")
+            warnings.append(Msg("cap.warn.no_cloud_rightsize"))
         else:
             try:
                 from govops.cloud.orphans import find_orphans
@@ -342,7 +342,7 @@ class RightsizeService:
                     )
                 obs.advanced("cloud", "ok", f"{len(servers)} servers, {len(stopped)} stopped")
             except GovopsError as exc:
-                warnings.append(f"the cloud: {exc}: no flavor suggestions and no stopped VMs")
+                warnings.append(Msg("cap.warn.cloud_rightsize", error=exc))
                 failed.append("cloud")
         by_flavor = {(f.vcpus, f.ram_mb, f.name): f for f in flavors}
         items: list[RightsizeItem] = list(stopped)
@@ -416,8 +416,12 @@ class RightsizeService:
                 )
             )
         if unknown_keys and department is None:
-            what = "departments" if self.labelling.department_from == "label" else "projects"
-            warnings.append(f"VMs of {what} not in the departments file: {', '.join(sorted(unknown_keys))}")
+            what = (
+                "cap.warn.vms_unknown_departments"
+                if self.labelling.department_from == "label"
+                else "cap.warn.vms_unknown_projects"
+            )
+            warnings.append(Msg(what, names=", ".join(sorted(unknown_keys))))
         order = {"stopped": 0, "idle": 1, "oversized": 2}
         items.sort(key=lambda i: (i.department or "~", order[i.kind], i.name))
         obs.finished()

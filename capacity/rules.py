@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 
 from govops.capacity import metrics as m
 from govops.capacity.labels import Labelling
+from govops.i18n import Msg, Text
 
 if TYPE_CHECKING:
     from govops.capacity.ports import MetricsPort
@@ -140,7 +141,7 @@ class Choice:
     but could not be used (empty otherwise)."""
 
     series: Literal["raw", "recorded"]
-    note: str = ""
+    note: Text = ""
 
 
 def _key(lab: Labelling, name: str) -> str:
@@ -182,7 +183,7 @@ def choose(
     if wanted == "raw":
         return Choice("raw")
     if step != RULES_STEP:
-        note = f"recorded series serve --step 1h only: raw series read at --step {step:g} s"
+        note = Msg("cap.warn.recorded_step", step=f"{step:g}")
         return Choice("raw", note if wanted == "recorded" else "")
     found: dict[str, float] = {}
     for s in metrics.query(probe_query(lab, names, window, host_label), end):

@@ -142,7 +142,7 @@ def report_dict(report: CapacityReport) -> dict[str, Any]:
         ],
         "departments": [department_dict(d) for d in report.departments],
         "findings": [d.code for d in report.findings],
-        "warnings": list(report.warnings),
+        "warnings": [str(x) for x in report.warnings],
         "forecast_method": {"confidence": o.confidence, "text": METHOD.format(confidence=o.confidence)},
         "snapshot_days": report.snapshot_days,
         "failed_sources": list(report.failed_sources),
@@ -245,7 +245,7 @@ def headroom_dict(h: CloudHeadroom) -> dict[str, Any]:
             }
             for f in h.flavors
         ],
-        "warnings": list(h.warnings),
+        "warnings": [str(x) for x in h.warnings],
     }
 
 
@@ -310,7 +310,7 @@ def rightsize_dict(r: RightsizeReport) -> dict[str, Any]:
             }
             for code, t in r.totals.items()
         },
-        "warnings": list(r.warnings),
+        "warnings": [str(x) for x in r.warnings],
     }
 
 
@@ -355,7 +355,7 @@ def whatif_dict(w: WhatIf) -> dict[str, Any]:
             }
             for e in w.earlier
         ],
-        "warnings": list(w.warnings),
+        "warnings": [str(x) for x in w.warnings],
     }
 
 

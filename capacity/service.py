@@ -32,7 +32,7 @@ from govops.capacity.ports import BadQuery, MetricsError, MetricsPort, Series
 from govops.capacity.rules import SeriesChoice
 from govops.departments import Department
 from govops.errors import InputError
-from govops.i18n import Msg
+from govops.i18n import Msg, Text
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ class CapacityReport:
     departments: tuple[DepartmentCapacity, ...]
     city: Mapping[str, ResourceCapacity]
     hypervisors: tuple[Hypervisor, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[Text, ...]
     queries: int
     options: Options = field(repr=False, compare=False, default=Options(at=0))
     # -- added for capacity planning (all optional: a report without them is as before) --
@@ -586,7 +586,7 @@ class CapacityService:
         end = math.floor(opts.at / opts.step) * opts.step
         start = end - math.floor(opts.window / opts.step) * opts.step
         day_start = end - max(1, math.floor(opts.window / fc.DAY)) * fc.DAY
-        warnings: list[str] = []
+        warnings: list[Text] = []
         choice = rules.Choice("raw")
         try:
             choice = rules.choose(
@@ -614,7 +614,7 @@ class CapacityService:
             parts = usage_queries(lab, opts.step, codes)
         probes = 1 if opts.series != "raw" and opts.step == rules.RULES_STEP else 0
         total = len(parts) + (4 if opts.usage else 2) + (1 if self.cloud is not None else 0)
-        obs.started(total, "querying Prometheus")
+        obs.started(total, Msg("progress.cap.prometheus"))
 
         from concurrent.futures import ThreadPoolExecutor
 
@@ -667,7 +667,7 @@ class CapacityService:
             # with the cloud (or stored snapshots) there is still something to show: say what is missing
             if isinstance(exc, BadQuery) or (self.cloud is None and self.store is None):
                 raise
-            warnings.append(f"{exc}: usage and growth figures are missing")
+            warnings.append(Msg("cap.warn.prom_failed", error=exc))
             failed.append("prometheus")
             usage, limits, cpu_mean, hv = {}, {}, {}, ()
 
@@ -676,10 +676,7 @@ class CapacityService:
             snapshot_days = self._from_snapshots(departments, usage, limits, start, end, day_start, opts.step)
             if snapshot_days:
                 cpu_mean = {}  # the counter's exact mean covers Prometheus' days only: use the daily points
-                warnings.append(
-                    f"{snapshot_days} day(s) of the window come from stored snapshots (`govops capacity snapshot`): "
-                    "Prometheus no longer holds them; those days count with their daily mean (and p95) only"
-                )
+                warnings.append(Msg("cap.warn.snapshot_days", days=snapshot_days))
 
         cloud_figures: dict[str, dict[str, tuple[float | None, float]]] = {}
         source = "prometheus"
@@ -687,14 +684,14 @@ class CapacityService:
             source = "openstack"
             cloud_figures, missing = cloud_f.result()
             if missing:
-                warnings.append(f"no project in the cloud for: {', '.join(missing)}")
+                warnings.append(Msg("cap.warn.no_project", names=", ".join(missing)))
             obs.advanced("openstack quotas", "ok", f"{len(cloud_figures)} departments")
 
         known = {d.code for d in departments}
         unknown = sorted((set(usage) | set(limits)) - known)
         if unknown and not only:
-            what = "departments" if lab.department_from == "label" else "projects"
-            warnings.append(f"Prometheus has data for {what} not in the departments file: {', '.join(unknown)}")
+            what = "cap.warn.unknown_departments" if lab.department_from == "label" else "cap.warn.unknown_projects"
+            warnings.append(Msg(what, names=", ".join(unknown)))
 
         figures: dict[str, _Figures] = {}
         for d in departments:
@@ -706,19 +703,16 @@ class CapacityService:
             )
         without = [d.code for d in departments if not usage.get(d.code)] if opts.usage else []
         if without and len(without) < len(departments):
-            warnings.append(f"no usage data in the window for: {', '.join(without)}")
+            warnings.append(Msg("cap.warn.no_usage", names=", ".join(without)))
         elif without:
-            warnings.append("no usage data in the window for any department (check --at, --window, prometheus.url)")
+            warnings.append(Msg("cap.warn.no_usage_any"))
 
         grid = sorted(
             {t for fig in figures.values() for tag, pts in fig.used.items() if tag.endswith("_used") for t, _ in pts}
         )
         data_end = grid[-1] if grid else None
         if data_end is not None and data_end < end - 2 * opts.step:
-            warnings.append(
-                f"the newest usage sample is {(end - data_end) / 3600:.1f} h before the report time: "
-                "'latest' figures are from then"
-            )
+            warnings.append(Msg("cap.warn.stale", hours=f"{(end - data_end) / 3600:.1f}"))
 
         rows = []
         for d in departments:

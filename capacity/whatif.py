@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from govops.capacity.headroom import CloudHeadroom, HostHeadroom, flavor_needs
+from govops.capacity.headroom import PLACEMENT_NOTES, CloudHeadroom, HostHeadroom, flavor_needs, is_note
 from govops.errors import GovopsError, InputError
-from govops.i18n import Msg
+from govops.i18n import Msg, Text
 from govops.observer import NullObserver, Observer
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class WhatIf:
     placement: Placement | None  # None: Placement not readable (non-admin) or no cloud figures
     runs_out_first: str | None
     earlier: tuple[Earlier, ...]
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Text, ...] = ()
 
     @property
     def quota_fits(self) -> bool:
@@ -232,7 +232,7 @@ class WhatIfService:
         *,
         headroom: CloudHeadroom | None = None,
         report: CapacityReport | None = None,
-        warnings: Sequence[str] = (),
+        warnings: Sequence[Text] = (),
     ) -> WhatIf:
         """``headroom``: the cloud's (``HeadroomService``), None when it could not be read;
         ``report``: the department's capacity report, for its growth (None: no growth figures)."""
@@ -274,10 +274,10 @@ class WhatIfService:
             slots = {s.flavor: dict(s.per_az) for s in headroom.flavors if s.flavor in flavors}
             placement = Placement(placed, unplaced, slots, on_host)
         elif headroom is not None:
-            notes.extend(w for w in headroom.warnings if w.startswith("Placement"))
+            notes.extend(w for w in headroom.warnings if is_note(w, PLACEMENT_NOTES))
         later = earlier(checks, report, department.code)
         if report is None:
-            notes.append("no growth figures (Prometheus not read): days earlier are not shown")
+            notes.append(Msg("cap.warn.no_growth"))
         return WhatIf(
             department=department.code,
             project=project.name,
@@ -314,7 +314,7 @@ def run_whatif(
     labelling: Labelling | None = None,
     host_label: str = "host",
     observer: Observer | None = None,
-    warnings: Sequence[str] = (),
+    warnings: Sequence[Text] = (),
 ) -> WhatIf:
     """The what-if with its inputs gathered: the department's growth from its capacity report
     (Prometheus; a failure leaves the growth unknown, one note), the cloud's headroom (Placement;
@@ -332,7 +332,7 @@ def run_whatif(
         except GovopsError as exc:
             if isinstance(exc, InputError):
                 raise
-            notes.append(f"{exc}: the department's growth is unknown")
+            notes.append(Msg("cap.warn.error_because", error=exc, consequence=Msg("cap.warn.growth_unknown")))
     step = report.step if report is not None else 3600.0
     headroom = HeadroomService(cloud, metrics, obs, host_label=host_label).headroom(at, step=step)
     return WhatIfService(cloud, obs).whatif(department, additions, headroom=headroom, report=report, warnings=notes)

@@ -13,6 +13,7 @@ from govops.cli.application import Application, app_of
 from govops.cli.options import AtOpt, ConfidenceOpt, DeptOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt
 from govops.cli.terminal import Column, TableView
 from govops.errors import ExitCode
+from govops.i18n import Msg
 
 if TYPE_CHECKING:
     from govops.capacity.planner import Source
@@ -95,7 +96,7 @@ def show(
 
     a = app_of(ctx)
     request = ReportRequest(dept, window, step, at, horizon, growth_threshold, reclaim_below, confidence)
-    with a.terminal.progress("capacity") as obs:
+    with a.terminal.progress(Msg("progress.capacity")) as obs:
         report = _report(ctx, obs, request, source)
     if not _render_csv_or_json(a, report):
         lab = _labels(a)
@@ -158,7 +159,7 @@ def forecast(
     request = ReportRequest(
         dept, window, step, at, horizon, confidence=confidence, cloud_full=dept is None, usage=usage
     )
-    with a.terminal.progress("capacity") as obs:
+    with a.terminal.progress(Msg("progress.capacity")) as obs:
         report = _report(ctx, obs, request, source)
     if not _render_csv_or_json(a, report):
         lab = _labels(a)
@@ -239,7 +240,7 @@ def cloud(
     a = app_of(ctx)
     when = parse_time(at)
     step_s = parse_duration(step, "--step")
-    with a.terminal.progress("capacity") as obs:
+    with a.terminal.progress(Msg("progress.capacity")) as obs:
         result = sources.planner(ctx, obs, store=False).headroom(when, step=step_s, az=az)
     for w in result.warnings:
         a.terminal.warn(w)
@@ -284,7 +285,7 @@ def whatif(
 
     a = app_of(ctx)
     when = parse_time(at)
-    with a.terminal.progress("capacity") as obs:
+    with a.terminal.progress(Msg("progress.capacity")) as obs:
         result = sources.planner(ctx, obs, store=False).whatif(
             dept, add or [], az=az, spec=Path(spec) if spec else None, window=window, at=when
         )
@@ -334,7 +335,7 @@ def rightsize(
         headroom=headroom,
         stopped_days=stopped_days,
     )
-    with a.terminal.progress("capacity") as obs:
+    with a.terminal.progress(Msg("progress.capacity")) as obs:
         result = sources.planner(ctx, obs, store=False).rightsize(opts, dept)
     for w in result.warnings:
         a.terminal.warn(w)
@@ -392,7 +393,7 @@ def snapshot(
     a window Prometheus no longer holds. Timer: `govops capacity snapshot` daily, e.g. cron
     `15 0 * * * govops capacity snapshot`."""
     a = app_of(ctx)
-    with a.terminal.progress("capacity") as obs:
+    with a.terminal.progress(Msg("progress.capacity")) as obs:
         outcome = sources.planner(ctx, obs).snapshot(at=at, step=step, source=source)
     for w in outcome.warnings:
         a.terminal.warn(w)

@@ -20,6 +20,7 @@ from govops.cli.options import (
 )
 from govops.cli.terminal import Column, RecordView, TableView
 from govops.errors import ExitCode, GovopsError, InputError
+from govops.i18n import Msg
 
 if TYPE_CHECKING:
     from govops.network.audit import AuditReport
@@ -252,7 +253,7 @@ def audit(
         raise InputError(a.t("net.err.no_device"))
     if a.config.config.network.host_key_policy == "accept":
         a.terminal.warn(a.t("host_keys.accept_insecure"))
-    with a.terminal.progress("audit") as obs:
+    with a.terminal.progress(Msg("progress.audit.start")) as obs:
         engine = a.audit_engine(obs, workers=workers, snmp_concurrency=snmp_concurrency, executor=executor)
         params = selection_params(inv, **filters)
         report = engine.run(devices, check_list, params, resume=resume)

@@ -14,6 +14,7 @@ from govops.cli.application import app_of
 from govops.cli.terminal import Column, TableView
 from govops.cli.views import recap_view, result_line
 from govops.errors import ExitCode, InputError
+from govops.i18n import Msg
 from govops.paths import display_path
 
 app = typer.Typer(
@@ -113,7 +114,7 @@ def run_cmd(
         vault_password_file=vault_password_file,
         keep_artifacts=keep_artifacts,
     )
-    with a.terminal.stage_progress(f"play {request.playbook.stem}") as observer:
+    with a.terminal.stage_progress(Msg("progress.play", playbook=request.playbook.stem)) as observer:
         result = run_play(a.runner(), a.store, request, observer=observer)
     a.terminal.render(recap_view(result, a.t, people=a.terminal.output == "table"))
     if result.artifacts:

@@ -10,6 +10,7 @@ import typer
 from govops.cli import sources
 from govops.cli.application import Application, app_of
 from govops.cli.options import AtOpt, ConfidenceOpt, HorizonOpt, SourceOpt, StepOpt, WindowOpt
+from govops.i18n import Msg
 
 if TYPE_CHECKING:
     from govops.reports.audit import AuditReportData
@@ -98,7 +99,7 @@ def capacity(
     fmt = _format(a, fmt, out)
     loc = report_locale(a)
     request = ReportRequest(None, window, step, at, horizon, confidence=confidence, cloud_full=True)
-    with a.terminal.progress("capacity") as obs:
+    with a.terminal.progress(Msg("progress.capacity")) as obs:
         report = sources.planner(ctx, obs).report(request, source, rightsize=True)
     for w in report.warnings:
         a.terminal.warn(w)
@@ -202,7 +203,7 @@ def metrics(
         capacity = bool(a.config.config.prometheus.url)
     if capacity:
         try:
-            with a.terminal.progress("capacity") as obs:
+            with a.terminal.progress(Msg("progress.capacity")) as obs:
                 report = sources.planner(ctx, obs).report(ReportRequest(), "auto")
             text += capacity_metrics(report)
         except GovopsError as exc:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from govops.credentials import redact
 from govops.errors import GovopsError, ValidationFailed
-from govops.i18n import Translator
+from govops.i18n import Text, Translator
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -237,16 +237,16 @@ class Terminal:
         return width <= self.out.width
 
     # -- messages (stderr, so stdout stays clean for -o json) ------------------
-    def info(self, text: str) -> None:
+    def info(self, text: Text) -> None:
         if not self.quiet:
-            self.err.print(redact(text), markup=False)
+            self.err.print(redact(self.t.text(text)), markup=False)
 
     def success(self, text: str) -> None:
         if not self.quiet:
             self.err.print(f"[green]✓[/green] {_escape(redact(text))}")
 
-    def warn(self, text: str) -> None:
-        self.err.print(f"[yellow]{self.t('warning')}:[/yellow] {_escape(redact(text))}")
+    def warn(self, text: Text) -> None:
+        self.err.print(f"[yellow]{self.t('warning')}:[/yellow] {_escape(redact(self.t.text(text)))}")
 
     def debug(self, text: str) -> None:
         if self.verbose >= 2:
@@ -285,7 +285,7 @@ class Terminal:
 
     # -- progress -----------------------------------------------------------
     @contextmanager
-    def progress(self, description: str) -> Iterator[ProgressObserver]:
+    def progress(self, description: Text) -> Iterator[ProgressObserver]:
         obs = ProgressObserver(self, description)
         try:
             yield obs
@@ -293,7 +293,7 @@ class Terminal:
             obs.finished()
 
     @contextmanager
-    def stage_progress(self, description: str) -> Iterator[StageProgressObserver]:
+    def stage_progress(self, description: Text) -> Iterator[StageProgressObserver]:
         """The overall bar plus one bar per target while it is in flight (e.g. each VM building)."""
         obs = StageProgressObserver(self, description)
         try:
@@ -303,19 +303,20 @@ class Terminal:
 
 
 class ProgressObserver:
-    """The CLI's ``Observer``: a live rich progress bar (done, failed, rate, ETA) on stderr."""
+    """The CLI's ``Observer``: a live rich progress bar (done, failed, rate, ETA) on stderr; labels
+    and messages in the user's language."""
 
-    def __init__(self, terminal: Terminal, description: str) -> None:
+    def __init__(self, terminal: Terminal, description: Text) -> None:
         self.terminal = terminal
-        self.description = description
+        self.description = terminal.t.text(description)
         self.failed = 0
         self.done = 0
         self._progress: Any = None
         self._task: Any = None
         self._live = not terminal.quiet and terminal.err.is_terminal
 
-    def started(self, total: int, description: str) -> None:
-        self.description = description or self.description
+    def started(self, total: int, description: Text) -> None:
+        self.description = self.terminal.t.text(description) or self.description
         if not self._live:
             return
         from rich.progress import (
@@ -331,7 +332,7 @@ class ProgressObserver:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("[red]{task.fields[failed]} failed"),
+            TextColumn("[red]" + self.terminal.t("progress.failed", count="{task.fields[failed]}")),
             TextColumn("{task.fields[rate]}/s"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
@@ -353,9 +354,9 @@ class ProgressObserver:
         elif self.terminal.verbose >= 1:
             self.terminal.info(f"{target}: {status}" + (f" ({detail})" if detail else ""))
 
-    def message(self, text: str) -> None:
+    def message(self, text: Text) -> None:
         if self._progress is not None:
-            self._progress.console.print(_escape(redact(text)))
+            self._progress.console.print(_escape(redact(self.terminal.t.text(text))))
         else:
             self.terminal.info(text)
 
@@ -369,13 +370,13 @@ class StageProgressObserver(ProgressObserver):
     """``ProgressObserver`` plus ``stage()``: a bar per target in flight, removed when it is done,
     so a 100-VM batch shows the overall bar and only the VMs being built."""
 
-    def __init__(self, terminal: Terminal, description: str) -> None:
+    def __init__(self, terminal: Terminal, description: Text) -> None:
         super().__init__(terminal, description)
         self._rows: dict[str, Any] = {}
         self._total = 0
 
-    def started(self, total: int, description: str) -> None:
-        self.description = description or self.description
+    def started(self, total: int, description: Text) -> None:
+        self.description = self.terminal.t.text(description) or self.description
         self._total = total
         if not self._live:
             return
@@ -393,14 +394,17 @@ class StageProgressObserver(ProgressObserver):
         self._task = self._progress.add_task(self.description, total=total, info=self._info())
 
     def _info(self) -> str:
-        failed = f", [red]{self.failed} failed[/red]" if self.failed else ""
+        failed = f", [red]{_escape(self.terminal.t('progress.failed', count=self.failed))}[/red]" if self.failed else ""
         return f"{self.done}/{self._total}{failed}"
 
     def advanced(self, target: str, status: str, detail: str | None = None) -> None:
         self.done += 1
         if status not in ("ok", "created", "deleted", "kept", "changed"):
             self.failed += 1
-            self.message(f"{target}: {status}" + (f" ({detail})" if detail else ""))
+            # the status in the user's language; the detail is what the cloud or the host said
+            key = f"play.st.{status}"
+            shown = self.terminal.t(key) if self.terminal.t.has(key) else status
+            self.message(f"{target}: {shown}" + (f" ({detail})" if detail else ""))
         if self._progress is not None:
             self._progress.update(self._task, advance=1, info=self._info())
         elif self.terminal.verbose >= 1:

@@ -517,7 +517,11 @@ class _Apply:
                 if attempt >= self.options.attempts:
                     raise
                 delay = exc.retry_after if exc.retry_after is not None else self.options.backoff * 2 ** (attempt - 1)
-                self.observer.message(f"{item.name}: {exc.status or 'rate'} limited, retrying in {delay:g} s")
+                self.observer.message(
+                    Msg("progress.apply.limited", name=item.name, status=exc.status, delay=f"{delay:g}")
+                    if exc.status
+                    else Msg("progress.vm.limited", name=item.name, delay=f"{delay:g}")
+                )
                 self.gate.hold(delay)
                 continue
             except (CloudUnreachable, CloudApiError) as exc:
@@ -531,11 +535,11 @@ class _Apply:
                     found = self.find_own(item)
                 if found is not None:
                     self.journal("adopted", found.id, {"name": item.name, "after": str(exc)})
-                    self.observer.message(f"{item.name}: the lost answer's server {found.id} was found, not re-created")
+                    self.observer.message(Msg("progress.apply.adopted", name=item.name, server=found.id))
                     return found
                 if attempt >= self.options.attempts:
                     raise
-                self.observer.message(f"{item.name}: {exc}; retrying")
+                self.observer.message(Msg("progress.apply.retrying", name=item.name, error=exc))
                 self.stop.wait(self.options.backoff * 2 ** (attempt - 1))
                 continue
             self.journal("created", server.id, {"name": item.name})
@@ -686,7 +690,7 @@ def rollback(
         except CloudNotFound:
             continue
         except (CloudError, CloudApiError) as exc:
-            obs.message(f"rollback: cannot delete {sid}: {exc}")
+            obs.message(Msg("progress.rollback.delete", server=sid, error=exc))
             continue
         store.journal_add(run_id, "rolled-back", "server", sid, {})
     for e in reversed(entries):
@@ -694,7 +698,7 @@ def rollback(
             try:
                 cloud.replace_server_metadata(e.resource_id, e.data.get("old_metadata", {}))
             except (CloudError, CloudApiError) as exc:
-                obs.message(f"rollback: cannot restore the metadata of {e.resource_id}: {exc}")
+                obs.message(Msg("progress.rollback.metadata", resource=e.resource_id, error=exc))
     return sorted(wait_gone(cloud, project_id, set(created), timeout, interval))
 
 
@@ -726,7 +730,7 @@ def apply(
     )
     work = len(plan.to_build) + sum(1 for i in plan.of("change") if not i.replace)
     work += sum(1 for i in plan.of("change") if i.replace) + (len(plan.of("orphan")) if opts.prune else 0)
-    obs.started(work, f"apply {plan.spec.name} ({plan.department.code})")
+    obs.started(work, Msg("progress.apply", spec=plan.spec.name, dept=plan.department.code))
     batch = _Apply(cloud, plan, store, obs, opts, run.id)
     outcomes: list[Outcome] = []
     try:
@@ -757,7 +761,7 @@ def apply(
         if opts.keep_partial or any(o.action == "delete" for o in failed):
             status = "partial"
         else:
-            obs.message(f"rolling back what run {run.id} created")
+            obs.message(Msg("progress.rollback", run=run.id))
             leaked = rollback(
                 cloud, store, run.id, plan.project.id, timeout=opts.timeout, interval=opts.poll_interval, observer=obs
             )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from govops.cloud.ports import ERROR_STATES, META_DEPARTMENT, CloudPort, Project, Server
 from govops.cloud.quota import department_project
 from govops.departments import Department, Departments
+from govops.i18n import Msg
 from govops.observer import NullObserver, Observer
 
 Resource = Literal["server", "volume", "floating_ip"]
@@ -145,7 +146,7 @@ def find_orphans(
     """Every reclaimable resource of one department's project, or of every project (admin)."""
     obs = observer or NullObserver()
     when = now or datetime.now(UTC)
-    obs.started(3, "looking for orphans")
+    obs.started(3, Msg("progress.orphans"))
     if department is not None:
         project = department_project(cloud, department)
         projects, scope = [project], project.id

@@ -102,7 +102,7 @@ def quota_report(
     ``resources``: the quotas the caller needs (the APIs owning none of them are not asked)."""
     obs = observer or NullObserver()
     depts = list(departments)
-    obs.started(len(depts), "reading quotas")
+    obs.started(len(depts), Msg("progress.quotas.read"))
     rows, missing = [], []
     for d, project, quotas in _read_quotas(port, depts, workers, obs, resources):
         if project is None or quotas is None:
@@ -217,7 +217,7 @@ def apply_sync(port: CloudPort, plan: SyncPlan, observer: Observer | None = None
     obs = observer or NullObserver()
     per_project = plan.by_project()
     code_of = {c.project_id: c.department for c in plan.changes}
-    obs.started(len(per_project), "setting quotas")
+    obs.started(len(per_project), Msg("progress.quotas.set"))
     applied, failed = [], []
     for project_id, limits in per_project.items():
         code = code_of[project_id]

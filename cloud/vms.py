@@ -313,13 +313,13 @@ class VmService:
             except CloudUnreachable as exc:
                 if attempt == CREATE_ATTEMPTS:
                     raise
-                self.obs.message(f"{request.name}: {exc.message}; checking whether it was created")
+                self.obs.message(Msg("progress.vm.checking", name=request.name, error=exc))
                 wait = delay
             except RateLimited as exc:
                 if attempt == CREATE_ATTEMPTS:
                     raise
                 wait = exc.retry_after if exc.retry_after is not None else RATE_LIMIT_DEFAULT_WAIT
-                self.obs.message(f"{request.name}: rate limited, retrying in {wait:.0f} s")
+                self.obs.message(Msg("progress.vm.limited", name=request.name, delay=f"{wait:.0f}"))
             self.clock.sleep(wait)
             delay = min(delay * 2, POLL_MAX * 4)
             found = self._existing(project, request.name, run_id)

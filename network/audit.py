@@ -379,7 +379,7 @@ class AuditEngine:
         if self.executor is None:  # else each worker resolves them from its own sources
             self._check_credentials(todo)
         jobs = {d.hostname: (d, DeviceJob.from_device(d)) for d in todo}
-        self.observer.started(len(todo), f"audit {run.id}")
+        self.observer.started(len(todo), Msg("progress.audit", run=run.id))
         results: list[DeviceResult] = []
         status = "interrupted"
         stopped = False

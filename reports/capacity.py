@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govops.capacity.service import CapacityReport, DepartmentCapacity, ResourceCapacity
+from govops.i18n import Translator
 from govops.reports.capacity_planning import date_range
 from govops.reports.capacity_planning import sections as planning_sections
 from govops.reports.locale import Locale, parse_iso
@@ -1002,11 +1003,12 @@ def build(
             )
 
     if report.warnings:
-        # the service's own messages, verbatim (they name queries, URLs and departments' codes)
+        # the service's own messages in the report's language (the names, queries and URLs in them verbatim)
+        t = Translator(lab.lang)
         sections.append(
             Section(
                 lab("warnings"),
-                table=Table([lab("warnings")], [[w] for w in report.warnings], code={0}),
+                table=Table([lab("warnings")], [[t.text(w)] for w in report.warnings], code={0}),
                 sheet=lab("sheet.warnings"),
             )
         )

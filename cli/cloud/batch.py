@@ -11,7 +11,7 @@ from govops.cli.application import Application, app_of
 from govops.cli.options import PostOpt, PostTimeoutOpt, PostVarsOpt, YesOpt
 from govops.cli.terminal import Column, TableView
 from govops.errors import ExitCode, InputError, NotFoundError, Problem, ValidationFailed
-from govops.i18n import Translator
+from govops.i18n import Msg, Translator
 from govops.paths import display_path
 
 if TYPE_CHECKING:
@@ -147,12 +147,12 @@ def apply_cmd(
             term.info(a.t("cloud.apply.post_no_vm", playbook=post_req.playbook.name))
         return
     options = ApplyOptions(concurrency=concurrency, timeout=timeout, keep_partial=keep_partial, prune=prune)
-    with term.stage_progress(f"apply {batch.name}") as observer:
+    with term.stage_progress(Msg("progress.apply.spec", spec=batch.name)) as observer:
         result = apply(port, plan, a.store, label=dept.name(a.t.lang), options=options, observer=observer)
     if post_req is not None and result.status in ("ok", "unchanged"):
         from govops.automation.cloud import post_apply
 
-        with term.stage_progress(f"play {post_req.playbook.stem}") as observer:
+        with term.stage_progress(Msg("progress.play", playbook=post_req.playbook.stem)) as observer:
             post_result = post_apply(
                 port, a.runner(), a.store, result, post_req, changed=post_changed, observer=observer
             )
@@ -223,7 +223,7 @@ def orphans_cmd(
     a = app_of(ctx)
     departments = a.departments()
     department = departments.get(dept) if dept else None
-    with a.terminal.progress("orphans") as observer:
+    with a.terminal.progress(Msg("progress.orphans")) as observer:
         report = find_orphans(
             a.cloud(), departments, department=department, stopped_days=stopped_days, observer=observer
         )

@@ -28,7 +28,7 @@ def quota_show(
     departments = a.departments()
     chosen = [departments.get(dept)] if dept else list(departments)
     port = a.cloud()
-    with a.terminal.progress("reading quotas") as obs:
+    with a.terminal.progress(Msg("progress.quotas.read")) as obs:
         report = quota_report(port, chosen, obs)
     if dept and report.missing:
         d = chosen[0]
@@ -131,7 +131,7 @@ def quota_sync(
             a.terminal.render(RecordView([], {**data, "applied": []}))
         a.terminal.info(a.t("cloud.sync.nothing"))
         return
-    with a.terminal.progress("setting quotas") as obs:
+    with a.terminal.progress(Msg("progress.quotas.set")) as obs:
         result = apply_sync(port, plan, obs)
     if a.terminal.output != "table":
         a.terminal.render(

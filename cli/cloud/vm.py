@@ -14,6 +14,7 @@ from govops.cli.options import PostOpt, PostTimeoutOpt, PostVarsOpt, YesOpt
 from govops.cli.terminal import Column, RecordView, TableView
 from govops.cli.views import recap_view
 from govops.errors import ExitCode, InputError
+from govops.i18n import Msg
 
 if TYPE_CHECKING:
     from govops.cloud.ports import Server
@@ -150,7 +151,7 @@ def vm_create(
     # after Ctrl-C: the same create under the same run adopts the server instead of making a second
     again = ["govops", "cloud", "vm", "create", "--dept", d.code, "--name", name, "--flavor", flavor, "--image", image]
     again += [arg for n in network or () for arg in ("--network", n)] + ["--run-id", run.id]
-    with a.terminal.progress(f"creating {name}") as obs:
+    with a.terminal.progress(Msg("progress.vm.create", name=name)) as obs:
         result = create_recorded(
             _vms(a, obs),
             a.store,
@@ -169,7 +170,7 @@ def vm_create(
     a.terminal.success(f"{s.name} {verb}: {s.status}{waited}")
     if post_req is None:
         return
-    with a.terminal.stage_progress(f"play {post_req.playbook.stem}") as observer:
+    with a.terminal.stage_progress(Msg("progress.play", playbook=post_req.playbook.stem)) as observer:
         play, outcomes = post_create(a.cloud(), a.runner(), a.store, post_req, s.id, run.id, observer)
     a.terminal.render(recap_view(play, a.t, people=a.terminal.output == "table"))
     if any(o.status not in ("ok", "changed") for o in outcomes):

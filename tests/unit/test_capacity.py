@@ -135,7 +135,7 @@ def test_at_over_shrinking_and_short_history() -> None:
     assert new.resources["cpu"].used.growth_per_day is None and new.resources["cpu"].used.days < fc.MIN_DAYS
     assert none.resources["cpu"].forecast == "no_data" and none.resources["cpu"].used is None
     assert [d.code for d in r.findings] == ["full", "over"]  # type: ignore[attr-defined]
-    assert any("no usage data" in w and "none" in w for w in r.warnings)  # type: ignore[attr-defined]
+    assert any("no usage data" in str(w) and "none" in str(w) for w in r.warnings)  # type: ignore[attr-defined]
 
 
 def test_growing_and_over_allocated_flags() -> None:
@@ -157,7 +157,7 @@ def test_unknown_department_in_prometheus_is_a_warning() -> None:
     fake.add("zzz", limits=limits())
     r = run(fake, [dept("aaa")])
     assert [d.code for d in r.departments] == ["aaa"]  # type: ignore[attr-defined]
-    assert any("not in the departments file: zzz" in w for w in r.warnings)  # type: ignore[attr-defined]
+    assert any("not in the departments file: zzz" in str(w) for w in r.warnings)  # type: ignore[attr-defined]
 
 
 def test_options_are_checked() -> None:

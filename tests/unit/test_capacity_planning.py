@@ -57,7 +57,7 @@ def test_capacity_is_placements_formula_and_slots_are_per_host() -> None:
     assert slots["m1.small"].per_az["az1"] == 2 + 2  # hv1: 4 GiB / 2 GiB; hv2: 2 vCPUs
     # a flavor wider than a host's max_unit never fits there, whatever is free
     assert slots["c1.big"].per_az["az2"] == 0
-    assert "no Prometheus configured" in " ".join(h.warnings) and not h.complete
+    assert "no Prometheus configured" in " ".join(map(str, h.warnings)) and not h.complete
 
 
 def test_fits_on_respects_max_unit_and_every_class() -> None:
@@ -79,7 +79,7 @@ def test_placement_forbidden_and_prometheus_down_each_leave_the_other() -> None:
     metrics.down = True
     h = HeadroomService(cloud, metrics).headroom(AT)
     assert not h.placement and not h.metrics and h.hosts == ()
-    assert [w for w in h.warnings if w.startswith("Placement")] and len(h.warnings) == 2
+    assert [w for w in h.warnings if str(w).startswith("Placement")] and len(h.warnings) == 2
     h = HeadroomService(_cloud(), metrics).headroom(AT)
     assert h.placement and not h.metrics and h.flavors  # Placement figures without Prometheus
 
@@ -390,9 +390,9 @@ def test_planner_opens_only_what_the_command_needs(project: Path) -> None:
         q.report(ReportRequest(at=str(AT)))
     h = q.headroom(AT)
     assert h.placement and not h.metrics and not h.complete
-    assert [w for w in h.warnings if "Prometheus" in w] == ["no Prometheus configured (built-in defaults)"]
+    assert [str(w) for w in h.warnings if "Prometheus" in str(w)] == ["no Prometheus configured (built-in defaults)"]
     r = q.rightsize(RightsizeOptions(at=AT, window=7 * DAY, step=3600.0))
     assert r.failed_sources == ("prometheus",) and r.items == ()
-    assert any(w.startswith("no Prometheus configured (built-in defaults)") for w in r.warnings)
+    assert any(str(w).startswith("no Prometheus configured (built-in defaults)") for w in r.warnings)
     w = q.whatif("gaj", ["1xm1.small"], at=AT)
-    assert w.quota_fits and any("growth is unknown" in n for n in w.warnings)
+    assert w.quota_fits and any("growth is unknown" in str(n) for n in w.warnings)

@@ -115,7 +115,7 @@ def test_report_parts_side_by_side_keep_each_failure_to_one_line(project: Path) 
     report = CapacityPlanner(ports, Recording()).report(
         ReportRequest(at=str(AT), cloud_full=True), "auto", rightsize=True
     )
-    placement = [w for w in report.warnings if w.startswith("Placement")]
+    placement = [str(w) for w in report.warnings if str(w).startswith("Placement")]
     assert len(placement) == 1 and "placement" in report.failed_sources
     assert report.allocation_source == "openstack" and len(report.departments) == len(list(deps))
     assert report.rightsize is not None and report.cloud_full == {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -259,3 +260,79 @@ def test_cloud_apply_and_vm_messages_speak_chinese(cli: Any, fake: FakeCloud, pr
     r = cli(*root, "cloud", "vm", "delete", "--dept", "gaj", server.name, "--yes")
     assert r.code == 0 and "已删除" in r.out + r.err, r.out + r.err
     assert _english_error(r, *known, server.name, server.id) == set(), r.err
+
+
+# -- notes and progress: what a service says on the way reaches a --lang zh user in Chinese ---------------
+def _capacity_on_fakes(project: Path, ports: Ports, monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    """`capacity`/`report capacity` on FakeMetrics: Prometheus has every department's series but ``missing``'s."""
+    from govops.departments import load_departments
+
+    from tests.fakes_metrics import FakeMetrics
+    from tests.unit.test_capacity import limits
+
+    _write(project / "govops.yaml", "version: 1\nprometheus:\n  url: http://127.0.0.1:9\n")
+    monkeypatch.setenv("GOVOPS_CONFIG", str(project / "govops.yaml"))
+    monkeypatch.setenv("GOVOPS_HOME", str(project))
+    metrics = FakeMetrics()
+    for d in load_departments(project / "inventories" / "departments.yaml"):
+        if d.code != missing:
+            metrics.add(d.code, limits=limits())
+    ports.metrics = metrics
+
+
+def test_capacity_warnings_speak_chinese(
+    cli: Any, ports: Ports, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's notes ("no usage data in the window for: …") were English under --lang zh, in the
+    terminal and in the report; -o json keeps them in English."""
+    _capacity_on_fakes(project, ports, monkeypatch, missing="wjw")
+    at = ("--at", "2026-12-02")
+    r = cli("--lang", "zh", "capacity", "show", *at)
+    assert r.code in (0, 3), r.err
+    notes = [line for line in r.err.splitlines() if line.startswith("警告")]
+    assert notes and any("时间窗口内没有以下部门的使用量数据:wjw" in n for n in notes), r.err
+    assert _english_error(SimpleNamespace(err="\n".join(notes)), "wjw") == set(), notes
+    doc = json.loads(cli("--lang", "zh", "capacity", "show", *at, "-o", "json").out)
+    assert "no usage data in the window for: wjw" in doc["warnings"], doc["warnings"]
+
+    out = tmp_path / "capacity.md"
+    r = cli("--lang", "zh", "report", "capacity", *at, "--out", str(out))
+    assert r.code == 0, r.err
+    report = out.read_text(encoding="utf-8")
+    assert "时间窗口内没有以下部门的使用量数据:wjw" in report and "no usage data" not in report
+
+
+def test_progress_messages_and_labels_speak_chinese(cli: Any, fake: FakeCloud, project: Path) -> None:
+    """What a service reports while it works (a retry, the bar's label) was English under --lang zh."""
+    from govops.cloud.ports import RateLimited
+
+    fake.faults["create_server"] = [RateLimited("Rate limit exceeded", retry_after=0.0, status=429)]
+    args = ("--project-root", str(project), "cloud", "vm", "create", "--dept", "gaj", "--name", "web-1")
+    args += ("--flavor", "m1.small", "--image", "cirros", "--network", "net1")
+    r = cli("--lang", "zh", *args)
+    assert r.code == 0 and "web-1:被限流,0 秒后重试" in r.err, r.err
+    assert "rate limited" not in r.err, r.err
+
+    # the live bar: the label the service gives replaces the command's own, in the user's language
+    import io
+
+    from govops.capacity.headroom import HeadroomService
+    from govops.cli.terminal import Terminal
+    from govops.i18n import Msg, Translator
+    from rich.console import Console
+
+    term = Terminal(color=False, translator=Translator("zh"))
+    buf = io.StringIO()
+    term._err = Console(file=buf, force_terminal=True, width=120)
+    with term.progress(Msg("progress.capacity")) as obs:
+        HeadroomService(None, None, obs).headroom(1796169600.0)
+    assert "云剩余容量" in buf.getvalue() and "cloud headroom" not in buf.getvalue(), buf.getvalue()
+
+    # a batch's bar: the failed count and a failed VM's status (its detail is what the cloud said)
+    term._err = Console(file=(buf := io.StringIO()), force_terminal=True, width=120)
+    with term.stage_progress(Msg("progress.apply.spec", spec="portal")) as stages:
+        stages.started(2, Msg("progress.apply", spec="portal", dept="gaj"))
+        stages.advanced("web-01", "created")
+        stages.advanced("web-02", "failed", "went to ERROR")
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())
+    assert "应用 portal" in shown and "web-02: 失败 (went to ERROR)" in shown and "1 个失败" in shown, shown

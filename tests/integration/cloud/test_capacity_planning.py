@@ -384,7 +384,7 @@ def test_window_longer_than_prometheus_is_served_from_snapshots(
     request = ReportRequest(at=str(window["end"]), window=f"{days}d")
     report = build_report(departments, metrics, None, request, store=store)
     assert 9 <= report.snapshot_days <= 11
-    assert any("stored snapshots" in w for w in report.warnings)
+    assert any("stored snapshots" in str(w) for w in report.warnings)
     plain = build_report(departments, metrics, None, ReportRequest(at=str(window["end"]), window=f"{days}d"))
     assert plain.snapshot_days == 0
     nq = cloud_lab.truth["prometheus"]["near_quota"]["department"]

@@ -229,7 +229,7 @@ def test_capacity_planner_reads_the_cloud_alike(backend: Backend) -> None:
     at = 1796169600.0
     h = planner.headroom(at)
     assert h.placement and not h.metrics and h.total is not None
-    assert "no Prometheus configured" in h.warnings
+    assert "no Prometheus configured" in [str(x) for x in h.warnings]
     for host in h.hosts:
         for r in host.resources.values():
             assert r.capacity == int((r.total - r.reserved) * (r.allocation_ratio or 0)) and r.free >= 0
@@ -242,7 +242,7 @@ def test_capacity_planner_reads_the_cloud_alike(backend: Backend) -> None:
     assert small.total <= sum(min(x.resources["VCPU"].free, x.resources["MEMORY_MB"].free // 2048) for x in h.hosts)
     w = planner.whatif("room", ["1xm1.small"], at=at)
     assert w.quota_fits and w.cloud_fits and w.fits
-    assert any("growth is unknown" in n for n in w.warnings)
+    assert any("growth is unknown" in str(n) for n in w.warnings)
     w = planner.whatif("full", ["1xm1.small"], at=at)
     assert not w.fits and [q.resource for q in w.shortfalls] == ["instances"]
     assert w.runs_out_first == "instances"
