@@ -20,6 +20,7 @@ from govops.cli.options import (
     device_filters,
 )
 from govops.cli.terminal import Column, TableView
+from govops.i18n import Msg
 
 OUTPUT_SCHEMA = "govops.net.remediate/1"
 
@@ -115,7 +116,7 @@ def remediate(
     }
     # the broker and the workers' queues are checked before the run sends anything (exit 1, resumable)
     remote = (executor or a.config.config.network.executor) == "celery"
-    with a.terminal.progress("remediate") as obs:
+    with a.terminal.progress(Msg("progress.remediate.start")) as obs:
         engine = a.remediation_engine(obs, workers=workers, device_timeout=device_timeout, max_failures=max_failures)
         if remote:
             engine.executor = _celery(a)

@@ -269,7 +269,7 @@ class CeleryExecutor:
         self._publish(
             run, AUDIT_TASK, [(q, (run.id, list(checks), [device_to_data(d) for d in b])) for q, b in batches]
         )
-        observer.message(f"{len(batches)} batches of up to {self.batch_size} devices sent to the workers")
+        observer.message(Msg("progress.dist.sent", batches=len(batches), size=self.batch_size))
         self._follow(run, {d.hostname for d in devices}, observer)
 
     def remediate(
@@ -301,7 +301,7 @@ class CeleryExecutor:
             for q, batch in batches
         ]
         self._publish(run, REMEDIATE_TASK, messages)
-        observer.message(f"{len(batches)} batches of up to {self.batch_size} devices sent to the workers")
+        observer.message(Msg("progress.dist.sent", batches=len(batches), size=self.batch_size))
         self._follow(run, set(by_host), observer)
 
     def _resume_hint(self, run: Run) -> Msg:

@@ -191,7 +191,7 @@ class RemediationEngine:
             run = self.store.start_run(RUN_KIND, {**params, "total": len(plans)})
             done, pushed = set(), set()
         todo = [p for p in plans if p.hostname not in done]
-        self.observer.started(len(todo), f"remediate {run.id}")
+        self.observer.started(len(todo), Msg("progress.remediate", run=run.id))
         status = "interrupted"
         stopped = False
         try:
