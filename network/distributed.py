@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -479,18 +480,29 @@ class _WorkerContext:
 
 
 _PARENT: list[tuple[AuditEngine, str]] = []  # set once by the worker command, before the pool forks
-_ENGINES: dict[int, AuditEngine] = {}  # per worker process: the store connection must not cross a fork
+# per pool process (prefork) or pool thread (engine): a store connection must not cross a fork
+# or be shared by two threads
+_ENGINES: dict[tuple[int, int], AuditEngine] = {}
+POOLS = ("prefork", "engine")
 
 
-def prepare_engine(config: LoadedConfig, credentials: Credentials) -> AuditEngine:
+def _slot() -> tuple[int, int]:
+    """This pool process's (prefork: it runs its tasks in one thread) or pool thread's key."""
+    return os.getpid(), threading.get_ident()
+
+
+def prepare_engine(config: LoadedConfig, credentials: Credentials, pool: str = "prefork") -> AuditEngine:
     """The worker's engine without a store, built once before the pool forks.
 
     Its processes then share netmiko, paramiko, pysnmp and the parsed rules (copy-on-write)
     instead of each importing and loading them at its first batch (a CPU-second or two each).
+    ``pool="engine"``: the engine as a local audit has it, SSH and SNMP in processes of its own.
     """
     from govops.network.service import build_audit_engine
 
     engine = build_audit_engine(_WorkerContext(config, credentials, None), NullObserver())
+    if pool == "engine":
+        return engine
     # Celery's pool processes are this worker's processes: a batch runs in its process's
     # threads and event loop rather than in more processes of its own
     engine.settings = dataclasses.replace(
@@ -534,18 +546,20 @@ class _KeptSnmp:
         pass  # kept for the next batch; the process's exit ends it
 
 
-_LOOPS: dict[int, asyncio.AbstractEventLoop] = {}
+_LOOPS: dict[tuple[int, int], asyncio.AbstractEventLoop] = {}
 
 
 def _engine() -> AuditEngine:
-    pid = os.getpid()
-    engine = _ENGINES.get(pid)
+    slot = _slot()
+    engine = _ENGINES.get(slot)
     if engine is None:
         shared, url = _PARENT[0]
         engine = copy.copy(shared)
         engine.store = OnceStore(url)
-        engine.snmp_factory = _KeptSnmp(shared.snmp_factory)
-        _ENGINES[pid] = engine
+        if not shared.settings.snmp_processes:
+            # prefork: this process polls SNMP itself (the engine pool's workers make their own)
+            engine.snmp_factory = _KeptSnmp(shared.snmp_factory)
+        _ENGINES[slot] = engine
     return engine
 
 
@@ -568,9 +582,9 @@ def _warm_up(**_: Any) -> None:
 
 
 def _loop() -> asyncio.AbstractEventLoop:
-    loop = _LOOPS.get(os.getpid())
+    loop = _LOOPS.get(_slot())
     if loop is None:
-        loop = _LOOPS[os.getpid()] = asyncio.new_event_loop()
+        loop = _LOOPS[_slot()] = asyncio.new_event_loop()
     return loop
 
 
@@ -594,7 +608,7 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
     except StoreError as exc:
         # the store is away for a while (restart, failover): try the batch again later
         log.warning("run %s: store error (%s), batch retried", run_id, exc.message)
-        _ENGINES.pop(os.getpid(), None)
+        _ENGINES.pop(_slot(), None)
         raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
     except Exception as exc:
         # the batch's devices end with the reason and the run goes on (a bad rule file or
@@ -620,7 +634,7 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
 def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> None:
     from govops.network.results import DeviceResult
 
-    engine = _ENGINES.get(os.getpid())
+    engine = _ENGINES.get(_slot())
     store = engine.store if engine is not None else OnceStore(_PARENT[0][1])
     for data in devices:
         d = device_from_data(data)
@@ -629,21 +643,21 @@ def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> N
 
 
 _CONTEXT: list[_WorkerContext] = []  # the worker's config and credentials, set with _PARENT
-_REMEDIATORS: dict[int, RemediationEngine] = {}  # per worker process, as _ENGINES
+_REMEDIATORS: dict[tuple[int, int], RemediationEngine] = {}  # per pool process or thread, as _ENGINES
 
 
 def _remediator(settings: Mapping[str, Any]) -> RemediationEngine:
     """This process's remediation engine (its own store connection), with the run's settings."""
     from govops.network.remediation.engine import RemediationSettings
 
-    pid = os.getpid()
-    engine = _REMEDIATORS.get(pid)
+    slot = _slot()
+    engine = _REMEDIATORS.get(slot)
     if engine is None:
         from govops.network.remediation.service import build_engine
 
         ctx = _CONTEXT[0]
         engine = build_engine(_WorkerContext(ctx.config, ctx.credentials, OnceStore(_PARENT[0][1])), NullObserver())
-        _REMEDIATORS[pid] = engine
+        _REMEDIATORS[slot] = engine
     run_engine = copy.copy(engine)
     run_engine.settings = RemediationSettings(**settings)
     return run_engine
@@ -670,7 +684,7 @@ def remediate_batch(task: Any, run_id: str, settings: dict[str, Any], items: lis
     except StoreError as exc:
         # a device whose push was journalled is checked on the device when the batch comes back
         log.warning("run %s: store error (%s), batch retried", run_id, exc.message)
-        _REMEDIATORS.pop(os.getpid(), None)
+        _REMEDIATORS.pop(_slot(), None)
         raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
     except Exception as exc:
         log.exception("run %s: batch failed", run_id)
@@ -708,8 +722,13 @@ def _store_display(engine: AuditEngine) -> str:
     return store.display_url if isinstance(store, SqlStore) else "?"
 
 
-def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
-    """The Celery application of ``govops worker``, with the audit task bound to this config."""
+def worker_app(config: LoadedConfig, credentials: Credentials, pool: str = "prefork") -> Celery:
+    """The Celery application of ``govops worker``, with the audit task bound to this config.
+
+    ``pool``: ``prefork`` (Celery's pool processes each run a batch with SSH, SNMP, parsing and
+    rules under one GIL) or ``engine`` (batches in threads of this process, each run as a local
+    audit: SSH sessions and SNMP polls in the engine's worker processes).
+    """
     # one INFO line per SSH login and socket would bury the batches' lines
     for noisy in ("paramiko", "netmiko", "pysnmp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -724,17 +743,21 @@ def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
             Msg("err.dist.worker_broker_down", broker=display_broker(settings.broker), reason=problem),
             hint=Msg("err.dist.hint_worker_broker"),
         )
-    _PARENT[:] = [(prepare_engine(config, credentials), config.store_url)]
+    _PARENT[:] = [(prepare_engine(config, credentials, pool), config.store_url)]
     _CONTEXT[:] = [_WorkerContext(config, credentials, None)]
     app.task(name=AUDIT_TASK, bind=True)(audit_batch)
     app.task(name=REMEDIATE_TASK, bind=True)(remediate_batch)
     from celery.signals import worker_process_init
 
     worker_process_init.connect(_warm_up)
+    if pool == "engine":
+        from govops.network.audit import start_worker_server
+
+        start_worker_server()  # netmiko's and pysnmp's imports in the fork server now, not at the first batch
     return app
 
 
-def worker_argv(queues: Sequence[str], concurrency: int, loglevel: str, name: str) -> list[str]:
+def worker_argv(queues: Sequence[str], concurrency: int, loglevel: str, name: str, pool: str = "prefork") -> list[str]:
     """``celery worker`` arguments: gossip and mingle are cluster chatter this worker does not need."""
     return [
         "worker",
@@ -744,5 +767,7 @@ def worker_argv(queues: Sequence[str], concurrency: int, loglevel: str, name: st
         f"--hostname={name}",
         "--without-gossip",
         "--without-mingle",
-        "--pool=prefork",
+        # engine: the batches' SSH and SNMP run in the engine's own processes; Celery's threads
+        # only schedule, evaluate and record
+        "--pool=threads" if pool == "engine" else "--pool=prefork",
     ]
