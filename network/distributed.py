@@ -549,6 +549,55 @@ class _KeptSnmp:
 _LOOPS: dict[tuple[int, int], asyncio.AbstractEventLoop] = {}
 
 
+class EngineLoop:
+    """The engine pool's one engine: an event loop in a thread of its own, fed by Celery's threads.
+
+    Every batch runs on this loop through the same SSH and SNMP worker processes (kept from batch
+    to batch, as a local audit keeps them for its devices); Celery's threads only wait for their
+    batch's results. Its store connection is used on this loop's thread only.
+    """
+
+    def __init__(self, engine: AuditEngine, url: str) -> None:
+        from govops.network.audit import KeptPools
+
+        self.engine = copy.copy(engine)
+        self.url = url
+        self.engine.store = OnceStore(url)
+        self.pools = KeptPools(engine.settings.snmp_concurrency)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="govops-engine", daemon=True)
+        self.thread.start()
+
+    def run_batch(self, run_id: str, devices: Sequence[Device], checks: Sequence[str]) -> list[Any]:
+        work = self.engine.run_batch_kept(run_id, devices, checks, self.pools)
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
+
+    def reopen_store(self) -> None:
+        """After a store error: the next batches get a new connection (on the loop's thread)."""
+
+        def reopen() -> None:
+            self.engine.store = OnceStore(self.url)
+
+        self.loop.call_soon_threadsafe(reopen)
+
+
+_SHARED: list[EngineLoop] = []  # the engine pool's, made at its first batch
+_POOL = ["prefork"]  # set by worker_app
+
+
+def _shared() -> EngineLoop | None:
+    """The engine pool's loop (None with the prefork pool)."""
+    if _POOL[0] != "engine":
+        return None
+    with _SHARED_LOCK:
+        if not _SHARED:
+            _SHARED.append(EngineLoop(*_PARENT[0]))
+    return _SHARED[0]
+
+
+_SHARED_LOCK = threading.Lock()
+
+
 def _engine() -> AuditEngine:
     slot = _slot()
     engine = _ENGINES.get(slot)
@@ -604,11 +653,17 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
         if run.status != "running":
             log.info("run %s is %s: batch of %d devices skipped", run_id, run.status, len(devices))
             return {"run": run_id, "skipped": len(devices), "reason": run.status}
-        results = engine.run_batch(run_id, [device_from_data(d) for d in devices], checks, _loop())
+        batch = [device_from_data(d) for d in devices]
+        shared = _shared()
+        results = (
+            shared.run_batch(run_id, batch, checks) if shared else engine.run_batch(run_id, batch, checks, _loop())
+        )
     except StoreError as exc:
         # the store is away for a while (restart, failover): try the batch again later
         log.warning("run %s: store error (%s), batch retried", run_id, exc.message)
         _ENGINES.pop(_slot(), None)
+        if _SHARED:
+            _SHARED[0].reopen_store()
         raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
     except Exception as exc:
         # the batch's devices end with the reason and the run goes on (a bad rule file or
@@ -744,6 +799,7 @@ def worker_app(config: LoadedConfig, credentials: Credentials, pool: str = "pref
             hint=Msg("err.dist.hint_worker_broker"),
         )
     _PARENT[:] = [(prepare_engine(config, credentials, pool), config.store_url)]
+    _POOL[:] = [pool]
     _CONTEXT[:] = [_WorkerContext(config, credentials, None)]
     app.task(name=AUDIT_TASK, bind=True)(audit_batch)
     app.task(name=REMEDIATE_TASK, bind=True)(remediate_batch)
@@ -754,6 +810,9 @@ def worker_app(config: LoadedConfig, credentials: Credentials, pool: str = "pref
         from govops.network.audit import start_worker_server
 
         start_worker_server()  # netmiko's and pysnmp's imports in the fork server now, not at the first batch
+        shared = _shared()
+        if shared is not None:  # the SNMP processes start now, not in the first run served
+            asyncio.run_coroutine_threadsafe(shared.pools.snmp(shared.engine), shared.loop)
     return app
 
 

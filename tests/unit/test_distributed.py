@@ -228,6 +228,28 @@ def test_the_engine_pool_gives_each_thread_its_own_engine_and_keeps_the_engines_
     assert len(a.run_batch(run.id, devices, ["ipv6"])) == 3
     assert b.run_batch(run.id, devices, ["ipv6"]) == []
     assert set(store.result_statuses(run.id)) == {d.hostname for d in devices}
+    # the engine pool proper: batches from several threads on one engine loop, each device once
+    shared.settings = dataclasses.replace(shared.settings, ssh_processes=0, snmp_processes=0)
+    monkeypatch.setattr(distributed, "_POOL", ["engine"])
+    monkeypatch.setattr(distributed, "_SHARED", [])
+    run2 = store.start_run("net.audit", {})
+    data = [device_to_data(d) for d in list(inv)[:6]]
+    outs: list[dict[str, object]] = []
+    batches = [data[:4], data[2:]]  # overlapping: as a redelivered batch would
+    workers = [
+        threading.Thread(target=lambda b=b: outs.append(distributed.audit_batch(FakeTask(), run2.id, ["ipv6"], b)))
+        for b in batches
+    ]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    [loop] = distributed._SHARED
+    loop.loop.call_soon_threadsafe(loop.loop.stop)
+    done = [h for o in outs for h in o["devices"]]  # type: ignore[attr-defined]
+    assert set(done) == {d["hostname"] for d in data}
+    # two batches racing on a device (as two workers may) leave one result
+    assert sorted(r.target for r in store.results(run2.id)) == sorted(d["hostname"] for d in data)
     assert "--pool=threads" in distributed.worker_argv(["q"], 2, "INFO", "n", "engine")
     assert "--pool=prefork" in distributed.worker_argv(["q"], 8, "INFO", "n")
 
