@@ -24,7 +24,7 @@ def worker(
         typer.Option(
             "--concurrency",
             min=1,
-            help="Batches run at once (default: prefork 4 per CPU, one process each; engine 1 per CPU).",
+            help="Batches run at once (default: 4 per CPU; prefork: one pool process each).",
         ),
     ] = None,
     pool: Annotated[
@@ -74,7 +74,7 @@ def worker(
     node = name or f"govops-{os.getpid()}@%h"
     # a batch mostly waits on its devices (SSH prompts, SNMP answers, timeouts of the dead ones):
     # several per CPU keep the cores busy, and a batch stuck on a slow device holds one process only
-    # engine: each batch already spreads over the engine's processes (one SSH and one SNMP per
-    # CPU), so a batch per CPU keeps them fed
-    default = worker_processes() if mode == "engine" else 4 * worker_processes()
-    app.worker_main(worker_argv(wanted, concurrency or default, loglevel, node, mode))
+    # engine: the batches are threads feeding one engine (its processes are shared), and a batch
+    # ends with its slowest device: as with prefork, several per CPU keep the engine's pipeline
+    # full (benchmarks.md: 2 batches of 25 at once took 20.7 s where 8 of 10 took 16.1 s)
+    app.worker_main(worker_argv(wanted, concurrency or 4 * worker_processes(), loglevel, node, mode))
