@@ -15,7 +15,11 @@ govops' processes (audit or coordinator + workers) per device, and the machine's
 Issue 22's goal: Celery's wall time at most 15 % over local. `--nornir` adds issue 6's Nornir +
 nornir_netmiko baseline (SSH only) for the CPU-s per device comparison.
 
+`--pools prefork,engine` runs steps 2 and 3 for each worker pool (`govops worker --pool`) in the
+same run; the engine pool's batch size and concurrency are their own options.
+
 Usage: python bench/net_audit_celery.py --lab DIR [--batch-size 10] [--concurrency N] [--nornir]
+       [--pools prefork,engine] [--engine-batch-size N] [--engine-concurrency N]
 Needs the `celery` and `postgres` extras, redis-server and PostgreSQL's binaries.
 """
 
@@ -71,7 +75,13 @@ def audit(cfg: Path, env: dict[str, str], *extra: str) -> tuple[float, dict[str,
 
 
 def start_worker(
-    cfg: Path, env: dict[str, str], name: str, concurrency: int, work: Path, queues: str = "govops"
+    cfg: Path,
+    env: dict[str, str],
+    name: str,
+    concurrency: int,
+    work: Path,
+    queues: str = "govops",
+    pool: str = "prefork",
 ) -> subprocess.Popen[bytes]:
     log = work / f"worker-{name}.log"
     with open(log, "wb") as fh:
@@ -89,6 +99,8 @@ def start_worker(
                 str(concurrency),
                 "--name",
                 f"{name}@bench",
+                "--pool",
+                pool,
             ],
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -129,6 +141,11 @@ def main() -> int:
     ap.add_argument("--lab", type=Path, required=True, help="folder of a running `govops lab up --extranet`")
     ap.add_argument("--batch-size", type=int, default=10, help="devices per Celery task")
     ap.add_argument("--concurrency", type=int, default=4 * (os.cpu_count() or 1), help="pool processes per worker")
+    ap.add_argument("--pools", default="prefork", help="worker pools to measure, e.g. prefork,engine")
+    ap.add_argument("--engine-batch-size", type=int, default=None, help="devices per task with --pool engine")
+    ap.add_argument(
+        "--engine-concurrency", type=int, default=os.cpu_count() or 1, help="batches at once per engine worker"
+    )
     ap.add_argument("--nornir", action="store_true", help="add the Nornir baseline's CPU-s per device")
     args = ap.parse_args()
     from govops.lab.core import Lab, LabOptions
@@ -160,15 +177,21 @@ def main() -> int:
                 local_took, doc = audit(local_cfg, env)
             report("local", local_took, doc, truth, cpu)
             local_statuses = {d["hostname"]: d["status"] for d in doc["devices"]}
-            for count in (1, 2):
-                workers = [start_worker(celery_cfg, env, f"w{i}", args.concurrency, work) for i in range(count)]
+            steps = [(pool, count) for pool in args.pools.split(",") for count in (1, 2)]
+            for pool, count in steps:
+                cfg, conc = celery_cfg, args.concurrency
+                if pool == "engine":
+                    conc = args.engine_concurrency
+                    size = args.engine_batch_size or args.batch_size
+                    cfg = write_config(lab, work / "engine.yaml", pg_url, {"broker": broker, "batch_size": size})
+                workers = [start_worker(cfg, env, f"w{i}", conc, work, pool=pool) for i in range(count)]
                 try:
                     with CpuMeter(lab=lab) as cpu:
-                        took, doc = audit(celery_cfg, env, "--executor", "celery")
+                        took, doc = audit(cfg, env, "--executor", "celery")
                 finally:
                     for w in workers:
                         stop_worker(w)
-                report(f"celery, {count} worker(s)", took, doc, truth, cpu)
+                report(f"celery {pool}, {count} w × {conc}", took, doc, truth, cpu)
                 same = sum(1 for d in doc["devices"] if local_statuses.get(d["hostname"]) == d["status"])
                 overhead = took / local_took - 1
                 verdict = "met" if overhead <= GOAL_OVERHEAD else "NOT met"

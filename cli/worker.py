@@ -21,7 +21,19 @@ def worker(
     ] = None,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", min=1, help="Batches run at once, one process each (default: 4 per CPU)."),
+        typer.Option(
+            "--concurrency",
+            min=1,
+            help="Batches run at once (default: 4 per CPU; prefork: one pool process each).",
+        ),
+    ] = None,
+    pool: Annotated[
+        str | None,
+        typer.Option(
+            "--pool",
+            help="prefork: one Celery pool process per batch; engine: batches in threads, each run as "
+            "a local audit (SSH and SNMP in processes of their own). Default: network.worker_pool.",
+        ),
     ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="Worker name in logs and `celery inspect` (default: govops-PID@host).")
@@ -34,7 +46,7 @@ def worker(
     SIGTERM, finishing the batches it has started.
     """
     from govops.errors import InputError
-    from govops.network.distributed import DEFAULT_QUEUE, worker_app, worker_argv
+    from govops.network.distributed import DEFAULT_QUEUE, POOLS, worker_app, worker_argv
     from govops.network.service import worker_processes
 
     a = app_of(ctx)
@@ -42,6 +54,9 @@ def worker(
     wanted = [q.strip() for q in (queues or DEFAULT_QUEUE).split(",") if q.strip()]
     if not wanted:
         raise InputError(Msg("err.worker.no_queue"))
+    mode = pool or cfg.config.network.worker_pool
+    if mode not in POOLS:
+        raise InputError(Msg("err.worker.bad_pool", pool=mode, pools=", ".join(POOLS)))
     # Fail now, not at the first batch, if the store is not one the coordinator can share
     url = cfg.store_url
     if not url.startswith(("postgresql:", "postgres:")):
@@ -51,7 +66,7 @@ def worker(
     a.store  # noqa: B018 - fails now if unreachable; each pool process opens its own later
     a.close()  # a connection must not cross the pool's fork
     try:
-        app = worker_app(cfg, a.credentials)
+        app = worker_app(cfg, a.credentials, mode)
     except ImportError:
         raise InputError(Msg("err.worker.needs_celery")) from None
     verbose = a.terminal.verbose
@@ -59,4 +74,7 @@ def worker(
     node = name or f"govops-{os.getpid()}@%h"
     # a batch mostly waits on its devices (SSH prompts, SNMP answers, timeouts of the dead ones):
     # several per CPU keep the cores busy, and a batch stuck on a slow device holds one process only
-    app.worker_main(worker_argv(wanted, concurrency or 4 * worker_processes(), loglevel, node))
+    # engine: the batches are threads feeding one engine (its processes are shared), and a batch
+    # ends with its slowest device: as with prefork, several per CPU keep the engine's pipeline
+    # full (benchmarks.md: 2 batches of 25 at once took 20.7 s where 8 of 10 took 16.1 s)
+    app.worker_main(worker_argv(wanted, concurrency or 4 * worker_processes(), loglevel, node, mode))

@@ -116,6 +116,12 @@ class NetworkSection(_Section):
         "else queue `govops`): a city's devices go only to the workers reading its queue.",
     )
     batch_size: int = Field(10, ge=1, le=1000, description="Devices per Celery task (`--executor celery`).")
+    worker_pool: Literal["prefork", "engine"] = Field(
+        "prefork",
+        description="How `govops worker` runs batches (`--pool`): `prefork`, one Celery pool process per "
+        "batch doing its SSH, SNMP and rules itself; `engine`, batches in threads of the worker process, "
+        "each run as a local audit is (SSH and SNMP in worker processes of their own).",
+    )
     # Redis redelivers a task not acknowledged within this (a lost worker's), so it must exceed
     # the longest batch
     visibility_timeout: float = Field(

@@ -301,6 +301,7 @@ EN: dict[str, str] = {
     "net.err.exists": "{path} exists",
     "net.hint.force": "pass --force to overwrite",
     "err.worker.no_queue": "--queues names no queue",
+    "err.worker.bad_pool": "--pool {pool}: not a worker pool (one of: {pools})",
     "err.worker.needs_postgres": "govops worker needs the PostgreSQL store the coordinator uses (store.url: "
     "postgresql://…)",
     "err.worker.needs_celery": "govops worker needs Celery: pip install 'govops[celery]'",
@@ -924,6 +925,7 @@ ZH: dict[str, str] = {
     "net.err.exists": "{path} 已存在",
     "net.hint.force": "使用 --force 覆盖",
     "err.worker.no_queue": "--queues 没有给出任何队列",
+    "err.worker.bad_pool": "--pool {pool}：不是可用的工作池（可选：{pools}）",
     "err.worker.needs_postgres": "govops worker 需要协调端使用的 PostgreSQL 结果库(store.url: postgresql://…)",
     "err.worker.needs_celery": "govops worker 需要 Celery:pip install 'govops[celery]'",
     "err.net.unknown_checks": "未知的检查包:{checks}(可选:{packs})",

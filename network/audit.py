@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import json
 import multiprocessing
+import pickle
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -425,6 +426,25 @@ class AuditEngine:
                 loop.run_until_complete(work)
         return results
 
+    async def run_batch_kept(
+        self,
+        run_id: str,
+        devices: Sequence[Device],
+        checks: Sequence[str],
+        pools: KeptPools,
+    ) -> list[DeviceResult]:
+        """``run_batch`` on the running loop, with SSH and SNMP worker processes kept across batches.
+
+        A long-lived worker (``govops worker --pool engine``) runs every batch on one loop through
+        the same processes, as a local audit runs its devices: no process starts per batch.
+        """
+        done = self.store.done_targets(run_id)
+        jobs = [(d, DeviceJob.from_device(d)) for d in devices if d.hostname not in done]
+        results: list[DeviceResult] = []
+        if jobs:
+            await self._run_all(jobs, list(checks), run_id, results, pools)
+        return results
+
     def _check_credentials(self, devices: Sequence[Device]) -> None:
         """Resolve every credential before connecting anywhere: a missing one stops the run at once."""
         # what each use needs, so the hint of a missing one names the right variables (an SNMPv3
@@ -441,17 +461,27 @@ class AuditEngine:
 
     # -- engine -------------------------------------------------------------
     async def _run_all(
-        self, jobs: list[tuple[Device, DeviceJob]], checks: list[str], run_id: str, results: list[DeviceResult]
+        self,
+        jobs: list[tuple[Device, DeviceJob]],
+        checks: list[str],
+        run_id: str,
+        results: list[DeviceResult],
+        kept: KeptPools | None = None,
     ) -> None:
-        snmp = await self._snmp_collector(jobs)
+        if kept is not None:  # the caller's, kept open after this batch
+            snmp, sessions = await kept.snmp(self), kept.sessions(self, [job for _d, job in jobs])
+            sem = kept.snmp_sem
+        else:
+            snmp = await self._snmp_collector(jobs)
+            sessions = self._session_workers([job for _d, job in jobs]) if self.settings.ssh_processes else None
+            sem = AdaptiveLimit(self.settings.snmp_concurrency)
         # TCP probes of the IPv6 management address are cheap: threads of this process
         probes = ThreadPoolExecutor(max_workers=self.settings.ssh_workers, thread_name_prefix="probe")
-        sessions = self._session_workers([job for _d, job in jobs]) if self.settings.ssh_processes else None
         ctx = _RunContext(
             run_id,
             checks,
             snmp,
-            AdaptiveLimit(self.settings.snmp_concurrency),
+            sem,
             sessions,
             probes,
             asyncio.get_running_loop(),
@@ -462,10 +492,13 @@ class AuditEngine:
             await asyncio.gather(*(asyncio.create_task(self._device(d, job, ctx)) for d, job in jobs))
             clean = True
         finally:
-            if sessions is not None:
-                sessions.close(wait=clean)
             probes.shutdown(wait=True, cancel_futures=True)
-            snmp.close()
+            if kept is not None:
+                kept.release(sessions)
+            else:
+                if sessions is not None:
+                    sessions.close(wait=clean)
+                snmp.close()
 
     async def _snmp_collector(self, jobs: Sequence[tuple[Device, DeviceJob]]) -> SnmpCollector:
         """The factory's collector on this loop, or worker processes each running one of them."""
@@ -480,7 +513,12 @@ class AuditEngine:
             raise
         return workers
 
-    def _session_workers(self, jobs: Sequence[DeviceJob]) -> SessionWorkers:
+    def _session_workers(
+        self,
+        jobs: Sequence[DeviceJob],
+        platforms: set[str] | None = None,
+        resolved: dict[str, Credential] | None = None,
+    ) -> SessionWorkers:
         """Worker processes for the SSH sessions, each given the collector and the credentials once.
 
         forkserver, not fork: this process may already run threads (progress view, SNMP), and
@@ -488,18 +526,21 @@ class AuditEngine:
         socket pair, never in argv or the environment (both visible in /proc).
         """
         names = {job.ssh["credential"] for job in jobs if job.ssh}
-        creds: dict[str, Credential] = {}
-        for name in sorted(names):
+        creds: dict[str, Credential] = {} if resolved is None else resolved
+        for name in sorted(names) if resolved is None else ():
             try:
                 creds[name] = self.credentials.get(name)
             except CredentialError:
                 continue  # each device using it reports the problem (as with threads)
+        wanted = platforms if platforms is not None else _platforms(jobs)
+        # kept pools (platforms given) serve later batches too: as many sessions as the settings allow
+        sessions = sum(1 for j in jobs if j.ssh) if platforms is None else self.settings.ssh_workers
         return SessionWorkers(
-            max(1, min(self.settings.ssh_workers, sum(1 for j in jobs if j.ssh))),
+            max(1, min(self.settings.ssh_workers, sessions)),
             self.settings.ssh_processes,
             worker_context(),
             _worker_init,
-            (self.ssh, creds, self.settings, {p: self.analyzer.commands(p) for p in _platforms(jobs)}, self.analyzer),
+            (self.ssh, creds, self.settings, {p: self.analyzer.commands(p) for p in wanted}, self.analyzer),
             _worker_collect,
         )
 
@@ -789,6 +830,85 @@ def parsed_session(
     except Exception as exc:  # noqa: BLE001 - reported by the audit as this device's error
         bug = exc
     return SessionResult(hashes, out.host_key, facts, parse_error, attempts, bug)
+
+
+class KeptPools:
+    """SSH and SNMP worker processes kept by a long-lived caller across ``run_batch_kept`` calls.
+
+    One loop uses them (the caller's). The SNMP processes start at the first batch; the SSH pool is
+    made for the credentials and platforms seen so far, and replaced (the old one closed once its
+    batches end) when a batch brings a platform it does not know or a credential has changed.
+    """
+
+    def __init__(self, snmp_concurrency: int) -> None:
+        self.snmp_sem = AdaptiveLimit(snmp_concurrency)
+        self._snmp: SnmpCollector | None = None
+        self._snmp_lock: asyncio.Lock | None = None
+        self._pool: SessionWorkers | None = None
+        self._key: tuple[bytes, frozenset[str]] | None = None
+        self._platforms: set[str] = set()
+        self._names: set[str] = set()
+        self._users: dict[int, int] = {}  # id(pool) -> batches using it
+        self._retired: dict[int, SessionWorkers] = {}
+
+    async def snmp(self, engine: AuditEngine) -> SnmpCollector:
+        if self._snmp_lock is None:
+            self._snmp_lock = asyncio.Lock()
+        async with self._snmp_lock:  # two batches at once start one set of processes
+            if self._snmp is None:
+                if engine.settings.snmp_processes < 1:
+                    self._snmp = engine.snmp_factory()
+                else:
+                    workers = SnmpWorkers(engine.snmp_factory, engine.settings.snmp_processes, worker_context())
+                    try:
+                        await workers.start()
+                    except BaseException:
+                        workers.close()
+                        raise
+                    self._snmp = workers
+            return self._snmp
+
+    def sessions(self, engine: AuditEngine, jobs: Sequence[DeviceJob]) -> SessionWorkers | None:
+        if not engine.settings.ssh_processes:
+            return None
+        self._platforms |= _platforms(jobs)
+        self._names |= {job.ssh["credential"] for job in jobs if job.ssh}
+        creds: list[tuple[str, Credential]] = []
+        for name in sorted(self._names):
+            try:
+                creds.append((name, engine.credentials.get(name)))
+            except CredentialError:
+                continue  # each device using it reports the problem
+        # a digest, not the secrets: what tells a rotated credential from the one the pool has
+        key = (hashlib.sha256(pickle.dumps(creds)).digest(), frozenset(self._platforms))
+        if self._pool is None or key != self._key:
+            if self._pool is not None:
+                self._retire(self._pool)
+            self._pool = engine._session_workers(jobs, set(self._platforms), dict(creds))
+            self._key = key
+        self._users[id(self._pool)] = self._users.get(id(self._pool), 0) + 1
+        return self._pool
+
+    def _retire(self, pool: SessionWorkers) -> None:
+        if self._users.get(id(pool), 0) > 0:
+            self._retired[id(pool)] = pool
+        else:
+            pool.close(wait=True)
+
+    def release(self, pool: SessionWorkers | None) -> None:
+        if pool is None:
+            return
+        self._users[id(pool)] -= 1
+        if self._users[id(pool)] == 0 and id(pool) in self._retired:
+            del self._users[id(pool)]
+            self._retired.pop(id(pool)).close(wait=True)
+
+    def close(self) -> None:
+        for pool in [self._pool, *self._retired.values()]:
+            if pool is not None:
+                pool.close(wait=False)
+        if self._snmp is not None:
+            self._snmp.close()
 
 
 # -- SSH worker processes ---------------------------------------------------------

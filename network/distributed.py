@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -497,18 +498,29 @@ class _WorkerContext:
 
 
 _PARENT: list[tuple[AuditEngine, str]] = []  # set once by the worker command, before the pool forks
-_ENGINES: dict[int, AuditEngine] = {}  # per worker process: the store connection must not cross a fork
+# per pool process (prefork) or pool thread (engine): a store connection must not cross a fork
+# or be shared by two threads
+_ENGINES: dict[tuple[int, int], AuditEngine] = {}
+POOLS = ("prefork", "engine")
 
 
-def prepare_engine(config: LoadedConfig, credentials: Credentials) -> AuditEngine:
+def _slot() -> tuple[int, int]:
+    """This pool process's (prefork: it runs its tasks in one thread) or pool thread's key."""
+    return os.getpid(), threading.get_ident()
+
+
+def prepare_engine(config: LoadedConfig, credentials: Credentials, pool: str = "prefork") -> AuditEngine:
     """The worker's engine without a store, built once before the pool forks.
 
     Its processes then share netmiko, paramiko, pysnmp and the parsed rules (copy-on-write)
     instead of each importing and loading them at its first batch (a CPU-second or two each).
+    ``pool="engine"``: the engine as a local audit has it, SSH and SNMP in processes of its own.
     """
     from govops.network.service import build_audit_engine
 
     engine = build_audit_engine(_WorkerContext(config, credentials, None), NullObserver())
+    if pool == "engine":
+        return engine
     # Celery's pool processes are this worker's processes: a batch runs in its process's
     # threads and event loop rather than in more processes of its own
     engine.settings = dataclasses.replace(
@@ -552,18 +564,69 @@ class _KeptSnmp:
         pass  # kept for the next batch; the process's exit ends it
 
 
-_LOOPS: dict[int, asyncio.AbstractEventLoop] = {}
+_LOOPS: dict[tuple[int, int], asyncio.AbstractEventLoop] = {}
+
+
+class EngineLoop:
+    """The engine pool's one engine: an event loop in a thread of its own, fed by Celery's threads.
+
+    Every batch runs on this loop through the same SSH and SNMP worker processes (kept from batch
+    to batch, as a local audit keeps them for its devices); Celery's threads only wait for their
+    batch's results. Its store connection is used on this loop's thread only.
+    """
+
+    def __init__(self, engine: AuditEngine, url: str) -> None:
+        from govops.network.audit import KeptPools
+
+        self.engine = copy.copy(engine)
+        self.url = url
+        self.engine.store = OnceStore(url)
+        self.pools = KeptPools(engine.settings.snmp_concurrency)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="govops-engine", daemon=True)
+        self.thread.start()
+
+    def run_batch(self, run_id: str, devices: Sequence[Device], checks: Sequence[str]) -> list[Any]:
+        work = self.engine.run_batch_kept(run_id, devices, checks, self.pools)
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
+
+    def reopen_store(self) -> None:
+        """After a store error: the next batches get a new connection (on the loop's thread)."""
+
+        def reopen() -> None:
+            self.engine.store = OnceStore(self.url)
+
+        self.loop.call_soon_threadsafe(reopen)
+
+
+_SHARED: list[EngineLoop] = []  # the engine pool's, made at its first batch
+_POOL = ["prefork"]  # set by worker_app
+
+
+def _shared() -> EngineLoop | None:
+    """The engine pool's loop (None with the prefork pool)."""
+    if _POOL[0] != "engine":
+        return None
+    with _SHARED_LOCK:
+        if not _SHARED:
+            _SHARED.append(EngineLoop(*_PARENT[0]))
+    return _SHARED[0]
+
+
+_SHARED_LOCK = threading.Lock()
 
 
 def _engine() -> AuditEngine:
-    pid = os.getpid()
-    engine = _ENGINES.get(pid)
+    slot = _slot()
+    engine = _ENGINES.get(slot)
     if engine is None:
         shared, url = _PARENT[0]
         engine = copy.copy(shared)
         engine.store = OnceStore(url)
-        engine.snmp_factory = _KeptSnmp(shared.snmp_factory)
-        _ENGINES[pid] = engine
+        if not shared.settings.snmp_processes:
+            # prefork: this process polls SNMP itself (the engine pool's workers make their own)
+            engine.snmp_factory = _KeptSnmp(shared.snmp_factory)
+        _ENGINES[slot] = engine
     return engine
 
 
@@ -586,9 +649,9 @@ def _warm_up(**_: Any) -> None:
 
 
 def _loop() -> asyncio.AbstractEventLoop:
-    loop = _LOOPS.get(os.getpid())
+    loop = _LOOPS.get(_slot())
     if loop is None:
-        loop = _LOOPS[os.getpid()] = asyncio.new_event_loop()
+        loop = _LOOPS[_slot()] = asyncio.new_event_loop()
     return loop
 
 
@@ -608,11 +671,17 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
         if run.status != "running":
             log.info("run %s is %s: batch of %d devices skipped", run_id, run.status, len(devices))
             return {"run": run_id, "skipped": len(devices), "reason": run.status}
-        results = engine.run_batch(run_id, [device_from_data(d) for d in devices], checks, _loop())
+        batch = [device_from_data(d) for d in devices]
+        shared = _shared()
+        results = (
+            shared.run_batch(run_id, batch, checks) if shared else engine.run_batch(run_id, batch, checks, _loop())
+        )
     except StoreError as exc:
         # the store is away for a while (restart, failover): try the batch again later
         log.warning("run %s: store error (%s), batch retried", run_id, exc.message)
-        _ENGINES.pop(os.getpid(), None)
+        _ENGINES.pop(_slot(), None)
+        if _SHARED:
+            _SHARED[0].reopen_store()
         raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
     except Exception as exc:
         # the batch's devices end with the reason and the run goes on (a bad rule file or
@@ -638,7 +707,7 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
 def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> None:
     from govops.network.results import DeviceResult
 
-    engine = _ENGINES.get(os.getpid())
+    engine = _ENGINES.get(_slot())
     store = engine.store if engine is not None else OnceStore(_PARENT[0][1])
     for data in devices:
         d = device_from_data(data)
@@ -647,21 +716,21 @@ def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> N
 
 
 _CONTEXT: list[_WorkerContext] = []  # the worker's config and credentials, set with _PARENT
-_REMEDIATORS: dict[int, RemediationEngine] = {}  # per worker process, as _ENGINES
+_REMEDIATORS: dict[tuple[int, int], RemediationEngine] = {}  # per pool process or thread, as _ENGINES
 
 
 def _remediator(settings: Mapping[str, Any]) -> RemediationEngine:
     """This process's remediation engine (its own store connection), with the run's settings."""
     from govops.network.remediation.engine import RemediationSettings
 
-    pid = os.getpid()
-    engine = _REMEDIATORS.get(pid)
+    slot = _slot()
+    engine = _REMEDIATORS.get(slot)
     if engine is None:
         from govops.network.remediation.service import build_engine
 
         ctx = _CONTEXT[0]
         engine = build_engine(_WorkerContext(ctx.config, ctx.credentials, OnceStore(_PARENT[0][1])), NullObserver())
-        _REMEDIATORS[pid] = engine
+        _REMEDIATORS[slot] = engine
     run_engine = copy.copy(engine)
     run_engine.settings = RemediationSettings(**settings)
     return run_engine
@@ -688,7 +757,7 @@ def remediate_batch(task: Any, run_id: str, settings: dict[str, Any], items: lis
     except StoreError as exc:
         # a device whose push was journalled is checked on the device when the batch comes back
         log.warning("run %s: store error (%s), batch retried", run_id, exc.message)
-        _REMEDIATORS.pop(os.getpid(), None)
+        _REMEDIATORS.pop(_slot(), None)
         raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
     except Exception as exc:
         log.exception("run %s: batch failed", run_id)
@@ -726,8 +795,13 @@ def _store_display(engine: AuditEngine) -> str:
     return store.display_url if isinstance(store, SqlStore) else "?"
 
 
-def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
-    """The Celery application of ``govops worker``, with the audit task bound to this config."""
+def worker_app(config: LoadedConfig, credentials: Credentials, pool: str = "prefork") -> Celery:
+    """The Celery application of ``govops worker``, with the audit task bound to this config.
+
+    ``pool``: ``prefork`` (Celery's pool processes each run a batch with SSH, SNMP, parsing and
+    rules under one GIL) or ``engine`` (batches in threads of this process, each run as a local
+    audit: SSH sessions and SNMP polls in the engine's worker processes).
+    """
     # one INFO line per SSH login and socket would bury the batches' lines
     for noisy in ("paramiko", "netmiko", "pysnmp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -742,17 +816,25 @@ def worker_app(config: LoadedConfig, credentials: Credentials) -> Celery:
             Msg("err.dist.worker_broker_down", broker=display_broker(settings.broker), reason=problem),
             hint=Msg("err.dist.hint_worker_broker"),
         )
-    _PARENT[:] = [(prepare_engine(config, credentials), config.store_url)]
+    _PARENT[:] = [(prepare_engine(config, credentials, pool), config.store_url)]
+    _POOL[:] = [pool]
     _CONTEXT[:] = [_WorkerContext(config, credentials, None)]
     app.task(name=AUDIT_TASK, bind=True)(audit_batch)
     app.task(name=REMEDIATE_TASK, bind=True)(remediate_batch)
     from celery.signals import worker_process_init
 
     worker_process_init.connect(_warm_up)
+    if pool == "engine":
+        from govops.network.audit import start_worker_server
+
+        start_worker_server()  # netmiko's and pysnmp's imports in the fork server now, not at the first batch
+        shared = _shared()
+        if shared is not None:  # the SNMP processes start now, not in the first run served
+            asyncio.run_coroutine_threadsafe(shared.pools.snmp(shared.engine), shared.loop)
     return app
 
 
-def worker_argv(queues: Sequence[str], concurrency: int, loglevel: str, name: str) -> list[str]:
+def worker_argv(queues: Sequence[str], concurrency: int, loglevel: str, name: str, pool: str = "prefork") -> list[str]:
     """``celery worker`` arguments: gossip and mingle are cluster chatter this worker does not need."""
     return [
         "worker",
@@ -762,5 +844,7 @@ def worker_argv(queues: Sequence[str], concurrency: int, loglevel: str, name: st
         f"--hostname={name}",
         "--without-gossip",
         "--without-mingle",
-        "--pool=prefork",
+        # engine: the batches' SSH and SNMP run in the engine's own processes; Celery's threads
+        # only schedule, evaluate and record
+        "--pool=threads" if pool == "engine" else "--pool=prefork",
     ]

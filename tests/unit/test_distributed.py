@@ -191,6 +191,69 @@ def _worker(monkeypatch: pytest.MonkeyPatch, url: str, engine: AuditEngine) -> N
     monkeypatch.setattr(distributed, "_ENGINES", {})
 
 
+def test_the_engine_pool_gives_each_thread_its_own_engine_and_keeps_the_engines_processes(
+    tmp_path: Path, inv: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import threading
+
+    from govops.network import distributed
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = OnceStore(url)
+    run = store.start_run("net.audit", {})
+    shared = _engine(tmp_path, store, FakeSsh())
+    # the engine pool's engine: SSH and SNMP in processes of its own, as the local audit's
+    shared.settings = dataclasses.replace(shared.settings, ssh_processes=1, snmp_processes=1)
+    _worker(monkeypatch, url, shared)
+    got: dict[str, AuditEngine] = {}
+
+    def in_thread(name: str) -> None:
+        got[name] = distributed._engine()
+        assert distributed._engine() is got[name]  # kept from batch to batch
+
+    threads = [threading.Thread(target=in_thread, args=(n,)) for n in ("t1", "t2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    a, b = got["t1"], got["t2"]
+    assert a is not b and a.store is not b.store  # a store connection is never shared by two threads
+    assert isinstance(a.store, OnceStore) and isinstance(b.store, OnceStore)
+    assert a.snmp_factory is shared.snmp_factory  # its SNMP processes make their own collectors
+    assert a.settings.ssh_processes == 1 and a.settings.snmp_processes == 1
+    # and a batch run by such an engine records each device once
+    devices = list(inv)[:3]
+    a.settings = dataclasses.replace(a.settings, ssh_processes=0, snmp_processes=0)  # the fakes stay in-process
+    assert len(a.run_batch(run.id, devices, ["ipv6"])) == 3
+    assert b.run_batch(run.id, devices, ["ipv6"]) == []
+    assert set(store.result_statuses(run.id)) == {d.hostname for d in devices}
+    # the engine pool proper: batches from several threads on one engine loop, each device once
+    shared.settings = dataclasses.replace(shared.settings, ssh_processes=0, snmp_processes=0)
+    monkeypatch.setattr(distributed, "_POOL", ["engine"])
+    monkeypatch.setattr(distributed, "_SHARED", [])
+    run2 = store.start_run("net.audit", {})
+    data = [device_to_data(d) for d in list(inv)[:6]]
+    outs: list[dict[str, object]] = []
+    batches = [data[:4], data[2:]]  # overlapping: as a redelivered batch would
+    workers = [
+        threading.Thread(target=lambda b=b: outs.append(distributed.audit_batch(FakeTask(), run2.id, ["ipv6"], b)))
+        for b in batches
+    ]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    [loop] = distributed._SHARED
+    loop.loop.call_soon_threadsafe(loop.loop.stop)
+    done = [h for o in outs for h in o["devices"]]  # type: ignore[attr-defined]
+    assert set(done) == {d["hostname"] for d in data}
+    # two batches racing on a device (as two workers may) leave one result
+    assert sorted(r.target for r in store.results(run2.id)) == sorted(d["hostname"] for d in data)
+    assert "--pool=threads" in distributed.worker_argv(["q"], 2, "INFO", "n", "engine")
+    assert "--pool=prefork" in distributed.worker_argv(["q"], 8, "INFO", "n")
+
+
 def test_a_batch_the_worker_cannot_run_ends_its_devices_with_the_reason(
     tmp_path: Path, inv: Inventory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
