@@ -298,7 +298,7 @@ class VmService:
         except ServerFault as exc:
             if delete_on_error and created:
                 self.port.delete_server(server.id)
-                exc.message += " (the server was deleted)"
+                exc.reword(Msg("err.vm.error_deleted", error=exc.msg), exc.hint_msg)
             raise
         return CreateResult(server, created, attempts, self.clock.monotonic() - start)
 

@@ -21,6 +21,7 @@ from govops.cloud.ports import (
 from govops.cloud.vms import Clock, VmService, VmSpec, parse_tags
 from govops.departments import Department, load_departments
 from govops.errors import ExitCode, InputError, NotFoundError
+from govops.i18n import Translator
 
 from tests.conftest import REPO
 from tests.fakes_cloud import FakeCloud
@@ -134,6 +135,11 @@ def test_error_state_raises_with_fault_and_deletes(svc: VmService, cloud: FakeCl
     with pytest.raises(ServerFault, match="went to ERROR: No valid host was found") as err:
         svc.create(depts["gaj"], spec(), "run-1")
     assert "deleted" in err.value.message
+    # what the CLI prints, in either language, says so too
+    assert err.value.render_in(Translator("en")).endswith("(the server was deleted)")
+    assert "No valid host" in err.value.render_in(Translator("zh")) and "已删除" in err.value.render_in(
+        Translator("zh")
+    )
     assert cloud.servers() == []
 
 
