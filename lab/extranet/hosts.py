@@ -192,7 +192,7 @@ class HostsLab:
         ns, outer, inner = f"gvh{block}-{k}", f"gvh{block}k{k}r", f"gvh{block}k{k}n"
         address = f"127.2.{block}.{k + 1}"
         # recorded before it exists: a failure half-way still gets it deleted by down()
-        state["hosts"][code] = {"namespace": ns, "address": address}
+        state["hosts"][code] = {"namespace": ns, "address": address, "veth": outer}
         _state_file(ctx).parent.mkdir(parents=True, exist_ok=True)
         _state_file(ctx).write_text(json.dumps(state, indent=1))
         _ip("netns", "add", ns)
@@ -249,6 +249,7 @@ class HostsLab:
         return {
             "namespace": ns,
             "address": address,
+            "veth": outer,
             "queue": queue,
             "routes": len(targets),
             "relayed": {"tcp": len(relay["tcp"]), "udp": len(relay["udp"])},
@@ -271,7 +272,12 @@ class HostsLab:
     def down(self, ctx: LabContext) -> list[str]:
         stopped = ctx.processes.stop_all(PREFIX, timeout=30.0)  # warm shutdown: running batches finish
         for h in _read_state(ctx).get("hosts", {}).values():
-            # deleting the namespace deletes its veth pair, and with it the machine's route to it
+            # The machine's end of the veth first: deleting it deletes the pair (and the route to the
+            # host) at once, while the kernel frees a deleted namespace, and the veths in it, only
+            # later. Until then the machine lists an interface that is no longer the lab's (a net-snmp
+            # device of another lab reading the machine's interfaces would see it).
+            if h.get("veth"):
+                _ip("link", "del", h["veth"], check=False)
             _ip("netns", "del", h["namespace"], check=False)
         _state_file(ctx).unlink(missing_ok=True)
         return stopped

@@ -133,8 +133,12 @@ def test_down_deletes_the_namespaces(hosts_lab: Any) -> None:
     pids = [int(p) for h in hosts.values() for p in [h["pid"]]]
     hosts_lab.down(["hosts"])
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True, check=True).stdout
+    links = {line.split()[0].split("@")[0] for line in out.splitlines() if line.strip()}
     for h in hosts.values():
         assert h["namespace"] not in listed.split()
+        # gone at once, not when the kernel gets round to freeing the namespace
+        assert h["veth"] not in links
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
     assert not (hosts_lab.dir / "hosts" / "hosts.json").exists()
