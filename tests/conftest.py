@@ -93,3 +93,18 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "inventories", dest / "inventories")
     (dest / "playbooks").mkdir()
     return dest
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the namespace-hosts lab's tests after every other lab test.
+
+    Its hosts change the machine's interfaces and routes while they run (veth pairs, local routes),
+    and the shared extranet lab's net-snmp device reads the machine's interfaces back: in CI, the
+    facts and remediation tests that came after it failed, while each passes on its own.
+    """
+    last = [i for i in items if i.nodeid.startswith("tests/integration/test_lab_hosts.py")]
+    if not last:
+        return
+    rest = [i for i in items if i not in last]
+    at = next((k for k, i in enumerate(rest) if i.nodeid.startswith("tests/unit/")), len(rest))
+    items[:] = rest[:at] + last + rest[at:]
