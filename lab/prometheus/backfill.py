@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,14 +104,32 @@ def backfill(
             raise LabError(f"promtool failed on {path.name}: {' / '.join(tail)}")
         return size, t1 - t0, t2 - t1
 
-    started = time.perf_counter()
-    obs.started(len(files), "prometheus backfill")
     n = workers or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="backfill") as pool:
+    return _run_parts(
+        files, lambda i, a, b: (0, *one(i, a, b)), n, "backfill", "prometheus backfill", data_dir, stats, obs
+    )
+
+
+def _run_parts(
+    files: list[tuple[int, int]],
+    one: Callable[[int, int, int], tuple[int, int, float, float]],
+    workers: int,
+    prefix: str,
+    label: str,
+    out_dir: Path,
+    stats: BackfillStats,
+    obs: Observer,
+) -> BackfillStats:
+    """Each part through ``one`` (samples, text bytes, generate and promtool seconds) on
+    ``workers`` threads, summed into ``stats``; a failed part cancels the ones not started."""
+    started = time.perf_counter()
+    obs.started(len(files), label)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=prefix) as pool:
         futures = {pool.submit(one, i, a, b): i for i, (a, b) in enumerate(files)}
         try:
             for fut in as_completed(futures):
-                size, gen, imp = fut.result()
+                samples, size, gen, imp = fut.result()
+                stats.samples += samples
                 stats.text_bytes += size
                 stats.generate_seconds += gen
                 stats.promtool_seconds += imp
@@ -122,8 +140,8 @@ def backfill(
             raise
     obs.finished()
     stats.wall_seconds = time.perf_counter() - started
-    stats.blocks = sum(1 for p in data_dir.iterdir() if p.is_dir() and (p / "meta.json").exists())
-    stats.data_bytes = _dir_bytes(data_dir)
+    stats.blocks = sum(1 for p in out_dir.iterdir() if p.is_dir() and (p / "meta.json").exists())
+    stats.data_bytes = _dir_bytes(out_dir)
     return stats
 
 
@@ -207,24 +225,4 @@ def backfill_rules(
             raise LabError(f"promtool failed on {path.name}: {' / '.join(tail)}")
         return samples, size, t1 - t0, t2 - t1
 
-    started = time.perf_counter()
-    obs.started(len(files), "recording rules backfill")
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rules") as pool:
-        futures = {pool.submit(one, i, a, b): i for i, (a, b) in enumerate(files)}
-        try:
-            for fut in as_completed(futures):
-                samples, size, gen, imp = fut.result()
-                stats.samples += samples
-                stats.text_bytes += size
-                stats.generate_seconds += gen
-                stats.promtool_seconds += imp
-                obs.advanced(f"part {futures[fut] + 1}/{len(files)}", "ok")
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-    obs.finished()
-    stats.wall_seconds = time.perf_counter() - started
-    stats.blocks = sum(1 for p in out_dir.iterdir() if p.is_dir() and (p / "meta.json").exists())
-    stats.data_bytes = _dir_bytes(out_dir)
-    return stats
+    return _run_parts(files, one, workers, "rules", "recording rules backfill", out_dir, stats, obs)
