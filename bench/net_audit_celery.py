@@ -19,7 +19,8 @@ nornir_netmiko baseline (SSH only) for the CPU-s per device comparison.
 same run; the engine pool's batch size and concurrency are their own options.
 
 Usage: python bench/net_audit_celery.py --lab DIR [--batch-size 10] [--concurrency N] [--nornir]
-       [--pools prefork,engine] [--engine-batch-size N] [--engine-concurrency N]
+       [--pools prefork,engine] [--engine-batch-size N] [--engine-concurrency N] [--workers 1,2] [--keep DIR]
+       [--split-sessions] [--spy FILE]
 Needs the `celery` and `postgres` extras, redis-server and PostgreSQL's binaries.
 """
 
@@ -46,6 +47,7 @@ from net_audit import lab_env, load, run_nornir
 HERE = Path(__file__).resolve().parent
 
 GOAL_OVERHEAD = 0.15
+SSH_WORKERS = 50  # network.ssh_workers' default: the local audit's SSH sessions
 GOVOPS_GROUPS = ("govops audit", "forkserver", "govops-ssh", "govops-snmp")
 
 
@@ -63,14 +65,27 @@ def govops_cpu(cpu: CpuMeter) -> float:
     return sum(v for k, v in cpu.by_group.items() if k in GOVOPS_GROUPS)
 
 
-def audit(cfg: Path, env: dict[str, str], *extra: str) -> tuple[float, dict[str, Any]]:
+def audit(cfg: Path, env: dict[str, str], *extra: str, spy: Path | None = None) -> tuple[float, dict[str, Any]]:
     cmd = [sys.executable, "-m", "govops", "--config", str(cfg), "-o", "json", "-q", "net", "audit", *extra]
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - read back below; a pipe lost output under py-spy
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
+    profiler = None
+    if spy is not None:  # py-spy's wall-clock profile of the whole command (it adds its own cost)
+        profiler = subprocess.Popen(
+            ["py-spy", "record", "--idle", "--format", "raw", "-r", "100", "-o", str(spy), "-p", str(proc.pid)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    _none, stderr = proc.communicate()
     took = time.perf_counter() - t0
+    if profiler is not None:
+        profiler.wait()
     if proc.returncode not in (0, 3):
-        raise SystemExit(f"govops net audit {' '.join(extra)} exited {proc.returncode}: {proc.stderr[-1500:]}")
-    doc: dict[str, Any] = json.loads(proc.stdout)
+        raise SystemExit(f"govops net audit {' '.join(extra)} exited {proc.returncode}: {stderr[-1500:]}")
+    out.seek(0)
+    doc: dict[str, Any] = json.loads(out.read())
+    out.close()
     return took, doc
 
 
@@ -78,7 +93,7 @@ def start_worker(
     cfg: Path,
     env: dict[str, str],
     name: str,
-    concurrency: int,
+    concurrency: int | None,
     work: Path,
     queues: str = "govops",
     pool: str = "prefork",
@@ -95,8 +110,7 @@ def start_worker(
                 "worker",
                 "--queues",
                 queues,
-                "--concurrency",
-                str(concurrency),
+                *(["--concurrency", str(concurrency)] if concurrency else []),
                 "--name",
                 f"{name}@bench",
                 "--pool",
@@ -144,9 +158,17 @@ def main() -> int:
     ap.add_argument("--pools", default="prefork", help="worker pools to measure, e.g. prefork,engine")
     ap.add_argument("--engine-batch-size", type=int, default=None, help="devices per task with --pool engine")
     ap.add_argument(
-        "--engine-concurrency", type=int, default=os.cpu_count() or 1, help="batches at once per engine worker"
+        "--engine-concurrency", type=int, default=None, help="batches at once per engine worker (default: the worker's)"
     )
     ap.add_argument("--nornir", action="store_true", help="add the Nornir baseline's CPU-s per device")
+    ap.add_argument(
+        "--split-sessions",
+        action="store_true",
+        help="engine workers on this one machine share its SSH sessions and SNMP polls (network.ssh_workers / N)",
+    )
+    ap.add_argument("--workers", default="1,2", help="numbers of workers to measure, e.g. 1 or 1,2")
+    ap.add_argument("--spy", type=Path, default=None, help="py-spy raw profile of the coordinator to this file")
+    ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (workers' logs, configs)")
     args = ap.parse_args()
     from govops.lab.core import Lab, LabOptions
     from govops.observer import NullObserver
@@ -164,6 +186,9 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory(prefix="bench-celery-") as tmp, postgres_server() as pg_url:
         work = Path(tmp)
+        if args.keep is not None:
+            work = args.keep.resolve()
+            work.mkdir(parents=True, exist_ok=True)
         broker_lab = Lab(work / "lab", HERE.parent)
         try:
             broker_lab.up(["broker"], LabOptions(), NullObserver())
@@ -177,21 +202,26 @@ def main() -> int:
                 local_took, doc = audit(local_cfg, env)
             report("local", local_took, doc, truth, cpu)
             local_statuses = {d["hostname"]: d["status"] for d in doc["devices"]}
-            steps = [(pool, count) for pool in args.pools.split(",") for count in (1, 2)]
+            steps = [(pool, count) for pool in args.pools.split(",") for count in map(int, args.workers.split(","))]
             for pool, count in steps:
                 cfg, conc = celery_cfg, args.concurrency
                 if pool == "engine":
                     conc = args.engine_concurrency
                     size = args.engine_batch_size or args.batch_size
-                    cfg = write_config(lab, work / "engine.yaml", pg_url, {"broker": broker, "batch_size": size})
-                workers = [start_worker(cfg, env, f"w{i}", conc, work, pool=pool) for i in range(count)]
+                    network: dict[str, Any] = {"broker": broker, "batch_size": size}
+                    if args.split_sessions and count > 1:
+                        # the workers share this one machine, as one collector's sessions would
+                        network |= {"ssh_workers": max(1, SSH_WORKERS // count), "snmp_concurrency": 40 // count}
+                        print(f"  {count} engine workers on this machine: {network['ssh_workers']} sessions each")
+                    cfg = write_config(lab, work / f"engine-{count}.yaml", pg_url, network)
+                workers = [start_worker(cfg, env, f"{pool}{count}-w{i}", conc, work, pool=pool) for i in range(count)]
                 try:
                     with CpuMeter(lab=lab) as cpu:
-                        took, doc = audit(cfg, env, "--executor", "celery")
+                        took, doc = audit(cfg, env, "--executor", "celery", spy=args.spy)
                 finally:
                     for w in workers:
                         stop_worker(w)
-                report(f"celery {pool}, {count} w × {conc}", took, doc, truth, cpu)
+                report(f"celery {pool}, {count} w × {conc or 'default'}", took, doc, truth, cpu)
                 same = sum(1 for d in doc["devices"] if local_statuses.get(d["hostname"]) == d["status"])
                 overhead = took / local_took - 1
                 verdict = "met" if overhead <= GOAL_OVERHEAD else "NOT met"

@@ -17,7 +17,7 @@ broker (Redis) and the results store (PostgreSQL: the postmaster and its backend
 own device agents. The load average is printed with each line.
 
 Usage: python bench/net_audit_province.py --lab DIR [--workers 2] [--batch-size 10] [--concurrency N]
-       [--no-local]
+       [--pool prefork|engine] [--no-local]
 Needs the `celery` and `postgres` extras, redis-server and PostgreSQL's binaries.
 """
 
@@ -112,7 +112,8 @@ def main() -> int:
     ap.add_argument("--lab", type=Path, required=True, help="folder of a running `govops lab up --extranet --cities N`")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=10, help="devices per Celery task")
-    ap.add_argument("--concurrency", type=int, default=4 * (os.cpu_count() or 1), help="pool processes per worker")
+    ap.add_argument("--concurrency", type=int, default=None, help="batches at once per worker (default: the worker's)")
+    ap.add_argument("--pool", default="prefork", choices=("prefork", "engine"), help="the workers' pool (`--pool`)")
     ap.add_argument("--no-local", action="store_true", help="skip the local audit")
     args = ap.parse_args()
     from govops.lab.core import Lab, LabOptions
@@ -130,7 +131,8 @@ def main() -> int:
     routes = {city(k).group: city(k).code for k in range(cities)}
     print(
         f"lab {lab}: {cities} cities, {n} devices, faults {truth['lab'].get('faults')}; {args.workers} workers "
-        f"of {args.concurrency} processes reading queues {','.join(queues)}; batch {args.batch_size}; "
+        f"({args.pool} pool, concurrency {args.concurrency or 'default'}) reading queues {','.join(queues)}; "
+        f"batch {args.batch_size}; "
         f"machine: {os.cpu_count()} cores {load()}"
     )
     with tempfile.TemporaryDirectory(prefix="bench-province-") as tmp, postgres_server() as pg_url:
@@ -149,7 +151,7 @@ def main() -> int:
                     local_took, doc = audit(local_cfg, env)
                 report("local", local_took, doc, truth, meter)
             workers = [
-                start_worker(celery_cfg, env, f"w{i}", args.concurrency, work, ",".join(queues))
+                start_worker(celery_cfg, env, f"w{i}", args.concurrency, work, ",".join(queues), args.pool)
                 for i in range(args.workers)
             ]
             try:
@@ -158,7 +160,7 @@ def main() -> int:
             finally:
                 for w in workers:
                     stop_worker(w)
-            report(f"celery, {args.workers} workers", took, doc, truth, meter)
+            report(f"celery {args.pool}, {args.workers} workers", took, doc, truth, meter)
             if not args.no_local:
                 print(f"  wall vs local: {100 * (took / local_took - 1):+.1f} %")
         finally:

@@ -24,15 +24,17 @@ def worker(
         typer.Option(
             "--concurrency",
             min=1,
-            help="Batches run at once (default: 4 per CPU; prefork: one pool process each).",
+            help="Batches run at once (prefork: one pool process each, default 4 per CPU; engine: threads, "
+            "default 12 devices per SSH session of network.ssh_workers).",
         ),
     ] = None,
     pool: Annotated[
         str | None,
         typer.Option(
             "--pool",
-            help="prefork: one Celery pool process per batch; engine: batches in threads, each run as "
-            "a local audit (SSH and SNMP in processes of their own). Default: network.worker_pool.",
+            help="engine: batches in threads feeding one audit engine, as a local audit runs (SSH and SNMP "
+            "in processes of their own); prefork: one Celery pool process per batch. Default: "
+            "network.worker_pool (engine).",
         ),
     ] = None,
     name: Annotated[
@@ -46,7 +48,7 @@ def worker(
     SIGTERM, finishing the batches it has started.
     """
     from govops.errors import InputError
-    from govops.network.distributed import DEFAULT_QUEUE, POOLS, worker_app, worker_argv
+    from govops.network.distributed import DEFAULT_QUEUE, POOLS, default_concurrency, worker_app, worker_argv
     from govops.network.service import worker_processes
 
     a = app_of(ctx)
@@ -72,9 +74,7 @@ def worker(
     verbose = a.terminal.verbose
     loglevel = "WARNING" if a.terminal.quiet else "DEBUG" if verbose >= 2 else "INFO"
     node = name or f"govops-{os.getpid()}@%h"
-    # a batch mostly waits on its devices (SSH prompts, SNMP answers, timeouts of the dead ones):
-    # several per CPU keep the cores busy, and a batch stuck on a slow device holds one process only
-    # engine: the batches are threads feeding one engine (its processes are shared), and a batch
-    # ends with its slowest device: as with prefork, several per CPU keep the engine's pipeline
-    # full (benchmarks.md: 2 batches of 25 at once took 20.7 s where 8 of 10 took 16.1 s)
-    app.worker_main(worker_argv(wanted, concurrency or 4 * worker_processes(), loglevel, node, mode))
+    net = cfg.config.network
+    if concurrency is None:
+        concurrency = default_concurrency(mode, worker_processes(), net.ssh_workers, net.batch_size)
+    app.worker_main(worker_argv(wanted, concurrency, loglevel, node, mode))

@@ -117,10 +117,10 @@ class NetworkSection(_Section):
     )
     batch_size: int = Field(10, ge=1, le=1000, description="Devices per Celery task (`--executor celery`).")
     worker_pool: Literal["prefork", "engine"] = Field(
-        "prefork",
-        description="How `govops worker` runs batches (`--pool`): `prefork`, one Celery pool process per "
-        "batch doing its SSH, SNMP and rules itself; `engine`, batches in threads of the worker process, "
-        "each run as a local audit is (SSH and SNMP in worker processes of their own).",
+        "engine",
+        description="How `govops worker` runs batches (`--pool`): `engine`, batches in threads of the worker "
+        "process feeding one audit engine, as a local audit runs (SSH and SNMP in worker processes of their "
+        "own); `prefork`, one Celery pool process per batch doing its SSH, SNMP and rules itself.",
     )
     # Redis redelivers a task not acknowledged within this (a lost worker's), so it must exceed
     # the longest batch

@@ -347,6 +347,23 @@ class SqlStore:
         )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
+    def results_of(self, run_id: str, targets: Sequence[str]) -> list[TargetResult]:
+        """The results (with their data) of these targets of the run, in ``results``' order."""
+        found: list[TargetResult] = []
+        wanted = list(targets)
+        for i in range(0, len(wanted), 500):  # SQLite caps a statement's parameters
+            part = wanted[i : i + 500]
+            marks = ", ".join("?" * len(part))  # placeholders only: the targets are parameters
+            rows = self._rows(
+                "SELECT run_id, target, status, reason, data, finished_at FROM results "  # noqa: S608
+                f"WHERE run_id = ? AND target IN ({marks})",
+                (run_id, *part),
+            )
+            found += [
+                TargetResult(r[0], r[1], r[2], r[3], _loads(r[4], f"results '{r[0]}/{r[1]}' data"), r[5]) for r in rows
+            ]
+        return sorted(found, key=lambda r: r.target)
+
     def result_statuses(self, run_id: str) -> dict[str, tuple[str, str | None]]:
         """Each recorded target's (status, reason), without the result data: cheap to poll."""
         rows = self._rows("SELECT target, status, reason FROM results WHERE run_id = ?", (run_id,))

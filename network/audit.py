@@ -133,10 +133,14 @@ class Executor(Protocol):
     """Runs a run's per-device work elsewhere (``govops.network.distributed``: Celery workers).
 
     ``execute`` returns once every device has a result in the engine's store, reporting each one
-    to ``observer`` as it lands; it raises to stop the run (which is then left resumable).
+    to ``observer`` as it lands; it raises to stop the run (which is then left resumable). It may
+    return every result of the run as read from the store while following it (in target order),
+    so the engine need not read them back; None: the engine reads them.
     """
 
-    def execute(self, run: Run, devices: Sequence[Device], checks: Sequence[str], observer: Observer) -> None: ...
+    def execute(
+        self, run: Run, devices: Sequence[Device], checks: Sequence[str], observer: Observer
+    ) -> Sequence[DeviceResult] | None: ...
 
 
 @dataclass(frozen=True)
@@ -382,11 +386,12 @@ class AuditEngine:
         jobs = {d.hostname: (d, DeviceJob.from_device(d)) for d in todo}
         self.observer.started(len(todo), Msg("progress.audit", run=run.id))
         results: list[DeviceResult] = []
+        followed: Sequence[DeviceResult] | None = None
         status = "interrupted"
         stopped = False
         try:
             if self.executor is not None:
-                self.executor.execute(run, [d for d, _job in jobs.values()], list(checks), self.observer)
+                followed = self.executor.execute(run, [d for d, _job in jobs.values()], list(checks), self.observer)
             else:
                 asyncio.run(self._run_all(list(jobs.values()), list(checks), run.id, results))
             status = "finished"
@@ -394,7 +399,10 @@ class AuditEngine:
             stopped = True
         finally:
             self.observer.finished()
-            all_results = [DeviceResult.from_dict(r.data) for r in self.store.results(run.id) if r.data]
+            if followed is not None:
+                all_results = list(followed)
+            else:
+                all_results = [DeviceResult.from_dict(r.data) for r in self.store.results(run.id) if r.data]
             rollup = Rollup.of(all_results)  # once: the store and the CLI show this one
             self.store.finish_run(run.id, status, rollup.city.to_dict())
         if stopped:

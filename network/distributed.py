@@ -37,6 +37,7 @@ Celery is imported only here and only when used (``govops --help`` stays fast).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import json
@@ -45,7 +46,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -53,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 from govops.errors import GovopsError, InputError, NotFoundError, StoreError
 from govops.i18n import Msg
 from govops.network.inventory import Device, Site, SnmpProfile, SshProfile
+from govops.network.results import DeviceResult
 from govops.observer import NullObserver, Observer
 from govops.store import Run, SqlStore
 
@@ -260,18 +264,21 @@ class CeleryExecutor:
         self.check_workers = check_workers
         self.command = "govops net audit"
 
-    def execute(self, run: Run, devices: Sequence[Device], checks: Sequence[str], observer: Observer) -> None:
+    def execute(
+        self, run: Run, devices: Sequence[Device], checks: Sequence[str], observer: Observer
+    ) -> list[DeviceResult] | None:
         batches = plan_batches(devices, self.routes, self.batch_size)
         if not batches:
-            return
+            return None
         self._ensure_broker(run)
-        if self.check_workers:
-            self._ensure_consumers(run, sorted({q for q, _b in batches}))
-        self._publish(
-            run, AUDIT_TASK, [(q, (run.id, list(checks), [device_to_data(d) for d in b])) for q, b in batches]
-        )
-        observer.message(Msg("progress.dist.sent", batches=len(batches), size=self.batch_size))
-        self._follow(run, {d.hostname for d in devices}, observer)
+        with self._consumers_checked(run, sorted({q for q, _b in batches})) as check:
+            self._publish(
+                run, AUDIT_TASK, [(q, (run.id, list(checks), [device_to_data(d) for d in b])) for q, b in batches]
+            )
+            observer.message(Msg("progress.dist.sent", batches=len(batches), size=self.batch_size))
+            feed = _ResultFeed(self.store, run.id, keep=DeviceResult.from_dict)
+            self._follow(run, {d.hostname for d in devices}, observer, feed, check)
+        return [feed.kept[t] for t in sorted(feed.kept)]
 
     def remediate(
         self,
@@ -288,8 +295,7 @@ class CeleryExecutor:
         if not batches:
             return
         self._ensure_broker(run)
-        if self.check_workers:
-            self._ensure_consumers(run, sorted({q for q, _b in batches}))
+        queues = sorted({q for q, _b in batches})
         messages = [
             (
                 q,
@@ -301,9 +307,10 @@ class CeleryExecutor:
             )
             for q, batch in batches
         ]
-        self._publish(run, REMEDIATE_TASK, messages)
-        observer.message(Msg("progress.dist.sent", batches=len(batches), size=self.batch_size))
-        self._follow(run, set(by_host), observer)
+        with self._consumers_checked(run, queues) as check:
+            self._publish(run, REMEDIATE_TASK, messages)
+            observer.message(Msg("progress.dist.sent", batches=len(batches), size=self.batch_size))
+            self._follow(run, set(by_host), observer, _ResultFeed(self.store, run.id), check)
 
     def _resume_hint(self, run: Run) -> Msg:
         return Msg("err.dist.hint_resume", command=self.command, run=run.id)
@@ -318,6 +325,24 @@ class CeleryExecutor:
                 Msg("err.dist.broker_down", broker=self.broker_display, reason=problem, run=run.id),
                 hint=self._resume_hint(run),
             )
+
+    @contextmanager
+    def _consumers_checked(self, run: Run, queues: list[str]) -> Iterator[Future[None] | None]:
+        """Ask the workers which queues they read while the batches are published and followed.
+
+        The question takes at least ``WORKER_CHECK_TIMEOUT`` (every worker's answer is awaited);
+        asked first, it delayed every run's first batch by that. Batches published for a queue
+        nobody reads stay queued and are skipped by a worker that comes later: the run is then
+        no longer running.
+        """
+        if not self.check_workers:
+            yield None
+            return
+        pool = ThreadPoolExecutor(1, thread_name_prefix="govops-consumers")
+        try:
+            yield pool.submit(self._ensure_consumers, run, queues)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _ensure_consumers(self, run: Run, queues: list[str]) -> None:
         """Fail early when no worker reads a queue this run needs (else it would wait forever)."""
@@ -361,15 +386,23 @@ class CeleryExecutor:
                 hint=self._resume_hint(run),
             ) from None
 
-    def _follow(self, run: Run, wanted: set[str], observer: Observer) -> None:
+    def _follow(
+        self, run: Run, wanted: set[str], observer: Observer, results: _ResultFeed, check: Future[None] | None
+    ) -> None:
         seen: set[str] = set()
-        results = _ResultFeed(self.store, run.id)
         next_check = time.monotonic() + BROKER_CHECK_INTERVAL
         while True:
             for host, (status, reason) in sorted(results.poll().items()):
                 if host in wanted and host not in seen:
                     seen.add(host)
                     observer.advanced(host, status, reason)
+            if check is not None and check.done():
+                failed = check.exception()
+                check = None
+                if isinstance(failed, GovopsError):  # a queue of this run has no worker
+                    raise failed
+                if failed is not None:  # the broker failed the question: look at it now
+                    next_check = time.monotonic()
             if len(seen) == len(wanted):
                 return
             if time.monotonic() >= next_check:
@@ -402,12 +435,17 @@ class _ResultFeed:
     per poll.
     """
 
-    def __init__(self, store: SqlStore, run_id: str) -> None:
+    def __init__(self, store: SqlStore, run_id: str, keep: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.store = store
         self.run_id = run_id
         self.statuses: dict[str, tuple[str, str | None]] = {}
         self.latest = ""
         self.margin = timedelta(seconds=5)
+        # keep: each new result's data, read once and converted while the run goes on, so the
+        # report at its end need not read every result back (2 s of a city's 35 s, after the
+        # last device)
+        self.keep = keep
+        self.kept: dict[str, Any] = {}
 
     def poll(self) -> dict[str, tuple[str, str | None]]:
         total = self.store.result_count(self.run_id)
@@ -421,6 +459,10 @@ class _ResultFeed:
             oldest = _parse_stamp(min(stamps, default=""))
             if window_start is not None and oldest is not None and oldest < window_start:
                 self.margin += window_start - oldest + timedelta(seconds=5)
+        if self.keep is not None and new:
+            for row in self.store.results_of(self.run_id, sorted(new)):
+                if row.data:
+                    self.kept[row.target] = self.keep(row.data)
         return new
 
     def _read(self, since: str) -> tuple[dict[str, tuple[str, str | None]], list[str]]:
@@ -498,15 +540,41 @@ class _WorkerContext:
 
 
 _PARENT: list[tuple[AuditEngine, str]] = []  # set once by the worker command, before the pool forks
-# per pool process (prefork) or pool thread (engine): a store connection must not cross a fork
-# or be shared by two threads
+# per pool process (prefork) or pool thread (engine); their store is the process's (_process_store)
 _ENGINES: dict[tuple[int, int], AuditEngine] = {}
+_STORES: dict[int, OnceStore] = {}  # per process: a connection must not cross a fork
 POOLS = ("prefork", "engine")
 
 
 def _slot() -> tuple[int, int]:
     """This pool process's (prefork: it runs its tasks in one thread) or pool thread's key."""
     return os.getpid(), threading.get_ident()
+
+
+def _process_store() -> OnceStore:
+    """This process's store connection, shared by its pool threads (``SqlStore`` serialises them).
+
+    The engine pool runs dozens of batches at once in threads: a connection each would be dozens
+    per worker, and PostgreSQL refuses clients past its ``max_connections`` (100 by default).
+    """
+    pid = os.getpid()
+    with _SHARED_LOCK:
+        store = _STORES.get(pid)
+        if store is None:
+            store = _STORES[pid] = OnceStore(_PARENT[0][1])
+        return store
+
+
+def _drop_store() -> None:
+    """After a store error: the next batches of this process open a new connection."""
+    with _SHARED_LOCK:
+        broken = _STORES.pop(os.getpid(), None)
+        for kept in (_ENGINES, _REMEDIATORS):
+            for slot in [s for s, e in kept.items() if s[0] == os.getpid() and (broken is None or e.store is broken)]:
+                del kept[slot]
+    if broken is not None:
+        with contextlib.suppress(Exception):  # it is broken already: closing it may fail too
+            broken.close()
 
 
 def prepare_engine(config: LoadedConfig, credentials: Credentials, pool: str = "prefork") -> AuditEngine:
@@ -620,9 +688,9 @@ def _engine() -> AuditEngine:
     slot = _slot()
     engine = _ENGINES.get(slot)
     if engine is None:
-        shared, url = _PARENT[0]
+        shared = _PARENT[0][0]
         engine = copy.copy(shared)
-        engine.store = OnceStore(url)
+        engine.store = _process_store()
         if not shared.settings.snmp_processes:
             # prefork: this process polls SNMP itself (the engine pool's workers make their own)
             engine.snmp_factory = _KeptSnmp(shared.snmp_factory)
@@ -679,7 +747,7 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
     except StoreError as exc:
         # the store is away for a while (restart, failover): try the batch again later
         log.warning("run %s: store error (%s), batch retried", run_id, exc.message)
-        _ENGINES.pop(_slot(), None)
+        _drop_store()
         if _SHARED:
             _SHARED[0].reopen_store()
         raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
@@ -707,8 +775,7 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
 def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> None:
     from govops.network.results import DeviceResult
 
-    engine = _ENGINES.get(_slot())
-    store = engine.store if engine is not None else OnceStore(_PARENT[0][1])
+    store = _process_store()
     for data in devices:
         d = device_from_data(data)
         result = DeviceResult(d.hostname, d.site.code, d.county, d.level, d.platform, "error", reason)
@@ -720,7 +787,7 @@ _REMEDIATORS: dict[tuple[int, int], RemediationEngine] = {}  # per pool process 
 
 
 def _remediator(settings: Mapping[str, Any]) -> RemediationEngine:
-    """This process's remediation engine (its own store connection), with the run's settings."""
+    """This pool process's or thread's remediation engine (the process's store), with the run's settings."""
     from govops.network.remediation.engine import RemediationSettings
 
     slot = _slot()
@@ -729,7 +796,7 @@ def _remediator(settings: Mapping[str, Any]) -> RemediationEngine:
         from govops.network.remediation.service import build_engine
 
         ctx = _CONTEXT[0]
-        engine = build_engine(_WorkerContext(ctx.config, ctx.credentials, OnceStore(_PARENT[0][1])), NullObserver())
+        engine = build_engine(_WorkerContext(ctx.config, ctx.credentials, _process_store()), NullObserver())
         _REMEDIATORS[slot] = engine
     run_engine = copy.copy(engine)
     run_engine.settings = RemediationSettings(**settings)
@@ -757,7 +824,7 @@ def remediate_batch(task: Any, run_id: str, settings: dict[str, Any], items: lis
     except StoreError as exc:
         # a device whose push was journalled is checked on the device when the batch comes back
         log.warning("run %s: store error (%s), batch retried", run_id, exc.message)
-        _REMEDIATORS.pop(_slot(), None)
+        _drop_store()
         raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
     except Exception as exc:
         log.exception("run %s: batch failed", run_id)
@@ -832,6 +899,21 @@ def worker_app(config: LoadedConfig, credentials: Credentials, pool: str = "pref
         if shared is not None:  # the SNMP processes start now, not in the first run served
             asyncio.run_coroutine_threadsafe(shared.pools.snmp(shared.engine), shared.loop)
     return app
+
+
+def default_concurrency(pool: str, processes: int, ssh_workers: int, batch_size: int) -> int:
+    """Batches a worker runs at once when ``--concurrency`` is not given.
+
+    prefork: 4 pool processes per CPU (a batch mostly waits on its devices; each process costs
+    CPU of its own, so more do not come free). engine: the batches are threads feeding one engine
+    whose SSH sessions (``network.ssh_workers``) bound the work, and a batch holds its thread
+    until its slowest device ends; about 12 devices in flight per session keep the sessions busy
+    (the city, one worker: 16 batches of 10 took +53 to +94 % over the local audit, 32 took
+    +18 %, 64 took +14 %; docs/benchmarks.md). A thread waiting on its batch costs no CPU.
+    """
+    if pool == "engine":
+        return max(4 * processes, -(-12 * ssh_workers // batch_size))
+    return 4 * processes
 
 
 def worker_argv(queues: Sequence[str], concurrency: int, loglevel: str, name: str, pool: str = "prefork") -> list[str]:

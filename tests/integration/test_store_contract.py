@@ -70,6 +70,19 @@ def test_runs_results_upsert_and_resume_bookkeeping(store: SqlStore) -> None:
         store.get_run("no-such-run")
 
 
+def test_results_of_named_targets_read_only_those_in_results_order(store: SqlStore) -> None:
+    run = store.start_run("net.audit", {})
+    other = store.start_run("net.audit", {})
+    for i in range(1100):  # more targets than one statement takes (500 each)
+        store.record_result(run.id, f"h{i:04d}", "ok", None, {"n": i})
+    store.record_result(other.id, "h0001", "timeout", None, {"n": -1})
+    wanted = [f"h{i:04d}" for i in range(1099, 0, -2)] + ["absent"]
+    got = store.results_of(run.id, wanted)
+    assert [r.target for r in got] == sorted(wanted[:-1])
+    assert all(r.run_id == run.id and r.data["n"] == int(r.target[1:]) for r in got)
+    assert store.result_count(run.id) == 1100 and store.results_of(run.id, []) == []
+
+
 def test_journal_snapshots_and_pinned_host_keys(store: SqlStore) -> None:
     first = store.journal_add("run1", "create", "server", "uuid-1", {"name": "a"})
     second = store.journal_add("run1", "delete", "server", "uuid-1", {})

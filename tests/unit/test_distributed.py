@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from govops.credentials import Credentials, EnvSource
+from govops.i18n import Msg
 from govops.network.audit import AuditEngine, AuditSettings, DeviceResult
 from govops.network.distributed import (
     DEFAULT_QUEUE,
     OnceStore,
     _ResultFeed,
+    default_concurrency,
     device_from_data,
     device_to_data,
     plan_batches,
@@ -156,6 +159,118 @@ def test_with_an_executor_the_engine_runs_nothing_itself_and_reports_from_the_st
     assert again.skipped == len(inv) - 1 and len(again.results) == len(inv)
 
 
+class FollowingExecutor(RecordingExecutor):
+    """Also hands back what it followed, as the Celery executor does (read while the run went on)."""
+
+    def execute(  # type: ignore[override]
+        self, run: Run, devices: Sequence[Device], checks: Sequence[str], observer: Observer
+    ) -> list[DeviceResult]:
+        super().execute(run, devices, checks, observer)
+        return [DeviceResult(d.hostname, d.site.code, d.county, d.level, d.platform, "ok", None) for d in devices]
+
+
+def test_results_handed_back_by_the_executor_are_reported_without_reading_them_again(
+    tmp_path: Path, inv: Inventory
+) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    eng = _engine(tmp_path, store, FakeSsh(), env={})
+    eng.executor = FollowingExecutor(store)
+    reads: list[str] = []
+    real = store.results
+    store.results = lambda run_id: reads.append(run_id) or real(run_id)  # type: ignore[method-assign]
+    report = eng.run(list(inv), ["ipv6"], {"inventory": "x"})
+    assert reads == []  # the engine used the executor's results
+    assert sorted(r.hostname for r in report.results) == sorted(d.hostname for d in inv)
+    assert report.run.status == "finished" and report.run.summary["devices"] == len(inv)
+
+
+def test_the_feed_keeps_each_new_results_data_once_in_any_number_of_targets(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.start_run("net.audit", {})
+    asked: list[str] = []
+    real = store.results_of
+    store.results_of = lambda run_id, targets: asked.extend(targets) or real(run_id, targets)  # type: ignore[method-assign]
+    feed = _ResultFeed(store, run.id, keep=lambda data: data["n"])
+    for i in range(1203):  # more than one statement's worth of targets (500 each)
+        store.record_result(run.id, f"h{i:04d}", "ok", None, {"n": i})
+    assert len(feed.poll()) == 1203
+    store.record_result(run.id, "late", "ok", None, {"n": -1})
+    assert feed.poll() == {"late": ("ok", None)}
+    assert feed.poll() == {}
+    assert feed.kept == {**{f"h{i:04d}": i for i in range(1203)}, "late": -1}
+    assert sorted(asked) == sorted(feed.kept)  # each result's data read once
+
+
+class _Workers:
+    """Celery's ``app.control`` as the coordinator asks it: which queues the workers read."""
+
+    def __init__(self, queues: list[str]) -> None:
+        self.queues = queues
+        self.asked: list[float] = []
+        self.control = self
+
+    def inspect(self, timeout: float) -> _Workers:
+        self.asked.append(timeout)
+        return self
+
+    def active_queues(self) -> dict[str, list[dict[str, str]]]:
+        return {"w1@collector": [{"name": q} for q in self.queues]}
+
+
+def _offline_executor(store: SqlStore, workers: _Workers) -> tuple[Any, list[str]]:
+    from govops.network.distributed import CeleryExecutor
+
+    published: list[str] = []
+
+    class Offline(CeleryExecutor):
+        def _broker_problem(self) -> str | None:
+            return None
+
+        def _publish(self, run: Run, task: str, messages: list[tuple[str, tuple[Any, ...]]]) -> None:
+            published.extend(q for q, _args in messages)
+
+    ex = Offline(workers, store, routes={}, batch_size=10, broker_display="redis://collector:6379/0")  # type: ignore[arg-type]
+    return ex, published
+
+
+def test_a_queue_no_worker_reads_ends_the_run_with_the_queue_named(tmp_path: Path, inv: Inventory) -> None:
+    from govops.errors import GovopsError
+
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.start_run("net.audit", {})
+    workers = _Workers(["city-b"])
+    ex, published = _offline_executor(store, workers)
+    with pytest.raises(GovopsError) as err:
+        ex.execute(run, list(inv)[:12], ["ipv6"], RecordingObserver())
+    assert isinstance(err.value.msg, Msg) and err.value.msg.key == "err.dist.no_worker"
+    assert "govops" in err.value.message and "--resume" in str(err.value.hint)
+    assert len(workers.asked) == 4  # asked again, waiting longer, before giving up
+    # asked while the batches went out (a worker that comes later skips them: the run is over)
+    assert published == [DEFAULT_QUEUE, DEFAULT_QUEUE]
+
+
+def test_the_coordinator_hands_back_every_result_it_followed(tmp_path: Path, inv: Inventory) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.start_run("net.audit", {})
+    devices = list(inv)[:12]
+    for d in devices:  # the workers were quick: every result is there at the first look
+        r = DeviceResult(d.hostname, d.site.code, d.county, d.level, d.platform, "ok", None)
+        store.record_result(run.id, d.hostname, "ok", None, r.to_dict())
+    ex, published = _offline_executor(store, _Workers([DEFAULT_QUEUE]))
+    observer = RecordingObserver()
+    got = ex.execute(run, devices, ["ipv6"], observer)
+    assert [r.hostname for r in got] == sorted(d.hostname for d in devices)
+    assert all(isinstance(r, DeviceResult) and r.status == "ok" for r in got)
+    assert len(published) == 2
+
+
+def test_the_engine_pool_runs_enough_batches_to_keep_its_ssh_sessions_busy() -> None:
+    assert default_concurrency("prefork", 2, 50, 10) == 8
+    assert default_concurrency("engine", 2, 50, 10) == 60  # 600 devices in flight for 50 sessions
+    assert default_concurrency("engine", 2, 50, 25) == 24
+    assert default_concurrency("engine", 4, 5, 100) == 16  # never fewer than prefork's
+
+
 def test_an_executor_that_raises_leaves_the_run_interrupted_and_resumable(tmp_path: Path, inv: Inventory) -> None:
     from govops.network.distributed import BrokerError
 
@@ -189,9 +304,10 @@ def _worker(monkeypatch: pytest.MonkeyPatch, url: str, engine: AuditEngine) -> N
 
     monkeypatch.setattr(distributed, "_PARENT", [(engine, url)])
     monkeypatch.setattr(distributed, "_ENGINES", {})
+    monkeypatch.setattr(distributed, "_STORES", {})
 
 
-def test_the_engine_pool_gives_each_thread_its_own_engine_and_keeps_the_engines_processes(
+def test_the_engine_pool_gives_each_thread_its_own_engine_on_one_connection_and_keeps_the_engines_processes(
     tmp_path: Path, inv: Inventory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import dataclasses
@@ -218,7 +334,8 @@ def test_the_engine_pool_gives_each_thread_its_own_engine_and_keeps_the_engines_
     for t in threads:
         t.join()
     a, b = got["t1"], got["t2"]
-    assert a is not b and a.store is not b.store  # a store connection is never shared by two threads
+    # one store connection per process, whatever the number of threads (PostgreSQL's max_connections)
+    assert a is not b and a.store is b.store is distributed._process_store()
     assert isinstance(a.store, OnceStore) and isinstance(b.store, OnceStore)
     assert a.snmp_factory is shared.snmp_factory  # its SNMP processes make their own collectors
     assert a.settings.ssh_processes == 1 and a.settings.snmp_processes == 1
@@ -303,6 +420,10 @@ def test_a_batch_of_a_run_no_longer_running_is_skipped_and_a_store_error_retried
     with pytest.raises(RuntimeError, match="retry"):
         audit_batch(task, run.id, ["ipv6"], devices)
     assert task.retries == [3]
+    from govops.network import distributed
+
+    # the process's connection is dropped with every engine using it: the next batch opens a new one
+    assert distributed._STORES == {} and distributed._ENGINES == {}
 
 
 def _config(tmp: Path, project: Path, store: str, network: str) -> Path:
