@@ -17,7 +17,7 @@ broker (Redis) and the results store (PostgreSQL: the postmaster and its backend
 own device agents. The load average is printed with each line.
 
 Usage: python bench/net_audit_province.py --lab DIR [--workers 2] [--batch-size 10] [--concurrency N]
-       [--pool prefork|engine] [--no-local]
+       [--pool prefork|engine] [--split-sessions] [--no-local]
 Needs the `celery` and `postgres` extras, redis-server and PostgreSQL's binaries.
 """
 
@@ -115,6 +115,11 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=None, help="batches at once per worker (default: the worker's)")
     ap.add_argument("--pool", default="prefork", choices=("prefork", "engine"), help="the workers' pool (`--pool`)")
     ap.add_argument("--no-local", action="store_true", help="skip the local audit")
+    ap.add_argument(
+        "--split-sessions",
+        action="store_true",
+        help="the workers on this one machine share its SSH sessions and SNMP polls (network.ssh_workers / N)",
+    )
     args = ap.parse_args()
     from govops.lab.core import Lab, LabOptions
     from govops.lab.extranet.province import city
@@ -144,6 +149,10 @@ def main() -> int:
             state = broker_lab.state()["components"]["broker"]
             env |= state["env"]
             network = {"broker": state["config"]["network"]["broker"], "batch_size": args.batch_size, "routes": routes}
+            if args.split_sessions and args.workers > 1:
+                # the workers share this one machine, as one collector's sessions would
+                network |= {"ssh_workers": max(1, 50 // args.workers), "snmp_concurrency": 40 // args.workers}
+                print(f"  {args.workers} workers on this machine: {network['ssh_workers']} SSH sessions each")
             celery_cfg = write_config(lab, work / "celery.yaml", pg_url, network)
             if not args.no_local:
                 local_cfg = write_config(lab, work / "local.yaml", f"sqlite:///{work / 'local.db'}", {})

@@ -3,7 +3,8 @@
 Remediation writes to devices, so this module starts labs of its own (never the shared one): two
 small extranet labs of the same seed with configuration faults (one device rejects a line, one
 drops the session mid-push), identical devices on different ports. One is remediated locally
-(SQLite store), the other over Celery (the lab's Redis broker, a private PostgreSQL, one worker);
+(SQLite store), the other over Celery (the lab's Redis broker, a private PostgreSQL, one worker of
+the default engine pool, its threads sharing one store connection);
 both must end with the same per-device statuses and the same device configurations.
 
 Then a batch of the Celery run is delivered again (as Redis does after a lost worker), with one
@@ -80,7 +81,7 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twins]:
             local_cfg = _write_config(local, work / "local.yaml", f"sqlite:///{work / 'local.db'}", {})
             c = Cluster(remote, work, cfg, local_cfg, pg_url, broker_lab)
             try:
-                c.start_worker("w1", "govops", 2)
+                c.start_worker("w1", "govops", 2, pool="engine")  # the default pool
                 yield Twins(local, local_cfg, c)
             finally:
                 for w in c.workers.values():
