@@ -773,8 +773,6 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
 
 
 def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> None:
-    from govops.network.results import DeviceResult
-
     store = _process_store()
     for data in devices:
         d = device_from_data(data)

@@ -323,10 +323,14 @@ def test_the_engine_pool_gives_each_thread_its_own_engine_on_one_connection_and_
     shared.settings = dataclasses.replace(shared.settings, ssh_processes=1, snmp_processes=1)
     _worker(monkeypatch, url, shared)
     got: dict[str, AuditEngine] = {}
+    # both alive at once, as a pool's threads are (a finished thread's ident may be reused)
+    together = threading.Barrier(2, timeout=10)
 
     def in_thread(name: str) -> None:
+        together.wait()
         got[name] = distributed._engine()
         assert distributed._engine() is got[name]  # kept from batch to batch
+        together.wait()
 
     threads = [threading.Thread(target=in_thread, args=(n,)) for n in ("t1", "t2")]
     for t in threads:
