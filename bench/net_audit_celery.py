@@ -20,7 +20,7 @@ same run; the engine pool's batch size and concurrency are their own options.
 
 Usage: python bench/net_audit_celery.py --lab DIR [--batch-size 10] [--concurrency N] [--nornir]
        [--pools prefork,engine] [--engine-batch-size N] [--engine-concurrency N] [--workers 1,2] [--keep DIR]
-       [--split-sessions] [--spy FILE]
+       [--split-sessions] [--spy FILE] [--rounds N]
 Needs the `celery` and `postgres` extras, redis-server and PostgreSQL's binaries.
 """
 
@@ -150,6 +150,54 @@ def report(name: str, took: float, doc: dict[str, Any], truth: dict[str, Any], c
     print(f"  {cpu.line()}")
 
 
+def one_round(
+    args: argparse.Namespace,
+    lab: Path,
+    work: Path,
+    env: dict[str, str],
+    truth: dict[str, Any],
+    broker: str,
+    celery_cfg: Path,
+    local_cfg: Path,
+    pg_url: str,
+    overheads: dict[str, list[float]],
+) -> None:
+    """The local audit, then each Celery step against it."""
+    n = len(truth["devices"])
+    with CpuMeter(lab=lab) as cpu:
+        local_took, doc = audit(local_cfg, env)
+    report("local", local_took, doc, truth, cpu)
+    local_statuses = {d["hostname"]: d["status"] for d in doc["devices"]}
+    steps = [(pool, count) for pool in args.pools.split(",") for count in map(int, args.workers.split(","))]
+    for pool, count in steps:
+        cfg, conc = celery_cfg, args.concurrency
+        if pool == "engine":
+            conc = args.engine_concurrency
+            size = args.engine_batch_size or args.batch_size
+            network: dict[str, Any] = {"broker": broker, "batch_size": size}
+            if args.split_sessions and count > 1:
+                # the workers share this one machine, as one collector's sessions would
+                network |= {"ssh_workers": max(1, SSH_WORKERS // count), "snmp_concurrency": 40 // count}
+                print(f"  {count} engine workers on this machine: {network['ssh_workers']} sessions each")
+            cfg = write_config(lab, work / f"engine-{count}.yaml", pg_url, network)
+        workers = [start_worker(cfg, env, f"{pool}{count}-w{i}", conc, work, pool=pool) for i in range(count)]
+        try:
+            with CpuMeter(lab=lab) as cpu:
+                took, doc = audit(cfg, env, "--executor", "celery", spy=args.spy)
+        finally:
+            for w in workers:
+                stop_worker(w)
+        report(f"celery {pool}, {count} w × {conc or 'default'}", took, doc, truth, cpu)
+        same = sum(1 for d in doc["devices"] if local_statuses.get(d["hostname"]) == d["status"])
+        overhead = took / local_took - 1
+        verdict = "met" if overhead <= GOAL_OVERHEAD else "NOT met"
+        print(
+            f"  overhead vs local: {100 * overhead:+.1f} % (goal <= {100 * GOAL_OVERHEAD:.0f} %: {verdict}); "
+            f"{same}/{n} statuses as the local run"
+        )
+        overheads.setdefault(f"celery {pool}, {count} w", []).append(overhead)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lab", type=Path, required=True, help="folder of a running `govops lab up --extranet`")
@@ -166,6 +214,7 @@ def main() -> int:
         action="store_true",
         help="engine workers on this one machine share its SSH sessions and SNMP polls (network.ssh_workers / N)",
     )
+    ap.add_argument("--rounds", type=int, default=1, help="local then the Celery steps, this many times")
     ap.add_argument("--workers", default="1,2", help="numbers of workers to measure, e.g. 1 or 1,2")
     ap.add_argument("--spy", type=Path, default=None, help="py-spy raw profile of the coordinator to this file")
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (workers' logs, configs)")
@@ -198,37 +247,19 @@ def main() -> int:
             celery_cfg = write_config(
                 lab, work / "celery.yaml", pg_url, {"broker": broker, "batch_size": args.batch_size}
             )
-            with CpuMeter(lab=lab) as cpu:
-                local_took, doc = audit(local_cfg, env)
-            report("local", local_took, doc, truth, cpu)
-            local_statuses = {d["hostname"]: d["status"] for d in doc["devices"]}
-            steps = [(pool, count) for pool in args.pools.split(",") for count in map(int, args.workers.split(","))]
-            for pool, count in steps:
-                cfg, conc = celery_cfg, args.concurrency
-                if pool == "engine":
-                    conc = args.engine_concurrency
-                    size = args.engine_batch_size or args.batch_size
-                    network: dict[str, Any] = {"broker": broker, "batch_size": size}
-                    if args.split_sessions and count > 1:
-                        # the workers share this one machine, as one collector's sessions would
-                        network |= {"ssh_workers": max(1, SSH_WORKERS // count), "snmp_concurrency": 40 // count}
-                        print(f"  {count} engine workers on this machine: {network['ssh_workers']} sessions each")
-                    cfg = write_config(lab, work / f"engine-{count}.yaml", pg_url, network)
-                workers = [start_worker(cfg, env, f"{pool}{count}-w{i}", conc, work, pool=pool) for i in range(count)]
-                try:
-                    with CpuMeter(lab=lab) as cpu:
-                        took, doc = audit(cfg, env, "--executor", "celery", spy=args.spy)
-                finally:
-                    for w in workers:
-                        stop_worker(w)
-                report(f"celery {pool}, {count} w × {conc or 'default'}", took, doc, truth, cpu)
-                same = sum(1 for d in doc["devices"] if local_statuses.get(d["hostname"]) == d["status"])
-                overhead = took / local_took - 1
-                verdict = "met" if overhead <= GOAL_OVERHEAD else "NOT met"
-                print(
-                    f"  overhead vs local: {100 * overhead:+.1f} % (goal <= {100 * GOAL_OVERHEAD:.0f} %: {verdict}); "
-                    f"{same}/{n} statuses as the local run"
-                )
+            overheads: dict[str, list[float]] = {}
+            for rnd in range(1, args.rounds + 1):
+                if args.rounds > 1:
+                    print(f"round {rnd} of {args.rounds}")
+                one_round(args, lab, work, env, truth, broker, celery_cfg, local_cfg, pg_url, overheads)
+            if args.rounds > 1:
+                for name, values in overheads.items():
+                    values.sort()
+                    median = values[len(values) // 2]
+                    print(
+                        f"{name}: overhead vs the local audit of its round, median {100 * median:+.1f} %"
+                        f" (all: {', '.join(f'{100 * v:+.1f} %' for v in values)})"
+                    )
         finally:
             broker_lab.down()
         if args.nornir:
