@@ -756,8 +756,7 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
         # credential source on this worker, a bug): without a result each device would keep the
         # coordinator waiting
         log.exception("run %s: batch failed", run_id)
-        detail = exc.message if isinstance(exc, GovopsError) else f"{type(exc).__name__}: {exc}"
-        _record_failed(run_id, devices, f"worker {socket.gethostname()}: {detail}")
+        _record_failed(run_id, devices, _worker_reason(exc))
         return {"run": run_id, "failed": len(devices)}
     ok = sum(1 for r in results if r.status == "ok")
     log.info(
@@ -770,6 +769,12 @@ def audit_batch(task: Any, run_id: str, checks: list[str], devices: list[dict[st
         " ".join(r.hostname for r in results),
     )
     return {"run": run_id, "devices": [r.hostname for r in results]}
+
+
+def _worker_reason(exc: Exception) -> str:
+    """What a batch this worker could not run tells each of its devices: which worker, and why."""
+    detail = exc.message if isinstance(exc, GovopsError) else f"{type(exc).__name__}: {exc}"
+    return f"worker {socket.gethostname()}: {detail}"
 
 
 def _record_failed(run_id: str, devices: list[dict[str, Any]], reason: str) -> None:
@@ -826,8 +831,7 @@ def remediate_batch(task: Any, run_id: str, settings: dict[str, Any], items: lis
         raise task.retry(countdown=3, max_retries=STORE_RETRIES) from None
     except Exception as exc:
         log.exception("run %s: batch failed", run_id)
-        detail = exc.message if isinstance(exc, GovopsError) else f"{type(exc).__name__}: {exc}"
-        _record_failed_outcomes(run_id, items, f"worker {socket.gethostname()}: {detail}")
+        _record_failed_outcomes(run_id, items, _worker_reason(exc))
         return {"run": run_id, "failed": len(items)}
     log.info(
         "run %s: batch done in %.1f s, %s, %d recorded before: %s",

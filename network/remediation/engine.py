@@ -119,6 +119,18 @@ class Outcome:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
+def _left_unstarted(plan: DevicePlan, limit: int) -> Outcome:
+    """A device left alone because ``--max-failures`` was reached first (a resume starts it)."""
+    return Outcome(
+        plan.hostname,
+        plan.platform,
+        "skipped",
+        f"not started: --max-failures {limit} reached",
+        items=[i.to_dict() for i in plan.items],
+        not_started=True,
+    )
+
+
 @dataclass
 class RemediationReport:
     run: Run
@@ -246,17 +258,7 @@ class RemediationEngine:
                         self._record(run_id, outcome)
                     if limit is not None and failures >= limit and queue:
                         for plan in queue:
-                            self._record(
-                                run_id,
-                                Outcome(
-                                    plan.hostname,
-                                    plan.platform,
-                                    "skipped",
-                                    f"not started: --max-failures {limit} reached",
-                                    items=[i.to_dict() for i in plan.items],
-                                    not_started=True,
-                                ),
-                            )
+                            self._record(run_id, _left_unstarted(plan, limit))
                         queue = []
             except BaseException:
                 # Ctrl-C (or any error here): no new device starts, but a device being configured
@@ -299,15 +301,10 @@ class RemediationEngine:
         if self.store.get_run(run_id).status != "running":
             return None  # interrupted on the coordinator: left for --resume
         limit = self.settings.max_failures
-        if limit is not None and sum(r.status in FAILED for r in self.store.results(run_id)) >= limit:
-            outcome = Outcome(
-                plan.hostname,
-                plan.platform,
-                "skipped",
-                f"not started: --max-failures {limit} reached",
-                items=[i.to_dict() for i in plan.items],
-                not_started=True,
-            )
+        # the statuses only, not every result's data (read and parsed again for each device)
+        statuses = self.store.result_statuses(run_id).values() if limit is not None else ()
+        if limit is not None and sum(status in FAILED for status, _why in statuses) >= limit:
+            outcome = _left_unstarted(plan, limit)
         elif pushed is not None:
             outcome = self._redelivered(plan, device, run_id, pushed)
         else:
